@@ -1,0 +1,15 @@
+// The few CUDA runtime entry points the host-side device helpers need,
+// implemented in cuda/device.cu (or by stubs that throw when CUDA is off).
+#pragma once
+
+#include <cstddef>
+
+namespace hybrec::kernels::cuda {
+int device_count();
+void synchronize(void* stream);
+void* malloc_bytes(std::size_t bytes);
+void free_bytes(void* ptr) noexcept;
+// Synchronous with respect to the host: returns once the bytes have arrived.
+void copy(void* dst, const void* src, std::size_t bytes, void* stream);
+void zero(void* ptr, std::size_t bytes, void* stream);
+}  // namespace hybrec::kernels::cuda
