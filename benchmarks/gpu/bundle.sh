@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds, on this (GPU-less) x86-64 machine, everything benchmarks/gpu/check.sh
+# runs on a lent GPU machine, and gathers it with the shared libraries it
+# needs into .gpu-bundle/ (git-ignored; carry it to the device).
+#
+# The GPU machine has CUDA, nvcc, CMake and PyTorch but none of the Debian
+# packages (GoogleTest, Google Benchmark, OpenBLAS), so the binaries travel
+# prebuilt: CUDA runtime linked statically, cuBLAS found there.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+arch=${HYBREC_BUNDLE_ARCH:-90}   # H100/H200; 80 for A100
+build=build/gpu-bundle
+scripts/setup-deps.sh
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHYBREC_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="$arch" ${HYBREC_BUNDLE_CMAKE_ARGS:-} >/dev/null
+targets=$(cd "$build" && cmake --build . --target help | awk '/test_.*_gpu|bench_kernels_gpu/{print $2}')
+cmake --build "$build" -j "$(nproc)" --target $targets
+
+rm -rf .gpu-bundle
+mkdir -p .gpu-bundle/bin .gpu-bundle/lib
+for t in $targets; do cp "$build/bin/$t" .gpu-bundle/bin/; done
+# Every non-system shared library the binaries load, except the CUDA driver
+# and cuBLAS (the GPU machine has its own, matching its driver).
+for bin in .gpu-bundle/bin/*; do
+  ldd "$bin" | awk '/=> \//{print $3}'
+done | sort -u | while read -r lib; do
+  case "$(basename "$lib")" in
+    libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*|libcuda.so*|libcublas*) ;;
+    *) cp -L "$lib" .gpu-bundle/lib/ ;;
+  esac
+done
+cp benchmarks/gpu/table.py .gpu-bundle/
+git rev-parse --short HEAD > .gpu-bundle/COMMIT 2>/dev/null || true
+du -sh .gpu-bundle

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The GPU check, run on a lent GPU machine from the repository root after
+# benchmarks/gpu/bundle.sh has built .gpu-bundle/ on the build machine:
+#   1. the gpu-labelled tests (CUDA vs the CPU backend),
+#   2. the GPU kernel benchmarks with the device limits measured in the same
+#      run (device-to-device copy, cuBLAS sgemm),
+#   3. one table: op, shape, time, GB/s or TFLOP/s, fraction of peak and the
+#      ratio to the PyTorch equivalent when torch is importable.
+# Writes tests.log, bench.json and table.md under $OUT (or ./gpu-check-out).
+# Budget: about 5 minutes on an H100.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-gpu-check-out}
+mkdir -p "$out"
+bundle=.gpu-bundle
+[ -d "$bundle/bin" ] || { echo "check.sh: no $bundle/: run benchmarks/gpu/bundle.sh first and carry it" >&2; exit 2; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader \
+  | tee "$out/device.txt"
+# cuBLAS comes from the GPU machine: the toolkit's, else PyTorch's wheel.
+cublas_dir=$(dirname "$(ls /usr/local/cuda/lib64/libcublas.so.13 /usr/local/cuda*/lib64/libcublas.so.13 \
+  2>/dev/null | head -1)" 2>/dev/null)
+if [ -z "$cublas_dir" ] || [ "$cublas_dir" = . ]; then
+  cublas_dir=$(python3 - <<'PY' 2>/dev/null
+import glob, os, site
+for d in site.getsitepackages():
+    hits = glob.glob(os.path.join(d, "nvidia", "**", "libcublas.so.13"), recursive=True)
+    if hits:
+        print(os.path.dirname(hits[0])); break
+PY
+)
+fi
+export LD_LIBRARY_PATH="$PWD/$bundle/lib:${cublas_dir}:${LD_LIBRARY_PATH:-}"
+echo "commit $(cat $bundle/COMMIT 2>/dev/null), cuBLAS from ${cublas_dir:-?}"
+
+status=0
+: > "$out/tests.log"
+for t in "$bundle"/bin/test_*_gpu; do
+  if timeout 120 "$t" --gtest_brief=1 >> "$out/tests.log" 2>&1; then
+    echo "PASS $(basename "$t")"
+  else
+    echo "FAIL $(basename "$t") (rc=$?)"; status=1
+  fi
+done
+grep -E '^\[  (FAILED|SKIPPED) |Failure|error' "$out/tests.log" | head -40
+
+timeout 300 "$bundle/bin/bench_kernels_gpu" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true --benchmark_min_time=0.05 \
+  --benchmark_out="$out/bench.json" --benchmark_out_format=json > "$out/bench.txt" 2>&1 || {
+  echo "bench_kernels_gpu failed (rc=$?):"; tail -20 "$out/bench.txt"; status=1; }
+
+if [ -s "$out/bench.json" ]; then
+  timeout 150 python3 "$bundle/table.py" "$out/bench.json" | tee "$out/table.md"
+fi
+exit $status
