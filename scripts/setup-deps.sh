@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake git pkg-config
-  libopenblas-dev        # CPU GEMM (cblas_sgemm)
+  libopenblas-openmp-dev # CPU GEMM (cblas_sgemm), OpenMP build: shares libgomp's threads
   libgtest-dev libgmock-dev
   libbenchmark-dev
 )
