@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds, on this (GPU-less) x86-64 machine, everything benchmarks/gpu/check.sh
 # runs on a lent GPU machine, and gathers it with the shared libraries it
-# needs into .gpu-bundle/ (git-ignored; carry it to the device).
+# needs into .gpu-bundle/payload.tar.gz (git-ignored; carry .gpu-bundle to the
+# device: the device tool moves at most 64 MiB, and OpenBLAS alone is 36 MB).
 #
 # The GPU machine has CUDA, nvcc, CMake and PyTorch but none of the Debian
 # packages (GoogleTest, Google Benchmark, OpenBLAS), so the binaries travel
@@ -16,19 +17,21 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHYBREC_CUDA=ON \
 targets=$(cd "$build" && cmake --build . --target help | awk '/test_.*_gpu|bench_kernels_gpu/{print $2}')
 cmake --build "$build" -j "$(nproc)" --target $targets
 
-rm -rf .gpu-bundle
-mkdir -p .gpu-bundle/bin .gpu-bundle/lib
-for t in $targets; do cp "$build/bin/$t" .gpu-bundle/bin/; done
+staging=$build/staging
+rm -rf "$staging" .gpu-bundle
+mkdir -p "$staging/bin" "$staging/lib" .gpu-bundle
+for t in $targets; do cp "$build/bin/$t" "$staging/bin/"; done
 # Every non-system shared library the binaries load, except the CUDA driver
 # and cuBLAS (the GPU machine has its own, matching its driver).
-for bin in .gpu-bundle/bin/*; do
+for bin in "$staging"/bin/*; do
   ldd "$bin" | awk '/=> \//{print $3}'
 done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
     libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|ld-linux*|libcuda.so*|libcublas*) ;;
-    *) cp -L "$lib" .gpu-bundle/lib/ ;;
+    *) cp -L "$lib" "$staging/lib/" ;;
   esac
 done
-cp benchmarks/gpu/table.py .gpu-bundle/
-git rev-parse --short HEAD > .gpu-bundle/COMMIT 2>/dev/null || true
+strip --strip-unneeded "$staging"/bin/* "$staging"/lib/*
+git describe --always --dirty > "$staging/COMMIT" 2>/dev/null || true
+tar -C "$staging" -czf .gpu-bundle/payload.tar.gz .
 du -sh .gpu-bundle

@@ -12,8 +12,11 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-gpu-check-out}
 mkdir -p "$out"
-bundle=.gpu-bundle
-[ -d "$bundle/bin" ] || { echo "check.sh: no $bundle/: run benchmarks/gpu/bundle.sh first and carry it" >&2; exit 2; }
+[ -f .gpu-bundle/payload.tar.gz ] || {
+  echo "check.sh: no .gpu-bundle/payload.tar.gz: run benchmarks/gpu/bundle.sh first and carry .gpu-bundle" >&2
+  exit 2; }
+bundle=$(mktemp -d /tmp/hybrec-bundle.XXXX)
+tar -C "$bundle" -xzf .gpu-bundle/payload.tar.gz
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader \
   | tee "$out/device.txt"
@@ -30,7 +33,7 @@ for d in site.getsitepackages():
 PY
 )
 fi
-export LD_LIBRARY_PATH="$PWD/$bundle/lib:${cublas_dir}:${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH="$bundle/lib:${cublas_dir}:${LD_LIBRARY_PATH:-}"
 echo "commit $(cat $bundle/COMMIT 2>/dev/null), cuBLAS from ${cublas_dir:-?}"
 
 status=0
@@ -50,6 +53,6 @@ timeout 300 "$bundle/bin/bench_kernels_gpu" --benchmark_repetitions=3 \
   echo "bench_kernels_gpu failed (rc=$?):"; tail -20 "$out/bench.txt"; status=1; }
 
 if [ -s "$out/bench.json" ]; then
-  timeout 150 python3 "$bundle/table.py" "$out/bench.json" | tee "$out/table.md"
+  timeout 150 python3 benchmarks/gpu/table.py "$out/bench.json" | tee "$out/table.md"
 fi
 exit $status
