@@ -107,10 +107,8 @@ void run_equivalent_sgemm(benchmark::State& state, std::int64_t B, std::int64_t 
   AttentionInputs in(B, L, H, D, false);
   const std::int64_t ld = H * D;
   std::vector<float> scratch(static_cast<std::size_t>(omp_get_max_threads() * L * L), 0.0f);
-  // As the CPU attention does: one BLAS thread per OpenMP thread (see
-  // kernels/cpu/attention.cc on OpenBLAS's own pool).
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  // As the CPU attention does: one GEMM per OpenMP thread (OpenBLAS's
+  // OpenMP build runs serially inside a parallel region).
   for (auto _ : state) {
 #pragma omp parallel for schedule(dynamic)
     for (std::int64_t bh = 0; bh < B * H; ++bh) {
@@ -124,7 +122,6 @@ void run_equivalent_sgemm(benchmark::State& state, std::int64_t B, std::int64_t 
     benchmark::DoNotOptimize(in.out.data());
     benchmark::ClobberMemory();
   }
-  openblas_set_num_threads(blas_threads);
   state.counters["FLOPS"] =
       benchmark::Counter(forward_flops(B, L, H, D), benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -61,30 +61,6 @@ HYBREC_SIMD_MATH inline float vexp(float x) {
   return x > -87.0f ? e : 0.0f;
 }
 
-// OpenBLAS's pthread build runs every GEMM above ~256K multiply-adds on its
-// own thread pool; called from each OpenMP thread that oversubscribes the
-// cores and serialises on the pool (measured here: 3-10x slower at L = 200).
-// The per-head GEMMs are small, so each runs on its calling thread.
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() {
-#ifdef OPENBLAS_VERSION
-    saved_ = openblas_get_num_threads();
-    if (saved_ != 1) openblas_set_num_threads(1);
-#endif
-  }
-  ~SingleThreadedBlas() {
-#ifdef OPENBLAS_VERSION
-    if (saved_ != 1) openblas_set_num_threads(saved_);
-#endif
-  }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  int saved_ = 1;
-};
-
 // One past the last unpadded key: keys at or beyond it are never attended, so
 // the GEMMs can stop there (trailing padding is the common case).
 std::int64_t key_extent(const std::uint8_t* mask_row, std::int64_t seq_len) {
@@ -161,7 +137,6 @@ void attention_forward(const AttentionParams& p, float scale) {
   const int threads = omp_get_max_threads();
   // Per thread: scores/probabilities [L x L] and the key bias row [L].
   std::vector<float> scratch(static_cast<std::size_t>(threads) * (L * L + L));
-  const SingleThreadedBlas single_threaded_blas;
 
 #pragma omp parallel for schedule(dynamic)
   for (std::int64_t bh = 0; bh < p.batch * p.heads; ++bh) {
@@ -199,7 +174,6 @@ void attention_backward(const AttentionParams& p, float scale) {
   // Per thread: P [L x L], dP then dS [L x L], key bias [L], D_i [L].
   const std::int64_t per_thread = 2 * L * L + 2 * L;
   std::vector<float> scratch(static_cast<std::size_t>(threads) * per_thread);
-  const SingleThreadedBlas single_threaded_blas;
 
 #pragma omp parallel for schedule(dynamic)
   for (std::int64_t bh = 0; bh < p.batch * p.heads; ++bh) {

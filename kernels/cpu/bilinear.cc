@@ -10,7 +10,6 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "cpu/bilinear_topk_key.h"
@@ -36,41 +35,6 @@ constexpr int64_t kParallelBatch = 1 << 16;
 std::unique_ptr<float[]> uninitialised_floats(int64_t count) {
   return std::unique_ptr<float[]>(new float[static_cast<std::size_t>(count)]);
 }
-
-// OpenBLAS's pthreads build serves every caller from one thread pool, so
-// when each OpenMP thread calls cblas_sgemm at once the calls queue for that
-// pool (measured on 2 cores: about 1.3x slower than single-threaded calls, one per
-// OpenMP thread). This scope makes OpenBLAS single-threaded while per-thread
-// GEMMs run and restores its thread count afterwards; overlapping scopes
-// share one count. The OpenMP build already runs BLAS serially inside a
-// parallel region (and its set_num_threads would change OpenMP's), so it is
-// left alone.
-class SerialBlasScope {
- public:
-  SerialBlasScope() {
-    if (openblas_get_parallel() != kOpenBlasPthreads) return;
-    active_ = true;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (depth_++ == 0) {
-      saved_threads_ = openblas_get_num_threads();
-      openblas_set_num_threads(1);
-    }
-  }
-  ~SerialBlasScope() {
-    if (!active_) return;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (--depth_ == 0) openblas_set_num_threads(saved_threads_);
-  }
-  SerialBlasScope(const SerialBlasScope&) = delete;
-  SerialBlasScope& operator=(const SerialBlasScope&) = delete;
-
- private:
-  static constexpr int kOpenBlasPthreads = 1;  // openblas_get_parallel(): 0 serial, 2 OpenMP
-  static inline std::mutex mutex_;
-  static inline int depth_ = 0;
-  static inline int saved_threads_ = 1;
-  bool active_ = false;
-};
 
 // ---------------------------------------------------------------------------
 // All-items top-k.
@@ -209,7 +173,6 @@ void all_items_topk_impl(const AllItemsTopKParams<Index>& p) {
   std::vector<int64_t> excluded;  // the group's lists, each sorted
   std::vector<int64_t> excluded_offsets(group + 1, 0);
 
-  SerialBlasScope serial_blas;
   for (int64_t g0 = 0; g0 < p.num_users; g0 += group) {
     const int64_t gn = std::min(group, p.num_users - g0);
     if (p.exclude_offsets != nullptr) {
@@ -257,7 +220,6 @@ void bilinear_forward(const BilinearParams& p, float* z) {
   constexpr int64_t kRows = 256;
   const int d = static_cast<int>(p.dim);
   const int64_t chunks = (p.batch + kRows - 1) / kRows;
-  SerialBlasScope serial_blas;
 #pragma omp parallel if (chunks > 1)
   {
     std::unique_ptr<float[]> uw = uninitialised_floats(kRows * p.dim);
@@ -289,7 +251,6 @@ void bilinear_backward(const BilinearParams& p, const float* dz, float* du, floa
   // dw's per-thread partial sums, added to dw in thread order afterwards.
   const int threads = omp_get_max_threads();
   std::vector<float> partials(static_cast<std::size_t>(threads * dim * dim), 0.0f);
-  SerialBlasScope serial_blas;
 #pragma omp parallel num_threads(threads) if (chunks > 1)
   {
     float* dw_partial = partials.data() + omp_get_thread_num() * dim * dim;
