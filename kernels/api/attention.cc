@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 
+#include "api/dispatch.h"
 #include "cpu/attention.h"
 #include "cuda/attention.h"
 #include "hybrec/kernels/error.h"
@@ -103,15 +104,9 @@ void attention_forward(const Device& device, const AttentionParams& p) {
   check_pointer(op, "lse", p.lse, cuda);
   check_no_alias(op, {{"out", p.out}, {"lse", p.lse}}, {{"q", p.q}, {"k", p.k}, {"v", p.v}});
   const float scale = attention_scale(p);
-  if (!cuda) {
-    cpu::attention_forward(p, scale);
-    return;
-  }
-#ifdef HYBREC_WITH_CUDA
-  cuda::attention_forward(p, scale, device.stream);
-#else
-  HYBREC_THROW(op, ": built without CUDA");
-#endif
+  detail::dispatch(
+      op, device, [&] { cpu::attention_forward(p, scale); },
+      [&] { cuda::attention_forward(p, scale, device.stream); });
 }
 
 void attention_backward(const Device& device, const AttentionParams& p) {
@@ -132,15 +127,9 @@ void attention_backward(const Device& device, const AttentionParams& p) {
       op, {{"dq", p.dq}, {"dk", p.dk}, {"dv", p.dv}},
       {{"q", p.q}, {"k", p.k}, {"v", p.v}, {"out", p.out}, {"lse", p.lse}, {"dout", p.dout}});
   const float scale = attention_scale(p);
-  if (!cuda) {
-    cpu::attention_backward(p, scale);
-    return;
-  }
-#ifdef HYBREC_WITH_CUDA
-  cuda::attention_backward(p, scale, device.stream);
-#else
-  HYBREC_THROW(op, ": built without CUDA");
-#endif
+  detail::dispatch(
+      op, device, [&] { cpu::attention_backward(p, scale); },
+      [&] { cuda::attention_backward(p, scale, device.stream); });
 }
 
 }  // namespace hybrec::kernels

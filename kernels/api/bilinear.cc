@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "api/dispatch.h"
 #include "cpu/bilinear.h"
 #include "cuda/bilinear.h"
 
@@ -36,23 +37,6 @@ void check_fused_shape(const char* op, const FusedScoreParams& p) {
   check_ptr(op, "z", p.z);
   check_ptr(op, "g", p.g);
   check_ptr(op, "lambda", p.lambda);
-}
-
-// Runs `cpu_fn` or `cuda_fn` for the device. Without CUDA the CUDA lambda is
-// never called, so its body never references the missing backend symbols.
-template <typename CpuFn, typename CudaFn>
-void dispatch(const char* op, const Device& device, CpuFn&& cpu_fn, CudaFn&& cuda_fn) {
-  if (!device.is_cuda()) {
-    cpu_fn();
-    return;
-  }
-#ifdef HYBREC_WITH_CUDA
-  (void)op;
-  cuda_fn();
-#else
-  (void)cuda_fn;
-  HYBREC_THROW(op, ": the CUDA backend was requested but hybrec was built without CUDA");
-#endif
 }
 
 // Host-side CSR checks. On CUDA the offsets are device memory and the
@@ -100,7 +84,7 @@ void all_items_topk_impl(const Device& device, const AllItemsTopKParams<Index>& 
   if (p.exclude_offsets != nullptr && !device.is_cuda()) {
     check_exclusions_cpu(op, p, device.check_bounds);
   }
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::all_items_topk(p); },
       [&] { cuda::all_items_topk(p, device.check_bounds, device.stream); });
 }
@@ -112,7 +96,7 @@ void bilinear_forward(const Device& device, const BilinearParams& p, float* z) {
   check_bilinear_shape(op, p);
   if (p.batch == 0) return;
   check_ptr(op, "z", z);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::bilinear_forward(p, z); },
       [&] { cuda::bilinear_forward(p, z, device.stream); });
 }
@@ -126,7 +110,7 @@ void bilinear_backward(const Device& device, const BilinearParams& p, const floa
   check_ptr(op, "du", du);
   check_ptr(op, "dv", dv);
   check_ptr(op, "dw", dw);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::bilinear_backward(p, dz, du, dv, dw); },
       [&] { cuda::bilinear_backward(p, dz, du, dv, dw, device.stream); });
 }
@@ -136,7 +120,7 @@ void fused_score_forward(const Device& device, const FusedScoreParams& p, float*
   check_fused_shape(op, p);
   if (p.batch == 0) return;
   check_ptr(op, "out", out);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::fused_score_forward(p, out); },
       [&] { cuda::fused_score_forward(p, out, device.stream); });
 }
@@ -150,7 +134,7 @@ void fused_score_backward(const Device& device, const FusedScoreParams& p, const
   check_ptr(op, "dz", dz);
   check_ptr(op, "dg", dg);
   check_ptr(op, "dlambda", dlambda);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::fused_score_backward(p, dout, dz, dg, dlambda); },
       [&] { cuda::fused_score_backward(p, dout, dz, dg, dlambda, device.stream); });
 }

@@ -2,6 +2,7 @@
 // argument and its value), then dispatch to the CPU or CUDA backend.
 #include "hybrec/kernels/dense.h"
 
+#include "api/dispatch.h"
 #include "cpu/dense.h"
 #include "cuda/dense.h"
 
@@ -30,23 +31,6 @@ void check_blas_dim(const char* op, const char* name, int64_t value) {
                " exceeds the 32-bit BLAS size limit ", kMaxLinearDim);
 }
 
-// Runs `cpu_fn` or `cuda_fn` for the device. Without CUDA the CUDA lambda is
-// never called, so its body never references the missing backend symbols.
-template <typename CpuFn, typename CudaFn>
-void dispatch(const char* op, const Device& device, CpuFn&& cpu_fn, CudaFn&& cuda_fn) {
-  if (!device.is_cuda()) {
-    cpu_fn();
-    return;
-  }
-#ifdef HYBREC_WITH_CUDA
-  (void)op;
-  cuda_fn();
-#else
-  (void)cuda_fn;
-  HYBREC_THROW(op, ": the CUDA backend was requested but hybrec was built without CUDA");
-#endif
-}
-
 void check_linear_shape(const char* op, const LinearParams& p) {
   check_rows(op, "n", p.n);
   check_dim(op, "in_features", p.in_features);
@@ -72,7 +56,7 @@ void linear_forward(const Device& device, const LinearParams& p) {
   check_ptr(op, "weight", p.weight);
   check_rows_ptr(op, "y", p.y, p.n);
   if (p.n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::linear_forward(p); }, [&] { cuda::linear_forward(p, device.stream); });
 }
 
@@ -84,7 +68,7 @@ void linear_backward(const Device& device, const LinearParams& p) {
   check_ptr(op, "dweight", p.dweight);
   if (p.dx != nullptr) check_ptr(op, "weight (needed for dx)", p.weight);
   if (p.n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::linear_backward(p); },
       [&] { cuda::linear_backward(p, device.stream); });
 }
@@ -97,7 +81,7 @@ void layer_norm_forward(const Device& device, const LayerNormParams& p) {
   check_ptr(op, "beta", p.beta);
   check_rows_ptr(op, "y", p.y, p.n);
   if (p.n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::layer_norm_forward(p); },
       [&] { cuda::layer_norm_forward(p, device.stream); });
 }
@@ -114,7 +98,7 @@ void layer_norm_backward(const Device& device, const LayerNormParams& p) {
   check_ptr(op, "dgamma", p.dgamma);
   check_ptr(op, "dbeta", p.dbeta);
   if (p.n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::layer_norm_backward(p); },
       [&] { cuda::layer_norm_backward(p, device.stream); });
 }
@@ -125,7 +109,7 @@ void gelu_forward(const Device& device, const float* x, int64_t count, float* y)
   check_rows_ptr(op, "x", x, count);
   check_rows_ptr(op, "y", y, count);
   if (count == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::gelu_forward(x, count, y); },
       [&] { cuda::gelu_forward(x, count, y, device.stream); });
 }
@@ -138,7 +122,7 @@ void gelu_backward(const Device& device, const float* x, const float* dy, int64_
   check_rows_ptr(op, "dy", dy, count);
   check_rows_ptr(op, "dx", dx, count);
   if (count == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::gelu_backward(x, dy, count, dx); },
       [&] { cuda::gelu_backward(x, dy, count, dx, device.stream); });
 }
@@ -150,7 +134,7 @@ void softmax_forward(const Device& device, const float* x, int64_t n, int64_t c,
   check_rows_ptr(op, "x", x, n);
   check_rows_ptr(op, "y", y, n);
   if (n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::softmax_forward(x, n, c, y); },
       [&] { cuda::softmax_forward(x, n, c, y, device.stream); });
 }
@@ -164,7 +148,7 @@ void softmax_backward(const Device& device, const float* y, const float* dy, int
   check_rows_ptr(op, "dy", dy, n);
   check_rows_ptr(op, "dx", dx, n);
   if (n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::softmax_backward(y, dy, n, c, dx); },
       [&] { cuda::softmax_backward(y, dy, n, c, dx, device.stream); });
 }
@@ -178,7 +162,7 @@ void bce_with_logits_forward(const Device& device, const float* logits, const fl
   check_rows_ptr(op, "logits", logits, n);
   check_rows_ptr(op, "labels", labels, n);
   check_ptr(op, "loss", loss);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::bce_with_logits_forward(logits, labels, weights, n, loss); },
       [&] { cuda::bce_with_logits_forward(logits, labels, weights, n, loss, device.stream); });
 }
@@ -191,7 +175,7 @@ void bce_with_logits_backward(const Device& device, const float* logits, const f
   check_rows_ptr(op, "labels", labels, n);
   check_rows_ptr(op, "dlogits", dlogits, n);
   if (n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device,
       [&] { cpu::bce_with_logits_backward(logits, labels, weights, n, dloss, dlogits); },
       [&] {
@@ -206,7 +190,7 @@ void sampled_softmax_loss_forward(const Device& device, const float* logits, con
   check_dim(op, "c", c);
   check_rows_ptr(op, "logits", logits, n);
   check_ptr(op, "loss", loss);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::sampled_softmax_loss_forward(logits, log_q, n, c, loss); },
       [&] { cuda::sampled_softmax_loss_forward(logits, log_q, n, c, loss, device.stream); });
 }
@@ -219,7 +203,7 @@ void sampled_softmax_loss_backward(const Device& device, const float* logits, co
   check_rows_ptr(op, "logits", logits, n);
   check_rows_ptr(op, "dlogits", dlogits, n);
   if (n == 0) return;
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::sampled_softmax_loss_backward(logits, log_q, n, c, dloss, dlogits); },
       [&] {
         cuda::sampled_softmax_loss_backward(logits, log_q, n, c, dloss, dlogits, device.stream);

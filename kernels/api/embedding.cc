@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "api/dispatch.h"
 #include "cpu/embedding.h"
 #include "cuda/embedding.h"
 
@@ -106,12 +107,6 @@ void validate_on_device(const Device& device, const char* op, const char* what,
 }
 #endif
 
-#ifndef HYBREC_WITH_CUDA
-[[noreturn]] void no_cuda(const char* op) {
-  HYBREC_THROW(op, ": the CUDA backend was requested but hybrec was built without CUDA");
-}
-#endif
-
 // Checks ids (and offsets, when given) against the rules when the device asks for it.
 void validate(const Device& device, const char* op, const char* what, const int64_t* indices,
               int64_t num_indices, int64_t num_rows, const int64_t* offsets, int64_t count) {
@@ -123,27 +118,13 @@ void validate(const Device& device, const char* op, const char* what, const int6
 #ifdef HYBREC_WITH_CUDA
   validate_on_device(device, op, what, indices, num_indices, num_rows, offsets, count);
 #else
-  no_cuda(op);
+  detail::no_cuda(op);
 #endif
 }
 
 void validate_bags(const Device& device, const char* op, const EmbeddingBags& bags,
                    int64_t num_rows) {
   validate(device, op, "index", bags.indices, bags.num_indices, num_rows, bags.offsets, bags.count);
-}
-
-// Runs `cpu_fn` or `cuda_fn` for the device. Without CUDA the CUDA lambda is
-// never called, so its body never references the missing backend symbols.
-template <typename CpuFn, typename CudaFn>
-auto dispatch(const char* op, const Device& device, CpuFn&& cpu_fn, CudaFn&& cuda_fn) {
-  if (!device.is_cuda()) return cpu_fn();
-#ifdef HYBREC_WITH_CUDA
-  (void)op;
-  return cuda_fn();
-#else
-  (void)cuda_fn;
-  no_cuda(op);
-#endif
 }
 
 void check_adagrad_params(const char* op, const RowwiseAdagradParams& p) {
@@ -202,7 +183,7 @@ void embedding_gather(const Device& device, const float* table, int64_t num_rows
   check_ptr(op, "indices", indices);
   check_ptr(op, "out", out);
   validate(device, op, "index", indices, n, num_rows, nullptr, 0);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::embedding_gather(table, dim, indices, n, out); },
       [&] { cuda::embedding_gather(table, dim, indices, n, out, device.stream); });
 }
@@ -216,7 +197,7 @@ void embedding_bag_forward(const Device& device, const float* table, int64_t num
   check_ptr(op, "out", out);
   if (bags.num_indices > 0) check_ptr(op, "table", table);
   validate_bags(device, op, bags, num_rows);
-  dispatch(
+  detail::dispatch(
       op, device, [&] { cpu::embedding_bag_forward(table, dim, bags, out); },
       [&] { cuda::embedding_bag_forward(table, dim, bags, out, device.stream); });
 }
@@ -233,7 +214,7 @@ int64_t embedding_bag_backward(const Device& device, const EmbeddingBags& bags,
   check_ptr(op, "unique_ids", unique_ids);
   check_ptr(op, "unique_grads", unique_grads);
   validate_bags(device, op, bags, num_rows);
-  return dispatch(
+  return detail::dispatch(
       op, device,
       [&] {
         return cpu::embedding_bag_backward(bags, grad_out, num_rows, dim, unique_ids, unique_grads);
@@ -255,7 +236,7 @@ void rowwise_adagrad_update(const Device& device, float* table, float* state, in
   check_ptr(op, "table", table);
   check_ptr(op, "state", state);
   validate(device, op, "row id", unique_ids, num_unique, num_rows, nullptr, 0);
-  dispatch(
+  detail::dispatch(
       op, device,
       [&] {
         cpu::rowwise_adagrad_update(table, state, dim, unique_ids, unique_grads, num_unique,
@@ -279,7 +260,7 @@ void adam_update(const Device& device, float* table, float* m, float* v, int64_t
   check_ptr(op, "m", m);
   check_ptr(op, "v", v);
   validate(device, op, "row id", unique_ids, num_unique, num_rows, nullptr, 0);
-  dispatch(
+  detail::dispatch(
       op, device,
       [&] { cpu::adam_update(table, m, v, dim, unique_ids, unique_grads, num_unique, params); },
       [&] {
@@ -302,7 +283,7 @@ void embedding_bag_backward_adagrad(const Device& device, const EmbeddingBags& b
   check_ptr(op, "table", table);
   check_ptr(op, "state", state);
   validate_bags(device, op, bags, num_rows);
-  dispatch(
+  detail::dispatch(
       op, device,
       [&] {
         cpu::embedding_bag_backward_adagrad(bags, grad_out, table, state, num_rows, dim, params);
