@@ -1,5 +1,5 @@
 // The few CUDA runtime entry points the host-side device helpers need,
-// implemented in cuda/device.cu (or by stubs that throw when CUDA is off).
+// implemented in cuda/device.cu (or by fallbacks in cpu/device.cc that throw when CUDA is off).
 #pragma once
 
 #include <cstddef>
