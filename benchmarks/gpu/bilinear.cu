@@ -3,9 +3,9 @@
 // BM_GpuAllItemsTopK is the evaluation step: S = U W V^T and the top k per
 // user (torch equivalent: topk((U @ W) @ V.T, k)).
 #include <cstdint>
-#include <random>
 #include <vector>
 
+#include "bench_inputs.h"
 #include "gpu_bench.h"
 #include "hybrec/kernels/bilinear.h"
 
@@ -14,20 +14,12 @@ namespace {
 
 namespace hk = hybrec::kernels;
 
-std::vector<float> random_floats(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> out(n);
-  for (auto& v : out) v = dist(rng);
-  return out;
-}
-
 void BM_GpuBilinearForward(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const int64_t batch = state.range(0), dim = state.range(1);
   const auto gpu = hk::Device::cuda();
-  hk::Buffer<float> u(gpu, random_floats(batch * dim, 1)), v(gpu, random_floats(batch * dim, 2)),
-      w(gpu, random_floats(dim * dim, 3)), z(gpu, batch);
+  hk::Buffer<float> u(gpu, random_normal(batch * dim, 1)), v(gpu, random_normal(batch * dim, 2)),
+      w(gpu, random_normal(dim * dim, 3)), z(gpu, batch);
   const hk::BilinearParams p{batch, dim, u.data(), v.data(), w.data()};
   GpuTimer timer;
   timer.run(state, nullptr, [&] { hk::bilinear_forward(gpu, p, z.data()); });
@@ -44,8 +36,8 @@ void BM_GpuBilinearBackward(benchmark::State& state) {
   if (skip_without_gpu(state)) return;
   const int64_t batch = state.range(0), dim = state.range(1);
   const auto gpu = hk::Device::cuda();
-  hk::Buffer<float> u(gpu, random_floats(batch * dim, 1)), v(gpu, random_floats(batch * dim, 2)),
-      w(gpu, random_floats(dim * dim, 3)), dz(gpu, random_floats(batch, 4));
+  hk::Buffer<float> u(gpu, random_normal(batch * dim, 1)), v(gpu, random_normal(batch * dim, 2)),
+      w(gpu, random_normal(dim * dim, 3)), dz(gpu, random_normal(batch, 4));
   hk::Buffer<float> du(gpu, batch * dim), dv(gpu, batch * dim), dw(gpu, dim * dim);
   dw.zero();
   const hk::BilinearParams p{batch, dim, u.data(), v.data(), w.data()};
@@ -68,18 +60,11 @@ void run_all_items_topk(benchmark::State& state, int64_t excluded_per_user) {
   const int64_t users = state.range(0), items = state.range(1), dim = state.range(2),
                 k = state.range(3);
   const auto gpu = hk::Device::cuda();
-  hk::Buffer<float> u(gpu, random_floats(users * dim, 1)), v(gpu, random_floats(items * dim, 2)),
-      w(gpu, random_floats(dim * dim, 3));
-  std::vector<int64_t> offsets_host(users + 1, 0);
-  std::vector<int32_t> excluded_host;
-  std::mt19937_64 rng(5);
-  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(items - 1));
-  for (int64_t i = 0; i < users; ++i) {
-    for (int64_t e = 0; e < excluded_per_user; ++e) excluded_host.push_back(pick(rng));
-    offsets_host[i + 1] = static_cast<int64_t>(excluded_host.size());
-  }
-  hk::Buffer<int64_t> offsets(gpu, offsets_host);
-  hk::Buffer<int32_t> excluded(gpu, excluded_host);
+  hk::Buffer<float> u(gpu, random_normal(users * dim, 1)), v(gpu, random_normal(items * dim, 2)),
+      w(gpu, random_normal(dim * dim, 3));
+  const ExclusionLists lists = random_exclusions(users, items, excluded_per_user, 5);
+  hk::Buffer<int64_t> offsets(gpu, lists.offsets);
+  hk::Buffer<int32_t> excluded(gpu, lists.items);
   hk::Buffer<int32_t> top_items(gpu, users * k);
   hk::Buffer<float> top_scores(gpu, users * k);
   hk::AllItemsTopKParams<int32_t> p;

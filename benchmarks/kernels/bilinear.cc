@@ -13,29 +13,24 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <random>
 #include <vector>
 
+#include "bench_inputs.h"
 #include "limits.h"
 
 namespace hk = hybrec::kernels;
 using hybrec::bench::memcpy_bench;
 using hybrec::bench::sgemm_bench;
+using hybrec::bench::random_normal;
+using hybrec::bench::random_exclusions;
+using hybrec::bench::ExclusionLists;
 
 namespace {
 
-std::vector<float> random_floats(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> out(n);
-  for (auto& v : out) v = dist(rng);
-  return out;
-}
-
 void BM_BilinearForward(benchmark::State& state) {
   const int64_t batch = state.range(0), dim = state.range(1);
-  const auto u = random_floats(batch * dim, 1), v = random_floats(batch * dim, 2),
-             w = random_floats(dim * dim, 3);
+  const auto u = random_normal(batch * dim, 1), v = random_normal(batch * dim, 2),
+             w = random_normal(dim * dim, 3);
   std::vector<float> z(batch);
   const hk::BilinearParams p{batch, dim, u.data(), v.data(), w.data()};
   for (auto _ : state) {
@@ -54,8 +49,8 @@ BENCHMARK(BM_BilinearForward)->Name("BM_BilinearForward/Small")->Args({64, 16});
 
 void BM_BilinearBackward(benchmark::State& state) {
   const int64_t batch = state.range(0), dim = state.range(1);
-  const auto u = random_floats(batch * dim, 1), v = random_floats(batch * dim, 2),
-             w = random_floats(dim * dim, 3), dz = random_floats(batch, 4);
+  const auto u = random_normal(batch * dim, 1), v = random_normal(batch * dim, 2),
+             w = random_normal(dim * dim, 3), dz = random_normal(batch, 4);
   std::vector<float> du(batch * dim), dv(batch * dim), dw(dim * dim, 0.0f);
   const hk::BilinearParams p{batch, dim, u.data(), v.data(), w.data()};
   for (auto _ : state) {
@@ -83,8 +78,8 @@ BENCHMARK_CAPTURE(sgemm_bench, Bilinear_4096x128x128, 4096, 128, 128)
 
 void BM_FusedScoreBackward(benchmark::State& state) {
   const int64_t batch = state.range(0);
-  const auto z = random_floats(batch, 1), g = random_floats(batch, 2),
-             dout = random_floats(batch, 3);
+  const auto z = random_normal(batch, 1), g = random_normal(batch, 2),
+             dout = random_normal(batch, 3);
   std::vector<float> dz(batch), dg(batch);
   const float lambda = 0.5f;
   float dlambda = 0.0f;
@@ -105,18 +100,11 @@ BENCHMARK_CAPTURE(memcpy_bench, FusedScore_40KiB, std::size_t{5} * 4096 * 4 / 2)
 void BM_AllItemsTopK(benchmark::State& state) {
   const int64_t users = state.range(0), items = state.range(1), dim = state.range(2),
                 k = state.range(3);
-  const auto u = random_floats(users * dim, 1), v = random_floats(items * dim, 2),
-             w = random_floats(dim * dim, 3);
+  const auto u = random_normal(users * dim, 1), v = random_normal(items * dim, 2),
+             w = random_normal(dim * dim, 3);
   // Each user excludes 50 of its own items, as an evaluation excludes the
   // items seen in training.
-  std::vector<int64_t> offsets(users + 1, 0);
-  std::vector<int32_t> excluded;
-  std::mt19937_64 rng(5);
-  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(items - 1));
-  for (int64_t i = 0; i < users; ++i) {
-    for (int e = 0; e < 50; ++e) excluded.push_back(pick(rng));
-    offsets[i + 1] = static_cast<int64_t>(excluded.size());
-  }
+  const ExclusionLists lists = random_exclusions(users, items, 50, 5);
   std::vector<int32_t> top_items(users * k);
   std::vector<float> top_scores(users * k);
   hk::AllItemsTopKParams<int32_t> p;
@@ -127,8 +115,8 @@ void BM_AllItemsTopK(benchmark::State& state) {
   p.users = u.data();
   p.items = v.data();
   p.w = w.data();
-  p.exclude_offsets = offsets.data();
-  p.exclude_items = excluded.data();
+  p.exclude_offsets = lists.offsets.data();
+  p.exclude_items = lists.items.data();
   p.top_items = top_items.data();
   p.top_scores = top_scores.data();
   for (auto _ : state) {
