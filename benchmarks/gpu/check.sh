@@ -15,7 +15,7 @@ mkdir -p "$out"
 [ -f .gpu-bundle/payload.tar.gz ] || {
   echo "check.sh: no .gpu-bundle/payload.tar.gz: run benchmarks/gpu/bundle.sh first and carry .gpu-bundle" >&2
   exit 2; }
-bundle=$(mktemp -d /tmp/hybrec-bundle.XXXX)
+bundle=$(mktemp -d)  # unpacked binaries and libraries
 tar -C "$bundle" -xzf .gpu-bundle/payload.tar.gz
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv,noheader \
