@@ -8,6 +8,8 @@ packages=(
   libopenblas-openmp-dev # CPU GEMM (cblas_sgemm), OpenMP build: shares libgomp's threads
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  libthrift-dev thrift-compiler libboost-dev # parameter server RPC (Thrift 0.17; its headers use Boost)
+  libhdf5-dev                   # checkpoints and datasets (HDF5 1.10, C API)
 )
 
 missing=()

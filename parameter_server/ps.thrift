@@ -1,0 +1,107 @@
+// The hybrec parameter server wire contract.
+//
+// Versioning: WIRE_VERSION changes whenever a change below alters the bytes
+// on the wire in a way an older peer cannot read (a field's id or type, a
+// method's arguments). Clients read it from health() when they connect and
+// refuse a server that speaks another version. tests/ps/wire_golden_test.cc
+// pins the exact bytes of every call, so an accidental change fails CI.
+//
+// Payloads: keys and rows are packed little-endian binary (int64 keys,
+// float32 rows, row-major [n, dim]), never lists of numbers: a 65,536-key pull
+// is one 16 MiB string instead of a million tagged list elements.
+//
+// Transport: framed, binary protocol (strict). Both ends set Thrift's
+// TConfiguration frame and message limits to the server's --max-frame-mib.
+
+namespace cpp hybrec.ps.wire
+
+const i32 WIRE_VERSION = 1
+
+enum ErrorCode {
+  UNKNOWN_TABLE = 1,     // no table of that name on this shard
+  DIM_MISMATCH = 2,      // rows/grads bytes do not match keys x dim, or a spec conflicts
+  LENGTH_MISMATCH = 3,   // keys not a multiple of 8 bytes
+  NON_FINITE = 4,        // a NaN or infinity in grads or rows; the request changed nothing
+  TOO_LARGE = 5,         // more keys in one request than the server accepts
+  BAD_SPEC = 6,          // create_table with an invalid name, dim or hyperparameter
+  TABLE_CONFLICT = 7,    // create_table of an existing name with a different spec
+  CHECKPOINT = 8,        // save/load failed (missing, incomplete, mismatched dims/optimizer)
+  NOT_CONFIGURED = 9,    // save/load on a server started without --checkpoint-dir
+  INTERNAL = 10,
+}
+
+exception PsError {
+  1: ErrorCode code,
+  2: string message,
+}
+
+enum Optimizer {
+  SGD = 1,               // w -= lr * g; no state
+  ROWWISE_ADAGRAD = 2,   // one float of state per row
+  ADAM = 3,              // m[dim], v[dim] and the row's own step count
+}
+
+struct TableSpec {
+  1: string name,
+  2: i32 dim,
+  3: Optimizer optimizer,
+  4: double learning_rate,
+  5: double eps,
+  6: double beta1,
+  7: double beta2,
+  8: double weight_decay,
+  9: double init_scale,    // new rows are uniform in [-init_scale, init_scale]
+  10: i64 seed,            // with the table name and key, fixes a new row's values
+}
+
+struct Health {
+  1: i32 wire_version,
+  2: i32 shard_index,
+  3: i32 num_shards,
+  4: bool serving,
+}
+
+struct TableStats {
+  1: TableSpec spec,
+  2: i64 rows,
+  3: i64 bytes,            // memory held by the table: arena plus index
+}
+
+struct ServerStats {
+  1: i32 shard_index,
+  2: i32 num_shards,
+  3: list<TableStats> tables,
+  4: i64 pull_requests,
+  5: i64 push_requests,
+  6: i64 keys_pulled,
+  7: i64 keys_pushed,
+  8: i64 rejected_requests,
+  9: i64 last_checkpoint_version,   // -1: none written or loaded yet
+  10: double uptime_s,
+}
+
+service ParameterServer {
+  // Idempotent: the same spec again is a no-op; another spec under an existing
+  // name is TABLE_CONFLICT.
+  void create_table(1: TableSpec spec) throws (1: PsError error),
+
+  // keys: n little-endian int64. Returns n x dim little-endian float32 rows in
+  // key order; a key seen for the first time is initialised and stored.
+  binary pull(1: string table, 2: binary keys) throws (1: PsError error),
+
+  // grads: n x dim float32. The table's optimizer is applied once per key, in
+  // request order. Any non-finite value rejects the whole request untouched.
+  void push(1: string table, 2: binary keys, 3: binary grads) throws (1: PsError error),
+
+  // Overwrites rows (n x dim float32) and resets their optimizer state: used
+  // for loading pretrained embeddings.
+  void assign(1: string table, 2: binary keys, 3: binary rows) throws (1: PsError error),
+
+  // Checkpoints go under the server's own --checkpoint-dir as v<version>/;
+  // a client never names a path.
+  void save(1: i64 version) throws (1: PsError error),
+  void load(1: i64 version) throws (1: PsError error),
+
+  ServerStats stats() throws (1: PsError error),
+  Health health(),
+}
