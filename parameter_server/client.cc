@@ -1,0 +1,483 @@
+#include "parameter_server/client.h"
+
+#include <thrift/TConfiguration.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TSocket.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "ParameterServer.h"
+#include "parameter_server/key_groups.h"
+#include "parameter_server/payload.h"
+#include "parameter_server/wire_convert.h"
+#include "ps_constants.h"
+
+namespace hybrec::ps {
+
+namespace at = apache::thrift;
+
+std::vector<Endpoint> parse_endpoints(const std::string& list) {
+  std::vector<Endpoint> out;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const size_t colon = item.rfind(':');
+    HYBREC_CHECK(colon != std::string::npos && colon > 0 && colon + 1 < item.size(),
+                 "parameter server address '", item, "' is not HOST:PORT");
+    Endpoint e;
+    e.host = item.substr(0, colon);
+    const std::string port = item.substr(colon + 1);
+    HYBREC_CHECK(port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5,
+                 "port '", port, "' of '", item, "' is not a number");
+    e.port = std::stoi(port);
+    HYBREC_CHECK(e.port >= 1 && e.port <= 65535, "port ", e.port, " of '", item,
+                 "' out of range [1, 65535]");
+    out.push_back(e);
+  }
+  HYBREC_CHECK(!out.empty(), "no parameter server address in '", list, "'");
+  return out;
+}
+
+// ---- Request handles
+
+struct PsClient::Request::State {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  int pending = 0;
+  std::exception_ptr error;
+  // Buffers the per-shard tasks share; kept alive until the last one ends.
+  KeyGroups groups;
+  std::vector<std::vector<int64_t>> shard_uniques;  // [shard] indices into groups.first
+
+  void finish_one(std::exception_ptr failure) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (failure && !error) error = failure;
+    if (--pending == 0) done_cv.notify_all();
+  }
+};
+
+PsClient::Request::Request() = default;
+PsClient::Request::Request(std::shared_ptr<State> state) : state_(std::move(state)) {}
+PsClient::Request::Request(Request&&) noexcept = default;
+PsClient::Request& PsClient::Request::operator=(Request&& other) noexcept {
+  if (this != &other) {
+    if (state_) {
+      std::unique_lock<std::mutex> lock(state_->mutex);
+      state_->done_cv.wait(lock, [&] { return state_->pending == 0; });
+    }
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+PsClient::Request::~Request() {
+  if (!state_) return;
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  state_->done_cv.wait(lock, [&] { return state_->pending == 0; });
+}
+
+void PsClient::Request::wait() {
+  if (!state_) return;
+  std::exception_ptr error;
+  {
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    state_->done_cv.wait(lock, [&] { return state_->pending == 0; });
+    error = state_->error;
+  }
+  state_.reset();
+  if (error) std::rethrow_exception(error);
+}
+
+bool PsClient::Request::ready() const {
+  if (!state_) return true;
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->pending == 0;
+}
+
+// ---- One shard: a persistent connection and the thread that uses it
+
+namespace {
+
+class ShardChannel {
+ public:
+  ShardChannel(int index, int num_shards, Endpoint endpoint, const ClientOptions& options)
+      : index_(index), num_shards_(num_shards), endpoint_(std::move(endpoint)), options_(options) {
+    worker_ = std::thread([this] { run(); });
+  }
+  ~ShardChannel() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+  const Endpoint& endpoint() const { return endpoint_; }
+
+  // Runs task on this shard's thread, after every task submitted before it.
+  void submit(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+
+  // Calls fn(client) with retries on transport failures (on the shard's
+  // thread). attempts <= 0: options.max_attempts.
+  void call(const char* what, const std::function<void(wire::ParameterServerClient&)>& fn,
+            int attempts = 0) {
+    if (attempts <= 0) attempts = options_.max_attempts;
+    int backoff_ms = options_.backoff_initial_ms;
+    std::string last_error;
+    for (int attempt = 1; attempt <= attempts; ++attempt) {
+      try {
+        connect();
+        fn(*client_);
+        return;
+      } catch (const wire::PsError& e) {
+        RequestError error = from_wire(e);
+        throw RequestError(error.code(), prefix() + error.what(), __FILE__, __LINE__);
+      } catch (const at::TApplicationException& e) {
+        disconnect();  // the stream position is unknown after an application error
+        HYBREC_THROW(prefix(), what, " failed on the server: ", e.what());
+      } catch (const at::TException& e) {  // transport or protocol: the connection is suspect
+        disconnect();
+        last_error = e.what();
+      }
+      if (attempt < attempts) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(backoff_ms * 2, options_.backoff_max_ms);
+      }
+    }
+    HYBREC_THROW(prefix(), what, " failed: unreachable after ", attempts,
+                 attempts == 1 ? " attempt" : " attempts", ": ", last_error);
+  }
+
+ private:
+  std::string prefix() const {
+    return "parameter server shard " + std::to_string(index_) + " at " + endpoint_.to_string() +
+           ": ";
+  }
+
+  void connect() {
+    if (client_) return;
+    const int limit = static_cast<int>(options_.max_frame_bytes);
+    auto config = std::make_shared<at::TConfiguration>(limit, limit);
+    auto socket = std::make_shared<at::transport::TSocket>(endpoint_.host, endpoint_.port, config);
+    socket->setConnTimeout(options_.connect_timeout_ms);
+    socket->setRecvTimeout(options_.io_timeout_ms);
+    socket->setSendTimeout(options_.io_timeout_ms);
+    socket->setNoDelay(true);
+    transport_ = std::make_shared<at::transport::TFramedTransport>(socket, config);
+    auto protocol = std::make_shared<at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>>(
+        transport_, 0, 0, true, true);
+    transport_->open();
+    client_ = std::make_unique<wire::ParameterServerClient>(protocol);
+    wire::Health health;
+    try {
+      client_->health(health);
+    } catch (...) {
+      disconnect();
+      throw;
+    }
+    // A wrong address or a server of another version is a configuration
+    // error: fail at once rather than route keys to the wrong shard.
+    if (health.wire_version != wire::g_ps_constants.WIRE_VERSION ||
+        health.shard_index != index_ || health.num_shards != num_shards_) {
+      disconnect();
+      HYBREC_THROW(prefix(), "expected shard ", index_, " of ", num_shards_, " speaking wire version ",
+                   wire::g_ps_constants.WIRE_VERSION, ", found shard ", health.shard_index, " of ",
+                   health.num_shards, " speaking version ", health.wire_version);
+    }
+  }
+
+  void disconnect() {
+    client_.reset();
+    if (transport_) {
+      try {
+        transport_->getUnderlyingTransport()->close();
+      } catch (const at::TException&) {
+      }
+      transport_.reset();
+    }
+  }
+
+  void run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) break;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+    disconnect();
+  }
+
+  const int index_, num_shards_;
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  std::shared_ptr<at::transport::TFramedTransport> transport_;
+  std::unique_ptr<wire::ParameterServerClient> client_;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool closing_ = false;
+  std::thread worker_;
+};
+
+}  // namespace
+
+struct PsClient::Impl {
+  ClientOptions options;
+  std::unique_ptr<Slicer> slicer;
+  std::vector<std::unique_ptr<ShardChannel>> shards;
+
+  // Runs fn(shard index, channel) on every listed shard's thread; the handle
+  // completes when all have.
+  Request fan_out(std::shared_ptr<Request::State> state, const std::vector<int>& targets,
+                  std::function<void(int, ShardChannel&)> fn) {
+    state->pending = static_cast<int>(targets.size());
+    if (targets.empty()) return Request(state);
+    auto shared_fn = std::make_shared<std::function<void(int, ShardChannel&)>>(std::move(fn));
+    for (int s : targets) {
+      ShardChannel& channel = *shards[s];
+      channel.submit([state, shared_fn, s, &channel] {
+        std::exception_ptr failure;
+        try {
+          (*shared_fn)(s, channel);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        state->finish_one(failure);
+      });
+    }
+    return Request(state);
+  }
+
+  std::vector<int> all_shards() const {
+    std::vector<int> out(shards.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int>(i);
+    return out;
+  }
+
+  // Groups keys and splits the distinct ones by owning shard.
+  std::shared_ptr<Request::State> route(const int64_t* keys, int64_t n, std::vector<int>* targets) {
+    auto state = std::make_shared<Request::State>();
+    state->groups = group_keys(keys, n);
+    state->shard_uniques.resize(shards.size());
+    const auto& first = state->groups.first;
+    for (size_t u = 0; u < first.size(); ++u) {
+      state->shard_uniques[slicer->shard_of(keys[first[u]])].push_back(static_cast<int64_t>(u));
+    }
+    for (size_t s = 0; s < shards.size(); ++s) {
+      if (!state->shard_uniques[s].empty()) targets->push_back(static_cast<int>(s));
+    }
+    return state;
+  }
+
+  static std::string shard_keys(const Request::State& state, int s, const int64_t* keys) {
+    const auto& uniques = state.shard_uniques[s];
+    std::string out(uniques.size() * sizeof(int64_t), '\0');
+    auto* k = reinterpret_cast<int64_t*>(out.data());
+    for (size_t j = 0; j < uniques.size(); ++j) k[j] = keys[state.groups.first[uniques[j]]];
+    return out;
+  }
+
+  // The rows of shard s's distinct keys, each summed over its repeats.
+  static std::string shard_rows(const Request::State& state, int s, const float* values,
+                                int64_t dim) {
+    const auto& uniques = state.shard_uniques[s];
+    const auto& groups = state.groups;
+    std::string out(uniques.size() * dim * sizeof(float), '\0');
+    auto* v = reinterpret_cast<float*>(out.data());
+    for (size_t j = 0; j < uniques.size(); ++j) {
+      float* dst = v + j * dim;
+      const int64_t pos = groups.first[uniques[j]];
+      std::memcpy(dst, values + pos * dim, sizeof(float) * dim);
+      for (int64_t p = groups.next[pos]; p >= 0; p = groups.next[p]) {
+        for (int64_t c = 0; c < dim; ++c) dst[c] += values[p * dim + c];
+      }
+    }
+    return out;
+  }
+};
+
+PsClient::PsClient(std::vector<Endpoint> endpoints, ClientOptions options,
+                   std::unique_ptr<Slicer> slicer)
+    : impl_(std::make_unique<Impl>()) {
+  HYBREC_CHECK(!endpoints.empty(), "a parameter-server client needs at least one shard address");
+  HYBREC_CHECK(options.max_attempts >= 1, "max_attempts must be at least 1, got ",
+               options.max_attempts);
+  const int n = static_cast<int>(endpoints.size());
+  impl_->options = options;
+  impl_->slicer = slicer ? std::move(slicer) : make_default_slicer(n);
+  HYBREC_CHECK(impl_->slicer->num_shards() == n, "the slicer routes to ",
+               impl_->slicer->num_shards(), " shards but ", n, " addresses were given");
+  for (int i = 0; i < n; ++i) {
+    impl_->shards.push_back(std::make_unique<ShardChannel>(i, n, endpoints[i], options));
+  }
+}
+
+PsClient::~PsClient() = default;
+
+int PsClient::num_shards() const { return static_cast<int>(impl_->shards.size()); }
+const Slicer& PsClient::slicer() const { return *impl_->slicer; }
+
+void PsClient::create_table(const TableSpec& spec) {
+  validate(spec);
+  const wire::TableSpec w = to_wire(spec);
+  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                 [w](int, ShardChannel& c) {
+                   c.call("create_table", [&](wire::ParameterServerClient& client) {
+                     client.create_table(w);
+                   });
+                 })
+      .wait();
+}
+
+PsClient::Request PsClient::pull(const std::string& table, const int64_t* keys, int64_t n,
+                                 int64_t dim, float* out) {
+  HYBREC_CHECK(n >= 0 && dim >= 1, "pull of ", n, " keys with dim ", dim);
+  std::vector<int> targets;
+  auto state = impl_->route(keys, n, &targets);
+  Request::State* raw = state.get();
+  return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
+    const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
+    std::string rows;
+    c.call("pull", [&](wire::ParameterServerClient& client) {
+      client.pull(rows, table, shard_keys);
+    });
+    const auto& uniques = raw->shard_uniques[s];
+    if (rows.size() != uniques.size() * dim * sizeof(float)) {
+      HYBREC_THROW("parameter server shard ", s, " at ", c.endpoint().to_string(), ": pull of ",
+                   uniques.size(), " keys from table '", table, "' returned ", rows.size(),
+                   " bytes, not ", uniques.size(), " x dim ", dim,
+                   " x 4: the table's dim is not ", dim);
+    }
+    std::vector<float> scratch;
+    const float* r = view_as<float>(rows, &scratch);
+    const auto& groups = raw->groups;
+    for (size_t j = 0; j < uniques.size(); ++j) {
+      const float* row = r + j * dim;
+      for (int64_t p = groups.first[uniques[j]]; p >= 0; p = groups.next[p]) {
+        std::memcpy(out + p * dim, row, sizeof(float) * dim);
+      }
+    }
+  });
+}
+
+PsClient::Request PsClient::push(const std::string& table, const int64_t* keys, int64_t n,
+                                 int64_t dim, const float* grads) {
+  HYBREC_CHECK(n >= 0 && dim >= 1, "push of ", n, " keys with dim ", dim);
+  std::vector<int> targets;
+  auto state = impl_->route(keys, n, &targets);
+  Request::State* raw = state.get();
+  return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
+    const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
+    const std::string shard_grads = Impl::shard_rows(*raw, s, grads, dim);
+    c.call("push", [&](wire::ParameterServerClient& client) {
+      client.push(table, shard_keys, shard_grads);
+    });
+  });
+}
+
+PsClient::Request PsClient::assign(const std::string& table, const int64_t* keys, int64_t n,
+                                   int64_t dim, const float* rows) {
+  HYBREC_CHECK(n >= 0 && dim >= 1, "assign of ", n, " keys with dim ", dim);
+  std::vector<int> targets;
+  auto state = impl_->route(keys, n, &targets);
+  Request::State* raw = state.get();
+  return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
+    // A key assigned twice keeps its last row, as two sequential assigns would.
+    const auto& uniques = raw->shard_uniques[s];
+    const auto& groups = raw->groups;
+    std::string shard_rows(uniques.size() * dim * sizeof(float), '\0');
+    auto* v = reinterpret_cast<float*>(shard_rows.data());
+    for (size_t j = 0; j < uniques.size(); ++j) {
+      int64_t last = groups.first[uniques[j]];
+      while (groups.next[last] >= 0) last = groups.next[last];
+      std::memcpy(v + j * dim, rows + last * dim, sizeof(float) * dim);
+    }
+    const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
+    c.call("assign", [&](wire::ParameterServerClient& client) {
+      client.assign(table, shard_keys, shard_rows);
+    });
+  });
+}
+
+void PsClient::save(int64_t version) {
+  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                 [version](int, ShardChannel& c) {
+                   c.call("save", [&](wire::ParameterServerClient& client) { client.save(version); });
+                 })
+      .wait();
+}
+
+void PsClient::load(int64_t version) {
+  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                 [version](int, ShardChannel& c) {
+                   c.call("load", [&](wire::ParameterServerClient& client) { client.load(version); });
+                 })
+      .wait();
+}
+
+std::vector<ShardHealth> PsClient::health() {
+  std::vector<ShardHealth> out(impl_->shards.size());
+  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                 [&out](int s, ShardChannel& c) {
+                   ShardHealth& h = out[s];
+                   h.endpoint = c.endpoint();
+                   try {
+                     wire::Health w;
+                     c.call("health", [&](wire::ParameterServerClient& client) { client.health(w); },
+                            1);
+                     h.reachable = w.serving;
+                     h.wire_version = w.wire_version;
+                     h.shard_index = w.shard_index;
+                     h.num_shards = w.num_shards;
+                   } catch (const std::exception& e) {
+                     h.error = e.what();
+                   }
+                 })
+      .wait();
+  return out;
+}
+
+std::vector<std::string> PsClient::stats() {
+  std::vector<std::string> out(impl_->shards.size());
+  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                 [&out](int s, ShardChannel& c) {
+                   wire::ServerStats w;
+                   c.call("stats", [&](wire::ParameterServerClient& client) { client.stats(w); });
+                   std::ostringstream text;
+                   text << "shard " << w.shard_index << "/" << w.num_shards << " at "
+                        << c.endpoint().to_string() << ": up " << w.uptime_s << " s, "
+                        << w.pull_requests << " pulls (" << w.keys_pulled << " keys), "
+                        << w.push_requests << " pushes (" << w.keys_pushed << " keys), "
+                        << w.rejected_requests << " rejected, last checkpoint "
+                        << w.last_checkpoint_version << "\n";
+                   for (const auto& t : w.tables) {
+                     text << "  table " << describe(from_wire(t.spec)) << ": " << t.rows
+                          << " rows, " << t.bytes << " bytes\n";
+                   }
+                   out[s] = text.str();
+                 })
+      .wait();
+  return out;
+}
+
+}  // namespace hybrec::ps
