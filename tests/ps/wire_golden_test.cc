@@ -1,0 +1,256 @@
+// Golden bytes of the wire contract (ps.thrift, WIRE_VERSION 1).
+//
+// The expected bytes are built here from the Thrift binary protocol spec
+// (strict message header, field headers as type byte + big-endian i16 id,
+// big-endian integers, length-prefixed strings, framed by a big-endian
+// length), field by field as ps.thrift declares them. The generated client
+// must produce exactly these requests and the generated processor must parse
+// them and answer with exactly these replies. Renumbering a field, changing
+// a type or reordering arguments fails here: bump WIRE_VERSION and update
+// these bytes on purpose.
+#include <gtest/gtest.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+
+#include <cstring>
+#include <string>
+
+#include "ParameterServer.h"
+#include "ps_constants.h"
+
+namespace hybrec::ps {
+namespace {
+
+namespace at = apache::thrift;
+
+enum Type : uint8_t { kStop = 0, kBool = 2, kDouble = 4, kI32 = 8, kI64 = 10, kString = 11,
+                      kStruct = 12, kList = 15 };
+
+// Thrift binary protocol, written out by hand.
+struct Golden {
+  std::string b;
+  Golden& u8(uint8_t v) { b.push_back(static_cast<char>(v)); return *this; }
+  Golden& i16(int16_t v) { return u8(static_cast<uint8_t>(v >> 8)).u8(static_cast<uint8_t>(v)); }
+  Golden& i32(int32_t v) {
+    for (int s = 24; s >= 0; s -= 8) u8(static_cast<uint8_t>(static_cast<uint32_t>(v) >> s));
+    return *this;
+  }
+  Golden& i64(int64_t v) {
+    for (int s = 56; s >= 0; s -= 8) u8(static_cast<uint8_t>(static_cast<uint64_t>(v) >> s));
+    return *this;
+  }
+  Golden& dbl(double v) {
+    int64_t bits;
+    std::memcpy(&bits, &v, 8);
+    return i64(bits);
+  }
+  Golden& str(const std::string& s) {
+    i32(static_cast<int32_t>(s.size()));
+    b += s;
+    return *this;
+  }
+  Golden& field(Type t, int16_t id) { return u8(t).i16(id); }
+  Golden& stop() { return u8(kStop); }
+  // Strict header: version 1 in the top half, message type in the low byte.
+  Golden& message(const std::string& name, uint8_t type) {
+    return i32(static_cast<int32_t>(0x80010000u | type)).str(name).i32(0);
+  }
+  std::string framed() const {
+    Golden f;
+    f.i32(static_cast<int32_t>(b.size()));
+    return f.b + b;
+  }
+};
+
+constexpr uint8_t kCall = 1, kReply = 2;
+
+std::string hex(const std::string& s) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) { out += d[c >> 4]; out += d[c & 15]; out += ' '; }
+  return out;
+}
+
+// Payloads as packed little-endian bytes, per the contract.
+const std::string kKeys = std::string("\x07\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16);
+const std::string kRows = std::string("\0\0\x80\x3f\0\0\0\xc0", 8);  // 1.0f, -2.0f
+
+wire::TableSpec example_spec() {
+  wire::TableSpec s;
+  s.__set_name("items");
+  s.__set_dim(64);
+  s.__set_optimizer(wire::Optimizer::ROWWISE_ADAGRAD);
+  s.__set_learning_rate(0.05);
+  s.__set_eps(1e-8);
+  s.__set_beta1(0.9);
+  s.__set_beta2(0.999);
+  s.__set_weight_decay(0.0);
+  s.__set_init_scale(0.01);
+  s.__set_seed(42);
+  return s;
+}
+
+Golden& spec_fields(Golden& g) {
+  return g.field(kString, 1).str("items").field(kI32, 2).i32(64).field(kI32, 3).i32(2)
+      .field(kDouble, 4).dbl(0.05).field(kDouble, 5).dbl(1e-8).field(kDouble, 6).dbl(0.9)
+      .field(kDouble, 7).dbl(0.999).field(kDouble, 8).dbl(0.0).field(kDouble, 9).dbl(0.01)
+      .field(kI64, 10).i64(42).stop();
+}
+
+// A framed client whose requests land in a memory buffer.
+struct Recorder {
+  std::shared_ptr<at::transport::TMemoryBuffer> memory =
+      std::make_shared<at::transport::TMemoryBuffer>();
+  std::shared_ptr<at::transport::TFramedTransport> framed =
+      std::make_shared<at::transport::TFramedTransport>(memory);
+  wire::ParameterServerClient client{
+      std::make_shared<at::protocol::TBinaryProtocol>(framed, 0, 0, true, true)};
+  std::string bytes() { return memory->getBufferAsString(); }
+};
+
+void expect_bytes(const std::string& got, const std::string& want) {
+  EXPECT_EQ(hex(got), hex(want));
+}
+
+TEST(WireGolden, VersionIsOne) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 1); }
+
+TEST(WireGolden, Requests) {
+  {
+    Recorder r;
+    r.client.send_create_table(example_spec());
+    Golden g;
+    g.message("create_table", kCall).field(kStruct, 1);
+    spec_fields(g).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_pull("items", kKeys);
+    Golden g;
+    g.message("pull", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_push("items", kKeys, kRows);
+    Golden g;
+    g.message("push", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys)
+        .field(kString, 3).str(kRows).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_assign("items", kKeys, kRows);
+    Golden g;
+    g.message("assign", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys)
+        .field(kString, 3).str(kRows).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  for (const char* method : {"save", "load"}) {
+    Recorder r;
+    if (std::string(method) == "save") r.client.send_save(7); else r.client.send_load(7);
+    Golden g;
+    g.message(method, kCall).field(kI64, 1).i64(7).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_health();
+    Golden g;
+    g.message("health", kCall).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+}
+
+// Answers with fixed values, or a PsError for table "missing".
+class FixedHandler : public wire::ParameterServerNull {
+ public:
+  void pull(std::string& rows, const std::string& table, const std::string& keys) override {
+    if (table == "missing") {
+      wire::PsError e;
+      e.__set_code(wire::ErrorCode::UNKNOWN_TABLE);
+      e.__set_message("unknown table 'missing'");
+      throw e;
+    }
+    EXPECT_EQ(keys, kKeys);
+    rows = kRows;
+  }
+  void health(wire::Health& h) override {
+    h.__set_wire_version(1);
+    h.__set_shard_index(2);
+    h.__set_num_shards(4);
+    h.__set_serving(true);
+  }
+  void stats(wire::ServerStats& s) override {
+    s.__set_shard_index(1);
+    s.__set_num_shards(2);
+    wire::TableStats t;
+    t.__set_spec(example_spec());
+    t.__set_rows(3);
+    t.__set_bytes(4096);
+    s.__set_tables({t});
+    s.__set_pull_requests(5);
+    s.__set_push_requests(6);
+    s.__set_keys_pulled(7);
+    s.__set_keys_pushed(8);
+    s.__set_rejected_requests(9);
+    s.__set_last_checkpoint_version(-1);
+    s.__set_uptime_s(1.5);
+  }
+};
+
+// Feeds a hand-built framed request to the generated processor; returns its reply.
+std::string process(const std::string& framed_request) {
+  auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
+      reinterpret_cast<uint8_t*>(const_cast<char*>(framed_request.data())),
+      static_cast<uint32_t>(framed_request.size()));
+  auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
+  auto in = std::make_shared<at::protocol::TBinaryProtocol>(
+      std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
+  auto out = std::make_shared<at::protocol::TBinaryProtocol>(
+      std::make_shared<at::transport::TFramedTransport>(out_mem), 0, 0, true, true);
+  wire::ParameterServerProcessor processor(std::make_shared<FixedHandler>());
+  EXPECT_TRUE(processor.process(in, out, nullptr));
+  return out_mem->getBufferAsString();
+}
+
+TEST(WireGolden, Replies) {
+  {
+    Golden call;
+    call.message("pull", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys).stop();
+    Golden reply;
+    reply.message("pull", kReply).field(kString, 0).str(kRows).stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
+    call.message("pull", kCall).field(kString, 1).str("missing").field(kString, 2).str(kKeys)
+        .stop();
+    Golden reply;
+    reply.message("pull", kReply).field(kStruct, 1).field(kI32, 1).i32(1).field(kString, 2)
+        .str("unknown table 'missing'").stop().stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
+    call.message("health", kCall).stop();
+    Golden reply;
+    reply.message("health", kReply).field(kStruct, 0).field(kI32, 1).i32(1).field(kI32, 2).i32(2)
+        .field(kI32, 3).i32(4).field(kBool, 4).u8(1).stop().stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
+    call.message("stats", kCall).stop();
+    Golden reply;
+    reply.message("stats", kReply).field(kStruct, 0).field(kI32, 1).i32(1).field(kI32, 2).i32(2)
+        .field(kList, 3).u8(kStruct).i32(1).field(kStruct, 1);
+    spec_fields(reply).field(kI64, 2).i64(3).field(kI64, 3).i64(4096).stop();
+    reply.field(kI64, 4).i64(5).field(kI64, 5).i64(6).field(kI64, 6).i64(7).field(kI64, 7).i64(8)
+        .field(kI64, 8).i64(9).field(kI64, 9).i64(-1).field(kDouble, 10).dbl(1.5).stop().stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+}
+
+}  // namespace
+}  // namespace hybrec::ps
