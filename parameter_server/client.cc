@@ -319,6 +319,7 @@ struct PsClient::Impl {
 PsClient::PsClient(std::vector<Endpoint> endpoints, ClientOptions options,
                    std::unique_ptr<Slicer> slicer)
     : impl_(std::make_unique<Impl>()) {
+  silence_thrift_output();
   HYBREC_CHECK(!endpoints.empty(), "a parameter-server client needs at least one shard address");
   HYBREC_CHECK(options.max_attempts >= 1, "max_attempts must be at least 1, got ",
                options.max_attempts);

@@ -1,5 +1,9 @@
 #include "parameter_server/wire_convert.h"
 
+#include <thrift/TOutput.h>
+
+#include <mutex>
+
 namespace hybrec::ps {
 
 wire::TableSpec to_wire(const TableSpec& spec) {
@@ -45,6 +49,11 @@ RequestError from_wire(const wire::PsError& error) {
                               ? static_cast<ErrorCode>(code)
                               : ErrorCode::kInternal;
   return RequestError(known, error.message, __FILE__, __LINE__);
+}
+
+void silence_thrift_output() {
+  static std::once_flag once;
+  std::call_once(once, [] { apache::thrift::GlobalOutput.setOutputFunction([](const char*) {}); });
 }
 
 }  // namespace hybrec::ps

@@ -15,4 +15,9 @@ TableSpec from_wire(const wire::TableSpec& spec);
 wire::PsError to_wire(const RequestError& error);
 RequestError from_wire(const wire::PsError& error);
 
+// Thrift prints every transport failure to stderr by itself ("TSocket::open()
+// error ..."); hybrec reports failures through its own errors and logs
+// instead, so the client and server switch that printing off once.
+void silence_thrift_output();
+
 }  // namespace hybrec::ps
