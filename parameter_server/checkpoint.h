@@ -40,7 +40,9 @@ std::string checkpoint_name(int64_t version);
 inline constexpr const char* kLatestCheckpoint = "latest";
 
 // Writes this shard's file (and, on shard 0, the manifest) of checkpoint
-// <root>/<name>, creating directories as needed. Pushes may continue while it
+// <root>/<name>, creating directories as needed. name is one path component;
+// version >= 0, or -1 for a "latest" checkpoint of a shard that never saved
+// or loaded a version. Pushes may continue while it
 // runs. Throws RequestError(kCheckpoint) naming the path on any failure, and
 // then leaves any earlier file of that name untouched.
 void write_checkpoint(const std::string& root, const std::string& name, int64_t version,
@@ -60,10 +62,14 @@ struct LoadedCheckpoint {
 // Written by the same shard count: only this shard's file is read. Written
 // by another count: every file is read and filtered (resharding), so the
 // files of all shards must be visible under root.
+// With the same shard count, a key in this shard's file that the slicer
+// routes elsewhere is an error (only that file is read, so dropping it would
+// lose the row silently).
 // Validates: the manifest exists and every shard file it implies is present
 // and agrees with it (format, version, shard index and count); each table's
 // spec is the same in every file; and each table that also exists in
-// `current` has the same dim and optimizer there. Throws
+// `current` has the same dim and optimizer there (the checkpoint's other
+// settings, learning rate, seed and so on, replace the current ones). Throws
 // RequestError(kCheckpoint) naming the file and the mismatch.
 LoadedCheckpoint read_checkpoint(const std::string& root, const std::string& name, ShardId shard,
                                  const Slicer& slicer, const RowStore& current);

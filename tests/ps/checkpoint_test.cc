@@ -12,11 +12,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -62,8 +64,7 @@ std::vector<int64_t> test_keys(int64_t dense) {
   return keys;
 }
 
-// `rounds` pushes of random gradients to every key, then a pull of some
-// fresh keys (initialised rows with zero state).
+// `rounds` pushes of random gradients to every key.
 void train(RowTable& table, const std::vector<int64_t>& keys, int rounds, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
@@ -72,6 +73,10 @@ void train(RowTable& table, const std::vector<int64_t>& keys, int rounds, uint64
     for (float& g : grads) g = uniform(rng);
     table.push(keys.data(), static_cast<int64_t>(keys.size()), grads.data());
   }
+}
+
+// Pulls keys never pushed: initialised rows with zero state.
+void pull_fresh(RowTable& table) {
   const std::vector<int64_t> fresh = {1000003, 1000033, -1000037};
   std::vector<float> rows(fresh.size() * static_cast<size_t>(table.dim()));
   table.pull(fresh.data(), static_cast<int64_t>(fresh.size()), rows.data());
@@ -178,6 +183,7 @@ TEST_P(RoundTripTest, EverySlotBitIdentical) {
   store.create_table(make_spec("empty", 3, optimizer, 3));
   train(narrow, test_keys(3000), 3, 11);
   train(wide, test_keys(500), 2, 12);
+  pull_fresh(narrow);
 
   EXPECT_FALSE(ps::checkpoint_exists(root_, "v7"));
   ps::write_checkpoint(root_, "v7", 7, ShardId{0, 1}, store);
@@ -349,7 +355,7 @@ TEST_F(CheckpointTest, ShardFileFromAnotherSave) {
   // "latest" saved at version 1 by both shards, then at version 2 by shard
   // 0 only: shard 1's file is stale and must not be mixed in.
   RowStore store;
-  train(store.create_table(make_spec("t", 2, Optimizer::kSgd)), test_keys(10), 1, 1);
+  store.create_table(make_spec("t", 2, Optimizer::kSgd));
   ps::write_checkpoint(root_, "latest", 1, ShardId{0, 2}, store);
   ps::write_checkpoint(root_, "latest", 1, ShardId{1, 2}, RowStore());
   ps::write_checkpoint(root_, "latest", 2, ShardId{0, 2}, store);
@@ -357,6 +363,25 @@ TEST_F(CheckpointTest, ShardFileFromAnotherSave) {
                           {file("latest", 1, 2), "version 1", "manifest says version 2"});
   expect_checkpoint_error([&] { load("latest", ShardId{0, 1}); }, {"version 1"});
   EXPECT_EQ(load("latest", ShardId{0, 2}).version, 2);
+}
+
+TEST_F(CheckpointTest, KeyOfAnotherShardInOwnFile) {
+  // Shard 0's file holds every key, as if written under another slicer:
+  // reading only this file would drop the foreign keys, so it is refused.
+  RowStore store;
+  train(store.create_table(make_spec("t", 2, Optimizer::kSgd)), test_keys(50), 1, 1);
+  ps::write_checkpoint(root_, "v1", 1, ShardId{0, 2}, store);
+  ps::write_checkpoint(root_, "v1", 1, ShardId{1, 2}, RowStore());
+  expect_checkpoint_error([&] { load("v1", ShardId{0, 2}); },
+                          {file("v1", 0, 2), "belongs to shard 1 of 2"});
+}
+
+TEST_F(CheckpointTest, KeyStoredInTwoShardFiles) {
+  RowStore store;
+  train(store.create_table(make_spec("t", 2, Optimizer::kSgd)), test_keys(50), 1, 1);
+  ps::write_checkpoint(root_, "v1", 1, ShardId{0, 2}, store);
+  ps::write_checkpoint(root_, "v1", 1, ShardId{1, 2}, store);
+  expect_checkpoint_error([&] { load("v1", ShardId{0, 1}); }, {"'t'", "distinct"});
 }
 
 TEST_F(CheckpointTest, ShardFileUnderTheWrongName) {
@@ -456,48 +481,68 @@ TEST_F(CheckpointTest, BadArguments) {
 // ---------------------------------------------------------------------------
 // Atomic replacement
 
-TEST_F(CheckpointTest, FailedWriteLeavesOldFileAndNoTemporary) {
-  RowStore store;
-  RowTable& table = store.create_table(make_spec("t", 16, Optimizer::kRowwiseAdagrad));
-  train(table, test_keys(4000), 1, 1);
-  ps::write_checkpoint(root_, "latest", 1, ShardId{0, 1}, store);
-  const std::string shard_path = file("latest", 0, 1);
-  const std::string old_shard = read_bytes(shard_path);
-  const std::string old_manifest = read_bytes(root_ + "/latest/MANIFEST");
-  ASSERT_GT(old_shard.size(), 64u * 1024);
-  RowStore old_store;
-  RowTable& old_table = old_store.create_table(table.spec());
-  table.snapshot([&](const int64_t* k, const float* s, int64_t n) { old_table.restore(k, n, s); });
-  train(table, test_keys(4000), 1, 2);
-
-  // A disk that fills up half-way: files may not grow past 16 KiB.
+// Writes under a file size limit (RLIMIT_FSIZE, the stand-in for a full
+// disk): expects a kCheckpoint error naming the file and the cause, and
+// returns its message.
+std::string write_with_size_limit(const std::string& root, rlim_t limit, int64_t version,
+                                  const RowStore& store) {
   rlimit saved;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  EXPECT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
   rlimit small = saved;
-  small.rlim_cur = 16 * 1024;
+  small.rlim_cur = limit;
   auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  bool threw = false;
+  EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
   std::string message;
   try {
-    ps::write_checkpoint(root_, "latest", 2, ShardId{0, 1}, store);
+    ps::write_checkpoint(root, "latest", version, ShardId{0, 1}, store);
+    ADD_FAILURE() << "write under a " << limit << "-byte limit succeeded";
   } catch (const ps::RequestError& e) {
-    threw = e.code() == ErrorCode::kCheckpoint;
+    EXPECT_EQ(e.code(), ErrorCode::kCheckpoint);
     message = e.what();
   }
   ::setrlimit(RLIMIT_FSIZE, &saved);
   ::signal(SIGXFSZ, old_handler);
-  EXPECT_TRUE(threw) << message;
-  EXPECT_NE(message.find(root_ + "/latest/shard-00000-of-00001.h5"), std::string::npos)
-      << message;
+  return message;
+}
 
-  EXPECT_EQ(entries(root_ + "/latest"),
-            (std::vector<std::string>{"MANIFEST", "shard-00000-of-00001.h5"}));
-  EXPECT_TRUE(read_bytes(shard_path) == old_shard);
-  EXPECT_EQ(read_bytes(root_ + "/latest/MANIFEST"), old_manifest);
-  ps::LoadedCheckpoint loaded = load("latest", ShardId{0, 1});
-  EXPECT_EQ(loaded.version, 1);
-  expect_same_table(old_table, loaded.store->table("t"));
+TEST_F(CheckpointTest, FailedWriteLeavesOldFileAndNoTemporary) {
+  // Big enough that chunks are evicted (and written) while stripes are
+  // still being appended.
+  RowStore store;
+  RowTable& table = store.create_table(make_spec("t", 16, Optimizer::kRowwiseAdagrad));
+  train(table, test_keys(40000), 1, 1);
+  ps::write_checkpoint(root_, "latest", 1, ShardId{0, 1}, store);
+  const std::string shard_path = file("latest", 0, 1);
+  const std::string old_shard = read_bytes(shard_path);
+  const std::string old_manifest = read_bytes(root_ + "/latest/MANIFEST");
+  ASSERT_GT(old_shard.size(), 2u << 20);
+  RowStore old_store;
+  RowTable& old_table = old_store.create_table(table.spec());
+  table.snapshot([&](const int64_t* k, const float* s, int64_t n) { old_table.restore(k, n, s); });
+  train(table, test_keys(40000), 1, 2);
+
+  // The disk fills early, half-way through the rows, and on the file's
+  // very last bytes (HDF5's final metadata writes inside H5Fclose).
+  const size_t fds_before = entries("/proc/self/fd").size();
+  for (rlim_t limit : {rlim_t{16} << 10, rlim_t{1} << 20, rlim_t{old_shard.size() - 1}}) {
+    SCOPED_TRACE(limit);
+    const std::string message = write_with_size_limit(root_, limit, 2, store);
+    EXPECT_NE(message.find(shard_path), std::string::npos) << message;
+    // The root cause, not whatever HDF5 tripped over after it.
+    EXPECT_NE(message.find(std::strerror(EFBIG)), std::string::npos) << message;
+    // No temporary left, the old files untouched and still loadable.
+    EXPECT_EQ(entries(root_ + "/latest"),
+              (std::vector<std::string>{"MANIFEST", "shard-00000-of-00001.h5"}));
+    EXPECT_TRUE(read_bytes(shard_path) == old_shard);
+    EXPECT_EQ(read_bytes(root_ + "/latest/MANIFEST"), old_manifest);
+    ps::LoadedCheckpoint loaded = load("latest", ShardId{0, 1});
+    EXPECT_EQ(loaded.version, 1);
+    expect_same_table(old_table, loaded.store->table("t"));
+  }
+  // The failed files were closed, not leaked, and HDF5 still writes.
+  EXPECT_EQ(entries("/proc/self/fd").size(), fds_before);
+  ps::write_checkpoint(root_, "latest", 2, ShardId{0, 1}, store);
+  expect_same_table(table, load("latest", ShardId{0, 1}).store->table("t"));
 }
 
 TEST_F(CheckpointTest, FailedRenameLeavesNoTemporary) {
