@@ -179,7 +179,7 @@ class ShardChannel {
     socket->setNoDelay(true);
     transport_ = std::make_shared<at::transport::TFramedTransport>(socket, config);
     auto protocol = std::make_shared<at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>>(
-        transport_, 0, 0, true, true);
+        transport_, limit, limit, true, true);
     transport_->open();
     client_ = std::make_unique<wire::ParameterServerClient>(protocol);
     wire::Health health;

@@ -99,62 +99,92 @@ float* RowTable::slot_for_update(Stripe& stripe, int64_t key, uint64_t hash, boo
   return slot;
 }
 
+namespace {
+
+constexpr int64_t kPrefetchDistance = 16;
+
+inline void prefetch_bytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(c + offset);
+}
+
+}  // namespace
+
+template <typename Visit>
+void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, Visit&& visit) {
+  if (n == 0) return;
+  // Stable counting sort of the request by stripe.
+  std::vector<uint64_t> hashes(static_cast<size_t>(n));
+  std::vector<int64_t> begin(kStripes + 1, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    hashes[i] = mix64(static_cast<uint64_t>(keys[i]));
+    ++begin[stripe_of(hashes[i]) + 1];
+  }
+  for (int s = 0; s < kStripes; ++s) begin[s + 1] += begin[s];
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  {
+    std::vector<int64_t> next(begin.begin(), begin.end() - 1);
+    for (int64_t i = 0; i < n; ++i) order[next[stripe_of(hashes[i])]++] = i;
+  }
+  const int64_t dim = spec_.dim;
+  const int64_t slot_bytes = slot_floats_ * static_cast<int64_t>(sizeof(float));
+  const float scale = static_cast<float>(spec_.init_scale);
+  for (int s = 0; s < kStripes; ++s) {
+    const int64_t first = begin[s], last = begin[s + 1];
+    if (first == last) continue;
+    Stripe& stripe = stripes_[s];
+    std::lock_guard<std::mutex> lock(stripe.mutex);
+    for (int64_t j = first; j < last; ++j) {
+      if (!stripe.buckets.empty()) {
+        const uint64_t mask = stripe.buckets.size() - 1;
+        if (j + kPrefetchDistance < last) {
+          __builtin_prefetch(&stripe.buckets[hashes[order[j + kPrefetchDistance]] & mask]);
+        }
+        if (j + kPrefetchDistance / 2 < last) {
+          const int64_t ahead = order[j + kPrefetchDistance / 2];
+          if (const Bucket* b = stripe.lookup(keys[ahead], hashes[ahead])) {
+            prefetch_bytes(stripe.slot(b->slot_plus_one - 1, slot_floats_), slot_bytes);
+          }
+        }
+      }
+      const int64_t i = order[j];
+      bool inserted;
+      float* slot = slot_for_update(stripe, keys[i], hashes[i], &inserted);
+      if (inserted && init_new) {
+        init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, slot);
+        reset_state(spec_, slot + dim);
+      }
+      visit(i, slot, inserted);
+    }
+  }
+}
+
 void RowTable::pull(const int64_t* keys, int64_t n, float* rows) {
   const int64_t dim = spec_.dim;
-  const float scale = static_cast<float>(spec_.init_scale);
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t hash = mix64(static_cast<uint64_t>(keys[i]));
-    Stripe& stripe = stripes_[stripe_of(hash)];
-    std::lock_guard<std::mutex> lock(stripe.mutex);
-    bool inserted;
-    float* slot = slot_for_update(stripe, keys[i], hash, &inserted);
-    if (inserted) {
-      init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, slot);
-      reset_state(spec_, slot + dim);
-    }
+  visit_slots(keys, n, true, [&](int64_t i, const float* slot, bool) {
     std::memcpy(rows + i * dim, slot, sizeof(float) * dim);
-  }
+  });
 }
 
 void RowTable::push(const int64_t* keys, int64_t n, const float* grads) {
   const int64_t dim = spec_.dim;
-  const float scale = static_cast<float>(spec_.init_scale);
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t hash = mix64(static_cast<uint64_t>(keys[i]));
-    Stripe& stripe = stripes_[stripe_of(hash)];
-    std::lock_guard<std::mutex> lock(stripe.mutex);
-    bool inserted;
-    float* slot = slot_for_update(stripe, keys[i], hash, &inserted);
-    if (inserted) {
-      init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, slot);
-      reset_state(spec_, slot + dim);
-    }
+  visit_slots(keys, n, true, [&](int64_t i, float* slot, bool) {
     apply_update(spec_, slot, slot + dim, grads + i * dim);
-  }
+  });
 }
 
 void RowTable::assign(const int64_t* keys, int64_t n, const float* rows) {
   const int64_t dim = spec_.dim;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t hash = mix64(static_cast<uint64_t>(keys[i]));
-    Stripe& stripe = stripes_[stripe_of(hash)];
-    std::lock_guard<std::mutex> lock(stripe.mutex);
-    bool inserted;
-    float* slot = slot_for_update(stripe, keys[i], hash, &inserted);
+  visit_slots(keys, n, false, [&](int64_t i, float* slot, bool) {
     std::memcpy(slot, rows + i * dim, sizeof(float) * dim);
     reset_state(spec_, slot + dim);
-  }
+  });
 }
 
 void RowTable::restore(const int64_t* keys, int64_t n, const float* slots) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t hash = mix64(static_cast<uint64_t>(keys[i]));
-    Stripe& stripe = stripes_[stripe_of(hash)];
-    std::lock_guard<std::mutex> lock(stripe.mutex);
-    bool inserted;
-    float* slot = slot_for_update(stripe, keys[i], hash, &inserted);
+  visit_slots(keys, n, false, [&](int64_t i, float* slot, bool) {
     std::memcpy(slot, slots + i * slot_floats_, sizeof(float) * slot_floats_);
-  }
+  });
 }
 
 bool RowTable::find(int64_t key, float* slot_out) const {

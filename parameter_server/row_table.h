@@ -2,8 +2,14 @@
 //
 // Concurrency: the keys are split over kStripes stripes by a hash of the key;
 // each stripe owns its own open-addressing index, its own slot arena and its
-// own mutex. A pull or push locks one stripe at a time, for one key, so
-// requests on different keys proceed in parallel and there is no global lock.
+// own mutex. A request visits its keys stripe by stripe (a stable counting
+// sort by stripe), locking each stripe once, so requests on different
+// stripes proceed in parallel and there is no global lock.
+//
+// Speed: a warm table is far larger than the caches, so each key costs a
+// miss on its index bucket and misses on its slot. Within a stripe the
+// bucket of the key kPrefetchDistance ahead and the slot of the key half as
+// far ahead are prefetched, so those misses overlap instead of queueing.
 // A row and its optimizer state live in one slot and are only read or written
 // under their stripe's lock, so no reader ever sees a torn row/state pair.
 //
@@ -71,6 +77,11 @@ class RowTable {
  private:
   struct Stripe;
   float* slot_for_update(Stripe& stripe, int64_t key, uint64_t hash, bool* inserted);
+  // Calls visit(i, slot, inserted) for every keys[i], stripe by stripe and
+  // in request order within a stripe (so repeats of a key are visited in
+  // order). A key not yet stored gets a slot, initialised when init_new.
+  template <typename Visit>
+  void visit_slots(const int64_t* keys, int64_t n, bool init_new, Visit&& visit);
 
   TableSpec spec_;
   int64_t slot_floats_;

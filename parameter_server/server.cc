@@ -88,14 +88,21 @@ PsServer::PsServer(ServerOptions options) : options_(std::move(options)) {
   } catch (const at::TException& e) {
     HYBREC_THROW("cannot listen on ", options_.bind_address, ":", options_.port, ": ", e.what());
   }
+  // Both directions: a client that stops reading its replies must not hold
+  // a connection thread (and shutdown) forever.
   socket->setRecvTimeout(options_.idle_timeout_ms);
+  socket->setSendTimeout(options_.idle_timeout_ms);
   port_ = socket->getPort();
 
   auto processor = std::make_shared<wire::ParameterServerProcessor>(service_);
   server_ = std::make_shared<at::server::TThreadedServer>(
       processor, socket, std::make_shared<LimitedFramedTransportFactory>(config),
+      // The string and container limits matter: Thrift checks a string's
+      // declared length only against them, and a string may span frames, so
+      // without them a 27-byte frame announcing a 2 GiB string would make the
+      // server allocate 2 GiB (found by tests/ps/fuzz_test.cc).
       std::make_shared<at::protocol::TBinaryProtocolFactoryT<at::transport::TFramedTransport>>(
-          0, 0, true, true));
+          limit, limit, true, true));
   server_->setConcurrentClientLimit(options_.max_connections);
 }
 
