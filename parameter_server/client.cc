@@ -17,6 +17,7 @@
 #include "ParameterServer.h"
 #include "parameter_server/key_groups.h"
 #include "parameter_server/payload.h"
+#include "parameter_server/huge_pages.h"
 #include "parameter_server/wire_convert.h"
 #include "ps_constants.h"
 
@@ -105,6 +106,8 @@ bool PsClient::Request::ready() const {
 
 namespace {
 
+using Protocol = at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>;
+
 class ShardChannel {
  public:
   ShardChannel(int index, int num_shards, Endpoint endpoint, const ClientOptions& options)
@@ -121,6 +124,17 @@ class ShardChannel {
   }
 
   const Endpoint& endpoint() const { return endpoint_; }
+
+  // pull, with the reply's rows handed to consume(bytes, size) straight out
+  // of the transport's frame buffer: the generated recv_pull would first
+  // copy all of them into a string (one full extra pass over the reply).
+  void pull(const std::string& table, const std::string& keys,
+            const std::function<void(const char*, size_t)>& consume) {
+    call("pull", [&](wire::ParameterServerClient& client) {
+      client.send_pull(table, keys);
+      recv_pull_rows(consume);
+    });
+  }
 
   // Runs task on this shard's thread, after every task submitted before it.
   void submit(std::function<void()> task) {
@@ -178,10 +192,9 @@ class ShardChannel {
     socket->setSendTimeout(options_.io_timeout_ms);
     socket->setNoDelay(true);
     transport_ = std::make_shared<at::transport::TFramedTransport>(socket, config);
-    auto protocol = std::make_shared<at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>>(
-        transport_, limit, limit, true, true);
+    protocol_ = std::make_shared<Protocol>(transport_, limit, limit, true, true);
     transport_->open();
-    client_ = std::make_unique<wire::ParameterServerClient>(protocol);
+    client_ = std::make_unique<wire::ParameterServerClient>(protocol_);
     wire::Health health;
     try {
       client_->health(health);
@@ -200,8 +213,70 @@ class ShardChannel {
     }
   }
 
+  // The generated recv_pull, except for the rows field (see pull()).
+  void recv_pull_rows(const std::function<void(const char*, size_t)>& consume) {
+    Protocol& in = *protocol_;
+    std::string name;
+    at::protocol::TMessageType type;
+    int32_t seqid = 0;
+    in.readMessageBegin(name, type, seqid);
+    if (type == at::protocol::T_EXCEPTION) {
+      at::TApplicationException x;
+      x.read(&in);
+      in.readMessageEnd();
+      transport_->readEnd();
+      throw x;
+    }
+    if (type != at::protocol::T_REPLY || name != "pull") {
+      throw at::TApplicationException(at::TApplicationException::INVALID_MESSAGE_TYPE,
+                                      "pull: unexpected reply '" + name + "'");
+    }
+    bool got_rows = false, got_error = false;
+    wire::PsError error;
+    in.readStructBegin(name);
+    for (;;) {
+      at::protocol::TType field_type;
+      int16_t field_id;
+      in.readFieldBegin(name, field_type, field_id);
+      if (field_type == at::protocol::T_STOP) break;
+      if (field_id == 0 && field_type == at::protocol::T_STRING) {
+        int32_t size = 0;
+        in.readI32(size);
+        if (size < 0) {
+          throw at::protocol::TProtocolException(at::protocol::TProtocolException::NEGATIVE_SIZE);
+        }
+        uint32_t available = static_cast<uint32_t>(size);
+        const uint8_t* bytes = transport_->borrow(nullptr, &available);
+        if (bytes != nullptr) {
+          consume(reinterpret_cast<const char*>(bytes), static_cast<size_t>(size));
+          transport_->consume(static_cast<uint32_t>(size));
+        } else {  // not all in the frame buffer: the generic path
+          std::string rows(static_cast<size_t>(size), '\0');
+          transport_->readAll(reinterpret_cast<uint8_t*>(rows.data()), static_cast<uint32_t>(size));
+          consume(rows.data(), rows.size());
+        }
+        got_rows = true;
+      } else if (field_id == 1 && field_type == at::protocol::T_STRUCT) {
+        error.read(&in);
+        got_error = true;
+      } else {
+        in.skip(field_type);
+      }
+      in.readFieldEnd();
+    }
+    in.readStructEnd();
+    in.readMessageEnd();
+    transport_->readEnd();
+    if (got_error) throw error;
+    if (!got_rows) {
+      throw at::TApplicationException(at::TApplicationException::MISSING_RESULT,
+                                      "pull failed: unknown result");
+    }
+  }
+
   void disconnect() {
     client_.reset();
+    protocol_.reset();
     if (transport_) {
       try {
         transport_->getUnderlyingTransport()->close();
@@ -230,6 +305,7 @@ class ShardChannel {
   const Endpoint endpoint_;
   const ClientOptions options_;
   std::shared_ptr<at::transport::TFramedTransport> transport_;
+  std::shared_ptr<Protocol> protocol_;
   std::unique_ptr<wire::ParameterServerClient> client_;
 
   std::mutex mutex_;
@@ -302,12 +378,16 @@ struct PsClient::Impl {
                                 int64_t dim) {
     const auto& uniques = state.shard_uniques[s];
     const auto& groups = state.groups;
-    std::string out(uniques.size() * dim * sizeof(float), '\0');
-    auto* v = reinterpret_cast<float*>(out.data());
+    const size_t row_bytes = dim * sizeof(float);
+    // Appended row by row: a sized string would be zero-filled first, a
+    // whole extra pass over a request that is mostly memory traffic.
+    std::string out;
+    out.reserve(uniques.size() * row_bytes);
     for (size_t j = 0; j < uniques.size(); ++j) {
-      float* dst = v + j * dim;
       const int64_t pos = groups.first[uniques[j]];
-      std::memcpy(dst, values + pos * dim, sizeof(float) * dim);
+      out.append(reinterpret_cast<const char*>(values + pos * dim), row_bytes);
+      if (groups.next[pos] < 0) continue;
+      float* dst = reinterpret_cast<float*>(out.data() + j * row_bytes);
       for (int64_t p = groups.next[pos]; p >= 0; p = groups.next[p]) {
         for (int64_t c = 0; c < dim; ++c) dst[c] += values[p * dim + c];
       }
@@ -320,6 +400,7 @@ PsClient::PsClient(std::vector<Endpoint> endpoints, ClientOptions options,
                    std::unique_ptr<Slicer> slicer)
     : impl_(std::make_unique<Impl>()) {
   silence_thrift_output();
+  reuse_large_allocations();
   HYBREC_CHECK(!endpoints.empty(), "a parameter-server client needs at least one shard address");
   HYBREC_CHECK(options.max_attempts >= 1, "max_attempts must be at least 1, got ",
                options.max_attempts);
@@ -358,26 +439,24 @@ PsClient::Request PsClient::pull(const std::string& table, const int64_t* keys, 
   Request::State* raw = state.get();
   return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
     const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
-    std::string rows;
-    c.call("pull", [&](wire::ParameterServerClient& client) {
-      client.pull(rows, table, shard_keys);
-    });
     const auto& uniques = raw->shard_uniques[s];
-    if (rows.size() != uniques.size() * dim * sizeof(float)) {
-      HYBREC_THROW("parameter server shard ", s, " at ", c.endpoint().to_string(), ": pull of ",
-                   uniques.size(), " keys from table '", table, "' returned ", rows.size(),
-                   " bytes, not ", uniques.size(), " x dim ", dim,
-                   " x 4: the table's dim is not ", dim);
-    }
-    std::vector<float> scratch;
-    const float* r = view_as<float>(rows, &scratch);
     const auto& groups = raw->groups;
-    for (size_t j = 0; j < uniques.size(); ++j) {
-      const float* row = r + j * dim;
-      for (int64_t p = groups.first[uniques[j]]; p >= 0; p = groups.next[p]) {
-        std::memcpy(out + p * dim, row, sizeof(float) * dim);
+    c.pull(table, shard_keys, [&](const char* rows, size_t bytes) {
+      if (bytes != uniques.size() * dim * sizeof(float)) {
+        HYBREC_THROW("parameter server shard ", s, " at ", c.endpoint().to_string(), ": pull of ",
+                     uniques.size(), " keys from table '", table, "' returned ", bytes,
+                     " bytes, not ", uniques.size(), " x dim ", dim,
+                     " x 4: the table's dim is not ", dim);
       }
-    }
+      // Byte copies: the frame buffer gives no float alignment guarantee.
+      const size_t row_bytes = sizeof(float) * dim;
+      for (size_t j = 0; j < uniques.size(); ++j) {
+        const char* row = rows + j * row_bytes;
+        for (int64_t p = groups.first[uniques[j]]; p >= 0; p = groups.next[p]) {
+          std::memcpy(out + p * dim, row, row_bytes);
+        }
+      }
+    });
   });
 }
 

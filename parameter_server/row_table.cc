@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "parameter_server/errors.h"
+#include "parameter_server/huge_pages.h"
 #include "parameter_server/optimizer.h"
 #include "parameter_server/row_init.h"
 
@@ -25,12 +26,12 @@ struct Bucket {
 
 struct RowTable::Stripe {
   mutable std::mutex mutex;
-  std::vector<Bucket> buckets;  // power-of-two size, linear probing
+  std::vector<Bucket, HugePageAllocator<Bucket>> buckets;  // power-of-two size, linear probing
   int64_t count = 0;
-  std::vector<std::unique_ptr<float[]>> chunks;
+  std::vector<float*> chunks;  // owned by the table's arena
 
   float* slot(uint32_t s, int64_t slot_floats) const {
-    return chunks[s >> kChunkShift].get() +
+    return chunks[s >> kChunkShift] +
            static_cast<int64_t>(s & (kSlotsPerChunk - 1)) * slot_floats;
   }
 
@@ -49,7 +50,7 @@ struct RowTable::Stripe {
   }
 
   void grow() {
-    std::vector<Bucket> old;
+    std::vector<Bucket, HugePageAllocator<Bucket>> old;
     old.swap(buckets);
     buckets.assign(old.empty() ? 16 : old.size() * 2, Bucket{0, kEmpty});
     for (const Bucket& b : old) {
@@ -58,14 +59,14 @@ struct RowTable::Stripe {
   }
 
   // A new slot (uninitialised) for key; the caller fills it.
-  uint32_t insert(int64_t key, uint64_t hash, int64_t slot_floats) {
+  uint32_t insert(int64_t key, uint64_t hash, SlotArena& arena) {
     if (4 * (count + 1) > 3 * static_cast<int64_t>(buckets.size())) grow();
     if (count == static_cast<int64_t>(UINT32_MAX) - 1) {
       HYBREC_PS_REJECT(ErrorCode::kTooLarge, "row table stripe is full (", count, " rows)");
     }
     const uint32_t s = static_cast<uint32_t>(count);
     if ((s >> kChunkShift) >= chunks.size()) {
-      chunks.emplace_back(new float[static_cast<size_t>(kSlotsPerChunk * slot_floats)]);
+      chunks.push_back(arena.allocate_chunk());
     }
     probe(key, hash) = Bucket{key, s + 1};
     ++count;
@@ -85,6 +86,7 @@ RowTable::RowTable(TableSpec spec)
     : spec_(std::move(spec)),
       slot_floats_(spec_.dim + state_floats(spec_)),
       name_hash_(table_name_hash(spec_.name)),
+      arena_(std::make_unique<SlotArena>(kSlotsPerChunk * slot_floats_ * sizeof(float))),
       stripes_(new Stripe[kStripes]) {}
 
 RowTable::~RowTable() = default;
@@ -95,7 +97,7 @@ float* RowTable::slot_for_update(Stripe& stripe, int64_t key, uint64_t hash, boo
     return stripe.slot(b->slot_plus_one - 1, slot_floats_);
   }
   *inserted = true;
-  float* slot = stripe.slot(stripe.insert(key, hash, slot_floats_), slot_floats_);
+  float* slot = stripe.slot(stripe.insert(key, hash, *arena_), slot_floats_);
   return slot;
 }
 
@@ -111,7 +113,8 @@ inline void prefetch_bytes(const void* p, int64_t bytes) {
 }  // namespace
 
 template <typename Visit>
-void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, Visit&& visit) {
+void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const float* request_rows,
+                           Visit&& visit) {
   if (n == 0) return;
   // Stable counting sort of the request by stripe.
   std::vector<uint64_t> hashes(static_cast<size_t>(n));
@@ -145,6 +148,9 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, Visit&
           if (const Bucket* b = stripe.lookup(keys[ahead], hashes[ahead])) {
             prefetch_bytes(stripe.slot(b->slot_plus_one - 1, slot_floats_), slot_bytes);
           }
+          // The request's own row of that key is just as scattered in
+          // stripe order.
+          if (request_rows != nullptr) prefetch_bytes(request_rows + ahead * dim, dim * 4);
         }
       }
       const int64_t i = order[j];
@@ -161,28 +167,28 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, Visit&
 
 void RowTable::pull(const int64_t* keys, int64_t n, float* rows) {
   const int64_t dim = spec_.dim;
-  visit_slots(keys, n, true, [&](int64_t i, const float* slot, bool) {
+  visit_slots(keys, n, true, rows, [&](int64_t i, const float* slot, bool) {
     std::memcpy(rows + i * dim, slot, sizeof(float) * dim);
   });
 }
 
 void RowTable::push(const int64_t* keys, int64_t n, const float* grads) {
   const int64_t dim = spec_.dim;
-  visit_slots(keys, n, true, [&](int64_t i, float* slot, bool) {
+  visit_slots(keys, n, true, grads, [&](int64_t i, float* slot, bool) {
     apply_update(spec_, slot, slot + dim, grads + i * dim);
   });
 }
 
 void RowTable::assign(const int64_t* keys, int64_t n, const float* rows) {
   const int64_t dim = spec_.dim;
-  visit_slots(keys, n, false, [&](int64_t i, float* slot, bool) {
+  visit_slots(keys, n, false, rows, [&](int64_t i, float* slot, bool) {
     std::memcpy(slot, rows + i * dim, sizeof(float) * dim);
     reset_state(spec_, slot + dim);
   });
 }
 
 void RowTable::restore(const int64_t* keys, int64_t n, const float* slots) {
-  visit_slots(keys, n, false, [&](int64_t i, float* slot, bool) {
+  visit_slots(keys, n, false, nullptr, [&](int64_t i, float* slot, bool) {
     std::memcpy(slot, slots + i * slot_floats_, sizeof(float) * slot_floats_);
   });
 }
@@ -215,11 +221,9 @@ int64_t RowTable::bytes() const {
     const Stripe& stripe = stripes_[s];
     std::lock_guard<std::mutex> lock(stripe.mutex);
     total += static_cast<int64_t>(stripe.buckets.capacity() * sizeof(Bucket) +
-                                  stripe.chunks.capacity() * sizeof(std::unique_ptr<float[]>));
-    total += static_cast<int64_t>(stripe.chunks.size()) * kSlotsPerChunk * slot_floats_ *
-             static_cast<int64_t>(sizeof(float));
+                                  stripe.chunks.capacity() * sizeof(float*));
   }
-  return total;
+  return total + static_cast<int64_t>(arena_->reserved_bytes());
 }
 
 void RowTable::snapshot(const SnapshotVisitor& visit) const {

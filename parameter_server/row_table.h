@@ -14,8 +14,9 @@
 // under their stripe's lock, so no reader ever sees a torn row/state pair.
 //
 // Memory: a slot is exactly dim + state_floats(spec) floats, allocated in
-// chunks of kSlotsPerChunk; the index costs 16 bytes per bucket at a load
-// factor kept between 3/8 and 3/4. bytes() reports both.
+// chunks of kSlotsPerChunk from huge-page regions (huge_pages.h); the index
+// costs 16 bytes per bucket at a load factor kept between 3/8 and 3/4, also
+// on huge pages once a stripe's index reaches 2 MiB. bytes() reports both.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,8 @@
 #include "parameter_server/table_spec.h"
 
 namespace hybrec::ps {
+
+class SlotArena;
 
 class RowTable {
  public:
@@ -80,12 +83,16 @@ class RowTable {
   // Calls visit(i, slot, inserted) for every keys[i], stripe by stripe and
   // in request order within a stripe (so repeats of a key are visited in
   // order). A key not yet stored gets a slot, initialised when init_new.
+  // request_rows [n, dim] (may be nullptr) is the request's own per-key data,
+  // prefetched along with the slots.
   template <typename Visit>
-  void visit_slots(const int64_t* keys, int64_t n, bool init_new, Visit&& visit);
+  void visit_slots(const int64_t* keys, int64_t n, bool init_new, const float* request_rows,
+                   Visit&& visit);
 
   TableSpec spec_;
   int64_t slot_floats_;
   uint64_t name_hash_;
+  std::unique_ptr<SlotArena> arena_;  // before stripes_: their chunks point into it
   std::unique_ptr<Stripe[]> stripes_;
 };
 

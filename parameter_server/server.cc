@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "hybrec/kernels/error.h"
+#include "parameter_server/huge_pages.h"
 #include "parameter_server/wire_convert.h"
 
 namespace hybrec::ps {
@@ -60,6 +61,7 @@ class EagerServerSocket : public at::transport::TServerSocket {
 
 PsServer::PsServer(ServerOptions options) : options_(std::move(options)) {
   silence_thrift_output();
+  reuse_large_allocations();
   HYBREC_CHECK(options_.port >= 0 && options_.port <= 65535, "port ", options_.port,
                " out of range [0, 65535]");
   HYBREC_CHECK(options_.max_connections >= 1, "--threads must be at least 1, got ",
