@@ -23,6 +23,7 @@ class PsProcess {
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   // The first line it printed ("hybrec ps: shard I/N serving on ...").
   const std::string& banner() const { return banner_; }
 
