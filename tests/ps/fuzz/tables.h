@@ -1,0 +1,48 @@
+// The fixed setup of the parameter-server fuzz test (tests/ps/fuzz_test.cc):
+// frame and row sizes, the real table whose rows must survive ("items") and
+// the table the fuzzing may touch, the keys whose rows are snapshotted, and
+// the options of the ordinary client that sets them up and checks them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "parameter_server/client.h"
+#include "parameter_server/table_spec.h"
+
+namespace hybrec::ps::fuzz {
+
+using Clock = std::chrono::steady_clock;
+using Rng = std::mt19937_64;
+
+constexpr int kMaxFrameMib = 4;
+constexpr int64_t kMaxFrame = int64_t{kMaxFrameMib} << 20;
+constexpr int kDim = 16;
+constexpr int kNumKeys = 1000;
+constexpr int kFuzzDim = 4;
+inline const std::string kTable = "items";
+// No small mutation turns it into kTable (and it holds no 'm', see the top of
+// fuzz_test.cc).
+inline const std::string kFuzzTable = "zzzzzzzzzzzz-fuzz";
+
+TableSpec items_spec();
+TableSpec fuzz_spec();
+
+uint64_t splitmix(uint64_t x);
+
+// Spread over the whole int64 range, negatives and zero included.
+std::vector<int64_t> snapshot_keys();
+
+// What the checked connections compare against: the keys and their rows
+// (raw float32 bytes) before any fuzzing.
+struct Snapshot {
+  std::vector<int64_t> keys;
+  std::string rows;
+};
+
+ClientOptions client_options();
+
+}  // namespace hybrec::ps::fuzz
