@@ -48,18 +48,18 @@ float* SlotArena::allocate_chunk() {
     regions_.push_back(region);
     cursor_ = static_cast<char*>(region);
     left_ = size;
-    reserved_ += size;
     next_region_bytes_ = std::min(next_region_bytes_ * 2, kMaxRegionBytes);
   }
   float* chunk = reinterpret_cast<float*>(cursor_);
   cursor_ += chunk_bytes_;
   left_ -= chunk_bytes_;
+  used_ += chunk_bytes_;
   return chunk;
 }
 
-size_t SlotArena::reserved_bytes() const {
+size_t SlotArena::used_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return reserved_;
+  return used_;
 }
 
 }  // namespace hybrec::ps

@@ -67,8 +67,9 @@ class SlotArena {
   SlotArena& operator=(const SlotArena&) = delete;
 
   float* allocate_chunk();
-  // Bytes of all regions reserved so far.
-  size_t reserved_bytes() const;
+  // Bytes of the chunks handed out: the memory in use. The untouched tail of
+  // the last region is address space only (never faulted in) and is left out.
+  size_t used_bytes() const;
 
  private:
   const size_t chunk_bytes_;
@@ -77,7 +78,7 @@ class SlotArena {
   char* cursor_ = nullptr;
   size_t left_ = 0;
   size_t next_region_bytes_ = kHugePageBytes;
-  size_t reserved_ = 0;
+  size_t used_ = 0;
 };
 
 }  // namespace hybrec::ps

@@ -223,7 +223,7 @@ int64_t RowTable::bytes() const {
     total += static_cast<int64_t>(stripe.buckets.capacity() * sizeof(Bucket) +
                                   stripe.chunks.capacity() * sizeof(float*));
   }
-  return total + static_cast<int64_t>(arena_->reserved_bytes());
+  return total + static_cast<int64_t>(arena_->used_bytes());
 }
 
 void RowTable::snapshot(const SnapshotVisitor& visit) const {
