@@ -344,6 +344,14 @@ struct PsClient::Impl {
     return Request(state);
   }
 
+  // save and load: the same call on every shard at once; blocks.
+  void on_every_shard(const char* what, int64_t version,
+                      void (wire::ParameterServerClient::*method)(int64_t)) {
+    fan_out(std::make_shared<Request::State>(), all_shards(), [=](int, ShardChannel& c) {
+      c.call(what, [&](wire::ParameterServerClient& client) { (client.*method)(version); });
+    }).wait();
+  }
+
   std::vector<int> all_shards() const {
     std::vector<int> out(shards.size());
     for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int>(i);
@@ -500,19 +508,11 @@ PsClient::Request PsClient::assign(const std::string& table, const int64_t* keys
 }
 
 void PsClient::save(int64_t version) {
-  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
-                 [version](int, ShardChannel& c) {
-                   c.call("save", [&](wire::ParameterServerClient& client) { client.save(version); });
-                 })
-      .wait();
+  impl_->on_every_shard("save", version, &wire::ParameterServerClient::save);
 }
 
 void PsClient::load(int64_t version) {
-  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
-                 [version](int, ShardChannel& c) {
-                   c.call("load", [&](wire::ParameterServerClient& client) { client.load(version); });
-                 })
-      .wait();
+  impl_->on_every_shard("load", version, &wire::ParameterServerClient::load);
 }
 
 std::vector<ShardHealth> PsClient::health() {

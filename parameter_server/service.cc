@@ -111,38 +111,40 @@ void PsService::pull(std::string& rows, const std::string& table, const std::str
   });
 }
 
-void PsService::push(const std::string& table, const std::string& keys,
-                     const std::string& grads) {
-  guarded("push", [&] {
+// The checks shared by push and assign: the table, the keys, `values`
+// ("grads" or "rows") of n x dim finite floats. Then apply(table, keys, n,
+// values), under the store lock.
+template <typename Apply>
+void PsService::with_rows(const char* what, const char* values_name, const std::string& table,
+                          const std::string& keys, const std::string& values, Apply&& apply) {
+  guarded(what, [&] {
     std::shared_lock<std::shared_mutex> lock(store_mutex_);
     RowTable& t = store_->table(table);
     const int64_t n = key_count(keys, options_.max_keys_per_request);
-    check_row_bytes("grads", grads, n, t);
+    check_row_bytes(values_name, values, n, t);
     std::vector<int64_t> key_scratch;
-    std::vector<float> grad_scratch;
+    std::vector<float> value_scratch;
     const int64_t* k = view_as<int64_t>(keys, &key_scratch);
-    const float* g = view_as<float>(grads, &grad_scratch);
-    check_finite("grads", g, n, t.dim(), k);
-    t.push(k, n, g);
-    ++push_requests_;
-    keys_pushed_ += n;
+    const float* v = view_as<float>(values, &value_scratch);
+    check_finite(values_name, v, n, t.dim(), k);
+    apply(t, k, n, v);
   });
+}
+
+void PsService::push(const std::string& table, const std::string& keys,
+                     const std::string& grads) {
+  with_rows("push", "grads", table, keys, grads,
+            [&](RowTable& t, const int64_t* k, int64_t n, const float* g) {
+              t.push(k, n, g);
+              ++push_requests_;
+              keys_pushed_ += n;
+            });
 }
 
 void PsService::assign(const std::string& table, const std::string& keys,
                        const std::string& rows) {
-  guarded("assign", [&] {
-    std::shared_lock<std::shared_mutex> lock(store_mutex_);
-    RowTable& t = store_->table(table);
-    const int64_t n = key_count(keys, options_.max_keys_per_request);
-    check_row_bytes("rows", rows, n, t);
-    std::vector<int64_t> key_scratch;
-    std::vector<float> row_scratch;
-    const int64_t* k = view_as<int64_t>(keys, &key_scratch);
-    const float* r = view_as<float>(rows, &row_scratch);
-    check_finite("rows", r, n, t.dim(), k);
-    t.assign(k, n, r);
-  });
+  with_rows("assign", "rows", table, keys, rows,
+            [](RowTable& t, const int64_t* k, int64_t n, const float* r) { t.assign(k, n, r); });
 }
 
 void PsService::require_checkpoint_dir(const char* what) const {

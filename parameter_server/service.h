@@ -60,6 +60,9 @@ class PsService : public wire::ParameterServerIf {
   void require_checkpoint_dir(const char* what) const;
   template <typename Fn>
   auto guarded(const char* what, Fn&& fn) -> decltype(fn());
+  template <typename Apply>
+  void with_rows(const char* what, const char* values_name, const std::string& table,
+                 const std::string& keys, const std::string& values, Apply&& apply);
 
   ServiceOptions options_;
   std::unique_ptr<Slicer> slicer_;

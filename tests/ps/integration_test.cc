@@ -46,14 +46,7 @@ Cluster start_cluster(int count, const std::vector<std::string>& extra,
 }
 
 TableSpec table_spec(const std::string& name, int dim, Optimizer optimizer) {
-  TableSpec s;
-  s.name = name;
-  s.dim = dim;
-  s.optimizer = optimizer;
-  s.learning_rate = 0.5;
-  s.init_scale = 0.1;
-  s.seed = 11;
-  return s;
+  return testing::test_spec(name, dim, optimizer, 11);
 }
 
 std::vector<int64_t> key_range(int64_t first, int64_t n) {

@@ -10,7 +10,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 
 namespace hybrec::ps::testing {
 
@@ -86,16 +85,6 @@ int free_port() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
-}
-
-TempDir::TempDir() {
-  char pattern[] = "/tmp/hybrec-ps-test-XXXXXX";
-  path_ = mkdtemp(pattern);
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace hybrec::ps::testing

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ps_testing.h"
+
 namespace hybrec::ps::testing {
 
 class PsProcess {
@@ -40,16 +42,5 @@ class PsProcess {
 // A TCP port that was free a moment ago (for restarting a shard at the same
 // address).
 int free_port();
-
-// A fresh temporary directory, removed with its contents by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 }  // namespace hybrec::ps::testing

@@ -9,24 +9,16 @@
 #include "parameter_server/errors.h"
 #include "parameter_server/row_init.h"
 #include "parameter_server/row_store.h"
+#include "ps_testing.h"
 
 namespace hybrec::ps {
 namespace {
 
-TableSpec spec_of(const std::string& name, int dim, Optimizer optimizer, int64_t seed = 7) {
-  TableSpec s;
-  s.name = name;
-  s.dim = dim;
-  s.optimizer = optimizer;
-  s.learning_rate = 0.5;
-  s.init_scale = 0.1;
-  s.seed = seed;
-  return s;
-}
+using testing::test_spec;
 
 TEST(RowTable, FirstPullInitialisesFromSeedTableAndKeyOnly) {
-  RowTable a(spec_of("items", 16, Optimizer::kSgd));
-  RowTable b(spec_of("items", 16, Optimizer::kRowwiseAdagrad));
+  RowTable a(test_spec("items", 16, Optimizer::kSgd));
+  RowTable b(test_spec("items", 16, Optimizer::kRowwiseAdagrad));
   // Different insertion orders and neighbours: the same key still gets the same row.
   std::vector<int64_t> keys_a = {5, -3, 1LL << 40, 0};
   std::vector<int64_t> keys_b = {0, 99, 1LL << 40, 12, -3, 5};
@@ -73,7 +65,7 @@ TEST(RowTable, InitialRowsAreUniformInScaleAndDifferAcrossKeysTablesAndSeeds) {
 }
 
 TEST(RowTable, PullStoresRowsAndPushAppliesSgd) {
-  RowTable t(spec_of("t", 4, Optimizer::kSgd));
+  RowTable t(test_spec("t", 4, Optimizer::kSgd));
   const int64_t keys[2] = {10, 20};
   float before[8], after[8];
   t.pull(keys, 2, before);
@@ -86,7 +78,7 @@ TEST(RowTable, PullStoresRowsAndPushAppliesSgd) {
 }
 
 TEST(RowTable, PushToUnseenKeyStartsFromItsInitialRow) {
-  RowTable t(spec_of("t", 3, Optimizer::kSgd));
+  RowTable t(test_spec("t", 3, Optimizer::kSgd));
   const int64_t key = 77;
   const float grad[3] = {2, 0, -2};
   t.push(&key, 1, grad);
@@ -97,7 +89,7 @@ TEST(RowTable, PushToUnseenKeyStartsFromItsInitialRow) {
 }
 
 TEST(RowTable, RepeatedKeyInOnePushIsUpdatedOncePerOccurrence) {
-  RowTable t(spec_of("t", 2, Optimizer::kSgd));
+  RowTable t(test_spec("t", 2, Optimizer::kSgd));
   const int64_t keys[3] = {4, 4, 4};
   const float grads[6] = {1, 1, 1, 1, 1, 1};
   float before[2], after[2];
@@ -108,7 +100,7 @@ TEST(RowTable, RepeatedKeyInOnePushIsUpdatedOncePerOccurrence) {
 }
 
 TEST(RowTable, AssignOverwritesRowAndResetsState) {
-  RowTable t(spec_of("t", 2, Optimizer::kRowwiseAdagrad));
+  RowTable t(test_spec("t", 2, Optimizer::kRowwiseAdagrad));
   const int64_t key = 1;
   const float grad[2] = {3, 4};
   t.push(&key, 1, grad);
@@ -124,13 +116,13 @@ TEST(RowTable, AssignOverwritesRowAndResetsState) {
 }
 
 TEST(RowTable, FindNeverInserts) {
-  RowTable t(spec_of("t", 2, Optimizer::kSgd));
+  RowTable t(test_spec("t", 2, Optimizer::kSgd));
   EXPECT_FALSE(t.find(5, nullptr));
   EXPECT_EQ(t.size(), 0);
 }
 
 TEST(RowTable, ManyKeysSurviveGrowthAndSnapshotSeesEachOnceWithItsState) {
-  RowTable t(spec_of("t", 3, Optimizer::kRowwiseAdagrad));
+  RowTable t(test_spec("t", 3, Optimizer::kRowwiseAdagrad));
   const int64_t n = 100000;
   std::vector<int64_t> keys(n);
   for (int64_t i = 0; i < n; ++i) keys[i] = i * 7919 - 50000;
@@ -153,7 +145,7 @@ TEST(RowTable, ManyKeysSurviveGrowthAndSnapshotSeesEachOnceWithItsState) {
 }
 
 TEST(RowTable, BytesCoverPayloadWithBoundedOverhead) {
-  RowTable t(spec_of("t", 64, Optimizer::kRowwiseAdagrad));
+  RowTable t(test_spec("t", 64, Optimizer::kRowwiseAdagrad));
   const int64_t n = 200000;
   std::vector<int64_t> keys(n);
   for (int64_t i = 0; i < n; ++i) keys[i] = i;
@@ -165,7 +157,7 @@ TEST(RowTable, BytesCoverPayloadWithBoundedOverhead) {
 }
 
 TEST(RowTable, ConcurrentPushesToSharedKeysLoseNoUpdate) {
-  RowTable t(spec_of("t", 8, Optimizer::kSgd));
+  RowTable t(test_spec("t", 8, Optimizer::kSgd));
   const int64_t n = 512;
   std::vector<int64_t> keys(n);
   for (int64_t i = 0; i < n; ++i) keys[i] = i;
@@ -194,11 +186,11 @@ TEST(RowTable, ConcurrentPushesToSharedKeysLoseNoUpdate) {
 
 TEST(RowStore, CreateIsIdempotentAndConflictsAreTyped) {
   RowStore store;
-  RowTable& a = store.create_table(spec_of("users", 8, Optimizer::kSgd));
-  RowTable& b = store.create_table(spec_of("users", 8, Optimizer::kSgd));
+  RowTable& a = store.create_table(test_spec("users", 8, Optimizer::kSgd));
+  RowTable& b = store.create_table(test_spec("users", 8, Optimizer::kSgd));
   EXPECT_EQ(&a, &b);
   try {
-    store.create_table(spec_of("users", 16, Optimizer::kSgd));
+    store.create_table(test_spec("users", 16, Optimizer::kSgd));
     FAIL() << "conflicting spec accepted";
   } catch (const RequestError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kTableConflict);
@@ -224,17 +216,17 @@ TEST(RowStore, InvalidSpecsAreRejectedNamingTheField) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  expect_bad(spec_of("", 8, Optimizer::kSgd), "name");
-  expect_bad(spec_of("a/b", 8, Optimizer::kSgd), "a/b");
-  expect_bad(spec_of("t", 0, Optimizer::kSgd), "dim 0");
-  expect_bad(spec_of("t", kMaxDim + 1, Optimizer::kSgd), "dim");
-  TableSpec s = spec_of("t", 8, Optimizer::kSgd);
+  expect_bad(test_spec("", 8, Optimizer::kSgd), "name");
+  expect_bad(test_spec("a/b", 8, Optimizer::kSgd), "a/b");
+  expect_bad(test_spec("t", 0, Optimizer::kSgd), "dim 0");
+  expect_bad(test_spec("t", kMaxDim + 1, Optimizer::kSgd), "dim");
+  TableSpec s = test_spec("t", 8, Optimizer::kSgd);
   s.learning_rate = std::numeric_limits<double>::quiet_NaN();
   expect_bad(s, "learning_rate");
-  s = spec_of("t", 8, Optimizer::kAdam);
+  s = test_spec("t", 8, Optimizer::kAdam);
   s.beta1 = 1.0;
   expect_bad(s, "beta1");
-  s = spec_of("t", 8, Optimizer::kSgd);
+  s = test_spec("t", 8, Optimizer::kSgd);
   s.optimizer = static_cast<Optimizer>(9);
   expect_bad(s, "optimizer");
   EXPECT_TRUE(store.tables().empty());

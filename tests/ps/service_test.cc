@@ -10,6 +10,7 @@
 #include "parameter_server/payload.h"
 #include "parameter_server/service.h"
 #include "parameter_server/wire_convert.h"
+#include "ps_testing.h"
 
 namespace hybrec::ps {
 namespace {
@@ -148,13 +149,9 @@ TEST_F(ServiceTest, EmptyRequestsAreValid) {
 }
 
 TEST_F(ServiceTest, SaveLoadRoundTripRestoresRowsAndState) {
-  char pattern[] = "/tmp/hybrec-service-test-XXXXXX";
-  const std::string dir = mkdtemp(pattern);
-  PsService service(ServiceOptions{ShardId{0, 1}, dir, 1000});
-  TableSpec spec;
-  spec.name = "items";
-  spec.dim = kDim;
-  service.create_table(to_wire(spec));
+  testing::TempDir dir;
+  PsService service(ServiceOptions{ShardId{0, 1}, dir.path(), 1000});
+  service.create_table(to_wire(testing::test_spec("items", kDim, Optimizer::kRowwiseAdagrad)));
   std::vector<float> grads(3 * kDim, 0.5f);
   const std::string keys = pack_keys(keys_.data(), 3);
   service.push("items", keys, pack_floats(grads.data(), grads.size()));
@@ -175,25 +172,17 @@ TEST_F(ServiceTest, SaveLoadRoundTripRestoresRowsAndState) {
   wire::ServerStats stats;
   service.stats(stats);
   EXPECT_EQ(stats.last_checkpoint_version, 1);
-  std::string cmd = "rm -rf " + dir;
-  EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
 TEST_F(ServiceTest, LoadOfMissingVersionFailsAndKeepsRows) {
-  char pattern[] = "/tmp/hybrec-service-test-XXXXXX";
-  const std::string dir = mkdtemp(pattern);
-  PsService service(ServiceOptions{ShardId{0, 1}, dir, 1000});
-  TableSpec spec;
-  spec.name = "items";
-  spec.dim = kDim;
-  service.create_table(to_wire(spec));
+  testing::TempDir dir;
+  PsService service(ServiceOptions{ShardId{0, 1}, dir.path(), 1000});
+  service.create_table(to_wire(testing::test_spec("items", kDim, Optimizer::kRowwiseAdagrad)));
   std::string a, b;
   service.pull(a, "items", pack_keys(keys_.data(), 3));
   EXPECT_THROW(service.load(9), wire::PsError);
   service.pull(b, "items", pack_keys(keys_.data(), 3));
   EXPECT_EQ(a, b);
-  std::string cmd = "rm -rf " + dir;
-  EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
 }  // namespace
