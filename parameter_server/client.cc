@@ -145,6 +145,35 @@ class ShardChannel {
     cv_.notify_one();
   }
 
+  // push, with the gradients written by write_grads(transport) straight into
+  // the request frame (`bytes` of them): the generated send_push would take
+  // them as a string, one full extra copy of the request.
+  void push(const std::string& table, const std::string& keys, uint32_t bytes,
+            const std::function<void(at::transport::TFramedTransport&)>& write_grads) {
+    call("push", [&](wire::ParameterServerClient& client) {
+      // Field for field what ParameterServer_push_pargs::write sends.
+      Protocol& out = *protocol_;
+      out.writeMessageBegin("push", at::protocol::T_CALL, 0);
+      out.writeStructBegin("ParameterServer_push_pargs");
+      out.writeFieldBegin("table", at::protocol::T_STRING, 1);
+      out.writeString(table);
+      out.writeFieldEnd();
+      out.writeFieldBegin("keys", at::protocol::T_STRING, 2);
+      out.writeBinary(keys);
+      out.writeFieldEnd();
+      out.writeFieldBegin("grads", at::protocol::T_STRING, 3);
+      out.writeI32(static_cast<int32_t>(bytes));
+      write_grads(*transport_);
+      out.writeFieldEnd();
+      out.writeFieldStop();
+      out.writeStructEnd();
+      out.writeMessageEnd();
+      transport_->writeEnd();
+      transport_->flush();
+      client.recv_push();
+    });
+  }
+
   // Calls fn(client) with retries on transport failures (on the shard's
   // thread). attempts <= 0: options.max_attempts.
   void call(const char* what, const std::function<void(wire::ParameterServerClient&)>& fn,
@@ -381,26 +410,26 @@ struct PsClient::Impl {
     return out;
   }
 
-  // The rows of shard s's distinct keys, each summed over its repeats.
-  static std::string shard_rows(const Request::State& state, int s, const float* values,
-                                int64_t dim) {
+  // Writes the rows of shard s's distinct keys, each summed over its
+  // repeats, to the request frame.
+  static void write_shard_rows(const Request::State& state, int s, const float* values,
+                               int64_t dim, at::transport::TFramedTransport& out) {
     const auto& uniques = state.shard_uniques[s];
     const auto& groups = state.groups;
-    const size_t row_bytes = dim * sizeof(float);
-    // Appended row by row: a sized string would be zero-filled first, a
-    // whole extra pass over a request that is mostly memory traffic.
-    std::string out;
-    out.reserve(uniques.size() * row_bytes);
+    const uint32_t row_bytes = static_cast<uint32_t>(dim * sizeof(float));
+    std::vector<float> sum;
     for (size_t j = 0; j < uniques.size(); ++j) {
       const int64_t pos = groups.first[uniques[j]];
-      out.append(reinterpret_cast<const char*>(values + pos * dim), row_bytes);
-      if (groups.next[pos] < 0) continue;
-      float* dst = reinterpret_cast<float*>(out.data() + j * row_bytes);
-      for (int64_t p = groups.next[pos]; p >= 0; p = groups.next[p]) {
-        for (int64_t c = 0; c < dim; ++c) dst[c] += values[p * dim + c];
+      const float* row = values + pos * dim;
+      if (groups.next[pos] >= 0) {
+        sum.assign(row, row + dim);
+        for (int64_t p = groups.next[pos]; p >= 0; p = groups.next[p]) {
+          for (int64_t c = 0; c < dim; ++c) sum[c] += values[p * dim + c];
+        }
+        row = sum.data();
       }
+      out.write(reinterpret_cast<const uint8_t*>(row), row_bytes);
     }
-    return out;
   }
 };
 
@@ -476,10 +505,13 @@ PsClient::Request PsClient::push(const std::string& table, const int64_t* keys, 
   Request::State* raw = state.get();
   return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
     const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
-    const std::string shard_grads = Impl::shard_rows(*raw, s, grads, dim);
-    c.call("push", [&](wire::ParameterServerClient& client) {
-      client.push(table, shard_keys, shard_grads);
-    });
+    const uint64_t bytes = raw->shard_uniques[s].size() * dim * sizeof(float);
+    HYBREC_CHECK(bytes <= static_cast<uint64_t>(INT32_MAX), "push to shard ", s, " of ", bytes,
+                 " bytes of gradients exceeds a Thrift string (2 GiB); split the request");
+    c.push(table, shard_keys, static_cast<uint32_t>(bytes),
+           [&](at::transport::TFramedTransport& out) {
+             Impl::write_shard_rows(*raw, s, grads, dim, out);
+           });
   });
 }
 
