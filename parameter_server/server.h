@@ -48,7 +48,6 @@ class PsServer {
 
   // The bound port (the chosen one when options.port was 0).
   int port() const { return port_; }
-  PsService& service() { return *service_; }
   // Whether the constructor restored a "latest" checkpoint.
   bool restored() const { return restored_; }
 

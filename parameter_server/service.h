@@ -49,7 +49,6 @@ class PsService : public wire::ParameterServerIf {
   // returns whether it did. Called once at startup.
   bool restore_latest();
 
-  const ServiceOptions& options() const { return options_; }
 
  private:
   // The store that requests see, held for the duration of a request so a

@@ -134,6 +134,30 @@ TEST(PsIntegration, DuplicateKeysArePulledOnceAndReturnedAtEveryPosition) {
   EXPECT_NE(rows[0], rows[4]);
 }
 
+TEST(PsIntegration, KeysLiveOnTheShardTheSlicerNamesAndPullsComeBackAsynchronously) {
+  Cluster cluster = start_cluster(2, {});
+  PsClient client(parse_endpoints(cluster.addresses()));
+  client.create_table(table_spec("t", 16, Optimizer::kSgd));
+  const auto keys = key_range(1, 3001);
+  std::vector<float> rows(keys.size() * 16);
+  PsClient::Request pending = client.pull("t", keys.data(), keys.size(), 16, rows.data());
+  for (int i = 0; i < 2000 && !pending.ready(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(pending.ready());
+  pending.wait();
+  EXPECT_EQ(rows, pull_all(client, "t", keys, 16));
+  // Each shard stores exactly the keys the client's slicer routes to it.
+  std::vector<size_t> expected(2, 0);
+  for (int64_t k : keys) ++expected[client.slicer().shard_of(k)];
+  const auto stats = client.stats();
+  ASSERT_EQ(stats.size(), 2u);
+  for (int s = 0; s < 2; ++s) {
+    EXPECT_NE(stats[s].find(": " + std::to_string(expected[s]) + " rows,"), std::string::npos)
+        << "shard " << s << " expected " << expected[s] << " rows: " << stats[s];
+  }
+}
+
 TEST(PsIntegration, SaveThenLoadRestoresEveryShard) {
   TempDir dir;
   Cluster cluster = start_cluster(2, {"--checkpoint-dir", dir.path()});
