@@ -73,7 +73,7 @@ std::string run_command(const std::string& command, int* status) {
 }
 
 TEST(PsIntegration, ConcurrentClientsPushingSgdGradientsEndAtTheSequentialResult) {
-  Cluster cluster = start_cluster(3, {});
+  Cluster cluster = start_cluster(4, {});
   const int dim = 8, clients = 4, rounds = 20;
   const auto keys = key_range(-500, 600);
   const int64_t n = static_cast<int64_t>(keys.size());
