@@ -6,11 +6,13 @@
 #include <thrift/transport/TSocket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -110,8 +112,13 @@ using Protocol = at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>
 
 class ShardChannel {
  public:
-  ShardChannel(int index, int num_shards, Endpoint endpoint, const ClientOptions& options)
-      : index_(index), num_shards_(num_shards), endpoint_(std::move(endpoint)), options_(options) {
+  ShardChannel(int index, int num_shards, Endpoint endpoint, const ClientOptions& options,
+               int64_t client_id)
+      : index_(index),
+        num_shards_(num_shards),
+        endpoint_(std::move(endpoint)),
+        options_(options),
+        client_id_(client_id) {
     worker_ = std::thread([this] { run(); });
   }
   ~ShardChannel() {
@@ -150,6 +157,9 @@ class ShardChannel {
   // them as a string, one full extra copy of the request.
   void push(const std::string& table, const std::string& keys, uint32_t bytes,
             const std::function<void(at::transport::TFramedTransport&)>& write_grads) {
+    // One sequence for every attempt: a retry after a lost reply is then
+    // recognised by the shard and not applied twice.
+    const int64_t sequence = ++push_sequence_;
     call("push", [&](wire::ParameterServerClient& client) {
       // Field for field what ParameterServer_push_pargs::write sends.
       Protocol& out = *protocol_;
@@ -164,6 +174,12 @@ class ShardChannel {
       out.writeFieldBegin("grads", at::protocol::T_STRING, 3);
       out.writeI32(static_cast<int32_t>(bytes));
       write_grads(*transport_);
+      out.writeFieldEnd();
+      out.writeFieldBegin("client_id", at::protocol::T_I64, 4);
+      out.writeI64(client_id_);
+      out.writeFieldEnd();
+      out.writeFieldBegin("sequence", at::protocol::T_I64, 5);
+      out.writeI64(sequence);
       out.writeFieldEnd();
       out.writeFieldStop();
       out.writeStructEnd();
@@ -333,6 +349,8 @@ class ShardChannel {
   const int index_, num_shards_;
   const Endpoint endpoint_;
   const ClientOptions options_;
+  const int64_t client_id_;
+  int64_t push_sequence_ = 0;  // used only on this channel's thread
   std::shared_ptr<at::transport::TFramedTransport> transport_;
   std::shared_ptr<Protocol> protocol_;
   std::unique_ptr<wire::ParameterServerClient> client_;
@@ -446,8 +464,17 @@ PsClient::PsClient(std::vector<Endpoint> endpoints, ClientOptions options,
   impl_->slicer = slicer ? std::move(slicer) : make_default_slicer(n);
   HYBREC_CHECK(impl_->slicer->num_shards() == n, "the slicer routes to ",
                impl_->slicer->num_shards(), " shards but ", n, " addresses were given");
+  // A random nonzero id names this client's pushes to the shards'
+  // exactly-once ledgers (ps.thrift, push).
+  std::random_device entropy;
+  int64_t client_id = 0;
+  while (client_id == 0) {
+    client_id = static_cast<int64_t>((static_cast<uint64_t>(entropy()) << 32) ^ entropy() ^
+                                     static_cast<uint64_t>(
+                                         std::chrono::steady_clock::now().time_since_epoch().count()));
+  }
   for (int i = 0; i < n; ++i) {
-    impl_->shards.push_back(std::make_unique<ShardChannel>(i, n, endpoints[i], options));
+    impl_->shards.push_back(std::make_unique<ShardChannel>(i, n, endpoints[i], options, client_id));
   }
 }
 

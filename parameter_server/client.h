@@ -18,8 +18,10 @@
 // the connection and retries with exponential backoff up to max_attempts;
 // then wait() throws hybrec::Error naming the shard and its address. A typed
 // server error (PsError: unknown table, dim mismatch, ...) is not retried:
-// it is rethrown as RequestError with the server's code and message. A push
-// retried after a lost reply may be applied twice (at-least-once).
+// it is rethrown as RequestError with the server's code and message. Pushes
+// are exactly-once across retries: each carries this client's random id and
+// a per-shard sequence number, and a shard acknowledges without applying a
+// push it has already applied (a retry after a lost reply).
 //
 // A PsClient is used from one thread at a time; give each trainer thread its
 // own client.

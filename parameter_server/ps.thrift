@@ -91,7 +91,13 @@ service ParameterServer {
 
   // grads: n x dim float32. The table's optimizer is applied once per key, in
   // request order. Any non-finite value rejects the whole request untouched.
-  void push(1: string table, 2: binary keys, 3: binary grads) throws (1: PsError error),
+  // client_id != 0 makes retries exactly-once: the shard remembers the
+  // highest sequence it applied per client and acknowledges, without applying
+  // again, a push whose sequence is not above it (a retry after a lost reply).
+  // A client numbers its pushes to each shard 1, 2, 3, ... in the order it
+  // sends them; client_id 0 turns this off.
+  void push(1: string table, 2: binary keys, 3: binary grads, 4: i64 client_id,
+            5: i64 sequence) throws (1: PsError error),
 
   // Overwrites rows (n x dim float32) and resets their optimizer state: used
   // for loading pretrained embeddings.

@@ -137,10 +137,24 @@ void PsService::with_rows(const char* what, const char* values_name, const std::
   });
 }
 
-void PsService::push(const std::string& table, const std::string& keys,
-                     const std::string& grads) {
+PsService::PushLedger& PsService::ledger(int64_t client_id) {
+  std::lock_guard<std::mutex> lock(ledgers_mutex_);
+  auto& entry = ledgers_[client_id];
+  if (!entry) entry = std::make_unique<PushLedger>();
+  return *entry;
+}
+
+void PsService::push(const std::string& table, const std::string& keys, const std::string& grads,
+                     int64_t client_id, int64_t sequence) {
   with_rows("push", "grads", table, keys, grads,
             [&](RowTable& t, const int64_t* k, int64_t n, const float* g) {
+              std::unique_lock<std::mutex> once;
+              if (client_id != 0) {
+                PushLedger& l = ledger(client_id);
+                once = std::unique_lock<std::mutex>(l.mutex);
+                if (sequence <= l.applied) return;  // a retry of an applied push
+                l.applied = sequence;
+              }
               t.push(k, n, g);
               ++push_requests_;
               keys_pushed_ += n;

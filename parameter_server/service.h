@@ -14,6 +14,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "ParameterServer.h"
 #include "parameter_server/checkpoint.h"
@@ -35,7 +36,8 @@ class PsService : public wire::ParameterServerIf {
 
   void create_table(const wire::TableSpec& spec) override;
   void pull(std::string& rows, const std::string& table, const std::string& keys) override;
-  void push(const std::string& table, const std::string& keys, const std::string& grads) override;
+  void push(const std::string& table, const std::string& keys, const std::string& grads,
+            int64_t client_id, int64_t sequence) override;
   void assign(const std::string& table, const std::string& keys, const std::string& rows) override;
   void save(int64_t version) override;
   void load(int64_t version) override;
@@ -69,6 +71,17 @@ class PsService : public wire::ParameterServerIf {
   std::shared_ptr<RowStore> store_;
   std::mutex checkpoint_mutex_;  // one save or load at a time
   const std::chrono::steady_clock::time_point started_;
+
+  // Exactly-once pushes (see ps.thrift): per client, the highest sequence
+  // applied, and a mutex held while one of its pushes is checked and applied
+  // (a retry on a new connection may race the original still in progress).
+  struct PushLedger {
+    std::mutex mutex;
+    int64_t applied = 0;
+  };
+  PushLedger& ledger(int64_t client_id);
+  std::mutex ledgers_mutex_;
+  std::unordered_map<int64_t, std::unique_ptr<PushLedger>> ledgers_;
 
   std::atomic<int64_t> pull_requests_{0}, push_requests_{0};
   std::atomic<int64_t> keys_pulled_{0}, keys_pushed_{0};

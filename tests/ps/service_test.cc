@@ -27,7 +27,7 @@ class ServiceTest : public ::testing::Test {
     service_.create_table(to_wire(spec));
     keys_ = {1, 2, 3};
     std::vector<float> grads(keys_.size() * kDim, 0.25f);
-    service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()));
+    service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0);
     before_ = rows();
   }
 
@@ -71,14 +71,14 @@ TEST_F(ServiceTest, KeysNotMultipleOfEightBytes) {
 TEST_F(ServiceTest, GradsOfWrongDim) {
   std::vector<float> grads(3 * (kDim + 1), 1.0f);
   expect_rejected(
-      [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size())); },
+      [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0); },
       wire::ErrorCode::DIM_MISMATCH, "dim 4");
 }
 
 TEST_F(ServiceTest, KeysAndGradsLengthsDisagree) {
   std::vector<float> grads(2 * kDim, 1.0f);
   expect_rejected(
-      [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size())); },
+      [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0); },
       wire::ErrorCode::DIM_MISMATCH, "3 keys");
 }
 
@@ -88,7 +88,7 @@ TEST_F(ServiceTest, NonFiniteGradientRejectsTheWholeRequest) {
     std::vector<float> grads(3 * kDim, 1.0f);
     grads[2 * kDim + 1] = bad;  // last key: the first two must not be touched either
     expect_rejected(
-        [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size())); },
+        [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0); },
         wire::ErrorCode::NON_FINITE, "key 3");
   }
 }
@@ -140,11 +140,34 @@ TEST_F(ServiceTest, RejectionsAreCountedAndServingContinues) {
   EXPECT_EQ(health.wire_version, 1);
 }
 
+TEST_F(ServiceTest, ARetriedPushIsAppliedOnceAndNewSequencesApply) {
+  std::vector<float> grads(3 * kDim, 1.0f);
+  const std::string k = pack_keys(keys_.data(), 3), g = pack_floats(grads.data(), grads.size());
+  service_.push("items", k, g, 42, 1);
+  const std::string once = rows();
+  ASSERT_NE(once, before_);
+  service_.push("items", k, g, 42, 1);  // the same push again: a retry after a lost reply
+  EXPECT_EQ(rows(), once);
+  service_.push("items", k, g, 7, 1);  // another client's first push applies
+  const std::string other = rows();
+  EXPECT_NE(other, once);
+  service_.push("items", k, g, 42, 2);  // this client's next push applies
+  EXPECT_NE(rows(), other);
+  const std::string after = rows();
+  service_.push("items", k, g, 0, 0);  // client_id 0: no deduplication
+  service_.push("items", k, g, 0, 0);
+  std::string twice = rows();
+  EXPECT_NE(twice, after);
+  wire::ServerStats stats;
+  service_.stats(stats);
+  EXPECT_EQ(stats.push_requests, 1 + 3 + 2);  // the fixture's push, three applied, two unnamed
+}
+
 TEST_F(ServiceTest, EmptyRequestsAreValid) {
   std::string out;
   service_.pull(out, "items", "");
   EXPECT_TRUE(out.empty());
-  service_.push("items", "", "");
+  service_.push("items", "", "", 0, 0);
   EXPECT_EQ(rows(), before_);
 }
 
@@ -154,11 +177,11 @@ TEST_F(ServiceTest, SaveLoadRoundTripRestoresRowsAndState) {
   service.create_table(to_wire(testing::test_spec("items", kDim, Optimizer::kRowwiseAdagrad)));
   std::vector<float> grads(3 * kDim, 0.5f);
   const std::string keys = pack_keys(keys_.data(), 3);
-  service.push("items", keys, pack_floats(grads.data(), grads.size()));
+  service.push("items", keys, pack_floats(grads.data(), grads.size()), 0, 0);
   std::string saved, changed, loaded;
   service.pull(saved, "items", keys);
   service.save(1);
-  service.push("items", keys, pack_floats(grads.data(), grads.size()));
+  service.push("items", keys, pack_floats(grads.data(), grads.size()), 0, 0);
   service.pull(changed, "items", keys);
   ASSERT_NE(changed, saved);
   service.load(1);
@@ -166,7 +189,7 @@ TEST_F(ServiceTest, SaveLoadRoundTripRestoresRowsAndState) {
   EXPECT_EQ(loaded, saved);
   // Optimizer state came back too: the same push from the saved state gives
   // the same rows as before the load.
-  service.push("items", keys, pack_floats(grads.data(), grads.size()));
+  service.push("items", keys, pack_floats(grads.data(), grads.size()), 0, 0);
   service.pull(loaded, "items", keys);
   EXPECT_EQ(loaded, changed);
   wire::ServerStats stats;

@@ -132,10 +132,10 @@ TEST(WireGolden, Requests) {
   }
   {
     Recorder r;
-    r.client.send_push("items", kKeys, kRows);
+    r.client.send_push("items", kKeys, kRows, 77, 5);
     Golden g;
     g.message("push", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys)
-        .field(kString, 3).str(kRows).stop();
+        .field(kString, 3).str(kRows).field(kI64, 4).i64(77).field(kI64, 5).i64(5).stop();
     expect_bytes(r.bytes(), g.framed());
   }
   {

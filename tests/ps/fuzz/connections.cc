@@ -120,7 +120,7 @@ void slow_connections(int port, uint64_t seed, const Snapshot& snap, Tally& tall
       const std::vector<int64_t> keys = pick_keys(rng, snap, 2, &index);
       p = {"slow push with a NaN", "", Call::kPush, 4, ""};
       p.frame = framed(
-          encode([&](auto& cl) { cl.send_push(kTable, pack(keys), with_non_finite(rng, 2)); }));
+          encode([&](auto& cl) { cl.send_push(kTable, pack(keys), with_non_finite(rng, 2), 0, 0); }));
     } else {
       complete = false;
       p.frame = framed(fuzz_message(rng));

@@ -20,7 +20,7 @@ std::string fuzz_message(Rng& rng) {
     case 0:
     case 1: return encode([&](auto& c) { c.send_pull(kFuzzTable, pack(keys)); });
     case 2:
-    case 3: return encode([&](auto& c) { c.send_push(kFuzzTable, pack(keys), values); });
+    case 3: return encode([&](auto& c) { c.send_push(kFuzzTable, pack(keys), values, 0, 0); });
     case 4: return encode([&](auto& c) { c.send_assign(kFuzzTable, pack(keys), values); });
     case 5: return encode([&](auto& c) { c.send_create_table(to_wire(fuzz_spec())); });
     case 6: return encode([&](auto& c) { c.send_health(); });

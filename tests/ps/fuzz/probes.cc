@@ -100,7 +100,7 @@ std::string real_push(Rng& rng, const Snapshot& snap) {
   const int n = 1 + static_cast<int>(rng() % 16);
   const std::vector<int64_t> keys = pick_keys(rng, snap, n, &index);
   const std::string grads = pack(random_floats(rng, static_cast<size_t>(n) * kDim));
-  return encode([&](auto& c) { c.send_push(kTable, pack(keys), grads); });
+  return encode([&](auto& c) { c.send_push(kTable, pack(keys), grads, 0, 0); });
 }
 
 }  // namespace
@@ -115,16 +115,16 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
     case 0:
     case 1:
       p = {"push with a NaN/Inf gradient", "", Call::kPush, 4, ""};
-      message = encode([&](auto& c) { c.send_push(kTable, pack(keys), with_non_finite(rng, n)); });
+      message = encode([&](auto& c) { c.send_push(kTable, pack(keys), with_non_finite(rng, n), 0, 0); });
       break;
     case 2:
       p = {"push with grads of the wrong length", "", Call::kPush, 2, ""};
-      message = encode([&](auto& c) { c.send_push(kTable, pack(keys), wrong_length(rng, n)); });
+      message = encode([&](auto& c) { c.send_push(kTable, pack(keys), wrong_length(rng, n), 0, 0); });
       break;
     case 3: {
       p = {"push with keys not a multiple of 8 bytes", "", Call::kPush, 3, ""};
       const std::string grads = pack(random_floats(rng, static_cast<size_t>(n) * kDim));
-      message = encode([&](auto& c) { c.send_push(kTable, ragged_keys(rng, keys), grads); });
+      message = encode([&](auto& c) { c.send_push(kTable, ragged_keys(rng, keys), grads, 0, 0); });
       break;
     }
     case 4:
@@ -151,7 +151,7 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
       const std::string name = names[rng() % 6];
       const std::string grads = pack(random_floats(rng, static_cast<size_t>(n) * kDim));
       p = {"push to unknown table '" + name + "'", "", Call::kPush, 1, ""};
-      message = encode([&](auto& c) { c.send_push(name, pack(keys), grads); });
+      message = encode([&](auto& c) { c.send_push(name, pack(keys), grads, 0, 0); });
       break;
     }
     case 9:
