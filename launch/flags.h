@@ -13,7 +13,8 @@ namespace hybrec::launch {
 
 class Flags {
  public:
-  Flags(std::string command, std::string usage) : command_(std::move(command)), usage_(std::move(usage)) {}
+  Flags(std::string command, std::string usage)
+      : command_(std::move(command)), usage_(std::move(usage)) {}
 
   // Declares a flag; `placeholder` empty means a boolean switch without value.
   void add(const std::string& name, const std::string& placeholder, const std::string& help);

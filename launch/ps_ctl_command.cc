@@ -9,10 +9,12 @@
 namespace hybrec::launch {
 
 int run_ps_ctl(int argc, char** argv) {
-  Flags flags("hybrec ps-ctl",
-              "hybrec ps-ctl --ps HOST:PORT[,HOST:PORT...] {health|stats|save VERSION|load VERSION}");
+  Flags flags(
+      "hybrec ps-ctl",
+      "hybrec ps-ctl --ps HOST:PORT[,HOST:PORT...] {health|stats|save VERSION|load VERSION}");
   flags.add("ps", "LIST", "every shard's address, in shard order");
-  flags.add("timeout-s", "S", "per-call timeout (default 600: a save of a large shard takes a while)");
+  flags.add("timeout-s", "S",
+            "per-call timeout (default 600: a save of a large shard takes a while)");
   flags.add("help", "", "print this help");
   flags.parse(argc, argv, 2);
   if (flags.has("help")) {

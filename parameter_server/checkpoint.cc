@@ -210,8 +210,8 @@ void read_table(hid_t tables, const std::string& name, const std::string& path, 
 
   auto [seen, inserted] = load.specs.try_emplace(name, spec, path);
   if (!inserted && seen->second.first != spec) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": table '", name,
-                     "' is ", describe(spec), " but ", seen->second.second, " has it as ",
+    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": table '", name, "' is ",
+                     describe(spec), " but ", seen->second.second, " has it as ",
                      describe(seen->second.first));
   }
   if (const RowTable* live = current.find_table(name)) {
@@ -246,8 +246,8 @@ void read_table(hid_t tables, const std::string& name, const std::string& path, 
     states = open_dataset(group, "state", H5T_FLOAT, 2, path, where, &state_extent);
     if (state_extent.rows != n || state_extent.cols != state) {
       HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": table '", name,
-                       "' state is [", state_extent.rows, ", ", state_extent.cols,
-                       "], expected [", n, ", ", state, "] for ", optimizer_name(spec.optimizer));
+                       "' state is [", state_extent.rows, ", ", state_extent.cols, "], expected [",
+                       n, ", ", state, "] for ", optimizer_name(spec.optimizer));
     }
   } else {
     const htri_t has_state = H5Lexists(group, "state", H5P_DEFAULT);
@@ -268,8 +268,8 @@ void read_table(hid_t tables, const std::string& name, const std::string& path, 
     const int64_t count = std::min(block_rows, n - offset);
     read_block(keys, 1, H5T_NATIVE_INT64, key_buf.data(), Block{offset, count, 1, 0, 1}, path,
                "table '" + name + "' keys");
-    read_block(rows, 2, H5T_NATIVE_FLOAT, slot_buf.data(), Block{offset, count, slot, 0, dim},
-               path, "table '" + name + "' rows");
+    read_block(rows, 2, H5T_NATIVE_FLOAT, slot_buf.data(), Block{offset, count, slot, 0, dim}, path,
+               "table '" + name + "' rows");
     if (state > 0) {
       read_block(states, 2, H5T_NATIVE_FLOAT, slot_buf.data(),
                  Block{offset, count, slot, dim, state}, path, "table '" + name + "' state");
@@ -304,8 +304,8 @@ void read_table(hid_t tables, const std::string& name, const std::string& path, 
 }
 
 void read_shard_file(const std::string& path, const Manifest& manifest, int file_index,
-                     bool resharding, ShardId shard, const Slicer& slicer,
-                     const RowStore& current, RowStore& out, LoadState& load) {
+                     bool resharding, ShardId shard, const Slicer& slicer, const RowStore& current,
+                     RowStore& out, LoadState& load) {
   hdf5::Lock lock;
   Handle fapl = file_access_props(path);
   Handle file = open_file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "H5Fopen", path);
@@ -323,9 +323,8 @@ void read_shard_file(const std::string& path, const Manifest& manifest, int file
                      " (a shard's file from another save)");
   }
   if (index != file_index || count != manifest.num_shards) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": written as shard ",
-                     index, " of ", count, ", expected shard ", file_index, " of ",
-                     manifest.num_shards);
+    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": written as shard ", index,
+                     " of ", count, ", expected shard ", file_index, " of ", manifest.num_shards);
   }
   const htri_t has_tables = H5Lexists(file, "tables", H5P_DEFAULT);
   if (has_tables <= 0) {
@@ -336,8 +335,8 @@ void read_shard_file(const std::string& path, const Manifest& manifest, int file
   H5G_info_t info;
   check_status(H5Gget_info(tables, &info), "H5Gget_info", path, "/tables");
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t size = H5Lget_name_by_idx(tables, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr,
-                                            0, H5P_DEFAULT);
+    const ssize_t size =
+        H5Lget_name_by_idx(tables, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     if (size < 0) hdf5::fail("H5Lget_name_by_idx", path, "/tables");
     std::string name(static_cast<size_t>(size) + 1, '\0');
     if (H5Lget_name_by_idx(tables, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
@@ -379,9 +378,8 @@ void write_checkpoint(const std::string& root, const std::string& name, int64_t 
   // the whole checkpoint after its files were synced.
   if (created) fsync_path(fs::path(dir).parent_path().string(), true);
   const std::string path = dir + "/" + shard_file_name(shard.index, shard.count);
-  write_atomically(path, [&](const std::string& temp) {
-    write_shard_file(temp, version, shard, store);
-  });
+  write_atomically(path,
+                   [&](const std::string& temp) { write_shard_file(temp, version, shard, store); });
   // The manifest goes last, so shard 0 never announces a checkpoint whose
   // own file failed.
   if (shard.index == 0) write_manifest(dir, version, shard.count);

@@ -158,8 +158,7 @@ Manifest read_manifest(const std::string& dir) {
   }
   for (const char* key : {kManifestMagic, "version", "num_shards"}) {
     if (fields.count(key) == 0) {
-      HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint manifest ", path, " lacks '", key,
-                       "'");
+      HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint manifest ", path, " lacks '", key, "'");
     }
   }
   if (fields[kManifestMagic] != kCheckpointFormatVersion) {

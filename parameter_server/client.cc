@@ -8,10 +8,10 @@
 #include <random>
 #include <sstream>
 
+#include "parameter_server/huge_pages.h"
 #include "parameter_server/key_groups.h"
 #include "parameter_server/payload.h"
 #include "parameter_server/shard_channel.h"
-#include "parameter_server/huge_pages.h"
 #include "parameter_server/wire_convert.h"
 
 namespace hybrec::ps {
@@ -159,8 +159,8 @@ struct PsClient::Impl {
 
   // Writes the rows of shard s's distinct keys, each summed over its
   // repeats, to the request frame.
-  static void write_shard_rows(const Request::State& state, int s, const float* values,
-                               int64_t dim, at::transport::TFramedTransport& out) {
+  static void write_shard_rows(const Request::State& state, int s, const float* values, int64_t dim,
+                               at::transport::TFramedTransport& out) {
     const auto& uniques = state.shard_uniques[s];
     const auto& groups = state.groups;
     const uint32_t row_bytes = static_cast<uint32_t>(dim * sizeof(float));
@@ -198,9 +198,9 @@ PsClient::PsClient(std::vector<Endpoint> endpoints, ClientOptions options,
   std::random_device entropy;
   int64_t client_id = 0;
   while (client_id == 0) {
-    client_id = static_cast<int64_t>((static_cast<uint64_t>(entropy()) << 32) ^ entropy() ^
-                                     static_cast<uint64_t>(
-                                         std::chrono::steady_clock::now().time_since_epoch().count()));
+    client_id = static_cast<int64_t>(
+        (static_cast<uint64_t>(entropy()) << 32) ^ entropy() ^
+        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   }
   for (int i = 0; i < n; ++i) {
     impl_->shards.push_back(std::make_unique<ShardChannel>(i, n, endpoints[i], options, client_id));
@@ -215,12 +215,12 @@ const Slicer& PsClient::slicer() const { return *impl_->slicer; }
 void PsClient::create_table(const TableSpec& spec) {
   validate(spec);
   const wire::TableSpec w = to_wire(spec);
-  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
-                 [w](int, ShardChannel& c) {
-                   c.call("create_table", [&](wire::ParameterServerClient& client) {
-                     client.create_table(w);
-                   });
-                 })
+  impl_
+      ->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                [w](int, ShardChannel& c) {
+                  c.call("create_table",
+                         [&](wire::ParameterServerClient& client) { client.create_table(w); });
+                })
       .wait();
 }
 
@@ -305,45 +305,48 @@ void PsClient::load(int64_t version) {
 
 std::vector<ShardHealth> PsClient::health() {
   std::vector<ShardHealth> out(impl_->shards.size());
-  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
-                 [&out](int s, ShardChannel& c) {
-                   ShardHealth& h = out[s];
-                   h.endpoint = c.endpoint();
-                   try {
-                     wire::Health w;
-                     c.call("health", [&](wire::ParameterServerClient& client) { client.health(w); },
-                            1);
-                     h.reachable = w.serving;
-                     h.wire_version = w.wire_version;
-                     h.shard_index = w.shard_index;
-                     h.num_shards = w.num_shards;
-                   } catch (const std::exception& e) {
-                     h.error = e.what();
-                   }
-                 })
+  impl_
+      ->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                [&out](int s, ShardChannel& c) {
+                  ShardHealth& h = out[s];
+                  h.endpoint = c.endpoint();
+                  try {
+                    wire::Health w;
+                    c.call(
+                        "health", [&](wire::ParameterServerClient& client) { client.health(w); },
+                        1);
+                    h.reachable = w.serving;
+                    h.wire_version = w.wire_version;
+                    h.shard_index = w.shard_index;
+                    h.num_shards = w.num_shards;
+                  } catch (const std::exception& e) {
+                    h.error = e.what();
+                  }
+                })
       .wait();
   return out;
 }
 
 std::vector<std::string> PsClient::stats() {
   std::vector<std::string> out(impl_->shards.size());
-  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
-                 [&out](int s, ShardChannel& c) {
-                   wire::ServerStats w;
-                   c.call("stats", [&](wire::ParameterServerClient& client) { client.stats(w); });
-                   std::ostringstream text;
-                   text << "shard " << w.shard_index << "/" << w.num_shards << " at "
-                        << c.endpoint().to_string() << ": up " << w.uptime_s << " s, "
-                        << w.pull_requests << " pulls (" << w.keys_pulled << " keys), "
-                        << w.push_requests << " pushes (" << w.keys_pushed << " keys), "
-                        << w.rejected_requests << " rejected, last checkpoint "
-                        << w.last_checkpoint_version << "\n";
-                   for (const auto& t : w.tables) {
-                     text << "  table " << describe(from_wire(t.spec)) << ": " << t.rows
-                          << " rows, " << t.bytes << " bytes\n";
-                   }
-                   out[s] = text.str();
-                 })
+  impl_
+      ->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                [&out](int s, ShardChannel& c) {
+                  wire::ServerStats w;
+                  c.call("stats", [&](wire::ParameterServerClient& client) { client.stats(w); });
+                  std::ostringstream text;
+                  text << "shard " << w.shard_index << "/" << w.num_shards << " at "
+                       << c.endpoint().to_string() << ": up " << w.uptime_s << " s, "
+                       << w.pull_requests << " pulls (" << w.keys_pulled << " keys), "
+                       << w.push_requests << " pushes (" << w.keys_pushed << " keys), "
+                       << w.rejected_requests << " rejected, last checkpoint "
+                       << w.last_checkpoint_version << "\n";
+                  for (const auto& t : w.tables) {
+                    text << "  table " << describe(from_wire(t.spec)) << ": " << t.rows << " rows, "
+                         << t.bytes << " bytes\n";
+                  }
+                  out[s] = text.str();
+                })
       .wait();
   return out;
 }

@@ -48,9 +48,9 @@ std::vector<Endpoint> parse_endpoints(const std::string& list);
 
 struct ClientOptions {
   int connect_timeout_ms = 2000;
-  int io_timeout_ms = 60000;        // send/receive timeout of one call
-  int max_attempts = 5;             // tries per shard call, transport failures only
-  int backoff_initial_ms = 50;      // doubled after each failed try
+  int io_timeout_ms = 60000;    // send/receive timeout of one call
+  int max_attempts = 5;         // tries per shard call, transport failures only
+  int backoff_initial_ms = 50;  // doubled after each failed try
   int backoff_max_ms = 2000;
   int64_t max_frame_bytes = 256LL << 20;  // must not exceed the servers' --max-frame-mib
 };

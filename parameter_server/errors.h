@@ -40,6 +40,5 @@ class RequestError : public Error {
 }  // namespace hybrec::ps
 
 // Throws RequestError(code, message built from the remaining arguments).
-#define HYBREC_PS_REJECT(code, ...)                                                    \
-  throw ::hybrec::ps::RequestError(code, ::hybrec::detail::concat(__VA_ARGS__), __FILE__, \
-                                   __LINE__)
+#define HYBREC_PS_REJECT(code, ...) \
+  throw ::hybrec::ps::RequestError(code, ::hybrec::detail::concat(__VA_ARGS__), __FILE__, __LINE__)

@@ -55,8 +55,8 @@ Handle open_attr(hid_t obj, const char* name, H5T_class_t expected, const std::s
   Handle type(check_id(H5Aget_type(attr), "H5Aget_type", path, name), H5Tclose);
   const H5T_class_t cls = H5Tget_class(type);
   if (points != 1 || cls != expected) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", where,
-                     " attribute '", name, "' is not a single ",
+    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", where, " attribute '",
+                     name, "' is not a single ",
                      expected == H5T_INTEGER ? "integer"
                      : expected == H5T_FLOAT ? "float"
                                              : "string");
@@ -68,8 +68,8 @@ Handle open_attr(hid_t obj, const char* name, H5T_class_t expected, const std::s
 // holds (`rows_hint`), since every chunk takes its full size on disk; the
 // floor keeps a table that grows during the write from getting tiny chunks.
 int64_t chunk_rows(int64_t cols, int64_t elem_bytes, int64_t rows_hint) {
-  const int64_t rows = std::min(kChunkBytes / (cols * elem_bytes),
-                                std::max<int64_t>(rows_hint, kMinChunkRows));
+  const int64_t rows =
+      std::min(kChunkBytes / (cols * elem_bytes), std::max<int64_t>(rows_hint, kMinChunkRows));
   return std::clamp<int64_t>(rows, 1, kMaxChunkRows);
 }
 
@@ -81,12 +81,11 @@ void select_block(hid_t file_space, const Block& b, int rank, const std::string&
                "H5Sselect_hyperslab", path, name);
   const hsize_t mem_dims[2] = {static_cast<hsize_t>(b.count), static_cast<hsize_t>(b.mem_cols)};
   const hsize_t mem_start[2] = {0, static_cast<hsize_t>(b.col)};
-  *mem_space = Handle(check_id(H5Screate_simple(rank, mem_dims, nullptr), "H5Screate_simple",
-                               path, name),
-                      H5Sclose);
-  check_status(
-      H5Sselect_hyperslab(*mem_space, H5S_SELECT_SET, mem_start, nullptr, count, nullptr),
-      "H5Sselect_hyperslab", path, name);
+  *mem_space =
+      Handle(check_id(H5Screate_simple(rank, mem_dims, nullptr), "H5Screate_simple", path, name),
+             H5Sclose);
+  check_status(H5Sselect_hyperslab(*mem_space, H5S_SELECT_SET, mem_start, nullptr, count, nullptr),
+               "H5Sselect_hyperslab", path, name);
 }
 
 }  // namespace
@@ -179,8 +178,8 @@ std::string read_string_attr(hid_t obj, const char* name, const std::string& pat
   const htri_t variable = H5Tis_variable_str(type);
   const size_t size = H5Tget_size(type);
   if (variable != 0 || size == 0 || size > 1024) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", where,
-                     " attribute '", name, "' is not a short fixed-length string");
+    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", where, " attribute '",
+                     name, "' is not a short fixed-length string");
   }
   std::string value(size, '\0');
   check_status(H5Aread(attr, type, value.data()), "H5Aread", path, name);
@@ -228,8 +227,8 @@ void read_block(hid_t dataset, int rank, hid_t mem_type, void* buf, const Block&
   Handle file_space(check_id(H5Dget_space(dataset), "H5Dget_space", path, name), H5Sclose);
   Handle mem_space(H5I_INVALID_HID, H5Sclose);
   select_block(file_space, b, rank, path, name.c_str(), &mem_space);
-  check_status(H5Dread(dataset, mem_type, mem_space, file_space, H5P_DEFAULT, buf), "H5Dread",
-               path, name);
+  check_status(H5Dread(dataset, mem_type, mem_space, file_space, H5P_DEFAULT, buf), "H5Dread", path,
+               name);
 }
 
 // Opens dataset `name` of a group (a table's, say) and checks its type

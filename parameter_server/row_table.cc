@@ -31,8 +31,7 @@ struct RowTable::Stripe {
   std::vector<float*> chunks;  // owned by the table's arena
 
   float* slot(uint32_t s, int64_t slot_floats) const {
-    return chunks[s >> kChunkShift] +
-           static_cast<int64_t>(s & (kSlotsPerChunk - 1)) * slot_floats;
+    return chunks[s >> kChunkShift] + static_cast<int64_t>(s & (kSlotsPerChunk - 1)) * slot_floats;
   }
 
   // Bucket holding key, or the empty bucket where it would go.

@@ -32,8 +32,8 @@ struct ServerOptions {
   std::string bind_address = "127.0.0.1";  // loopback unless told otherwise
   int port = 0;                            // 0: any free port; port() tells which
   ShardId shard;
-  std::string checkpoint_dir;              // empty: no checkpoints
-  double checkpoint_interval_s = 0;        // 0: only on request and at shutdown
+  std::string checkpoint_dir;        // empty: no checkpoints
+  double checkpoint_interval_s = 0;  // 0: only on request and at shutdown
   int max_connections = 64;
   int64_t max_frame_bytes = 256LL << 20;
   int idle_timeout_ms = 300000;

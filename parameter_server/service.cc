@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "parameter_server/payload.h"
-#include "ps_constants.h"
 #include "parameter_server/wire_convert.h"
+#include "ps_constants.h"
 
 namespace hybrec::ps {
 
@@ -31,8 +31,8 @@ void check_row_bytes(const char* what, const std::string& values, int64_t n, con
   const uint64_t expected = static_cast<uint64_t>(n) * static_cast<uint64_t>(t.dim()) * 4;
   if (values.size() != expected) {
     HYBREC_PS_REJECT(ErrorCode::kDimMismatch, what, " are ", values.size(), " bytes; ", n,
-                     " keys x dim ", t.dim(), " of table '", t.spec().name, "' x 4 bytes = ",
-                     expected);
+                     " keys x dim ", t.dim(), " of table '", t.spec().name,
+                     "' x 4 bytes = ", expected);
   }
 }
 
@@ -86,8 +86,8 @@ auto PsService::guarded(const char* what, Fn&& fn) -> decltype(fn()) {
                                __LINE__));
   } catch (const std::exception& e) {
     ++rejected_requests_;
-    throw to_wire(RequestError(ErrorCode::kInternal, std::string(what) + ": " + e.what(),
-                               __FILE__, __LINE__));
+    throw to_wire(RequestError(ErrorCode::kInternal, std::string(what) + ": " + e.what(), __FILE__,
+                               __LINE__));
   }
 }
 
@@ -161,8 +161,7 @@ void PsService::push(const std::string& table, const std::string& keys, const st
             });
 }
 
-void PsService::assign(const std::string& table, const std::string& keys,
-                       const std::string& rows) {
+void PsService::assign(const std::string& table, const std::string& keys, const std::string& rows) {
   with_rows("assign", "rows", table, keys, rows,
             [](RowTable& t, const int64_t* k, int64_t n, const float* r) { t.assign(k, n, r); });
 }

@@ -51,7 +51,6 @@ class PsService : public wire::ParameterServerIf {
   // returns whether it did. Called once at startup.
   bool restore_latest();
 
-
  private:
   // The store that requests see, held for the duration of a request so a
   // load() swaps it only between requests.

@@ -172,12 +172,13 @@ class ShardChannel {
     }
     // A wrong address or a server of another version is a configuration
     // error: fail at once rather than route keys to the wrong shard.
-    if (health.wire_version != wire::g_ps_constants.WIRE_VERSION ||
-        health.shard_index != index_ || health.num_shards != num_shards_) {
+    if (health.wire_version != wire::g_ps_constants.WIRE_VERSION || health.shard_index != index_ ||
+        health.num_shards != num_shards_) {
       disconnect();
-      HYBREC_THROW(prefix(), "expected shard ", index_, " of ", num_shards_, " speaking wire version ",
-                   wire::g_ps_constants.WIRE_VERSION, ", found shard ", health.shard_index, " of ",
-                   health.num_shards, " speaking version ", health.wire_version);
+      HYBREC_THROW(prefix(), "expected shard ", index_, " of ", num_shards_,
+                   " speaking wire version ", wire::g_ps_constants.WIRE_VERSION, ", found shard ",
+                   health.shard_index, " of ", health.num_shards, " speaking version ",
+                   health.wire_version);
     }
   }
 

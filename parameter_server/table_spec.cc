@@ -9,9 +9,12 @@ namespace hybrec::ps {
 
 int64_t state_floats(const TableSpec& spec) {
   switch (spec.optimizer) {
-    case Optimizer::kSgd: return 0;
-    case Optimizer::kRowwiseAdagrad: return 1;
-    case Optimizer::kAdam: return 2 * static_cast<int64_t>(spec.dim) + 1;
+    case Optimizer::kSgd:
+      return 0;
+    case Optimizer::kRowwiseAdagrad:
+      return 1;
+    case Optimizer::kAdam:
+      return 2 * static_cast<int64_t>(spec.dim) + 1;
   }
   return 0;
 }
@@ -56,15 +59,18 @@ void validate(const TableSpec& spec) {
 bool operator==(const TableSpec& a, const TableSpec& b) {
   return a.name == b.name && a.dim == b.dim && a.optimizer == b.optimizer &&
          a.learning_rate == b.learning_rate && a.eps == b.eps && a.beta1 == b.beta1 &&
-         a.beta2 == b.beta2 && a.weight_decay == b.weight_decay &&
-         a.init_scale == b.init_scale && a.seed == b.seed;
+         a.beta2 == b.beta2 && a.weight_decay == b.weight_decay && a.init_scale == b.init_scale &&
+         a.seed == b.seed;
 }
 
 const char* optimizer_name(Optimizer optimizer) {
   switch (optimizer) {
-    case Optimizer::kSgd: return "sgd";
-    case Optimizer::kRowwiseAdagrad: return "rowwise_adagrad";
-    case Optimizer::kAdam: return "adam";
+    case Optimizer::kSgd:
+      return "sgd";
+    case Optimizer::kRowwiseAdagrad:
+      return "rowwise_adagrad";
+    case Optimizer::kAdam:
+      return "adam";
   }
   return "unknown";
 }

@@ -15,10 +15,10 @@ struct TableSpec {
   Optimizer optimizer = Optimizer::kRowwiseAdagrad;
   double learning_rate = 0.01;
   double eps = 1e-8;
-  double beta1 = 0.9;          // Adam only
-  double beta2 = 0.999;        // Adam only
-  double weight_decay = 0.0;   // Adam only (decoupled)
-  double init_scale = 0.01;    // new rows are uniform in [-init_scale, init_scale]
+  double beta1 = 0.9;         // Adam only
+  double beta2 = 0.999;       // Adam only
+  double weight_decay = 0.0;  // Adam only (decoupled)
+  double init_scale = 0.01;   // new rows are uniform in [-init_scale, init_scale]
   int64_t seed = 0;
 };
 

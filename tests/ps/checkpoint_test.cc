@@ -295,8 +295,11 @@ TEST_F(CheckpointTest, SameShardCountReadsOnlyItsOwnFile) {
   ps::LoadedCheckpoint loaded = load("v1", ShardId{1, 2});
   expect_same_table(table, loaded.store->table("t"));
   // Resharding needs the missing file.
-  expect_checkpoint_error([&] { load("v1", ShardId{0, 3}); },
-                          {"shard-00000-of-00002.h5", "missing", "resharding from 2 to 3"});
+  expect_checkpoint_error(
+      [&] {
+        load("v1", ShardId{0, 3});
+      },
+      {"shard-00000-of-00002.h5", "missing", "resharding from 2 to 3"});
 }
 
 // ---------------------------------------------------------------------------
@@ -316,8 +319,7 @@ TEST_F(CheckpointTest, MissingShardFileWhenResharding) {
   RowStore store;
   train(store.create_table(make_spec("t", 2, Optimizer::kSgd)), test_keys(10), 1, 1);
   ps::write_checkpoint(root_, "v1", 1, ShardId{0, 2}, store);
-  expect_checkpoint_error([&] { load("v1", ShardId{0, 3}); },
-                          {file("v1", 1, 2), "missing"});
+  expect_checkpoint_error([&] { load("v1", ShardId{0, 3}); }, {file("v1", 1, 2), "missing"});
   expect_checkpoint_error([&] { load("v1", ShardId{1, 2}); }, {file("v1", 1, 2), "missing"});
 }
 
@@ -327,8 +329,11 @@ TEST_F(CheckpointTest, DimMismatchAgainstCurrent) {
   ps::write_checkpoint(root_, "v1", 1, ShardId{0, 1}, store);
   RowStore current;
   current.create_table(make_spec("user", 8, Optimizer::kRowwiseAdagrad));
-  expect_checkpoint_error([&] { load("v1", ShardId{0, 1}, current); },
-                          {"'user'", "dim 4", "dim 8", file("v1", 0, 1)});
+  expect_checkpoint_error(
+      [&] {
+        load("v1", ShardId{0, 1}, current);
+      },
+      {"'user'", "dim 4", "dim 8", file("v1", 0, 1)});
 }
 
 TEST_F(CheckpointTest, OptimizerMismatchAgainstCurrent) {
@@ -337,8 +342,11 @@ TEST_F(CheckpointTest, OptimizerMismatchAgainstCurrent) {
   ps::write_checkpoint(root_, "v1", 1, ShardId{0, 1}, store);
   RowStore current;
   current.create_table(make_spec("item", 4, Optimizer::kSgd));
-  expect_checkpoint_error([&] { load("v1", ShardId{0, 1}, current); },
-                          {"'item'", "adam", "sgd", file("v1", 0, 1)});
+  expect_checkpoint_error(
+      [&] {
+        load("v1", ShardId{0, 1}, current);
+      },
+      {"'item'", "adam", "sgd", file("v1", 0, 1)});
 }
 
 TEST_F(CheckpointTest, SpecDisagreementBetweenShardFiles) {
@@ -347,8 +355,11 @@ TEST_F(CheckpointTest, SpecDisagreementBetweenShardFiles) {
   train(b.create_table(make_spec("t", 4, Optimizer::kSgd, 2)), test_keys(10), 1, 1);
   ps::write_checkpoint(root_, "v1", 1, ShardId{0, 2}, a);
   ps::write_checkpoint(root_, "v1", 1, ShardId{1, 2}, b);
-  expect_checkpoint_error([&] { load("v1", ShardId{0, 1}); },
-                          {"'t'", "seed=2", "seed=1", file("v1", 1, 2)});
+  expect_checkpoint_error(
+      [&] {
+        load("v1", ShardId{0, 1});
+      },
+      {"'t'", "seed=2", "seed=1", file("v1", 1, 2)});
 }
 
 TEST_F(CheckpointTest, ShardFileFromAnotherSave) {
@@ -359,8 +370,11 @@ TEST_F(CheckpointTest, ShardFileFromAnotherSave) {
   ps::write_checkpoint(root_, "latest", 1, ShardId{0, 2}, store);
   ps::write_checkpoint(root_, "latest", 1, ShardId{1, 2}, RowStore());
   ps::write_checkpoint(root_, "latest", 2, ShardId{0, 2}, store);
-  expect_checkpoint_error([&] { load("latest", ShardId{1, 2}); },
-                          {file("latest", 1, 2), "version 1", "manifest says version 2"});
+  expect_checkpoint_error(
+      [&] {
+        load("latest", ShardId{1, 2});
+      },
+      {file("latest", 1, 2), "version 1", "manifest says version 2"});
   expect_checkpoint_error([&] { load("latest", ShardId{0, 1}); }, {"version 1"});
   EXPECT_EQ(load("latest", ShardId{0, 2}).version, 2);
 }
@@ -372,8 +386,11 @@ TEST_F(CheckpointTest, KeyOfAnotherShardInOwnFile) {
   train(store.create_table(make_spec("t", 2, Optimizer::kSgd)), test_keys(50), 1, 1);
   ps::write_checkpoint(root_, "v1", 1, ShardId{0, 2}, store);
   ps::write_checkpoint(root_, "v1", 1, ShardId{1, 2}, RowStore());
-  expect_checkpoint_error([&] { load("v1", ShardId{0, 2}); },
-                          {file("v1", 0, 2), "belongs to shard 1 of 2"});
+  expect_checkpoint_error(
+      [&] {
+        load("v1", ShardId{0, 2});
+      },
+      {file("v1", 0, 2), "belongs to shard 1 of 2"});
 }
 
 TEST_F(CheckpointTest, KeyStoredInTwoShardFiles) {
@@ -390,8 +407,11 @@ TEST_F(CheckpointTest, ShardFileUnderTheWrongName) {
   ps::write_checkpoint(root_, "v1", 1, ShardId{0, 2}, store);
   ps::write_checkpoint(root_, "v1", 1, ShardId{1, 2}, RowStore());
   fs::rename(file("v1", 0, 2), file("v1", 1, 2));
-  expect_checkpoint_error([&] { load("v1", ShardId{1, 2}); },
-                          {file("v1", 1, 2), "written as shard 0 of 2", "expected shard 1 of 2"});
+  expect_checkpoint_error(
+      [&] {
+        load("v1", ShardId{1, 2});
+      },
+      {file("v1", 1, 2), "written as shard 0 of 2", "expected shard 1 of 2"});
 }
 
 class CorruptFileTest : public CheckpointTest {
@@ -464,17 +484,28 @@ TEST_F(CheckpointTest, BadArguments) {
   EXPECT_EQ(ps::checkpoint_name(0), "v0");
   EXPECT_EQ(ps::checkpoint_name(123456789012), "v123456789012");
   RowStore store;
-  expect_checkpoint_error([&] { ps::write_checkpoint(root_, "v1", -3, ShardId{0, 1}, store); },
-                          {"-3"});
-  expect_checkpoint_error([&] { ps::write_checkpoint(root_, "v1", 1, ShardId{2, 2}, store); },
-                          {"shard 2 of 2"});
-  expect_checkpoint_error([&] { ps::write_checkpoint(root_, "../x", 1, ShardId{0, 1}, store); },
-                          {"../x"});
+  expect_checkpoint_error(
+      [&] {
+        ps::write_checkpoint(root_, "v1", -3, ShardId{0, 1}, store);
+      },
+      {"-3"});
+  expect_checkpoint_error(
+      [&] {
+        ps::write_checkpoint(root_, "v1", 1, ShardId{2, 2}, store);
+      },
+      {"shard 2 of 2"});
+  expect_checkpoint_error(
+      [&] {
+        ps::write_checkpoint(root_, "../x", 1, ShardId{0, 1}, store);
+      },
+      {"../x"});
   EXPECT_TRUE(entries(root_).empty());
   ps::write_checkpoint(root_, "v1", 1, ShardId{0, 2}, store);
   JumpHashSlicer three(3);
   expect_checkpoint_error(
-      [&] { ps::read_checkpoint(root_, "v1", ShardId{0, 2}, three, RowStore()); },
+      [&] {
+        ps::read_checkpoint(root_, "v1", ShardId{0, 2}, three, RowStore());
+      },
       {"slicer has 3 shards"});
 }
 
@@ -552,8 +583,11 @@ TEST_F(CheckpointTest, FailedRenameLeavesNoTemporary) {
   fs::create_directories(shard_path + "/blocker");
   RowStore store;
   train(store.create_table(make_spec("t", 4, Optimizer::kSgd)), test_keys(100), 1, 1);
-  expect_checkpoint_error([&] { ps::write_checkpoint(root_, "v1", 1, ShardId{0, 1}, store); },
-                          {"rename", shard_path});
+  expect_checkpoint_error(
+      [&] {
+        ps::write_checkpoint(root_, "v1", 1, ShardId{0, 1}, store);
+      },
+      {"rename", shard_path});
   EXPECT_EQ(entries(root_ + "/v1"), (std::vector<std::string>{"shard-00000-of-00001.h5"}));
   EXPECT_TRUE(fs::is_directory(shard_path + "/blocker"));
   // Shard 0 announces nothing when its own file failed.

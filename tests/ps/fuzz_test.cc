@@ -153,8 +153,7 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
       }
     });
   }
-  threads.emplace_back(
-      [&] { slow_connections(port, splitmix(seed + 99), snap, tally, failures); });
+  threads.emplace_back([&] { slow_connections(port, splitmix(seed + 99), snap, tally, failures); });
   for (auto& t : threads) t.join();
   const double fuzz_s = std::chrono::duration<double>(Clock::now() - start).count();
 
@@ -164,20 +163,20 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
     std::printf("  %7lld  %s\n", static_cast<long long>(tally.frames[k].load()), kKindNames[k]);
   }
   std::printf("  %7lld  total frames\n", static_cast<long long>(tally.total()));
-  std::printf("replies checked %lld, drops checked %lld; fuzz connections ended by half-close "
-              "%lld, close %lld, reset %lld\n",
-              static_cast<long long>(tally.replies_checked.load()),
-              static_cast<long long>(tally.drops_checked.load()),
-              static_cast<long long>(tally.drained.load()),
-              static_cast<long long>(tally.closed_early.load()),
-              static_cast<long long>(tally.reset.load()));
+  std::printf(
+      "replies checked %lld, drops checked %lld; fuzz connections ended by half-close "
+      "%lld, close %lld, reset %lld\n",
+      static_cast<long long>(tally.replies_checked.load()),
+      static_cast<long long>(tally.drops_checked.load()),
+      static_cast<long long>(tally.drained.load()),
+      static_cast<long long>(tally.closed_early.load()),
+      static_cast<long long>(tally.reset.load()));
   std::printf("server RSS: %lld MiB before fuzzing, peak %lld MiB; above %lld MiB %lld times\n",
               static_cast<long long>(rss_before >> 10), static_cast<long long>(memory.peak_mib()),
               static_cast<long long>(kSoftCapMib), static_cast<long long>(memory.episodes()));
-  ASSERT_FALSE(memory.killed())
-      << "the server's resident memory passed " << kHardCapMib
-      << " MiB and the test killed it to protect the machine (see "
-      << "ATinyFrameCannotMakeTheServerAllocateBeyondTheFrameLimit)";
+  ASSERT_FALSE(memory.killed()) << "the server's resident memory passed " << kHardCapMib
+                                << " MiB and the test killed it to protect the machine (see "
+                                << "ATinyFrameCannotMakeTheServerAllocateBeyondTheFrameLimit)";
   EXPECT_LT(memory.peak_mib(), kSoftCapMib)
       << "the server's resident memory peaked at " << memory.peak_mib()
       << " MiB under fuzzing (see ATinyFrameCannotMakeTheServerAllocateBeyondTheFrameLimit)";
@@ -316,9 +315,9 @@ TEST(PsFuzz, AClientThatStopsReadingRepliesCannotHoldAConnectionForever) {
   TempDir dir;
   const std::string log = dir.path() + "/server.stderr";
   // One connection at a time, so a held connection locks everyone out.
-  auto server = start_server(log, {"--port", "0", "--max-frame-mib", std::to_string(kMaxFrameMib),
-                                   "--idle-timeout-s", std::to_string(kShortIdleS), "--threads",
-                                   "1"});
+  auto server =
+      start_server(log, {"--port", "0", "--max-frame-mib", std::to_string(kMaxFrameMib),
+                         "--idle-timeout-s", std::to_string(kShortIdleS), "--threads", "1"});
   ASSERT_TRUE(server->running()) << tail(read_file(log));
   const pid_t pid = server->pid();
   ASSERT_GT(pid, 0);
@@ -330,8 +329,8 @@ TEST(PsFuzz, AClientThatStopsReadingRepliesCannotHoldAConnectionForever) {
   {
     Conn c(port);
     ASSERT_TRUE(c.ok()) << c.error();
-    ASSERT_TRUE(c.send(framed(encode([&](auto& cl) { cl.send_create_table(to_wire(wide)); })),
-                       false));
+    ASSERT_TRUE(
+        c.send(framed(encode([&](auto& cl) { cl.send_create_table(to_wire(wide)); })), false));
     ASSERT_EQ(c.read_frame(&reply, 10000), Conn::Read::kData);
   }
 

@@ -241,7 +241,8 @@ TEST(PsIntegration, KilledShardRestartsFromItsLastCheckpointAndClientsReconnect)
   const auto pushed_at = std::filesystem::file_time_type::clock::now();
   for (int i = 0; i < 100; ++i) {
     std::error_code ec;
-    if (std::filesystem::last_write_time(file, ec) > pushed_at + std::chrono::milliseconds(10)) break;
+    if (std::filesystem::last_write_time(file, ec) > pushed_at + std::chrono::milliseconds(10))
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   // One more interval so the file written is complete from a snapshot after the push.
@@ -277,8 +278,8 @@ TEST(PsIntegration, KilledShardRestartsFromItsLastCheckpointAndClientsReconnect)
 TEST(PsIntegration, SigtermLosesNoAcknowledgedPushAndWritesTheFinalCheckpoint) {
   TempDir dir;
   const int port = testing::free_port();
-  auto shard = std::make_unique<PsProcess>(std::vector<std::string>{
-      "--port", std::to_string(port), "--checkpoint-dir", dir.path()});
+  auto shard = std::make_unique<PsProcess>(
+      std::vector<std::string>{"--port", std::to_string(port), "--checkpoint-dir", dir.path()});
   const int dim = 32;
   const auto keys = key_range(0, 20000);
   const TableSpec spec = table_spec("items", dim, Optimizer::kSgd);
@@ -308,8 +309,8 @@ TEST(PsIntegration, SigtermLosesNoAcknowledgedPushAndWritesTheFinalCheckpoint) {
   }
   ASSERT_GT(acknowledged, 0);
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/latest/shard-00000-of-00001.h5"));
-  shard = std::make_unique<PsProcess>(std::vector<std::string>{
-      "--port", std::to_string(port), "--checkpoint-dir", dir.path()});
+  shard = std::make_unique<PsProcess>(
+      std::vector<std::string>{"--port", std::to_string(port), "--checkpoint-dir", dir.path()});
   PsClient client(parse_endpoints(shard->address()));
   const auto rows = pull_all(client, "items", keys, dim);
   // The generator's rows, from a fresh shard of the same spec.
@@ -346,8 +347,8 @@ TEST(PsIntegration, TypedServerErrorsReachTheClientWithTheShard) {
     EXPECT_EQ(e.code(), ErrorCode::kDimMismatch);
   }
   // Addresses in the wrong order would route keys to the wrong shard.
-  PsClient swapped(parse_endpoints(cluster.shards[1]->address() + "," +
-                                   cluster.shards[0]->address()));
+  PsClient swapped(
+      parse_endpoints(cluster.shards[1]->address() + "," + cluster.shards[0]->address()));
   EXPECT_THROW(swapped.pull("items", keys.data(), keys.size(), 4, out.data()).wait(), Error);
   // And the cluster still serves.
   client.pull("items", keys.data(), keys.size(), 4, out.data()).wait();
@@ -397,8 +398,8 @@ TEST(PsIntegration, BadServerArgumentsExitNonZeroNamingTheProblem) {
   EXPECT_NE(status, 0);
   EXPECT_NE(out.find("needs --checkpoint-dir"), std::string::npos) << out;
   PsProcess first({"--port", "0"});
-  out = run_command(std::string(HYBREC_BIN) + " ps --port " + std::to_string(first.port()),
-                    &status);
+  out =
+      run_command(std::string(HYBREC_BIN) + " ps --port " + std::to_string(first.port()), &status);
   EXPECT_EQ(status, 1);
   EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())),
             std::string::npos)

@@ -1,4 +1,6 @@
 // RowTable and RowStore: storage, first-pull initialisation, concurrency.
+#include "parameter_server/row_store.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 
 #include "parameter_server/errors.h"
 #include "parameter_server/row_init.h"
-#include "parameter_server/row_store.h"
 #include "ps_testing.h"
 
 namespace hybrec::ps {
@@ -25,7 +26,9 @@ TEST(RowTable, FirstPullInitialisesFromSeedTableAndKeyOnly) {
   std::vector<float> rows_a(keys_a.size() * 16), rows_b(keys_b.size() * 16);
   a.pull(keys_a.data(), 4, rows_a.data());
   b.pull(keys_b.data(), 6, rows_b.data());
-  auto row = [](const std::vector<float>& rows, int i) { return std::vector<float>(rows.begin() + i * 16, rows.begin() + (i + 1) * 16); };
+  auto row = [](const std::vector<float>& rows, int i) {
+    return std::vector<float>(rows.begin() + i * 16, rows.begin() + (i + 1) * 16);
+  };
   EXPECT_EQ(row(rows_a, 0), row(rows_b, 5));  // key 5
   EXPECT_EQ(row(rows_a, 1), row(rows_b, 4));  // key -3
   EXPECT_EQ(row(rows_a, 2), row(rows_b, 2));  // key 2^40

@@ -1,5 +1,7 @@
 // The shard's request handler in-process (no sockets): every bad request is
 // rejected with a typed PsError naming the problem, and changes nothing.
+#include "parameter_server/service.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "parameter_server/payload.h"
-#include "parameter_server/service.h"
 #include "parameter_server/wire_convert.h"
 #include "ps_testing.h"
 
@@ -27,7 +28,8 @@ class ServiceTest : public ::testing::Test {
     service_.create_table(to_wire(spec));
     keys_ = {1, 2, 3};
     std::vector<float> grads(keys_.size() * kDim, 0.25f);
-    service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0);
+    service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0,
+                  0);
     before_ = rows();
   }
 
@@ -71,14 +73,20 @@ TEST_F(ServiceTest, KeysNotMultipleOfEightBytes) {
 TEST_F(ServiceTest, GradsOfWrongDim) {
   std::vector<float> grads(3 * (kDim + 1), 1.0f);
   expect_rejected(
-      [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0); },
+      [&] {
+        service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()),
+                      0, 0);
+      },
       wire::ErrorCode::DIM_MISMATCH, "dim 4");
 }
 
 TEST_F(ServiceTest, KeysAndGradsLengthsDisagree) {
   std::vector<float> grads(2 * kDim, 1.0f);
   expect_rejected(
-      [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0); },
+      [&] {
+        service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()),
+                      0, 0);
+      },
       wire::ErrorCode::DIM_MISMATCH, "3 keys");
 }
 
@@ -88,7 +96,10 @@ TEST_F(ServiceTest, NonFiniteGradientRejectsTheWholeRequest) {
     std::vector<float> grads(3 * kDim, 1.0f);
     grads[2 * kDim + 1] = bad;  // last key: the first two must not be touched either
     expect_rejected(
-        [&] { service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0, 0); },
+        [&] {
+          service_.push("items", pack_keys(keys_.data(), 3),
+                        pack_floats(grads.data(), grads.size()), 0, 0);
+        },
         wire::ErrorCode::NON_FINITE, "key 3");
   }
 }
@@ -97,7 +108,9 @@ TEST_F(ServiceTest, NonFiniteAssignIsRejected) {
   std::vector<float> rows(3 * kDim, 0.5f);
   rows[0] = std::numeric_limits<float>::quiet_NaN();
   expect_rejected(
-      [&] { service_.assign("items", pack_keys(keys_.data(), 3), pack_floats(rows.data(), rows.size())); },
+      [&] {
+        service_.assign("items", pack_keys(keys_.data(), 3), pack_floats(rows.data(), rows.size()));
+      },
       wire::ErrorCode::NON_FINITE, "key 1");
 }
 
@@ -116,7 +129,8 @@ TEST_F(ServiceTest, ConflictingCreateAndBadSpec) {
                   "items");
   spec.name = "x";
   spec.dim = -1;
-  expect_rejected([&] { service_.create_table(to_wire(spec)); }, wire::ErrorCode::BAD_SPEC, "dim -1");
+  expect_rejected([&] { service_.create_table(to_wire(spec)); }, wire::ErrorCode::BAD_SPEC,
+                  "dim -1");
 }
 
 TEST_F(ServiceTest, SaveAndLoadWithoutCheckpointDir) {

@@ -1,11 +1,12 @@
 // Key routing: jump consistent hash through the replaceable Slicer.
+#include "parameter_server/slicer.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "hybrec/kernels/error.h"
 #include "parameter_server/key_groups.h"
-#include "parameter_server/slicer.h"
 
 namespace hybrec::ps {
 namespace {
@@ -41,7 +42,8 @@ TEST(JumpHashSlicer, AddingAShardOnlyMovesKeysToTheNewShard) {
 
 TEST(JumpHashSlicer, IsAPureFunctionOfKeyAndCount) {
   JumpHashSlicer a(5), b(5);
-  for (int64_t k : {0LL, 1LL, -1LL, 1LL << 62, 123456789LL}) EXPECT_EQ(a.shard_of(k), b.shard_of(k));
+  for (int64_t k : {0LL, 1LL, -1LL, 1LL << 62, 123456789LL})
+    EXPECT_EQ(a.shard_of(k), b.shard_of(k));
 }
 
 TEST(JumpHashSlicer, RejectsZeroShards) { EXPECT_THROW(JumpHashSlicer(0), hybrec::Error); }

@@ -23,13 +23,24 @@ namespace {
 
 namespace at = apache::thrift;
 
-enum Type : uint8_t { kStop = 0, kBool = 2, kDouble = 4, kI32 = 8, kI64 = 10, kString = 11,
-                      kStruct = 12, kList = 15 };
+enum Type : uint8_t {
+  kStop = 0,
+  kBool = 2,
+  kDouble = 4,
+  kI32 = 8,
+  kI64 = 10,
+  kString = 11,
+  kStruct = 12,
+  kList = 15
+};
 
 // Thrift binary protocol, written out by hand.
 struct Golden {
   std::string b;
-  Golden& u8(uint8_t v) { b.push_back(static_cast<char>(v)); return *this; }
+  Golden& u8(uint8_t v) {
+    b.push_back(static_cast<char>(v));
+    return *this;
+  }
   Golden& i16(int16_t v) { return u8(static_cast<uint8_t>(v >> 8)).u8(static_cast<uint8_t>(v)); }
   Golden& i32(int32_t v) {
     for (int s = 24; s >= 0; s -= 8) u8(static_cast<uint8_t>(static_cast<uint32_t>(v) >> s));
@@ -67,7 +78,11 @@ constexpr uint8_t kCall = 1, kReply = 2;
 std::string hex(const std::string& s) {
   static const char* d = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : s) { out += d[c >> 4]; out += d[c & 15]; out += ' '; }
+  for (unsigned char c : s) {
+    out += d[c >> 4];
+    out += d[c & 15];
+    out += ' ';
+  }
   return out;
 }
 
@@ -91,10 +106,27 @@ wire::TableSpec example_spec() {
 }
 
 Golden& spec_fields(Golden& g) {
-  return g.field(kString, 1).str("items").field(kI32, 2).i32(64).field(kI32, 3).i32(2)
-      .field(kDouble, 4).dbl(0.05).field(kDouble, 5).dbl(1e-8).field(kDouble, 6).dbl(0.9)
-      .field(kDouble, 7).dbl(0.999).field(kDouble, 8).dbl(0.0).field(kDouble, 9).dbl(0.01)
-      .field(kI64, 10).i64(42).stop();
+  return g.field(kString, 1)
+      .str("items")
+      .field(kI32, 2)
+      .i32(64)
+      .field(kI32, 3)
+      .i32(2)
+      .field(kDouble, 4)
+      .dbl(0.05)
+      .field(kDouble, 5)
+      .dbl(1e-8)
+      .field(kDouble, 6)
+      .dbl(0.9)
+      .field(kDouble, 7)
+      .dbl(0.999)
+      .field(kDouble, 8)
+      .dbl(0.0)
+      .field(kDouble, 9)
+      .dbl(0.01)
+      .field(kI64, 10)
+      .i64(42)
+      .stop();
 }
 
 // A framed client whose requests land in a memory buffer.
@@ -134,21 +166,40 @@ TEST(WireGolden, Requests) {
     Recorder r;
     r.client.send_push("items", kKeys, kRows, 77, 5);
     Golden g;
-    g.message("push", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys)
-        .field(kString, 3).str(kRows).field(kI64, 4).i64(77).field(kI64, 5).i64(5).stop();
+    g.message("push", kCall)
+        .field(kString, 1)
+        .str("items")
+        .field(kString, 2)
+        .str(kKeys)
+        .field(kString, 3)
+        .str(kRows)
+        .field(kI64, 4)
+        .i64(77)
+        .field(kI64, 5)
+        .i64(5)
+        .stop();
     expect_bytes(r.bytes(), g.framed());
   }
   {
     Recorder r;
     r.client.send_assign("items", kKeys, kRows);
     Golden g;
-    g.message("assign", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys)
-        .field(kString, 3).str(kRows).stop();
+    g.message("assign", kCall)
+        .field(kString, 1)
+        .str("items")
+        .field(kString, 2)
+        .str(kKeys)
+        .field(kString, 3)
+        .str(kRows)
+        .stop();
     expect_bytes(r.bytes(), g.framed());
   }
   for (const char* method : {"save", "load"}) {
     Recorder r;
-    if (std::string(method) == "save") r.client.send_save(7); else r.client.send_load(7);
+    if (std::string(method) == "save")
+      r.client.send_save(7);
+    else
+      r.client.send_load(7);
     Golden g;
     g.message(method, kCall).field(kI64, 1).i64(7).stop();
     expect_bytes(r.bytes(), g.framed());
@@ -224,30 +275,72 @@ TEST(WireGolden, Replies) {
   }
   {
     Golden call;
-    call.message("pull", kCall).field(kString, 1).str("missing").field(kString, 2).str(kKeys)
+    call.message("pull", kCall)
+        .field(kString, 1)
+        .str("missing")
+        .field(kString, 2)
+        .str(kKeys)
         .stop();
     Golden reply;
-    reply.message("pull", kReply).field(kStruct, 1).field(kI32, 1).i32(1).field(kString, 2)
-        .str("unknown table 'missing'").stop().stop();
+    reply.message("pull", kReply)
+        .field(kStruct, 1)
+        .field(kI32, 1)
+        .i32(1)
+        .field(kString, 2)
+        .str("unknown table 'missing'")
+        .stop()
+        .stop();
     expect_bytes(process(call.framed()), reply.framed());
   }
   {
     Golden call;
     call.message("health", kCall).stop();
     Golden reply;
-    reply.message("health", kReply).field(kStruct, 0).field(kI32, 1).i32(1).field(kI32, 2).i32(2)
-        .field(kI32, 3).i32(4).field(kBool, 4).u8(1).stop().stop();
+    reply.message("health", kReply)
+        .field(kStruct, 0)
+        .field(kI32, 1)
+        .i32(1)
+        .field(kI32, 2)
+        .i32(2)
+        .field(kI32, 3)
+        .i32(4)
+        .field(kBool, 4)
+        .u8(1)
+        .stop()
+        .stop();
     expect_bytes(process(call.framed()), reply.framed());
   }
   {
     Golden call;
     call.message("stats", kCall).stop();
     Golden reply;
-    reply.message("stats", kReply).field(kStruct, 0).field(kI32, 1).i32(1).field(kI32, 2).i32(2)
-        .field(kList, 3).u8(kStruct).i32(1).field(kStruct, 1);
+    reply.message("stats", kReply)
+        .field(kStruct, 0)
+        .field(kI32, 1)
+        .i32(1)
+        .field(kI32, 2)
+        .i32(2)
+        .field(kList, 3)
+        .u8(kStruct)
+        .i32(1)
+        .field(kStruct, 1);
     spec_fields(reply).field(kI64, 2).i64(3).field(kI64, 3).i64(4096).stop();
-    reply.field(kI64, 4).i64(5).field(kI64, 5).i64(6).field(kI64, 6).i64(7).field(kI64, 7).i64(8)
-        .field(kI64, 8).i64(9).field(kI64, 9).i64(-1).field(kDouble, 10).dbl(1.5).stop().stop();
+    reply.field(kI64, 4)
+        .i64(5)
+        .field(kI64, 5)
+        .i64(6)
+        .field(kI64, 6)
+        .i64(7)
+        .field(kI64, 7)
+        .i64(8)
+        .field(kI64, 8)
+        .i64(9)
+        .field(kI64, 9)
+        .i64(-1)
+        .field(kDouble, 10)
+        .dbl(1.5)
+        .stop()
+        .stop();
     expect_bytes(process(call.framed()), reply.framed());
   }
 }

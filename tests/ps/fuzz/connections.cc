@@ -14,8 +14,7 @@
 
 namespace hybrec::ps::fuzz {
 
-int checked_connection(int port, Rng& rng, const Snapshot& snap, Tally& tally,
-                       Failures& failures) {
+int checked_connection(int port, Rng& rng, const Snapshot& snap, Tally& tally, Failures& failures) {
   Conn c(port);
   ++tally.connections;
   if (!c.ok()) {
@@ -113,14 +112,13 @@ void slow_connections(int port, uint64_t seed, const Snapshot& snap, Tally& tall
     Probe p;
     bool complete = true;
     if (i % 3 == 0) {
-      p = {"slow health", framed(encode([](auto& cl) { cl.send_health(); })), Call::kHealth, 0,
-           ""};
+      p = {"slow health", framed(encode([](auto& cl) { cl.send_health(); })), Call::kHealth, 0, ""};
     } else if (i % 3 == 1) {
       std::vector<int> index;
       const std::vector<int64_t> keys = pick_keys(rng, snap, 2, &index);
       p = {"slow push with a NaN", "", Call::kPush, 4, ""};
-      p.frame = framed(
-          encode([&](auto& cl) { cl.send_push(kTable, pack(keys), with_non_finite(rng, 2), 0, 0); }));
+      p.frame = framed(encode(
+          [&](auto& cl) { cl.send_push(kTable, pack(keys), with_non_finite(rng, 2), 0, 0); }));
     } else {
       complete = false;
       p.frame = framed(fuzz_message(rng));

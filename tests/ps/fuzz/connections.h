@@ -12,8 +12,7 @@ namespace hybrec::ps::fuzz {
 
 // A connection of probes, each answered and checked; sometimes one drop last.
 // Returns the frames it sent, -1 when it could not connect.
-int checked_connection(int port, Rng& rng, const Snapshot& snap, Tally& tally,
-                       Failures& failures);
+int checked_connection(int port, Rng& rng, const Snapshot& snap, Tally& tally, Failures& failures);
 
 // A connection of fuzz frames, then a half-close, a close or a reset.
 // Returns the frames it sent, -1 when it could not connect.

@@ -18,15 +18,23 @@ std::string fuzz_message(Rng& rng) {
   const std::string values = pack(random_floats(rng, static_cast<size_t>(n) * kFuzzDim));
   switch (rng() % 10) {
     case 0:
-    case 1: return encode([&](auto& c) { c.send_pull(kFuzzTable, pack(keys)); });
+    case 1:
+      return encode([&](auto& c) { c.send_pull(kFuzzTable, pack(keys)); });
     case 2:
-    case 3: return encode([&](auto& c) { c.send_push(kFuzzTable, pack(keys), values, 0, 0); });
-    case 4: return encode([&](auto& c) { c.send_assign(kFuzzTable, pack(keys), values); });
-    case 5: return encode([&](auto& c) { c.send_create_table(to_wire(fuzz_spec())); });
-    case 6: return encode([&](auto& c) { c.send_health(); });
-    case 7: return encode([&](auto& c) { c.send_stats(); });
-    case 8: return encode([&](auto& c) { c.send_save(static_cast<int64_t>(rng() % 8)); });
-    default: return encode([&](auto& c) { c.send_load(static_cast<int64_t>(rng() % 8)); });
+    case 3:
+      return encode([&](auto& c) { c.send_push(kFuzzTable, pack(keys), values, 0, 0); });
+    case 4:
+      return encode([&](auto& c) { c.send_assign(kFuzzTable, pack(keys), values); });
+    case 5:
+      return encode([&](auto& c) { c.send_create_table(to_wire(fuzz_spec())); });
+    case 6:
+      return encode([&](auto& c) { c.send_health(); });
+    case 7:
+      return encode([&](auto& c) { c.send_stats(); });
+    case 8:
+      return encode([&](auto& c) { c.send_save(static_cast<int64_t>(rng() % 8)); });
+    default:
+      return encode([&](auto& c) { c.send_load(static_cast<int64_t>(rng() % 8)); });
   }
 }
 
@@ -35,9 +43,19 @@ namespace {
 // Integers that make parsers take unusual paths when they land on a length,
 // an id or a count.
 uint32_t interesting_i32(Rng& rng) {
-  const uint32_t values[] = {0u, 1u, 0xffffffffu, 0x7fffffffu, 0x80000000u,
-                             static_cast<uint32_t>(kMaxFrame), static_cast<uint32_t>(kMaxFrame + 1),
-                             65536u, 65537u, 255u, 256u, 0x10000000u, 0x80010001u};
+  const uint32_t values[] = {0u,
+                             1u,
+                             0xffffffffu,
+                             0x7fffffffu,
+                             0x80000000u,
+                             static_cast<uint32_t>(kMaxFrame),
+                             static_cast<uint32_t>(kMaxFrame + 1),
+                             65536u,
+                             65537u,
+                             255u,
+                             256u,
+                             0x10000000u,
+                             0x80010001u};
   return values[rng() % (sizeof(values) / sizeof(values[0]))];
 }
 
@@ -96,8 +114,8 @@ std::string fuzz_frame(Kind kind, Rng& rng) {
                        : r < 5 ? 0
                                : 1 + rng() % 512;
       if (n > 32 && rng() % 2 == 0) {  // a valid message header, then junk arguments
-        const char* methods[] = {"pull", "push", "assign", "create_table",
-                                 "stats", "health", "save", "load"};
+        const char* methods[] = {"pull",  "push",   "assign", "create_table",
+                                 "stats", "health", "save",   "load"};
         const std::string head = strict_message(0x80010001u, methods[rng() % 8], "");
         return be32(static_cast<uint32_t>(n)) + head + random_bytes(rng, n - head.size());
       }
@@ -111,9 +129,12 @@ std::string fuzz_frame(Kind kind, Rng& rng) {
     }
     case kNegative:
       switch (rng() % 4) {
-        case 0: return be32(0x80000000u) + random_bytes(rng, rng() % 64);
-        case 1: return be32(0xffffffffu) + random_bytes(rng, rng() % 64);
-        case 2: return fuzz_message(rng);  // unframed: its version word reads as a length
+        case 0:
+          return be32(0x80000000u) + random_bytes(rng, rng() % 64);
+        case 1:
+          return be32(0xffffffffu) + random_bytes(rng, rng() % 64);
+        case 2:
+          return fuzz_message(rng);  // unframed: its version word reads as a length
         default:
           return be32(0x80000000u | static_cast<uint32_t>(rng())) + random_bytes(rng, rng() % 64);
       }

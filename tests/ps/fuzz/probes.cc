@@ -30,8 +30,8 @@ std::vector<int64_t> pick_keys(Rng& rng, const Snapshot& snap, int n, std::vecto
 
 std::string with_non_finite(Rng& rng, int n) {
   std::string bytes = pack(random_floats(rng, static_cast<size_t>(n) * kDim));
-  const uint32_t bad[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0x7fffffffu,
-                          0x7f800000u, 0xff800000u};
+  const uint32_t bad[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u,
+                          0x7fffffffu, 0x7f800000u, 0xff800000u};
   const uint32_t v = bad[rng() % 6];
   std::memcpy(&bytes[(rng() % (static_cast<size_t>(n) * kDim)) * 4], &v, 4);
   return bytes;
@@ -58,13 +58,27 @@ std::string ragged_keys(Rng& rng, const std::vector<int64_t>& keys) {
 wire::TableSpec conflicting_spec(Rng& rng) {
   TableSpec s = items_spec();
   switch (rng() % 7) {
-    case 0: s.dim = 32; break;
-    case 1: s.dim = 8; break;
-    case 2: s.learning_rate = 0.1; break;
-    case 3: s.optimizer = Optimizer::kSgd; break;
-    case 4: s.seed = 8; break;
-    case 5: s.init_scale = 0.02; break;
-    default: s.eps = 1e-7; break;
+    case 0:
+      s.dim = 32;
+      break;
+    case 1:
+      s.dim = 8;
+      break;
+    case 2:
+      s.learning_rate = 0.1;
+      break;
+    case 3:
+      s.optimizer = Optimizer::kSgd;
+      break;
+    case 4:
+      s.seed = 8;
+      break;
+    case 5:
+      s.init_scale = 0.02;
+      break;
+    default:
+      s.eps = 1e-7;
+      break;
   }
   return to_wire(s);
 }
@@ -74,17 +88,39 @@ wire::TableSpec bad_spec(Rng& rng) {
   s.name = "bad-spec-" + std::to_string(rng() % 1000);
   wire::TableSpec w;
   switch (rng() % 12) {
-    case 0: s.dim = 0; break;
-    case 1: s.dim = -5; break;
-    case 2: s.dim = kMaxDim + 1; break;
-    case 3: s.dim = INT32_MIN; break;
-    case 4: s.learning_rate = std::nan(""); break;
-    case 5: s.learning_rate = -1; break;
-    case 6: s.eps = HUGE_VAL; break;
-    case 7: s.init_scale = -0.5; break;
-    case 8: s.name = ""; break;
-    case 9: s.name = "a/../b"; break;
-    case 10: s.name = std::string(129, 'z'); break;
+    case 0:
+      s.dim = 0;
+      break;
+    case 1:
+      s.dim = -5;
+      break;
+    case 2:
+      s.dim = kMaxDim + 1;
+      break;
+    case 3:
+      s.dim = INT32_MIN;
+      break;
+    case 4:
+      s.learning_rate = std::nan("");
+      break;
+    case 5:
+      s.learning_rate = -1;
+      break;
+    case 6:
+      s.eps = HUGE_VAL;
+      break;
+    case 7:
+      s.init_scale = -0.5;
+      break;
+    case 8:
+      s.name = "";
+      break;
+    case 9:
+      s.name = "a/../b";
+      break;
+    case 10:
+      s.name = std::string(129, 'z');
+      break;
     default:
       w = to_wire(s);
       w.__set_optimizer(static_cast<wire::Optimizer::type>(rng() % 2 == 0 ? 0 : 7));
@@ -115,11 +151,13 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
     case 0:
     case 1:
       p = {"push with a NaN/Inf gradient", "", Call::kPush, 4, ""};
-      message = encode([&](auto& c) { c.send_push(kTable, pack(keys), with_non_finite(rng, n), 0, 0); });
+      message =
+          encode([&](auto& c) { c.send_push(kTable, pack(keys), with_non_finite(rng, n), 0, 0); });
       break;
     case 2:
       p = {"push with grads of the wrong length", "", Call::kPush, 2, ""};
-      message = encode([&](auto& c) { c.send_push(kTable, pack(keys), wrong_length(rng, n), 0, 0); });
+      message =
+          encode([&](auto& c) { c.send_push(kTable, pack(keys), wrong_length(rng, n), 0, 0); });
       break;
     case 3: {
       p = {"push with keys not a multiple of 8 bytes", "", Call::kPush, 3, ""};
@@ -172,16 +210,19 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
       p = {save ? "save without --checkpoint-dir" : "load without --checkpoint-dir", "",
            save ? Call::kSave : Call::kLoad, 9, ""};
       message = encode([&](auto& c) {
-        if (save) c.send_save(version); else c.send_load(version);
+        if (save)
+          c.send_save(version);
+        else
+          c.send_load(version);
       });
       break;
     }
     case 13: {
-      const std::string names[] = {"pushh", "Push", "push ", "", "pus", "items",
-                                   std::string("push\0", 5), "create_tablee"};
+      const std::string names[] = {
+          "pushh", "Push", "push ", "", "pus", "items", std::string("push\0", 5), "create_tablee"};
       const std::string name = names[rng() % 8];
-      p = {"unknown method '" + name + "' carrying a valid push", "", Call::kHealth,
-           kUnknownMethod, ""};
+      p = {"unknown method '" + name + "' carrying a valid push", "", Call::kHealth, kUnknownMethod,
+           ""};
       message = strict_message(0x80010001u, name, message_args(real_push(rng, snap)));
       break;
     }
@@ -217,14 +258,30 @@ std::string check_reply(const Probe& p, const std::string& reply) {
     wire::ServerStats stats;
     wire::Health health;
     switch (p.call) {
-      case Call::kCreateTable: client.recv_create_table(); break;
-      case Call::kPull: client.recv_pull(rows); break;
-      case Call::kPush: client.recv_push(); break;
-      case Call::kAssign: client.recv_assign(); break;
-      case Call::kSave: client.recv_save(); break;
-      case Call::kLoad: client.recv_load(); break;
-      case Call::kStats: client.recv_stats(stats); break;
-      case Call::kHealth: client.recv_health(health); break;
+      case Call::kCreateTable:
+        client.recv_create_table();
+        break;
+      case Call::kPull:
+        client.recv_pull(rows);
+        break;
+      case Call::kPush:
+        client.recv_push();
+        break;
+      case Call::kAssign:
+        client.recv_assign();
+        break;
+      case Call::kSave:
+        client.recv_save();
+        break;
+      case Call::kLoad:
+        client.recv_load();
+        break;
+      case Call::kStats:
+        client.recv_stats(stats);
+        break;
+      case Call::kHealth:
+        client.recv_health(health);
+        break;
     }
     if (p.error != 0) return "succeeded; expected error " + std::to_string(p.error);
     if (p.call == Call::kPull && rows != p.rows) return "returned rows that differ from before";
@@ -254,8 +311,10 @@ std::pair<std::string, std::string> make_drop(Rng& rng, const Snapshot& snap) {
   const std::string push = real_push(rng, snap);
   const std::string args = message_args(push);
   switch (rng() % 8) {
-    case 0: return {"a reply-type message", framed(strict_message(0x80010002u, "push", args))};
-    case 1: return {"an exception-type message", framed(strict_message(0x80010003u, "push", args))};
+    case 0:
+      return {"a reply-type message", framed(strict_message(0x80010002u, "push", args))};
+    case 1:
+      return {"an exception-type message", framed(strict_message(0x80010003u, "push", args))};
     case 2: {
       const uint32_t types[] = {0, 5, 6, 0x7f, 0x80, 0xff};
       const uint32_t t = types[rng() % 6];
@@ -270,7 +329,8 @@ std::pair<std::string, std::string> make_drop(Rng& rng, const Snapshot& snap) {
     case 4:  // pre-strict encoding: i32 name length, name, type byte, seqid
       return {"a non-strict (old protocol) message",
               framed(be32(4) + "push" + std::string(1, '\x01') + be32(0) + args)};
-    case 5: return {"an unframed message", push};
+    case 5:
+      return {"an unframed message", push};
     case 6: {
       const std::string f = framed(push);
       return {"a frame cut short before the client vanished",

@@ -134,9 +134,12 @@ Conn::Read Conn::read_exact(size_t n, std::string* out, Clock::time_point deadli
 
 const char* read_name(Conn::Read r) {
   switch (r) {
-    case Conn::Read::kData: return "data";
-    case Conn::Read::kClosed: return "closed";
-    case Conn::Read::kTimeout: return "timeout";
+    case Conn::Read::kData:
+      return "data";
+    case Conn::Read::kClosed:
+      return "closed";
+    case Conn::Read::kTimeout:
+      return "timeout";
   }
   return "?";
 }

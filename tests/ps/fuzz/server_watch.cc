@@ -87,8 +87,8 @@ void check_server_log(const std::string& path) {
   const std::string log = read_file(path);
   for (const char* bad : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                           "ThreadSanitizer", "terminate called", "Segmentation fault"}) {
-    EXPECT_EQ(log.find(bad), std::string::npos)
-        << "the server's stderr holds '" << bad << "':\n" << tail(log, 20000);
+    EXPECT_EQ(log.find(bad), std::string::npos) << "the server's stderr holds '" << bad << "':\n"
+                                                << tail(log, 20000);
   }
   std::map<std::string, int> kinds;
   std::istringstream lines(log);
@@ -132,8 +132,7 @@ int64_t rows_of(const wire::ServerStats& stats, const std::string& table) {
 }
 
 MemoryWatch::MemoryWatch(pid_t pid, int64_t soft_mib, int64_t hard_mib)
-    : pid_(pid), soft_kib_(soft_mib << 10), hard_kib_(hard_mib << 10),
-      thread_([this] { run(); }) {}
+    : pid_(pid), soft_kib_(soft_mib << 10), hard_kib_(hard_mib << 10), thread_([this] { run(); }) {}
 
 void MemoryWatch::stop() {
   stop_ = true;

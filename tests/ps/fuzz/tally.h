@@ -25,10 +25,16 @@ enum Kind {
   kSlow,           // a request sent byte by byte
   kNumKinds,
 };
-inline const char* const kKindNames[kNumKinds] = {
-    "random bytes",   "random payload", "oversized header", "negative header",
-    "truncated frame", "mutated request", "valid fuzz request", "rejected request (checked)",
-    "unprocessable push (checked)", "slow byte-by-byte"};
+inline const char* const kKindNames[kNumKinds] = {"random bytes",
+                                                  "random payload",
+                                                  "oversized header",
+                                                  "negative header",
+                                                  "truncated frame",
+                                                  "mutated request",
+                                                  "valid fuzz request",
+                                                  "rejected request (checked)",
+                                                  "unprocessable push (checked)",
+                                                  "slow byte-by-byte"};
 
 struct Tally {
   std::atomic<int64_t> frames[kNumKinds] = {};
