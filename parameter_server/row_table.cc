@@ -112,7 +112,7 @@ inline void prefetch_bytes(const void* p, int64_t bytes) {
 }  // namespace
 
 template <typename Visit>
-void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const float* request_rows,
+void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const void* request_rows,
                            Visit&& visit) {
   if (n == 0) return;
   // Stable counting sort of the request by stripe.
@@ -149,7 +149,9 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const 
           }
           // The request's own row of that key is just as scattered in
           // stripe order.
-          if (request_rows != nullptr) prefetch_bytes(request_rows + ahead * dim, dim * 4);
+          if (request_rows != nullptr) {
+            prefetch_bytes(static_cast<const char*>(request_rows) + ahead * dim * 4, dim * 4);
+          }
         }
       }
       const int64_t i = order[j];
@@ -165,9 +167,13 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const 
 }
 
 void RowTable::pull(const int64_t* keys, int64_t n, float* rows) {
-  const int64_t dim = spec_.dim;
+  pull_bytes(keys, n, reinterpret_cast<uint8_t*>(rows));
+}
+
+void RowTable::pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows) {
+  const int64_t row_bytes = spec_.dim * static_cast<int64_t>(sizeof(float));
   visit_slots(keys, n, true, rows, [&](int64_t i, const float* slot, bool) {
-    std::memcpy(rows + i * dim, slot, sizeof(float) * dim);
+    std::memcpy(rows + i * row_bytes, slot, row_bytes);
   });
 }
 

@@ -49,6 +49,9 @@ class RowTable {
   // Copies the rows of keys[0..n) into rows [n, dim]. A key seen for the
   // first time is initialised (row_init.h) and stored with zero state.
   void pull(const int64_t* keys, int64_t n, float* rows);
+  // The same into raw bytes [n, dim * 4] with no alignment requirement (a
+  // reply frame).
+  void pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows);
 
   // Applies grads [n, dim] to the rows of keys, one key at a time in order
   // (a key given twice is updated twice). The caller has checked that every
@@ -86,7 +89,7 @@ class RowTable {
   // request_rows [n, dim] (may be nullptr) is the request's own per-key data,
   // prefetched along with the slots.
   template <typename Visit>
-  void visit_slots(const int64_t* keys, int64_t n, bool init_new, const float* request_rows,
+  void visit_slots(const int64_t* keys, int64_t n, bool init_new, const void* request_rows,
                    Visit&& visit);
 
   TableSpec spec_;

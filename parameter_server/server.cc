@@ -13,6 +13,8 @@
 
 #include "hybrec/kernels/error.h"
 #include "parameter_server/huge_pages.h"
+#include "parameter_server/processor.h"
+#include "parameter_server/reply_frame.h"
 #include "parameter_server/wire_convert.h"
 
 namespace hybrec::ps {
@@ -29,7 +31,7 @@ class LimitedFramedTransportFactory : public at::transport::TTransportFactory {
       : config_(std::move(config)) {}
   std::shared_ptr<at::transport::TTransport> getTransport(
       std::shared_ptr<at::transport::TTransport> trans) override {
-    return std::make_shared<at::transport::TFramedTransport>(std::move(trans), config_);
+    return std::make_shared<ReplyFrameTransport>(std::move(trans), config_);
   }
 
  private:
@@ -96,7 +98,7 @@ PsServer::PsServer(ServerOptions options) : options_(std::move(options)) {
   socket->setSendTimeout(options_.idle_timeout_ms);
   port_ = socket->getPort();
 
-  auto processor = std::make_shared<wire::ParameterServerProcessor>(service_);
+  auto processor = std::make_shared<PsProcessor>(service_);
   server_ = std::make_shared<at::server::TThreadedServer>(
       processor, socket, std::make_shared<LimitedFramedTransportFactory>(config),
       // The string and container limits matter: Thrift checks a string's

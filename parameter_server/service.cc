@@ -104,14 +104,26 @@ void PsService::create_table(const wire::TableSpec& spec) {
 }
 
 void PsService::pull(std::string& rows, const std::string& table, const std::string& keys) {
+  pull_into(table, keys, [&](uint32_t bytes) {
+    rows.resize(bytes);
+    return reinterpret_cast<uint8_t*>(rows.data());
+  });
+}
+
+void PsService::pull_into(const std::string& table, const std::string& keys,
+                          const std::function<uint8_t*(uint32_t bytes)>& reserve) {
   guarded("pull", [&] {
     std::shared_lock<std::shared_mutex> lock(store_mutex_);
     RowTable& t = store_->table(table);
     const int64_t n = key_count(keys, options_.max_keys_per_request);
+    const uint64_t bytes = static_cast<uint64_t>(n) * t.dim() * sizeof(float);
+    if (bytes > INT32_MAX) {
+      HYBREC_PS_REJECT(ErrorCode::kTooLarge, "pull of ", n, " keys x dim ", t.dim(),
+                       " would reply ", bytes, " bytes, more than a Thrift string holds");
+    }
     std::vector<int64_t> key_scratch;
     const int64_t* k = view_as<int64_t>(keys, &key_scratch);
-    rows.resize(static_cast<size_t>(n * t.dim()) * sizeof(float));
-    t.pull(k, n, reinterpret_cast<float*>(rows.data()));
+    t.pull_bytes(k, n, reserve(static_cast<uint32_t>(bytes)));
     ++pull_requests_;
     keys_pulled_ += n;
   });

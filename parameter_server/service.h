@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -36,6 +37,10 @@ class PsService : public wire::ParameterServerIf {
 
   void create_table(const wire::TableSpec& spec) override;
   void pull(std::string& rows, const std::string& table, const std::string& keys) override;
+  // pull, writing the rows into space the caller provides: reserve(bytes) is
+  // called once the request is valid and returns where the rows go.
+  void pull_into(const std::string& table, const std::string& keys,
+                 const std::function<uint8_t*(uint32_t bytes)>& reserve);
   void push(const std::string& table, const std::string& keys, const std::string& grads,
             int64_t client_id, int64_t sequence) override;
   void assign(const std::string& table, const std::string& keys, const std::string& rows) override;

@@ -16,6 +16,10 @@
 #include <string>
 
 #include "ParameterServer.h"
+#include "parameter_server/processor.h"
+#include "parameter_server/reply_frame.h"
+#include "parameter_server/service.h"
+#include "parameter_server/wire_convert.h"
 #include "ps_constants.h"
 
 namespace hybrec::ps {
@@ -343,6 +347,87 @@ TEST(WireGolden, Replies) {
         .stop();
     expect_bytes(process(call.framed()), reply.framed());
   }
+}
+
+// The server's own processor writes pull replies straight into the frame;
+// its bytes must be the generated processor's, for rows and for errors.
+std::string process_with(at::TProcessor& processor, const std::string& framed_request,
+                         bool reply_frame) {
+  auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
+      reinterpret_cast<uint8_t*>(const_cast<char*>(framed_request.data())),
+      static_cast<uint32_t>(framed_request.size()));
+  auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
+  std::shared_ptr<at::transport::TFramedTransport> out_frame =
+      reply_frame ? std::make_shared<ReplyFrameTransport>(out_mem)
+                  : std::make_shared<at::transport::TFramedTransport>(out_mem);
+  auto in = std::make_shared<at::protocol::TBinaryProtocol>(
+      std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
+  auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_frame, 0, 0, true, true);
+  EXPECT_TRUE(processor.process(in, out, nullptr));
+  return out_mem->getBufferAsString();
+}
+
+TEST(WireGolden, DirectPullRepliesAreTheGeneratedBytes) {
+  auto service = std::make_shared<PsService>(ServiceOptions{});
+  TableSpec spec;
+  spec.name = "items";
+  spec.dim = 3;
+  service->create_table(to_wire(spec));
+  wire::ParameterServerProcessor generated(service);
+  PsProcessor direct(service);
+  const std::string requests[] = {
+      Golden()
+          .message("pull", kCall)
+          .field(kString, 1)
+          .str("items")
+          .field(kString, 2)
+          .str(kKeys)
+          .stop()
+          .framed(),
+      Golden()
+          .message("pull", kCall)
+          .field(kString, 1)
+          .str("missing")
+          .field(kString, 2)
+          .str(kKeys)
+          .stop()
+          .framed(),
+      Golden()
+          .message("pull", kCall)
+          .field(kString, 1)
+          .str("items")
+          .field(kString, 2)
+          .str(std::string(13, '\1'))
+          .stop()
+          .framed(),
+      Golden()
+          .message("pull", kCall)
+          .field(kString, 1)
+          .str("items")
+          .field(kString, 2)
+          .str("")
+          .stop()
+          .framed(),
+  };
+  for (const std::string& request : requests) {
+    const std::string want = process_with(generated, request, false);
+    EXPECT_EQ(hex(process_with(direct, request, true)), hex(want));
+  }
+  // And a reply frame reused across requests (the server keeps one per
+  // connection) stays byte-exact.
+  auto in_mem = std::make_shared<at::transport::TMemoryBuffer>();
+  for (int i = 0; i < 3; ++i)
+    in_mem->write(reinterpret_cast<const uint8_t*>(requests[i % 2].data()),
+                  static_cast<uint32_t>(requests[i % 2].size()));
+  auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
+  auto in = std::make_shared<at::protocol::TBinaryProtocol>(
+      std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
+  auto out = std::make_shared<at::protocol::TBinaryProtocol>(
+      std::make_shared<ReplyFrameTransport>(out_mem), 0, 0, true, true);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(direct.process(in, out, nullptr));
+  EXPECT_EQ(hex(out_mem->getBufferAsString()), hex(process_with(generated, requests[0], false) +
+                                                   process_with(generated, requests[1], false) +
+                                                   process_with(generated, requests[0], false)));
 }
 
 }  // namespace
