@@ -8,9 +8,9 @@
 
 namespace hybrec::launch {
 
-void Flags::add(const std::string& name, const std::string& placeholder, const std::string& help) {
+void Flags::add(const std::string& name, const std::string& value_name, const std::string& help) {
   order_.push_back(name);
-  specs_[name] = Spec{placeholder, help};
+  specs_[name] = Spec{value_name, help};
 }
 
 void Flags::parse(int argc, char** argv, int first) {
@@ -29,11 +29,11 @@ void Flags::parse(int argc, char** argv, int first) {
     }
     auto it = specs_.find(name);
     HYBREC_CHECK(it != specs_.end(), command_, ": unknown flag --", name);
-    if (it->second.placeholder.empty()) {
+    if (it->second.value_name.empty()) {
       HYBREC_CHECK(!inline_value, command_, ": --", name, " takes no value");
       value = "1";
     } else if (!inline_value) {
-      HYBREC_CHECK(i + 1 < argc, command_, ": --", name, " needs a value (", it->second.placeholder,
+      HYBREC_CHECK(i + 1 < argc, command_, ": --", name, " needs a value (", it->second.value_name,
                    ")");
       value = argv[++i];
     }
@@ -84,7 +84,7 @@ std::string Flags::help() const {
   out << "usage: " << usage_ << "\n";
   for (const std::string& name : order_) {
     const Spec& s = specs_.at(name);
-    std::string left = "--" + name + (s.placeholder.empty() ? "" : " " + s.placeholder);
+    std::string left = "--" + name + (s.value_name.empty() ? "" : " " + s.value_name);
     out << "  " << left << std::string(left.size() < 28 ? 28 - left.size() : 1, ' ') << s.help
         << "\n";
   }

@@ -16,8 +16,9 @@ class Flags {
   Flags(std::string command, std::string usage)
       : command_(std::move(command)), usage_(std::move(usage)) {}
 
-  // Declares a flag; `placeholder` empty means a boolean switch without value.
-  void add(const std::string& name, const std::string& placeholder, const std::string& help);
+  // Declares --name. value_name is what the help shows for its value ("P",
+  // "DIR"); empty declares a switch that takes no value.
+  void add(const std::string& name, const std::string& value_name, const std::string& help);
 
   // Parses argv[first..argc).
   void parse(int argc, char** argv, int first);
@@ -33,7 +34,7 @@ class Flags {
 
  private:
   struct Spec {
-    std::string placeholder, help;
+    std::string value_name, help;
   };
   std::string command_, usage_;
   std::vector<std::string> order_;

@@ -1,5 +1,5 @@
-// Packed little-endian payloads of the wire contract: keys as int64, rows and
-// gradients as float32, both straight from/to std::string (Thrift `binary`).
+// Packed little-endian payloads of the wire contract (keys as int64, rows
+// and gradients as float32, in Thrift `binary` strings), read in place.
 #pragma once
 
 #include <cstdint>
@@ -11,14 +11,6 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the wire format is little-endian and hybrec packs it with memcpy");
 
 namespace hybrec::ps {
-
-inline std::string pack_keys(const int64_t* keys, int64_t n) {
-  return std::string(reinterpret_cast<const char*>(keys), static_cast<size_t>(n) * 8);
-}
-
-inline std::string pack_floats(const float* values, int64_t n) {
-  return std::string(reinterpret_cast<const char*>(values), static_cast<size_t>(n) * 4);
-}
 
 // The values of a payload string as an aligned array: the string's own buffer
 // when it is suitably aligned (heap buffers are), else a copy in scratch.

@@ -24,6 +24,14 @@ inline TableSpec test_spec(const std::string& name, int dim, Optimizer optimizer
   return s;
 }
 
+// Wire payloads packed the way clients send them (payload.h reads them).
+inline std::string pack_keys(const int64_t* keys, int64_t n) {
+  return std::string(reinterpret_cast<const char*>(keys), static_cast<size_t>(n) * 8);
+}
+inline std::string pack_floats(const float* values, int64_t n) {
+  return std::string(reinterpret_cast<const char*>(values), static_cast<size_t>(n) * 4);
+}
+
 // A fresh temporary directory, removed with its contents by the destructor.
 class TempDir {
  public:

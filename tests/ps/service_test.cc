@@ -16,6 +16,9 @@
 namespace hybrec::ps {
 namespace {
 
+using testing::pack_floats;
+using testing::pack_keys;
+
 constexpr int kDim = 4;
 
 class ServiceTest : public ::testing::Test {

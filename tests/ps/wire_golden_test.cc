@@ -255,18 +255,14 @@ class FixedHandler : public wire::ParameterServerNull {
 };
 
 // Feeds a hand-built framed request to the generated processor; returns its reply.
+// Feeds a hand-built framed request to the generated processor over
+// FixedHandler; returns its reply.
+std::string process_with(at::TProcessor& processor, const std::string& framed_request,
+                         bool reply_frame = false);
+
 std::string process(const std::string& framed_request) {
-  auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
-      reinterpret_cast<uint8_t*>(const_cast<char*>(framed_request.data())),
-      static_cast<uint32_t>(framed_request.size()));
-  auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
-  auto in = std::make_shared<at::protocol::TBinaryProtocol>(
-      std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
-  auto out = std::make_shared<at::protocol::TBinaryProtocol>(
-      std::make_shared<at::transport::TFramedTransport>(out_mem), 0, 0, true, true);
   wire::ParameterServerProcessor processor(std::make_shared<FixedHandler>());
-  EXPECT_TRUE(processor.process(in, out, nullptr));
-  return out_mem->getBufferAsString();
+  return process_with(processor, framed_request);
 }
 
 TEST(WireGolden, Replies) {
