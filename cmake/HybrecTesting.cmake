@@ -1,7 +1,7 @@
 # One helper registers every test executable with its ctest labels
-# (unit, kernels, ps, mpi, integration, gpu, slow), so a CPU-only machine runs
+# (unit, kernels, ps, trainer, mpi, integration, gpu, slow), so a CPU-only machine runs
 # `ctest -LE gpu` and a GPU machine `ctest -L gpu`.
-set(HYBREC_TEST_LABELS unit kernels ps mpi integration gpu slow)
+set(HYBREC_TEST_LABELS unit kernels ps trainer mpi integration gpu slow)
 
 function(hybrec_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})

@@ -12,7 +12,10 @@ constexpr const char* kUsage =
     "usage: hybrec <command> [options]\n"
     "commands:\n"
     "  ps       serve one parameter-server shard (hybrec ps --help)\n"
-    "  ps-ctl   health, stats, save and load of running shards (hybrec ps-ctl --help)\n";
+    "  ps-ctl   health, stats, save and load of running shards (hybrec ps-ctl --help)\n"
+    "  data     make datasets: synth, import movielens|csv, info (hybrec data --help)\n"
+    "  train    train a model (hybrec train --help)\n"
+    "  eval     evaluate a checkpoint (hybrec eval --help)\n";
 
 }  // namespace
 
@@ -25,6 +28,9 @@ int main(int argc, char** argv) {
   try {
     if (command == "ps") return hybrec::launch::run_ps(argc, argv);
     if (command == "ps-ctl") return hybrec::launch::run_ps_ctl(argc, argv);
+    if (command == "data") return hybrec::launch::run_data(argc, argv);
+    if (command == "train") return hybrec::launch::run_train(argc, argv);
+    if (command == "eval") return hybrec::launch::run_eval(argc, argv);
     std::cerr << "hybrec: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const std::exception& e) {

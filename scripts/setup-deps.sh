@@ -10,6 +10,9 @@ packages=(
   libbenchmark-dev
   libthrift-dev thrift-compiler libboost-dev # parameter server RPC (Thrift 0.17; its headers use Boost)
   libhdf5-dev                   # checkpoints and datasets (HDF5 1.10, C API)
+  libopenmpi-dev openmpi-bin    # trainer ranks (Open MPI 4.1) and the MPMD launch
+  libtomlplusplus-dev           # training configs (TOML)
+  nlohmann-json3-dev            # metrics.jsonl
 )
 
 missing=()

@@ -1,0 +1,104 @@
+// The hybrid recommender of DESIGN.md ("The model"), forward and backward on
+// the kernels library's CPU backend:
+//
+//   v_j  = m_j * e_j + A t_j          item vector (m_j = 0 when ID dropout drops j)
+//   h    = Encoder([v_h1 + p_1, ..., v_hL + p_L], padding mask)
+//   s_u  = pool(h)                    masked mean, or the last real position
+//   u'   = e_u + s_u
+//   z    = u'^T W v_j
+//   g    = text_scale * cos(q_u, t_j) q_u = mean of the history items' text vectors
+//   z'   = (z + lambda * g) / sqrt(1 + lambda^2)
+//   loss = sampled softmax over the C candidates of each example (logQ
+//          corrected), or BCE on every candidate.
+// Each term exists only when its switch in ModelConfig is on.
+//
+// Dense parameters live in one flat float array (so the trainer all-reduces
+// and checkpoints one buffer); tensors() names its pieces. The id embeddings
+// e_u, e_j are NOT dense parameters: the trainer pulls them from the
+// parameter server and pushes their gradients back.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "trainer/model/batch.h"
+#include "trainer/model/model_config.h"
+
+namespace hybrec::trainer {
+
+struct DenseTensor {
+  std::string name;  // e.g. "adapter", "encoder.0.qkv.weight", "bilinear", "lambda"
+  int64_t offset = 0;
+  int64_t rows = 0;
+  int64_t cols = 1;
+  int64_t size() const { return rows * cols; }
+};
+
+class HybridModel {
+ public:
+  explicit HybridModel(const ModelConfig& config);  // validates the config
+
+  const ModelConfig& config() const { return config_; }
+  const std::vector<DenseTensor>& tensors() const { return tensors_; }
+  int64_t num_params() const { return num_params_; }
+
+  // Writes the initial dense parameters, a pure function of (config, seed).
+  void init_params(uint64_t seed, float* params) const;
+
+  struct StepInputs {
+    const Batch* batch = nullptr;
+    const float* params = nullptr;     // [num_params()]
+    const float* user_rows = nullptr;  // [batch->user_ids.size(), dim]; unused without use_id
+    const float* item_rows = nullptr;  // [batch->item_ids.size(), dim]; unused without use_id
+    const float* text_emb = nullptr;   // [num_items, text_dim], by global item id; unused
+                                       // without text
+    uint64_t dropout_seed = 0;         // ID dropout draws are a function of (seed, item id)
+    bool training = true;              // false: no ID dropout
+  };
+
+  struct StepOutputs {
+    float* dense_grad = nullptr;      // [num_params()] OVERWRITTEN (gradient of the mean loss)
+    float* user_row_grads = nullptr;  // [user_ids.size(), dim] OVERWRITTEN; may be null
+    float* item_row_grads = nullptr;  // [item_ids.size(), dim] OVERWRITTEN; may be null
+    // Called during the backward with [begin, end) ranges of dense_grad that
+    // are final, in decreasing order of offset, covering [0, num_params())
+    // exactly once; the trainer starts each bucket's all-reduce from here
+    // while the rest of the backward runs. May be empty.
+    std::function<void(int64_t begin, int64_t end)> grad_ready;
+  };
+
+  // Forward and backward of one batch; returns the mean loss.
+  float forward_backward(const StepInputs& in, const StepOutputs& out) const;
+
+  // Forward only (validation loss); no dropout.
+  float forward_loss(const StepInputs& in) const;
+
+  // ---- Full-ranking evaluation: the same functions, per user and per item.
+
+  // v_j for n items (no dropout): item_rows [n, dim] (ignored without use_id),
+  // their ids index text_emb. Writes out [n, dim].
+  void item_vectors(const float* params, int64_t n, const int64_t* item_ids,
+                    const float* item_rows, const float* text_emb, float* out) const;
+
+  // For n users: u' [n, dim] and the unit text query q_u [n, text_dim] (zero
+  // rows when there is no text or no history). user_rows [n, dim] (ignored
+  // without use_id); history [n, history_len] global item ids, left-padded
+  // with -1; item_vecs [num_items, dim] from item_vectors() over all items.
+  void user_states(const float* params, int64_t n, const float* user_rows,
+                   const int64_t* history, const float* item_vecs, const float* text_emb,
+                   float* user_out, float* query_out) const;
+
+  // scores [n, num_items] = z' of every (user, item) pair.
+  void score_items(const float* params, int64_t n, const float* users, const float* queries,
+                   int64_t num_items, const float* item_vecs, const float* text_emb,
+                   float* scores) const;
+
+ private:
+  ModelConfig config_;
+  std::vector<DenseTensor> tensors_;
+  int64_t num_params_ = 0;
+};
+
+}  // namespace hybrec::trainer
