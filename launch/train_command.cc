@@ -1,9 +1,112 @@
-// hybrec train: placeholder until its owner lands it.
+// hybrec train: one trainer rank. Alone it trains with in-process
+// parameter-server shards (or --ps servers); under mpirun it joins the MPMD
+// job, learns the server ranks' addresses through MPI and all-reduces with
+// the other trainer ranks.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
+#include "launch/flags.h"
+#include "launch/overrides.h"
+#include "parameter_server/checkpoint_files.h"
+#include "trainer/dist/mpi_job.h"
+#include "trainer/eval/evaluate.h"
+#include "trainer/loop/trainer.h"
 
 namespace hybrec::launch {
 
-int run_train(int, char**) { HYBREC_THROW("hybrec train is not built yet"); }
+namespace {
+
+constexpr const char* kUsage =
+    "hybrec train CONFIG --out DIR [--set section.key=value ...] [--data FILE]\n"
+    "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume] [--stop-after-steps N]\n"
+    "Under mpirun (MPMD): mpirun -np P hybrec ps --mpi --port 0 --checkpoint-dir DIR/ps : \\\n"
+    "                     -np W hybrec train CONFIG --out DIR";
+
+int local_ranks() {
+  const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (v == nullptr) v = std::getenv("SLURM_NTASKS_PER_NODE");
+  const int n = v != nullptr ? std::atoi(v) : 1;
+  return n > 0 ? n : 1;
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  SplitArgs args = take_overrides(argc, argv);
+  Flags flags("hybrec train", kUsage);
+  flags.add("out", "DIR", "run directory: metrics.jsonl, checkpoints/, config.toml");
+  flags.add("data", "FILE", "dataset file (overrides data.path)");
+  flags.add("ps", "LIST", "external parameter servers host:port,... in shard order");
+  flags.add("ps-dir", "DIR",
+            "where the servers write snapshots (their --checkpoint-dir; default DIR/ps)");
+  flags.add("resume", "", "continue from DIR/checkpoints/latest");
+  flags.add("stop-after-steps", "N", "checkpoint and stop after N steps (as if preempted)");
+  flags.add("help", "", "print this help");
+  flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
+  if (flags.has("help")) {
+    std::cout << flags.help();
+    return 0;
+  }
+  HYBREC_CHECK(flags.positional().size() == 1, "hybrec train: expected one CONFIG file, got ",
+               flags.positional().size(), " arguments");
+  if (flags.has("data")) args.overrides.push_back("data.path=" + flags.require("data"));
+
+  trainer::TrainSetup setup;
+  setup.config = trainer::load_config(flags.positional()[0], args.overrides);
+  HYBREC_CHECK(!setup.config.data_path.empty(), "config ", flags.positional()[0],
+               ": data.path is not set (or pass --data FILE)");
+  setup.out_dir = flags.require("out");
+  setup.ps_dir = flags.get("ps-dir", "");
+  setup.resume = flags.has("resume");
+  setup.stop_after_steps = flags.get_int("stop-after-steps", 0, 0, 1LL << 40);
+  setup.local_ranks = local_ranks();
+
+  std::unique_ptr<trainer::MpiJob> job;
+  std::unique_ptr<trainer::Communicator> comm;
+  std::vector<std::string> servers;
+  if (trainer::launched_by_mpi()) {
+    job = std::make_unique<trainer::MpiJob>(trainer::JobRole::kTrainer);
+    servers = job->exchange_endpoints();
+    comm = job->make_communicator();
+  } else {
+    comm = trainer::make_local_communicator();
+  }
+  if (flags.has("ps")) {
+    setup.endpoints = ps::parse_endpoints(flags.require("ps"));
+  } else if (!servers.empty()) {
+    std::string list;
+    for (const auto& s : servers) list += (list.empty() ? "" : ",") + s;
+    setup.endpoints = ps::parse_endpoints(list);
+  }
+  setup.comm = comm.get();
+  const bool rank0 = comm->rank() == 0;
+  if (rank0) {
+    std::filesystem::create_directories(setup.out_dir);
+    const std::string toml = trainer::to_toml(setup.config);
+    ps::write_atomically(
+        (std::filesystem::path(setup.out_dir) / "config.toml").string(),
+        [&](const std::string& temp) {
+          std::ofstream out(temp);
+          out << toml;
+          HYBREC_CHECK(out.good(), "run directory ", setup.out_dir, ": cannot write config.toml");
+        },
+        "run config");
+  }
+  const trainer::TrainSummary summary = trainer::run_training(setup);
+  if (rank0) {
+    std::cout << "trained " << summary.steps << " steps on " << comm->size() << " rank"
+              << (comm->size() > 1 ? "s" : "") << ", " << static_cast<long long>(summary.samples_per_s)
+              << " samples/s, last loss " << summary.last_loss << "\n";
+    if (!summary.test.empty()) std::cout << trainer::format_results(summary.test);
+  }
+  comm.reset();
+  if (job) job->finish();
+  return 0;
+}
 
 }  // namespace hybrec::launch

@@ -1,0 +1,40 @@
+#include "trainer/eval/evaluate.h"
+
+#include <cstdio>
+
+namespace hybrec::trainer {
+
+std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicator& comm,
+                                 const TrainConfig& config, const std::string& split,
+                                 const std::vector<EvalSubset>& subsets, int64_t max_users) {
+  std::vector<EvalResult> results;
+  const auto seed = static_cast<uint64_t>(config.train.seed);
+  for (EvalSubset subset : subsets) {
+    const EvalCases cases = make_eval_cases(data, split, subset, config.model.history_len,
+                                            comm.rank(), comm.size(), max_users, seed);
+    MetricSums sums = rank_cases(cases, scorer, data.item_cold, config.eval.k,
+                                 config.eval.auc_negatives, seed);
+    comm.allreduce_sum(sums.data(), MetricSums::kCount);
+    if (sums.users > 0) results.push_back(finish_metrics(cases, sums, config.eval.k));
+  }
+  return results;
+}
+
+std::string format_results(const std::vector<EvalResult>& results) {
+  std::string out;
+  char line[160];
+  if (results.empty()) return out;
+  const int k = static_cast<int>(results.front().k);
+  std::snprintf(line, sizeof line, "%-6s %-9s %7s %8s %8s %8s %7s\n", "split", "subset", "users",
+                ("HR@" + std::to_string(k)).c_str(), ("NDCG@" + std::to_string(k)).c_str(), "MRR",
+                "AUC");
+  out += line;
+  for (const auto& r : results) {
+    std::snprintf(line, sizeof line, "%-6s %-9s %7lld %8.4f %8.4f %8.4f %7.4f\n", r.split.c_str(),
+                  r.subset.c_str(), static_cast<long long>(r.users), r.hr, r.ndcg, r.mrr, r.auc);
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace hybrec::trainer

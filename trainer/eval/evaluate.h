@@ -1,0 +1,25 @@
+// One evaluation pass, in parallel over the trainer ranks: each rank ranks
+// the cases of its users (user % ranks == rank), the metric sums are
+// all-reduced, and every rank returns the same means.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "trainer/data/dataset.h"
+#include "trainer/dist/communicator.h"
+#include "trainer/eval/eval_cases.h"
+#include "trainer/eval/ranking.h"
+#include "trainer/loop/config.h"
+
+namespace hybrec::trainer {
+
+// `scorer` scores this rank's cases. Subsets with no case anywhere are left out.
+std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicator& comm,
+                                 const TrainConfig& config, const std::string& split,
+                                 const std::vector<EvalSubset>& subsets, int64_t max_users);
+
+// A fixed-width table of results (one row per split/subset), for the console.
+std::string format_results(const std::vector<EvalResult>& results);
+
+}  // namespace hybrec::trainer

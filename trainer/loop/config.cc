@@ -1,0 +1,279 @@
+#include "trainer/loop/config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+#include "hybrec/kernels/error.h"
+
+namespace hybrec::trainer {
+namespace {
+
+// One config key: its name ("section.key"), how to set it from a TOML value
+// or from --set text, and how to print it back.
+struct Key {
+  std::string name;
+  std::function<void(const toml::node&, const std::string& where)> from_toml;
+  std::function<void(const std::string& text, const std::string& where)> from_text;
+  std::function<std::string()> to_text;
+};
+
+std::string quote(const std::string& s) {
+  std::ostringstream out;
+  out << '"';
+  for (char c : s) {
+    if (c == '"' || c == '\\') out << '\\';
+    out << c;
+  }
+  out << '"';
+  return out.str();
+}
+
+Key int_key(const std::string& name, int64_t* field, int64_t lo, int64_t hi) {
+  auto check = [=](int64_t v, const std::string& where) {
+    HYBREC_CHECK(v >= lo && v <= hi, where, ": ", name, " = ", v, " out of range [", lo, ", ",
+                 hi, "]");
+    *field = v;
+  };
+  return {name,
+          [=](const toml::node& node, const std::string& where) {
+            auto v = node.value_exact<int64_t>();
+            HYBREC_CHECK(v.has_value(), where, ": ", name, " must be an integer");
+            check(*v, where);
+          },
+          [=](const std::string& text, const std::string& where) {
+            std::size_t used = 0;
+            int64_t v = 0;
+            try {
+              v = std::stoll(text, &used);
+            } catch (const std::exception&) {
+              used = 0;
+            }
+            HYBREC_CHECK(used == text.size() && !text.empty(), where, ": ", name,
+                         " must be an integer, got '", text, "'");
+            check(v, where);
+          },
+          [=] { return std::to_string(*field); }};
+}
+
+template <typename Float>
+Key float_key(const std::string& name, Float* field, double lo, double hi) {
+  auto check = [=](double v, const std::string& where) {
+    HYBREC_CHECK(std::isfinite(v) && v >= lo && v <= hi, where, ": ", name, " = ", v,
+                 " out of range [", lo, ", ", hi, "]");
+    *field = static_cast<Float>(v);
+  };
+  return {name,
+          [=](const toml::node& node, const std::string& where) {
+            auto v = node.value<double>();  // integers are accepted as floats
+            HYBREC_CHECK(v.has_value() && !node.is_boolean(), where, ": ", name,
+                         " must be a number");
+            check(*v, where);
+          },
+          [=](const std::string& text, const std::string& where) {
+            std::size_t used = 0;
+            double v = 0;
+            try {
+              v = std::stod(text, &used);
+            } catch (const std::exception&) {
+              used = 0;
+            }
+            HYBREC_CHECK(used == text.size() && !text.empty(), where, ": ", name,
+                         " must be a number, got '", text, "'");
+            check(v, where);
+          },
+          [=] {
+            std::ostringstream out;
+            out.precision(9);
+            out << static_cast<double>(*field);
+            std::string s = out.str();
+            if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+            return s;
+          }};
+}
+
+Key bool_key(const std::string& name, bool* field) {
+  return {name,
+          [=](const toml::node& node, const std::string& where) {
+            auto v = node.value_exact<bool>();
+            HYBREC_CHECK(v.has_value(), where, ": ", name, " must be true or false");
+            *field = *v;
+          },
+          [=](const std::string& text, const std::string& where) {
+            HYBREC_CHECK(text == "true" || text == "false", where, ": ", name,
+                         " must be true or false, got '", text, "'");
+            *field = text == "true";
+          },
+          [=] { return std::string(*field ? "true" : "false"); }};
+}
+
+Key string_key(const std::string& name, std::string* field) {
+  return {name,
+          [=](const toml::node& node, const std::string& where) {
+            auto v = node.value_exact<std::string>();
+            HYBREC_CHECK(v.has_value(), where, ": ", name, " must be a string");
+            *field = *v;
+          },
+          [=](const std::string& text, const std::string&) { *field = text; },
+          [=] { return quote(*field); }};
+}
+
+// An enum spelled as one of `names` (index = enum value).
+template <typename Enum>
+Key enum_key(const std::string& name, Enum* field, std::vector<std::string> names) {
+  auto set = [=](const std::string& text, const std::string& where) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == text) {
+        *field = static_cast<Enum>(i);
+        return;
+      }
+    }
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    HYBREC_THROW(where, ": ", name, " = '", text, "' is not one of: ", list);
+  };
+  return {name,
+          [=](const toml::node& node, const std::string& where) {
+            auto v = node.value_exact<std::string>();
+            HYBREC_CHECK(v.has_value(), where, ": ", name, " must be a string");
+            set(*v, where);
+          },
+          set, [=] { return quote(names[static_cast<std::size_t>(*field)]); }};
+}
+
+constexpr int64_t kBig = std::numeric_limits<int32_t>::max();
+
+std::vector<Key> keys_of(TrainConfig& c) {
+  ModelConfig& m = c.model;
+  TrainOptions& t = c.train;
+  return {
+      string_key("data.path", &c.data_path),
+      int_key("model.dim", &m.dim, 1, 4096),
+      int_key("model.history_len", &m.history_len, 1, 512),
+      int_key("model.layers", &m.layers, 0, 16),
+      int_key("model.heads", &m.heads, 1, 64),
+      int_key("model.ffn_mult", &m.ffn_mult, 1, 16),
+      enum_key("model.pooling", &m.pooling, {"mean", "last"}),
+      bool_key("model.use_id", &m.use_id),
+      bool_key("model.use_text", &m.use_text),
+      bool_key("model.use_history", &m.use_history),
+      bool_key("model.use_text_score", &m.use_text_score),
+      float_key("model.lambda_init", &m.lambda_init, -100.0, 100.0),
+      float_key("model.id_dropout", &m.id_dropout, 0.0, 1.0),
+      enum_key("model.loss", &m.loss, {"sampled_softmax", "bce"}),
+      float_key("model.init_scale", &m.init_scale, 0.0, 10.0),
+      int_key("train.batch_size", &t.batch_size, 1, 1 << 20),
+      int_key("train.negatives", &t.negatives, 1, 4096),
+      enum_key("train.sampler", &t.sampler, {"uniform", "popularity"}),
+      float_key("train.popularity_alpha", &t.popularity_alpha, 0.0, 2.0),
+      int_key("train.epochs", &t.epochs, 1, 100000),
+      int_key("train.max_steps", &t.max_steps, 0, kBig),
+      int_key("train.seed", &t.seed, 0, kBig),
+      float_key("train.lr", &t.lr, 0.0, 10.0),
+      float_key("train.weight_decay", &t.weight_decay, 0.0, 10.0),
+      int_key("train.warmup_steps", &t.warmup_steps, 0, kBig),
+      enum_key("train.decay", &t.decay, {"none", "linear", "cosine"}),
+      float_key("train.min_lr_ratio", &t.min_lr_ratio, 0.0, 1.0),
+      float_key("train.clip_norm", &t.clip_norm, 0.0, 1e6),
+      enum_key("train.sparse_optimizer", &t.sparse_optimizer, {"rowwise_adagrad", "adam"}),
+      float_key("train.sparse_lr", &t.sparse_lr, 0.0, 100.0),
+      float_key("train.sparse_init_scale", &t.sparse_init_scale, 0.0, 10.0),
+      bool_key("train.sync", &t.sync),
+      int_key("train.eval_every", &t.eval_every, 0, kBig),
+      int_key("train.patience", &t.patience, 0, 1000),
+      int_key("train.checkpoint_every", &t.checkpoint_every, 0, kBig),
+      int_key("train.log_every_s", &t.log_every_s, 1, 86400),
+      int_key("train.threads", &t.threads, 0, 1024),
+      int_key("train.bucket_kib", &t.bucket_kib, 1, 1 << 20),
+      int_key("eval.k", &c.eval.k, 1, 1000),
+      int_key("eval.auc_negatives", &c.eval.auc_negatives, 1, 100000),
+      int_key("eval.max_users", &c.eval.max_users, 0, kBig),
+      int_key("ps.local_shards", &c.ps.local_shards, 1, 64),
+      int_key("ps.max_frame_mib", &c.ps.max_frame_mib, 1, 2047),
+  };
+}
+
+const Key* find_key(const std::vector<Key>& keys, const std::string& name) {
+  for (const auto& k : keys) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+void apply_overrides(std::vector<Key>& keys, const std::vector<std::string>& overrides) {
+  for (const auto& o : overrides) {
+    const auto eq = o.find('=');
+    HYBREC_CHECK(eq != std::string::npos && eq > 0, "--set '", o,
+                 "': expected section.key=value");
+    const std::string name = o.substr(0, eq);
+    const Key* key = find_key(keys, name);
+    HYBREC_CHECK(key != nullptr, "--set: unknown config key '", name, "'");
+    key->from_text(o.substr(eq + 1), "--set " + name);
+  }
+}
+
+}  // namespace
+
+TrainConfig parse_config(const std::string& toml_text, const std::string& source,
+                         const std::vector<std::string>& overrides) {
+  TrainConfig config;
+  config.source = source;
+  std::vector<Key> keys = keys_of(config);
+  const std::string where = "config " + source;
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    HYBREC_THROW(where, ": ", e.description(), " at line ", e.source().begin.line);
+  }
+  for (auto&& [section, node] : root) {
+    const std::string section_name(section.str());
+    const toml::table* table = node.as_table();
+    HYBREC_CHECK(table != nullptr, where, ": '", section_name,
+                 "' must be a table ([data], [model], [train], [eval] or [ps])");
+    for (auto&& [key, value] : *table) {
+      const std::string name = section_name + "." + std::string(key.str());
+      const Key* k = find_key(keys, name);
+      HYBREC_CHECK(k != nullptr, where, ": unknown key '", name, "' at line ",
+                   value.source().begin.line);
+      k->from_toml(value, where + " line " + std::to_string(value.source().begin.line));
+    }
+  }
+  apply_overrides(keys, overrides);
+  validate(config.model);
+  return config;
+}
+
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  HYBREC_CHECK(in.good(), "config ", path, ": cannot read the file (", std::strerror(errno), ")");
+  std::ostringstream text;
+  text << in.rdbuf();
+  HYBREC_CHECK(!in.bad(), "config ", path, ": read failed");
+  return parse_config(text.str(), path, overrides);
+}
+
+std::string to_toml(const TrainConfig& config) {
+  TrainConfig copy = config;
+  std::vector<Key> keys = keys_of(copy);
+  std::ostringstream out;
+  std::string section;
+  for (const auto& k : keys) {
+    const std::string s = k.name.substr(0, k.name.find('.'));
+    if (s != section) {
+      out << (section.empty() ? "" : "\n") << "[" << s << "]\n";
+      section = s;
+    }
+    out << k.name.substr(s.size() + 1) << " = " << k.to_text() << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace hybrec::trainer

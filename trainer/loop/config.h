@@ -1,0 +1,79 @@
+// The training configuration: one TOML file with the tables [data], [model],
+// [train], [eval] and [ps], plus `--set section.key=value` overrides.
+//
+// Every key has a type and a default (see config.cc's key table, the one
+// place they are listed). A key the table does not know, a value of the
+// wrong type or out of range is an error naming the file, the key and the
+// value, e.g. "config runs/x.toml: unknown key 'model.dimm'".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trainer/model/model_config.h"
+
+namespace hybrec::trainer {
+
+enum class Sampler { kUniform, kPopularity };
+enum class Decay { kNone, kLinear, kCosine };
+enum class SparseOptimizer { kRowwiseAdagrad, kAdam };
+
+struct TrainOptions {
+  int64_t batch_size = 256;  // examples per rank per step
+  int64_t negatives = 16;    // sampled negatives per example (C = 1 + negatives)
+  Sampler sampler = Sampler::kUniform;
+  double popularity_alpha = 0.75;  // popularity sampler: P(j) ~ train_count(j)^alpha
+  int64_t epochs = 3;
+  int64_t max_steps = 0;  // 0 = epochs decide
+  int64_t seed = 1;
+  double lr = 0.003;  // dense Adam
+  double weight_decay = 0.0;
+  int64_t warmup_steps = 100;
+  Decay decay = Decay::kCosine;
+  double min_lr_ratio = 0.1;
+  double clip_norm = 1.0;  // global-norm clipping of dense gradients; 0 = off
+  SparseOptimizer sparse_optimizer = SparseOptimizer::kRowwiseAdagrad;
+  double sparse_lr = 0.05;
+  double sparse_init_scale = 0.05;
+  bool sync = false;            // per-step barrier after pushes: reproducible runs
+  int64_t eval_every = 0;       // validation every N steps; 0 = once per epoch
+  int64_t patience = 3;         // early stopping: evaluations without improvement; 0 = off
+  int64_t checkpoint_every = 0; // steps; 0 = at validations and the end only
+  int64_t log_every_s = 10;     // plain progress lines when stderr is not a terminal
+  int64_t threads = 0;          // compute threads per rank; 0 = cores / local ranks
+  int64_t bucket_kib = 1024;    // dense all-reduce bucket size
+};
+
+struct EvalOptions {
+  int64_t k = 10;
+  int64_t auc_negatives = 100;
+  int64_t max_users = 0;  // 0 = every user; else a seeded sample (validation speed)
+};
+
+struct PsOptions {
+  int64_t local_shards = 1;  // in-process shards when neither MPI nor --ps gives servers
+  int64_t max_frame_mib = 256;
+};
+
+struct TrainConfig {
+  std::string source;  // where it came from, for messages
+  std::string data_path;
+  ModelConfig model;
+  TrainOptions train;
+  EvalOptions eval;
+  PsOptions ps;
+};
+
+// Parses `path` (TOML), then applies overrides of the form "section.key=value".
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// The same from TOML text (tests; `source` names it in messages).
+TrainConfig parse_config(const std::string& toml_text, const std::string& source,
+                         const std::vector<std::string>& overrides);
+
+// Every key with its current value, as TOML that parse_config reads back to
+// the same config (a run directory keeps it next to its checkpoints).
+std::string to_toml(const TrainConfig& config);
+
+}  // namespace hybrec::trainer

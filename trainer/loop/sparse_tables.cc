@@ -1,0 +1,90 @@
+#include "trainer/loop/sparse_tables.h"
+
+#include <iostream>
+
+#include "parameter_server/server.h"
+
+namespace hybrec::trainer {
+namespace {
+
+ps::TableSpec table_spec(const std::string& name, const TrainConfig& config) {
+  ps::TableSpec spec;
+  spec.name = name;
+  spec.dim = static_cast<int32_t>(config.model.dim);
+  spec.optimizer = config.train.sparse_optimizer == SparseOptimizer::kAdam
+                       ? ps::Optimizer::kAdam
+                       : ps::Optimizer::kRowwiseAdagrad;
+  spec.learning_rate = config.train.sparse_lr;
+  spec.init_scale = config.train.sparse_init_scale;
+  spec.seed = config.train.seed;
+  return spec;
+}
+
+ps::ClientOptions client_options(const TrainConfig& config) {
+  ps::ClientOptions options;
+  options.max_frame_bytes = config.ps.max_frame_mib << 20;
+  return options;
+}
+
+}  // namespace
+
+SparseTables::SparseTables(const std::vector<ps::Endpoint>& endpoints, const TrainConfig& config)
+    : client_(endpoints, client_options(config)),
+      specs_{table_spec(kUserTable, config), table_spec(kItemTable, config)},
+      dim_(config.model.dim) {}
+
+void SparseTables::create_tables() {
+  for (const auto& spec : specs_) client_.create_table(spec);
+}
+
+SparseTables::Pending SparseTables::pull(const Batch& batch, float* user_rows, float* item_rows) {
+  Pending p;
+  p.user = client_.pull(kUserTable, batch.user_ids.data(),
+                        static_cast<int64_t>(batch.user_ids.size()), dim_, user_rows);
+  p.item = client_.pull(kItemTable, batch.item_ids.data(),
+                        static_cast<int64_t>(batch.item_ids.size()), dim_, item_rows);
+  return p;
+}
+
+SparseTables::Pending SparseTables::push(const Batch& batch, const float* user_grads,
+                                         const float* item_grads) {
+  Pending p;
+  p.user = client_.push(kUserTable, batch.user_ids.data(),
+                        static_cast<int64_t>(batch.user_ids.size()), dim_, user_grads);
+  p.item = client_.push(kItemTable, batch.item_ids.data(),
+                        static_cast<int64_t>(batch.item_ids.size()), dim_, item_grads);
+  return p;
+}
+
+void SparseTables::fetch(const std::string& table, const int64_t* keys, int64_t n, float* out) {
+  client_.pull(table, keys, n, dim_, out).wait();
+}
+
+LocalServers::LocalServers(int shards, const std::string& checkpoint_dir,
+                           int64_t max_frame_bytes) {
+  for (int i = 0; i < shards; ++i) {
+    ps::ServerOptions options;
+    options.port = 0;
+    options.shard = ps::ShardId{i, shards};
+    options.checkpoint_dir = checkpoint_dir;
+    options.max_frame_bytes = max_frame_bytes;
+    servers_.push_back(std::make_unique<ps::PsServer>(options));
+    endpoints_.push_back(ps::Endpoint{"127.0.0.1", servers_.back()->port()});
+  }
+  for (auto& server : servers_) {
+    threads_.emplace_back([s = server.get()] {
+      try {
+        s->serve();
+      } catch (const std::exception& e) {
+        std::cerr << "hybrec train: local parameter-server shard: " << e.what() << "\n";
+      }
+    });
+  }
+}
+
+LocalServers::~LocalServers() {
+  for (auto& server : servers_) server->stop();
+  for (auto& thread : threads_) thread.join();
+}
+
+}  // namespace hybrec::trainer

@@ -1,0 +1,141 @@
+#include "trainer/loop/train_checkpoint.h"
+
+#include <hdf5.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "hybrec/kernels/error.h"
+#include "parameter_server/checkpoint_files.h"
+#include "parameter_server/hdf5_util.h"
+
+namespace hybrec::trainer {
+
+namespace fs = std::filesystem;
+namespace h5 = ps::hdf5;
+
+namespace {
+
+constexpr int32_t kTrainerCheckpointVersion = 1;
+constexpr const char* kKind = "trainer checkpoint";
+
+void write_vector(hid_t file, const char* name, const std::vector<float>& v,
+                  const std::string& path) {
+  h5::Handle ds = h5::create_dataset(file, name, H5T_IEEE_F32LE, 1, 1,
+                                     static_cast<int64_t>(v.size()), path);
+  h5::append_block(ds, 1, H5T_NATIVE_FLOAT, v.data(),
+                   h5::Block{0, static_cast<int64_t>(v.size()), 1, 0, 1}, path, name);
+}
+
+std::vector<float> read_vector(hid_t file, const char* name, int64_t expected,
+                               const std::string& path) {
+  h5::Extent extent;
+  h5::Handle ds = h5::open_dataset(file, name, H5T_FLOAT, 1, path, "root", &extent);
+  HYBREC_CHECK(extent.rows == expected, "trainer checkpoint ", path, ": dataset '", name, "' has ",
+               extent.rows, " values, expected ", expected);
+  std::vector<float> v(static_cast<std::size_t>(expected));
+  if (expected > 0) {
+    h5::read_block(ds, 1, H5T_NATIVE_FLOAT, v.data(), h5::Block{0, expected, 1, 0, 1}, path, name);
+  }
+  return v;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  ps::write_atomically(
+      path,
+      [&](const std::string& temp) {
+        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.flush();
+        HYBREC_CHECK(out.good(), kKind, " ", temp, ": write failed");
+      },
+      kKind);
+}
+
+}  // namespace
+
+std::string step_dir_name(int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
+  return name;
+}
+
+std::string write_trainer_checkpoint(const std::string& checkpoint_root, const TrainerState& s,
+                                     const std::string& config_toml) {
+  const fs::path dir = fs::path(checkpoint_root) / step_dir_name(s.step);
+  fs::create_directories(dir);
+  const std::string path = (dir / "trainer.h5").string();
+  ps::write_atomically(
+      path,
+      [&](const std::string& temp) {
+        h5::Lock lock;
+        h5::Handle file = h5::open_file_handle(
+            H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "H5Fcreate", temp);
+        h5::write_int_attr(file, "format_version", kTrainerCheckpointVersion, temp);
+        h5::write_int64_attr(file, "step", s.step, temp);
+        h5::write_int64_attr(file, "ranks", s.ranks, temp);
+        h5::write_int64_attr(file, "ps_version", s.ps_version, temp);
+        h5::write_string_attr(file, "ps_dir", s.ps_dir.empty() ? std::string(" ") : s.ps_dir, temp);
+        h5::write_int64_attr(file, "best_step", s.best_step, temp);
+        h5::write_double_attr(file, "best_metric", s.best_metric, temp);
+        h5::write_int64_attr(file, "evals_since_best", s.evals_since_best, temp);
+        h5::write_int64_attr(file, "adam_step", s.adam_step, temp);
+        write_vector(file, "params", s.params, temp);
+        write_vector(file, "adam_m", s.adam_m, temp);
+        write_vector(file, "adam_v", s.adam_v, temp);
+        h5::check_status(H5Fflush(file, H5F_SCOPE_LOCAL), "H5Fflush", temp);
+        h5::check_status(file.close(), "H5Fclose", temp);
+      },
+      kKind);
+  write_text((dir / "config.toml").string(), config_toml);
+  return dir.string();
+}
+
+void mark_latest(const std::string& checkpoint_root, int64_t step) {
+  write_text((fs::path(checkpoint_root) / "latest").string(), step_dir_name(step) + "\n");
+}
+
+std::string latest_checkpoint(const std::string& checkpoint_root) {
+  const fs::path latest = fs::path(checkpoint_root) / "latest";
+  std::ifstream in(latest);
+  if (!in.good()) return "";
+  std::string name;
+  std::getline(in, name);
+  HYBREC_CHECK(name.rfind("step-", 0) == 0 && name.find('/') == std::string::npos, kKind, " ",
+               latest.string(), ": does not name a step directory ('", name, "')");
+  const fs::path dir = fs::path(checkpoint_root) / name;
+  HYBREC_CHECK(fs::exists(dir / "trainer.h5"), kKind, " ", latest.string(), " names ", dir.string(),
+               ", which has no trainer.h5");
+  return dir.string();
+}
+
+TrainerState read_trainer_checkpoint(const std::string& step_dir) {
+  const std::string path = (fs::path(step_dir) / "trainer.h5").string();
+  HYBREC_CHECK(fs::exists(path), kKind, " ", path, ": no such file");
+  h5::Lock lock;
+  h5::Handle file = h5::open_file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+                                         "H5Fopen", path);
+  const int64_t version = h5::read_int_attr(file, "format_version", path, "root");
+  HYBREC_CHECK(version == kTrainerCheckpointVersion, kKind, " ", path, ": format version ",
+               version, ", this build reads ", kTrainerCheckpointVersion);
+  TrainerState s;
+  s.step = h5::read_int_attr(file, "step", path, "root");
+  s.ranks = h5::read_int_attr(file, "ranks", path, "root");
+  s.ps_version = h5::read_int_attr(file, "ps_version", path, "root");
+  s.ps_dir = h5::read_string_attr(file, "ps_dir", path, "root");
+  if (s.ps_dir == " ") s.ps_dir.clear();
+  s.best_step = h5::read_int_attr(file, "best_step", path, "root");
+  s.best_metric = h5::read_double_attr(file, "best_metric", path, "root");
+  s.evals_since_best = h5::read_int_attr(file, "evals_since_best", path, "root");
+  s.adam_step = h5::read_int_attr(file, "adam_step", path, "root");
+  h5::Extent extent;
+  { h5::Handle p = h5::open_dataset(file, "params", H5T_FLOAT, 1, path, "root", &extent); }
+  s.params = read_vector(file, "params", extent.rows, path);
+  s.adam_m = read_vector(file, "adam_m", extent.rows, path);
+  s.adam_v = read_vector(file, "adam_v", extent.rows, path);
+  return s;
+}
+
+}  // namespace hybrec::trainer

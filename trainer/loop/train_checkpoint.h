@@ -1,0 +1,50 @@
+// The trainer's side of a checkpoint: dense parameters, the dense optimizer's
+// state, the step (which fixes every reader's position: readers are a pure
+// function of seed, epoch and step), and the version of the parameter-server
+// snapshot taken at the same step.
+//
+// Layout under a run directory:
+//   DIR/checkpoints/step-<N>/trainer.h5   params, adam_m, adam_v + attributes
+//   DIR/checkpoints/step-<N>/config.toml  the resolved config of the run
+//   DIR/checkpoints/latest                "step-<N>": the newest complete one
+// Each file is written under a temporary name and renamed; `latest` moves
+// only after the step's files and the server snapshot are complete, so an
+// interrupted checkpoint leaves the previous one in force.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hybrec::trainer {
+
+struct TrainerState {
+  int64_t step = 0;        // steps completed
+  int64_t ranks = 1;       // trainer ranks that wrote it (readers are strided by it)
+  int64_t ps_version = -1; // parameter-server snapshot version; -1 = no id tables
+  std::string ps_dir;      // where the servers keep their snapshots
+  int64_t best_step = -1;  // early stopping: the step of the best validation
+  double best_metric = -1.0;
+  int64_t evals_since_best = 0;
+  int64_t adam_step = 0;
+  std::vector<float> params, adam_m, adam_v;
+};
+
+// Writes step-<N>/ (trainer.h5 and config.toml) under checkpoint_root. Does not
+// move `latest` (see mark_latest).
+std::string write_trainer_checkpoint(const std::string& checkpoint_root, const TrainerState& state,
+                                     const std::string& config_toml);
+
+// Points checkpoint_root/latest at step-<step>, atomically.
+void mark_latest(const std::string& checkpoint_root, int64_t step);
+
+// The directory `latest` names, or "" when there is none.
+std::string latest_checkpoint(const std::string& checkpoint_root);
+
+// Reads DIR/trainer.h5 of a step directory; errors name the file and what is wrong.
+TrainerState read_trainer_checkpoint(const std::string& step_dir);
+
+// The step directory's name: "step-000123".
+std::string step_dir_name(int64_t step);
+
+}  // namespace hybrec::trainer

@@ -1,0 +1,48 @@
+// The training loop of one trainer rank (DESIGN.md "Processes and data flow"):
+// read the dataset, build rank-strided batches with sampled negatives, pull
+// the batch's id rows from the parameter server (the next batch's pull in
+// flight while this one computes, unless sync), forward and backward on the
+// kernels, push the row gradients, all-reduce the dense gradients in buckets
+// overlapped with the backward, step Adam; validate, early-stop, checkpoint
+// and finally evaluate on the test split.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "parameter_server/client.h"
+#include "trainer/data/dataset.h"
+#include "trainer/dist/communicator.h"
+#include "trainer/eval/ranking.h"
+#include "trainer/loop/config.h"
+
+namespace hybrec::trainer {
+
+struct TrainSetup {
+  TrainConfig config;
+  std::string out_dir;                   // DIR: metrics.jsonl, checkpoints/, ps/
+  std::vector<ps::Endpoint> endpoints;   // servers; empty = in-process shards (1 rank only)
+  std::string ps_dir;                    // where the servers snapshot; "" = DIR/ps
+  bool resume = false;                   // continue from DIR/checkpoints/latest
+  int64_t stop_after_steps = 0;          // > 0: checkpoint and stop after this many steps
+                                         // (as if preempted; tests and demos)
+  Communicator* comm = nullptr;
+  int local_ranks = 1;                   // processes on this machine (thread default)
+};
+
+struct TrainSummary {
+  int64_t steps = 0;           // steps completed in total
+  double last_loss = 0.0;      // mean loss over the ranks of the last step
+  double samples_per_s = 0.0;  // training examples per second, all ranks
+  std::vector<EvalResult> test;  // empty when stopped early by stop_after_steps
+  std::vector<float> params;     // final dense parameters of this rank
+};
+
+TrainSummary run_training(const TrainSetup& setup);
+
+// The model config for this dataset: the config's [model] with the dataset's
+// text dimension; throws when the model needs text the dataset lacks.
+ModelConfig model_config_for(const TrainConfig& config, const Dataset& data);
+
+}  // namespace hybrec::trainer
