@@ -247,7 +247,10 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
     }
   }
   apply_overrides(keys, overrides);
-  validate(config.model);
+  // The text dimension comes from the dataset later; check the rest now.
+  ModelConfig structure = config.model;
+  structure.text_dim = 1;
+  validate(structure);
   return config;
 }
 
