@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -78,6 +80,7 @@ class Run {
   void checkpoint(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
+  void check_replicas(int64_t step);
   std::vector<EvalResult> evaluate_split(const std::string& split,
                                          const std::vector<EvalSubset>& subsets, int64_t max_users);
 
@@ -229,6 +232,34 @@ std::vector<EvalResult> Run::evaluate_split(const std::string& split,
   return evaluate(data_, scorer, comm_, config_, split, subsets, max_users);
 }
 
+// Data parallelism keeps one model: every rank must hold bit-identical dense
+// parameters. Checked at the end of a run (cheap: one broadcast) and logged,
+// so a divergence is reported instead of silently averaged away.
+void Run::check_replicas(int64_t step) {
+  if (comm_.size() == 1) return;
+  std::vector<float> reference = params_;
+  comm_.broadcast(reference.data(), static_cast<int64_t>(reference.size() * sizeof(float)), 0);
+  double differing[2] = {0.0, 0.0};  // ranks that differ, largest difference
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    if (std::memcmp(&reference[i], &params_[i], sizeof(float)) != 0) {
+      differing[0] = 1.0;
+      differing[1] = std::max(differing[1], static_cast<double>(std::fabs(reference[i] - params_[i])));
+    }
+  }
+  double ranks_differing = differing[0];
+  comm_.allreduce_sum(&ranks_differing, 1);
+  double max_diff = differing[1];
+  comm_.allreduce_sum(&max_diff, 1);  // an upper bound summed over ranks; 0 iff all equal
+  if (rank0_) {
+    log_.write({{"event", "replicas"}, {"step", step}, {"ranks", comm_.size()},
+                {"identical", ranks_differing == 0.0}, {"ranks_differing", ranks_differing},
+                {"max_abs_diff_sum", max_diff}});
+  }
+  HYBREC_CHECK(ranks_differing == 0.0, ranks_differing,
+               " trainer ranks hold dense parameters that differ from rank 0's at step ", step,
+               " (sum of max abs differences ", max_diff, ")");
+}
+
 // Validation on the warm valid split; returns whether training should stop.
 bool Run::validate(int64_t step) {
   const auto results = evaluate_split("valid", {EvalSubset::kWarm}, config_.eval.max_users);
@@ -332,6 +363,7 @@ TrainSummary Run::run() {
     slot.pull.wait();
   }
   progress.finish();
+  check_replicas(step);
 
   TrainSummary summary;
   summary.steps = step;

@@ -1,0 +1,81 @@
+// Helpers for tests that run the real `hybrec` binary: run a command and
+// capture its output, make a small synthetic dataset once, read a run's
+// metrics.jsonl.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hybrec::trainer::testing {
+
+struct CommandResult {
+  int status = -1;  // exit status, or -1 when it did not exit normally
+  std::string output;  // stdout and stderr
+};
+
+inline CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int raw = ::pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+inline std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
+  std::vector<nlohmann::json> events;
+  std::ifstream in(std::filesystem::path(run_dir) / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) events.push_back(nlohmann::json::parse(line));
+  return events;
+}
+
+// The last event matching event (and split/subset when given).
+inline nlohmann::json find_event(const std::vector<nlohmann::json>& events,
+                                 const std::string& event, const std::string& split = "",
+                                 const std::string& subset = "") {
+  nlohmann::json found;
+  for (const auto& e : events) {
+    if (e.value("event", "") != event) continue;
+    if (!split.empty() && e.value("split", "") != split) continue;
+    if (!subset.empty() && e.value("subset", "") != subset) continue;
+    found = e;
+  }
+  return found;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/hybrec-train-test-XXXXXX";
+    path_ = ::mkdtemp(pattern);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// mpirun with what this machine needs: root allowed, more ranks than cores.
+inline std::string mpirun() {
+  return std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ") +
+         HYBREC_MPIEXEC + " --oversubscribe";
+}
+
+}  // namespace hybrec::trainer::testing
