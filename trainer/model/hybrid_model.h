@@ -20,11 +20,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "trainer/model/batch.h"
 #include "trainer/model/model_config.h"
+#include "trainer/model/param_layout.h"
 
 namespace hybrec::trainer {
 
@@ -36,15 +38,35 @@ struct DenseTensor {
   int64_t size() const { return rows * cols; }
 };
 
+struct ModelWorkspace;
+
+// Threading: forward_backward and forward_loss reuse one scratch workspace
+// owned by the model (buffers grow to the largest batch and are never freed
+// between steps), guarded by a mutex: concurrent calls on one model are safe
+// but run one at a time; use one model (copies are cheap: a copy gets its own
+// empty workspace) per concurrent caller. The evaluation functions use
+// scratch of their own and may run concurrently with anything. Inside a call
+// the kernels use OpenMP/BLAS threads; results are bit-identical run to run
+// for a fixed thread count.
 class HybridModel {
  public:
   explicit HybridModel(const ModelConfig& config);  // validates the config
+  HybridModel(const HybridModel& other);
+  HybridModel& operator=(const HybridModel& other);
+  HybridModel(HybridModel&&) noexcept;
+  HybridModel& operator=(HybridModel&&) noexcept;
+  ~HybridModel();
 
   const ModelConfig& config() const { return config_; }
   const std::vector<DenseTensor>& tensors() const { return tensors_; }
   int64_t num_params() const { return num_params_; }
+  // The tensor called `name`, or nullptr when this configuration has none.
+  const DenseTensor* find_tensor(const std::string& name) const;
 
-  // Writes the initial dense parameters, a pure function of (config, seed).
+  // Writes the initial dense parameters, a pure function of (config, seed):
+  // linear weights and the adapter xavier-uniform, biases 0, layer norm
+  // gamma 1 / beta 0, positions U(-init_scale, init_scale), bilinear W =
+  // identity + U(-init_scale, init_scale), text_scale 5, lambda lambda_init.
   void init_params(uint64_t seed, float* params) const;
 
   struct StepInputs {
@@ -54,6 +76,7 @@ class HybridModel {
     const float* item_rows = nullptr;  // [batch->item_ids.size(), dim]; unused without use_id
     const float* text_emb = nullptr;   // [num_items, text_dim], by global item id; unused
                                        // without text
+    int64_t num_text_rows = 0;         // rows of text_emb; > 0: item ids are checked against it
     uint64_t dropout_seed = 0;         // ID dropout draws are a function of (seed, item id)
     bool training = true;              // false: no ID dropout
   };
@@ -72,23 +95,25 @@ class HybridModel {
   // Forward and backward of one batch; returns the mean loss.
   float forward_backward(const StepInputs& in, const StepOutputs& out) const;
 
-  // Forward only (validation loss); no dropout.
-  float forward_loss(const StepInputs& in) const;
+  // Forward only (validation loss); no dropout. With logits non-null, also
+  // writes the fused scores z' [batch->size, batch->candidates] (the values
+  // the loss is taken over, before any logQ correction).
+  float forward_loss(const StepInputs& in, float* logits = nullptr) const;
 
   // ---- Full-ranking evaluation: the same functions, per user and per item.
 
   // v_j for n items (no dropout): item_rows [n, dim] (ignored without use_id),
   // their ids index text_emb. Writes out [n, dim].
-  void item_vectors(const float* params, int64_t n, const int64_t* item_ids,
-                    const float* item_rows, const float* text_emb, float* out) const;
+  void item_vectors(const float* params, int64_t n, const int64_t* item_ids, const float* item_rows,
+                    const float* text_emb, float* out) const;
 
   // For n users: u' [n, dim] and the unit text query q_u [n, text_dim] (zero
   // rows when there is no text or no history). user_rows [n, dim] (ignored
   // without use_id); history [n, history_len] global item ids, left-padded
   // with -1; item_vecs [num_items, dim] from item_vectors() over all items.
-  void user_states(const float* params, int64_t n, const float* user_rows,
-                   const int64_t* history, const float* item_vecs, const float* text_emb,
-                   float* user_out, float* query_out) const;
+  void user_states(const float* params, int64_t n, const float* user_rows, const int64_t* history,
+                   const float* item_vecs, const float* text_emb, float* user_out,
+                   float* query_out) const;
 
   // scores [n, num_items] = z' of every (user, item) pair.
   void score_items(const float* params, int64_t n, const float* users, const float* queries,
@@ -99,6 +124,8 @@ class HybridModel {
   ModelConfig config_;
   std::vector<DenseTensor> tensors_;
   int64_t num_params_ = 0;
+  ParamLayout layout_;
+  std::unique_ptr<ModelWorkspace> workspace_;  // training scratch, see "Threading"
 };
 
 }  // namespace hybrec::trainer

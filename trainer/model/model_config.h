@@ -25,7 +25,9 @@ struct ModelConfig {
   HistoryPooling pooling = HistoryPooling::kMean;
   float id_dropout = 0.0f;   // DropoutNet: P(zero an item's e_j) in training
   Loss loss = Loss::kSampledSoftmax;
-  float init_scale = 0.05f;  // dense weights ~ U(-s, s) scaled per layer (see init)
+  // Positions ~ U(-s, s) and bilinear W = I + U(-s, s); linears are xavier
+  // uniform (see HybridModel::init_params).
+  float init_scale = 0.05f;
 };
 
 // Throws hybrec::Error naming the first invalid field, e.g.

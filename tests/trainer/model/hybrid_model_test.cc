@@ -1,0 +1,348 @@
+#include "trainer/model/hybrid_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hybrec/kernels/error.h"
+#include "model_fixture.h"
+#include "trainer/model/item_tower.h"
+
+namespace hybrec::trainer {
+namespace {
+
+using testing::ModelFixture;
+
+ModelConfig hybrid() { return testing::tiny_config(); }
+ModelConfig cf_only() {
+  ModelConfig c = testing::tiny_config();
+  c.use_text = false;
+  c.use_text_score = false;
+  return c;
+}
+ModelConfig text_only() {
+  ModelConfig c = testing::tiny_config();
+  c.use_id = false;
+  return c;
+}
+
+std::set<std::string> names(const HybridModel& m) {
+  std::set<std::string> out;
+  for (const DenseTensor& t : m.tensors()) out.insert(t.name);
+  return out;
+}
+
+TEST(HybridModel, TensorsTileTheFlatBufferInForwardOrder) {
+  for (const ModelConfig& c : {hybrid(), cf_only(), text_only()}) {
+    HybridModel m(c);
+    int64_t offset = 0;
+    for (const DenseTensor& t : m.tensors()) {
+      EXPECT_EQ(t.offset, offset) << t.name;
+      offset += t.size();
+    }
+    EXPECT_EQ(offset, m.num_params());
+    EXPECT_EQ(m.tensors().front().name, c.use_text ? "adapter" : "positions");
+  }
+}
+
+TEST(HybridModel, AblationsHaveTheirParameterSets) {
+  const std::set<std::string> shared = {"positions", "bilinear", "encoder.0.qkv.weight",
+                                        "encoder.1.ln2.beta"};
+  const std::set<std::string> text = {"adapter", "text_scale", "lambda"};
+  for (const ModelConfig& c : {hybrid(), text_only()}) {
+    const std::set<std::string> n = names(HybridModel(c));
+    for (const auto& s : shared) EXPECT_EQ(n.count(s), 1u) << s;
+    for (const auto& s : text) EXPECT_EQ(n.count(s), 1u) << s;
+    EXPECT_EQ(n.size(), 2u + 12u * 2u + 3u);
+  }
+  const std::set<std::string> n = names(HybridModel(cf_only()));
+  for (const auto& s : shared) EXPECT_EQ(n.count(s), 1u) << s;
+  for (const auto& s : text) EXPECT_EQ(n.count(s), 0u) << s;
+
+  ModelConfig no_history = hybrid();
+  no_history.use_history = false;
+  EXPECT_EQ(names(HybridModel(no_history)),
+            (std::set<std::string>{"adapter", "bilinear", "text_scale", "lambda"}));
+  const HybridModel m(hybrid());
+  ASSERT_NE(m.find_tensor("encoder.1.ffn1.weight"), nullptr);
+  EXPECT_EQ(m.find_tensor("encoder.1.ffn1.weight")->rows, 16);
+  EXPECT_EQ(m.find_tensor("encoder.1.ffn1.weight")->cols, 8);
+  EXPECT_EQ(m.find_tensor("adapter")->cols, 6);
+  EXPECT_EQ(m.find_tensor("nope"), nullptr);
+}
+
+TEST(HybridModel, EveryAblationTrainsWithoutTheInputsItDoesNotUse) {
+  for (const ModelConfig& c : {hybrid(), cf_only(), text_only()}) {
+    ModelFixture f(c);
+    HybridModel::StepInputs in = f.inputs(true);
+    if (!c.use_text && !c.use_text_score) in.text_emb = nullptr;
+    std::vector<float> dense(f.params.size()), users(f.user_rows.size(), 3.0f),
+        items(f.item_rows.size(), 3.0f);
+    HybridModel::StepOutputs out;
+    out.dense_grad = dense.data();
+    out.user_row_grads = users.data();
+    out.item_row_grads = items.data();
+    const float loss = f.model.forward_backward(in, out);
+    EXPECT_TRUE(std::isfinite(loss));
+    EXPECT_GT(loss, 0.0f);
+    double norm = 0.0;
+    for (float g : dense) {
+      ASSERT_TRUE(std::isfinite(g));
+      norm += g * g;
+    }
+    EXPECT_GT(norm, 0.0);
+    double user_norm = 0.0, item_norm = 0.0;
+    for (float g : users) user_norm += g * g;
+    for (float g : items) item_norm += g * g;
+    // Without ids there are no row gradients (zeros, not left untouched).
+    EXPECT_EQ(user_norm > 0.0, c.use_id);
+    EXPECT_EQ(item_norm > 0.0, c.use_id);
+  }
+}
+
+TEST(HybridModel, RejectsInvalidConfigsNamingTheField) {
+  ModelConfig c = hybrid();
+  c.heads = 3;
+  try {
+    HybridModel m(c);
+    FAIL() << "heads = 3 with dim = 8 was accepted";
+  } catch (const hybrec::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.heads = 3"), std::string::npos) << e.what();
+  }
+  c = hybrid();
+  c.use_id = false;
+  c.use_text = false;
+  EXPECT_THROW(HybridModel{c}, hybrec::Error);
+  c = hybrid();
+  c.text_dim = 0;
+  EXPECT_THROW(HybridModel{c}, hybrec::Error);
+  c = cf_only();
+  c.text_dim = 0;
+  EXPECT_NO_THROW(HybridModel{c});
+}
+
+TEST(HybridModel, RejectsBatchSlotsOutOfRange) {
+  ModelFixture f(hybrid());
+  f.batch.cand_slot[4] = 6;
+  EXPECT_THROW(f.model.forward_loss(f.inputs()), hybrec::Error);
+  f.batch = testing::tiny_batch();
+  f.batch.hist_slot[0] = -2;
+  EXPECT_THROW(f.model.forward_loss(f.inputs()), hybrec::Error);
+  f.batch = testing::tiny_batch();
+  f.batch.item_ids[1] = testing::kNumGlobalItems;
+  EXPECT_THROW(f.model.forward_loss(f.inputs()), hybrec::Error);
+}
+
+TEST(HybridModel, InitIsAPureFunctionOfConfigAndSeed) {
+  const HybridModel a(hybrid()), b(hybrid());
+  std::vector<float> p1(static_cast<std::size_t>(a.num_params()), 1.0f), p2 = p1, p3 = p1;
+  std::vector<float> p4(p1.size(), -1.0f);
+  a.init_params(42, p1.data());
+  b.init_params(42, p2.data());
+  a.init_params(43, p3.data());
+  a.init_params(42, p4.data());
+  EXPECT_EQ(p1, p2);
+  EXPECT_EQ(p1, p4);
+  EXPECT_NE(p1, p3);
+  const DenseTensor* gamma = a.find_tensor("encoder.0.ln1.gamma");
+  const DenseTensor* beta = a.find_tensor("encoder.0.ln1.beta");
+  for (int64_t i = 0; i < gamma->size(); ++i) {
+    EXPECT_EQ(p1[static_cast<std::size_t>(gamma->offset + i)], 1.0f);
+    EXPECT_EQ(p1[static_cast<std::size_t>(beta->offset + i)], 0.0f);
+  }
+  EXPECT_EQ(p1[static_cast<std::size_t>(a.find_tensor("lambda")->offset)], 0.7f);
+  EXPECT_EQ(p1[static_cast<std::size_t>(a.find_tensor("text_scale")->offset)], 5.0f);
+  const DenseTensor* w = a.find_tensor("bilinear");
+  for (int64_t i = 0; i < 8; ++i) {
+    for (int64_t j = 0; j < 8; ++j) {
+      const float v = p1[static_cast<std::size_t>(w->offset + i * 8 + j)];
+      EXPECT_NEAR(v, i == j ? 1.0f : 0.0f, a.config().init_scale);
+    }
+  }
+  const DenseTensor* qkv = a.find_tensor("encoder.0.qkv.weight");
+  const float bound = std::sqrt(6.0f / (24 + 8));
+  for (int64_t i = 0; i < qkv->size(); ++i) {
+    EXPECT_LE(std::fabs(p1[static_cast<std::size_t>(qkv->offset + i)]), bound);
+  }
+}
+
+TEST(HybridModel, ForwardBackwardIsBitReproducibleAndCopiesAgree) {
+  ModelConfig c = hybrid();
+  c.id_dropout = 0.3f;
+  ModelFixture f(c);
+  const ModelFixture::Grads a = f.run(true, 11);
+  const ModelFixture::Grads b = f.run(true, 11);
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_EQ(a.dense, b.dense);
+  EXPECT_EQ(a.users, b.users);
+  EXPECT_EQ(a.items, b.items);
+  ModelFixture g(c);
+  g.model = HybridModel(f.model);  // a copy has its own workspace
+  const ModelFixture::Grads d = g.run(true, 11);
+  EXPECT_EQ(a.dense, d.dense);
+  EXPECT_EQ(a.items, d.items);
+}
+
+TEST(HybridModel, ForwardLossIsTheLossOfForwardBackwardWithoutDropout) {
+  ModelConfig c = hybrid();
+  c.id_dropout = 0.5f;
+  ModelFixture f(c);
+  EXPECT_EQ(f.model.forward_loss(f.inputs(true, 3)), f.run(false).loss);
+  EXPECT_NE(f.run(true, 3).loss, f.run(false).loss);
+}
+
+TEST(HybridModel, GradReadyCoversTheBufferOnceInDecreasingOrderWithFinalValues) {
+  for (const ModelConfig& c : {hybrid(), cf_only(), text_only()}) {
+    ModelFixture f(c);
+    std::vector<float> dense(f.params.size(), 0.0f), snapshot(f.params.size(), NAN);
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    HybridModel::StepOutputs out;
+    out.dense_grad = dense.data();
+    out.grad_ready = [&](int64_t begin, int64_t end) {
+      ranges.emplace_back(begin, end);
+      for (int64_t i = begin; i < end; ++i)
+        snapshot[static_cast<std::size_t>(i)] = dense[static_cast<std::size_t>(i)];
+    };
+    f.model.forward_backward(f.inputs(true), out);
+    ASSERT_FALSE(ranges.empty());
+    EXPECT_EQ(ranges.front().second, f.model.num_params());
+    EXPECT_EQ(ranges.back().first, 0);
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+      EXPECT_LT(ranges[i].first, ranges[i].second);
+      if (i > 0) {
+        EXPECT_EQ(ranges[i].second, ranges[i - 1].first);
+      }
+    }
+    // Several buckets, so the all-reduce can overlap the backward.
+    EXPECT_GE(ranges.size(), c.use_text_score ? 5u : 4u);
+    EXPECT_EQ(snapshot, dense);  // nothing changed after it was reported final
+  }
+}
+
+TEST(HybridModel, FullIdDropoutZeroesEveryItemRowGradient) {
+  ModelConfig c = hybrid();
+  c.id_dropout = 1.0f;
+  ModelFixture f(c);
+  const ModelFixture::Grads g = f.run(true, 9);
+  for (float v : g.items) EXPECT_EQ(v, 0.0f);
+  double user_norm = 0.0;
+  for (float v : g.users) user_norm += v * v;
+  EXPECT_GT(user_norm, 0.0);
+  // With every e_j dropped the loss is the loss with zero item rows.
+  ModelConfig c0 = hybrid();
+  ModelFixture z(c0);
+  std::fill(z.item_rows.begin(), z.item_rows.end(), 0.0f);
+  EXPECT_FLOAT_EQ(g.loss, z.run(false).loss);
+}
+
+TEST(HybridModel, PartialIdDropoutZeroesExactlyTheDroppedRows) {
+  ModelConfig c = hybrid();
+  c.id_dropout = 0.5f;
+  ModelFixture f(c);
+  for (uint64_t seed : {1u, 2u, 3u, 4u}) {
+    const ModelFixture::Grads g = f.run(true, seed);
+    for (int64_t i = 0; i < f.items(); ++i) {
+      const bool dropped =
+          id_keep(seed, f.batch.item_ids[static_cast<std::size_t>(i)], 0.5f) == 0.0f;
+      double norm = 0.0;
+      for (int64_t k = 0; k < c.dim; ++k) {
+        const float v = g.items[static_cast<std::size_t>(i * c.dim + k)];
+        norm += v * v;
+      }
+      EXPECT_EQ(norm == 0.0, dropped) << "seed " << seed << " item " << i;
+    }
+  }
+  int dropped = 0;
+  for (int64_t id = 0; id < 10000; ++id) dropped += id_keep(77, id, 0.5f) == 0.0f ? 1 : 0;
+  EXPECT_NEAR(dropped, 5000, 200);
+}
+
+// z' from user_states + score_items over every global item must equal the
+// training forward's logits for the same (user, history, candidate).
+void expect_evaluation_matches_training(const ModelConfig& c) {
+  ModelFixture f(c);
+  const int64_t d = c.dim, t = c.text_dim, n_items = testing::kNumGlobalItems;
+  const Batch& batch = f.batch;
+  std::vector<float> logits(static_cast<std::size_t>(batch.size * batch.candidates));
+  f.model.forward_loss(f.inputs(), logits.data());
+
+  std::vector<float> global_rows = testing::random_values(123, n_items * d, 0.5f);
+  for (int64_t i = 0; i < f.items(); ++i) {
+    for (int64_t k = 0; k < d; ++k) {
+      global_rows[static_cast<std::size_t>(batch.item_ids[static_cast<std::size_t>(i)] * d + k)] =
+          f.item_rows[static_cast<std::size_t>(i * d + k)];
+    }
+  }
+  std::vector<int64_t> all_ids(static_cast<std::size_t>(n_items));
+  for (int64_t i = 0; i < n_items; ++i) all_ids[static_cast<std::size_t>(i)] = i;
+  std::vector<float> vecs(static_cast<std::size_t>(n_items * d));
+  f.model.item_vectors(f.params.data(), n_items, all_ids.data(), global_rows.data(), f.text.data(),
+                       vecs.data());
+
+  std::vector<float> user_rows(static_cast<std::size_t>(batch.size * d));
+  std::vector<int64_t> history(batch.hist_slot.size());
+  for (int64_t b = 0; b < batch.size; ++b) {
+    for (int64_t k = 0; k < d; ++k) {
+      user_rows[static_cast<std::size_t>(b * d + k)] = f.user_rows[static_cast<std::size_t>(
+          batch.user_slot[static_cast<std::size_t>(b)] * d + k)];
+    }
+  }
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    history[i] =
+        batch.hist_slot[i] < 0 ? -1 : batch.item_ids[static_cast<std::size_t>(batch.hist_slot[i])];
+  }
+  std::vector<float> users(static_cast<std::size_t>(batch.size * d), NAN);
+  std::vector<float> queries(static_cast<std::size_t>(batch.size * t), NAN);
+  f.model.user_states(f.params.data(), batch.size, user_rows.data(), history.data(), vecs.data(),
+                      f.text.data(), users.data(), queries.data());
+  std::vector<float> scores(static_cast<std::size_t>(batch.size * n_items), NAN);
+  f.model.score_items(f.params.data(), batch.size, users.data(), queries.data(), n_items,
+                      vecs.data(), f.text.data(), scores.data());
+
+  for (int64_t b = 0; b < batch.size; ++b) {
+    for (int64_t k = 0; k < batch.candidates; ++k) {
+      const std::size_t pos = static_cast<std::size_t>(b * batch.candidates + k);
+      const int64_t item = batch.item_ids[static_cast<std::size_t>(batch.cand_slot[pos])];
+      const float eval = scores[static_cast<std::size_t>(b * n_items + item)];
+      // Same math, different float summation order (GEMMs versus per-pair dots).
+      EXPECT_NEAR(eval, logits[pos], 1e-5f + 1e-5f * std::fabs(logits[pos]))
+          << "example " << b << " candidate " << k;
+    }
+  }
+  for (float s : scores) ASSERT_TRUE(std::isfinite(s));
+}
+
+TEST(HybridModel, ScoreItemsEqualsTrainingForwardHybrid) {
+  expect_evaluation_matches_training(hybrid());
+}
+TEST(HybridModel, ScoreItemsEqualsTrainingForwardLastPooling) {
+  ModelConfig c = hybrid();
+  c.pooling = HistoryPooling::kLast;
+  expect_evaluation_matches_training(c);
+}
+TEST(HybridModel, ScoreItemsEqualsTrainingForwardCfOnly) {
+  expect_evaluation_matches_training(cf_only());
+}
+TEST(HybridModel, ScoreItemsEqualsTrainingForwardTextOnly) {
+  expect_evaluation_matches_training(text_only());
+}
+
+TEST(HybridModel, UserWithoutHistoryHasOnlyItsIdEmbedding) {
+  ModelFixture f(hybrid());
+  const int64_t d = 8, n_items = testing::kNumGlobalItems;
+  std::vector<float> vecs(static_cast<std::size_t>(n_items * d), 1.0f);
+  const std::vector<int64_t> history = {-1, -1, -1, -1};
+  const std::vector<float> row = testing::random_values(5, d, 1.0f);
+  std::vector<float> user(static_cast<std::size_t>(d)), query(6, NAN);
+  f.model.user_states(f.params.data(), 1, row.data(), history.data(), vecs.data(), f.text.data(),
+                      user.data(), query.data());
+  EXPECT_EQ(user, row);
+  for (float q : query) EXPECT_EQ(q, 0.0f);
+}
+
+}  // namespace
+}  // namespace hybrec::trainer

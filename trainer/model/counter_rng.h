@@ -1,0 +1,28 @@
+// Counter-based random numbers: each draw is a pure function of (seed,
+// stream, index), so parameter init and ID dropout do not depend on the
+// order of calls, the thread count or a standard library's distributions.
+#pragma once
+
+#include <cstdint>
+
+namespace hybrec::trainer {
+
+// splitmix64's finaliser (Steele, Lea, Flood 2014): a bijection on 64 bits
+// whose output passes BigCrush for consecutive inputs.
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+inline uint64_t counter_hash(uint64_t seed, uint64_t stream, uint64_t index) {
+  return splitmix64(splitmix64(splitmix64(seed) ^ stream) ^ index);
+}
+
+// Uniform in [0, 1) with 24 random bits (exactly representable in float).
+inline float counter_uniform(uint64_t seed, uint64_t stream, uint64_t index) {
+  return static_cast<float>(counter_hash(seed, stream, index) >> 40) * (1.0f / 16777216.0f);
+}
+
+}  // namespace hybrec::trainer

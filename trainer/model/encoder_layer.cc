@@ -1,0 +1,193 @@
+#include "trainer/model/encoder_layer.h"
+
+#include "hybrec/kernels/attention.h"
+#include "hybrec/kernels/dense.h"
+
+namespace hybrec::trainer {
+namespace {
+
+namespace k = hybrec::kernels;
+
+k::LinearParams linear(int64_t n, int64_t in, int64_t out, const float* x, const float* weight,
+                       const float* bias) {
+  k::LinearParams p;
+  p.n = n;
+  p.in_features = in;
+  p.out_features = out;
+  p.x = x;
+  p.weight = weight;
+  p.bias = bias;
+  return p;
+}
+
+k::AttentionParams attention(const EncoderShape& s, const uint8_t* mask,
+                             const EncoderLayerCache& c) {
+  k::AttentionParams a;
+  a.batch = s.batch;
+  a.seq_len = s.seq_len;
+  a.heads = s.heads;
+  a.head_dim = s.dim / s.heads;
+  a.key_padding_mask = mask;
+  a.q = c.q.data();
+  a.k = c.k.data();
+  a.v = c.v.data();
+  a.lse = const_cast<float*>(c.lse.data());
+  return a;
+}
+
+void add_into(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace
+
+void EncoderLayerCache::resize(const EncoderShape& s) {
+  const auto nd = static_cast<std::size_t>(s.rows() * s.dim);
+  const auto nh = static_cast<std::size_t>(s.rows() * s.hidden);
+  const auto n = static_cast<std::size_t>(s.rows());
+  for (auto* b : {&q, &k, &v, &att, &r1, &x1, &r2, &out}) b->resize(nd);
+  for (auto* b : {&mean1, &rstd1, &mean2, &rstd2}) b->resize(n);
+  lse.resize(static_cast<std::size_t>(s.rows() * s.heads));
+  f1.resize(nh);
+  g.resize(nh);
+}
+
+void EncoderBackwardScratch::resize(const EncoderShape& s) {
+  const auto nd = static_cast<std::size_t>(s.rows() * s.dim);
+  for (auto* b : {&d1, &d2, &dq, &dk, &dv}) b->resize(nd);
+  dh.resize(static_cast<std::size_t>(s.rows() * s.hidden));
+}
+
+void encoder_layer_forward(const EncoderShape& s, const EncoderLayerTensors<const float>& w,
+                           const float* x, const uint8_t* mask, EncoderLayerCache* c) {
+  const k::Device cpu = k::Device::cpu();
+  const int64_t n = s.rows(), d = s.dim, f = s.hidden;
+  if (n == 0) return;
+  c->resize(s);
+  // Q, K and V as three GEMMs on row blocks of the fused weight, so each
+  // lands in its own [batch, seq, heads, head_dim] buffer as attention wants.
+  float* qkv[3] = {c->q.data(), c->k.data(), c->v.data()};
+  for (int64_t part = 0; part < 3; ++part) {
+    k::LinearParams p = linear(n, d, d, x, w.qkv_w + part * d * d, w.qkv_b + part * d);
+    p.y = qkv[part];
+    k::linear_forward(cpu, p);
+  }
+  k::AttentionParams a = attention(s, mask, *c);
+  a.out = c->att.data();
+  k::attention_forward(cpu, a);
+
+  k::LinearParams po = linear(n, d, d, c->att.data(), w.out_w, w.out_b);
+  po.y = c->r1.data();
+  k::linear_forward(cpu, po);
+  add_into(c->r1.data(), x, n * d);
+  k::LayerNormParams ln1;
+  ln1.n = n;
+  ln1.dim = d;
+  ln1.x = c->r1.data();
+  ln1.gamma = w.ln1_g;
+  ln1.beta = w.ln1_b;
+  ln1.y = c->x1.data();
+  ln1.mean = c->mean1.data();
+  ln1.rstd = c->rstd1.data();
+  k::layer_norm_forward(cpu, ln1);
+
+  k::LinearParams p1 = linear(n, d, f, c->x1.data(), w.ffn1_w, w.ffn1_b);
+  p1.y = c->f1.data();
+  k::linear_forward(cpu, p1);
+  k::gelu_forward(cpu, c->f1.data(), n * f, c->g.data());
+  k::LinearParams p2 = linear(n, f, d, c->g.data(), w.ffn2_w, w.ffn2_b);
+  p2.y = c->r2.data();
+  k::linear_forward(cpu, p2);
+  add_into(c->r2.data(), c->x1.data(), n * d);
+  k::LayerNormParams ln2 = ln1;
+  ln2.x = c->r2.data();
+  ln2.gamma = w.ln2_g;
+  ln2.beta = w.ln2_b;
+  ln2.y = c->out.data();
+  ln2.mean = c->mean2.data();
+  ln2.rstd = c->rstd2.data();
+  k::layer_norm_forward(cpu, ln2);
+}
+
+void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<const float>& w,
+                            const EncoderLayerTensors<float>& g, const float* x,
+                            const uint8_t* mask, const EncoderLayerCache& c, float* dy,
+                            EncoderBackwardScratch* scratch, float* dx) {
+  const k::Device cpu = k::Device::cpu();
+  const int64_t n = s.rows(), d = s.dim, f = s.hidden;
+  if (n == 0) return;
+  scratch->resize(s);
+  float* d1 = scratch->d1.data();  // gradient of r2, then of x1, then of r1
+  float* d2 = scratch->d2.data();  // per-branch input gradients
+
+  k::LayerNormParams ln2;
+  ln2.n = n;
+  ln2.dim = d;
+  ln2.x = c.r2.data();
+  ln2.gamma = w.ln2_g;
+  ln2.mean = const_cast<float*>(c.mean2.data());
+  ln2.rstd = const_cast<float*>(c.rstd2.data());
+  ln2.dy = dy;
+  ln2.dx = d1;
+  ln2.dgamma = g.ln2_g;
+  ln2.dbeta = g.ln2_b;
+  k::layer_norm_backward(cpu, ln2);
+
+  // FFN branch; the residual passes d1 through unchanged.
+  k::LinearParams p2 = linear(n, f, d, c.g.data(), w.ffn2_w, w.ffn2_b);
+  p2.dy = d1;
+  p2.dx = scratch->dh.data();
+  p2.dweight = g.ffn2_w;
+  p2.dbias = g.ffn2_b;
+  k::linear_backward(cpu, p2);
+  k::gelu_backward(cpu, c.f1.data(), scratch->dh.data(), n * f, scratch->dh.data());
+  k::LinearParams p1 = linear(n, d, f, c.x1.data(), w.ffn1_w, w.ffn1_b);
+  p1.dy = scratch->dh.data();
+  p1.dx = d2;
+  p1.dweight = g.ffn1_w;
+  p1.dbias = g.ffn1_b;
+  k::linear_backward(cpu, p1);
+  add_into(d1, d2, n * d);
+
+  k::LayerNormParams ln1 = ln2;
+  ln1.x = c.r1.data();
+  ln1.gamma = w.ln1_g;
+  ln1.mean = const_cast<float*>(c.mean1.data());
+  ln1.rstd = const_cast<float*>(c.rstd1.data());
+  ln1.dy = d1;
+  ln1.dx = d1;
+  ln1.dgamma = g.ln1_g;
+  ln1.dbeta = g.ln1_b;
+  k::layer_norm_backward(cpu, ln1);
+
+  // Attention branch; the residual again passes d1 through.
+  k::LinearParams po = linear(n, d, d, c.att.data(), w.out_w, w.out_b);
+  po.dy = d1;
+  po.dx = d2;
+  po.dweight = g.out_w;
+  po.dbias = g.out_b;
+  k::linear_backward(cpu, po);
+  k::AttentionParams a = attention(s, mask, c);
+  a.out = const_cast<float*>(c.att.data());
+  a.dout = d2;
+  a.dq = scratch->dq.data();
+  a.dk = scratch->dk.data();
+  a.dv = scratch->dv.data();
+  k::attention_backward(cpu, a);
+
+  const float* dparts[3] = {scratch->dq.data(), scratch->dk.data(), scratch->dv.data()};
+  for (int64_t part = 0; part < 3; ++part) {
+    k::LinearParams p = linear(n, d, d, x, w.qkv_w + part * d * d, w.qkv_b + part * d);
+    p.dy = dparts[part];
+    p.dx = d2;
+    p.dweight = g.qkv_w + part * d * d;
+    p.dbias = g.qkv_b + part * d;
+    k::linear_backward(cpu, p);
+    add_into(d1, d2, n * d);
+  }
+  if (dx != d1) {
+    for (int64_t i = 0; i < n * d; ++i) dx[i] = d1[i];
+  }
+}
+
+}  // namespace hybrec::trainer

@@ -1,0 +1,37 @@
+// The item tower: v_j = m_j * e_j + A t_j for a set of items, with its
+// backward into the id rows and the adapter A.
+#pragma once
+
+#include <cstdint>
+
+namespace hybrec::trainer {
+
+// DropoutNet's ID dropout: 0 when item_id's id embedding is dropped for this
+// dropout_seed (probability p), else 1. A pure function of its arguments.
+float id_keep(uint64_t dropout_seed, int64_t item_id, float p);
+
+// out[i, :] = text_emb[ids[i], :] for i < n (T floats per row). With
+// num_text_rows > 0 every id is checked against [0, num_text_rows).
+void gather_text_rows(int64_t n, int64_t text_dim, const int64_t* ids, const float* text_emb,
+                      int64_t num_text_rows, float* out);
+
+struct ItemTowerArgs {
+  int64_t n = 0;    // items
+  int64_t dim = 0;  // d
+  int64_t text_dim = 0;
+  const float* id_rows = nullptr;    // [n, d] e_j; nullptr = no id term
+  const float* keep = nullptr;       // [n] m_j; nullptr = all 1
+  const float* text_rows = nullptr;  // [n, T] t_j; nullptr = no text term
+  const float* adapter = nullptr;    // [d, T] A (a linear weight, out = d, in = T)
+};
+
+// out [n, d] = m * e + A t (OVERWRITTEN).
+void item_tower_forward(const ItemTowerArgs& a, float* out);
+
+// Given dv [n, d]: id_row_grads [n, d] = m * dv (OVERWRITTEN; nullptr skips;
+// zeros without an id term) and dadapter [d, T] += dv^T t (ACCUMULATED; used
+// only with a text term).
+void item_tower_backward(const ItemTowerArgs& a, const float* dv, float* id_row_grads,
+                         float* dadapter);
+
+}  // namespace hybrec::trainer
