@@ -19,3 +19,33 @@ function(hybrec_add_test name)
   add_test(NAME ${name} COMMAND ${name} --gtest_color=no)
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
 endfunction()
+
+# The sibling for tests that run under mpirun: builds `name` once and
+# registers one ctest test per rank count, `name_npN`, run as
+#   mpirun -np N --oversubscribe <name>
+# RANKS lists the counts; MAIN_LIBS replaces GTest::gtest_main when the test
+# brings its own main (MPI init before the tests, result agreed by all
+# ranks). Root may run mpirun here (containers), and Open MPI yields the CPU
+# while waiting once ranks outnumber cores (--oversubscribe).
+function(hybrec_add_mpi_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;RANKS" ${ARGN})
+  foreach(label IN LISTS T_LABELS)
+    if(NOT label IN_LIST HYBREC_TEST_LABELS)
+      message(FATAL_ERROR "hybrec_add_mpi_test(${name}): unknown label '${label}'")
+    endif()
+  endforeach()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest)
+  hybrec_target_defaults(${name})
+  foreach(ranks IN LISTS T_RANKS)
+    add_test(NAME ${name}_np${ranks}
+             COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${ranks} --oversubscribe
+                     ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${name}> ${MPIEXEC_POSTFLAGS} --gtest_color=no)
+    set_tests_properties(${name}_np${ranks} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+      ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
+      PROCESSORS ${ranks})
+  endforeach()
+endfunction()

@@ -1,8 +1,13 @@
-// hybrec ps: one parameter-server shard until SIGTERM/SIGINT.
+// hybrec ps: one parameter-server shard until SIGTERM/SIGINT, or, with
+// --mpi, one server rank of an MPMD job until every trainer rank finished.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <thread>
 
@@ -10,6 +15,7 @@
 #include "launch/commands.h"
 #include "launch/flags.h"
 #include "parameter_server/server.h"
+#include "trainer/dist/mpi_job.h"
 
 namespace hybrec::launch {
 
@@ -29,13 +35,98 @@ ps::ShardId parse_shard(const std::string& text) {
   return ps::ShardId{index, count};
 }
 
+// The address trainers should dial: --advertise, else the bind address,
+// else (bound to every interface) this machine's hostname.
+std::string advertised_host(const std::string& advertise, const std::string& bind) {
+  if (!advertise.empty()) return advertise;
+  if (!bind.empty() && bind != "0.0.0.0" && bind != "::") return bind;
+  char name[256] = {};
+  HYBREC_CHECK(gethostname(name, sizeof(name) - 1) == 0, "hybrec ps: gethostname failed");
+  return name;
+}
+
+// One server rank of `mpirun -np P hybrec ps --mpi ... : -np W hybrec train ...`:
+// shard = rank among the server ranks, endpoint published through the job,
+// served until every trainer rank called finish() (then the final
+// checkpoint, as on SIGTERM). Every MPI call stays on this thread; the
+// server runs on another. A signal before the trainers finished stops the
+// server, takes its checkpoint and fails, which aborts the job.
+int serve_mpi_rank(ps::ServerOptions options, const std::string& advertise,
+                   const sigset_t& signals) {
+  HYBREC_CHECK(trainer::launched_by_mpi(),
+               "hybrec ps --mpi: not started by mpirun (no OMPI_COMM_WORLD_SIZE, PMI_SIZE or "
+               "PMIX_RANK); run `mpirun -np P hybrec ps --mpi ... : -np W hybrec train ...`");
+  trainer::MpiJob job(trainer::JobRole::kServer);
+  options.shard = ps::ShardId{job.role_rank(), job.role_size()};
+  ps::PsServer server(options);
+  const std::string endpoint =
+      advertised_host(advertise, options.bind_address) + ":" + std::to_string(server.port());
+  std::printf("hybrec ps: shard %d/%d serving on %s:%d%s (MPI rank %d, advertised as %s)\n",
+              options.shard.index, options.shard.count, options.bind_address.c_str(), server.port(),
+              server.restored() ? " (restored from its latest checkpoint)" : "", job.world_rank(),
+              endpoint.c_str());
+  std::fflush(stdout);
+
+  std::atomic<bool> signalled{false};
+  std::thread signal_waiter([&server, &signalled, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::fprintf(stderr, "hybrec ps: signal %d, finishing in-flight requests\n", received);
+    signalled = true;
+    server.stop();
+  });
+  signal_waiter.detach();
+
+  std::atomic<bool> served{false};
+  std::exception_ptr failure;
+  std::thread serving([&] {
+    try {
+      server.serve();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    served = true;
+  });
+  bool trainers_finished = false;
+  try {
+    job.exchange_endpoints(endpoint);
+    while (!(trainers_finished = job.poll_finished()) && !served) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  } catch (...) {
+    server.stop();
+    serving.join();
+    throw;
+  }
+  server.stop();
+  serving.join();
+  if (failure) std::rethrow_exception(failure);
+  HYBREC_CHECK(trainers_finished, "hybrec ps: shard ", options.shard.index, "/",
+               options.shard.count, " stopped", signalled ? " by a signal" : "",
+               " before every trainer finished");
+  job.finish();
+  std::printf("hybrec ps: shard %d/%d stopped after every trainer finished%s\n",
+              options.shard.index, options.shard.count,
+              options.checkpoint_dir.empty() ? "" : " (final checkpoint taken)");
+  return 0;
+}
+
 }  // namespace
 
 int run_ps(int argc, char** argv) {
-  Flags flags("hybrec ps", "hybrec ps --port P [--shard I/N] [--checkpoint-dir DIR] [options]");
+  Flags flags("hybrec ps",
+              "hybrec ps --port P [--shard I/N] [--checkpoint-dir DIR] [options]\n"
+              "       mpirun -np P hybrec ps --mpi --port 0 [options] : -np W hybrec train ...");
   flags.add("port", "P", "TCP port to serve on (0: any free port, printed at start)");
   flags.add("shard", "I/N", "this server is shard I of N (default 0/1)");
+  flags.add("mpi", "",
+            "serve as one server rank of an MPMD mpirun job: the shard is the rank among the "
+            "server ranks, the endpoint is published to the trainers, and the server stops "
+            "once every trainer finished");
   flags.add("bind", "ADDR", "address to bind (default 127.0.0.1, loopback only)");
+  flags.add("advertise", "HOST",
+            "with --mpi: the host trainers dial (default: the bind address, or the hostname "
+            "when bound to 0.0.0.0)");
   flags.add("checkpoint-dir", "DIR", "where save/load and periodic checkpoints live");
   flags.add("checkpoint-every", "S", "also checkpoint to DIR/latest every S seconds");
   flags.add("threads", "T", "connections served at once, one thread each (default 64)");
@@ -53,7 +144,12 @@ int run_ps(int argc, char** argv) {
   ps::ServerOptions options;
   options.port = static_cast<int>(flags.get_int("port", -1, 0, 65535));
   HYBREC_CHECK(flags.has("port"), "hybrec ps: --port is required");
-  options.shard = parse_shard(flags.get("shard", "0/1"));
+  const bool mpi = flags.has("mpi");
+  HYBREC_CHECK(!(mpi && flags.has("shard")),
+               "hybrec ps: --shard and --mpi exclude each other (with --mpi the shard is the "
+               "rank among the server ranks)");
+  HYBREC_CHECK(mpi || !flags.has("advertise"), "hybrec ps: --advertise needs --mpi");
+  if (!mpi) options.shard = parse_shard(flags.get("shard", "0/1"));
   options.bind_address = flags.get("bind", options.bind_address);
   options.checkpoint_dir = flags.get("checkpoint-dir", "");
   options.checkpoint_interval_s = flags.get_double("checkpoint-every", 0, 0, 1e7);
@@ -69,6 +165,8 @@ int run_ps(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  if (mpi) return serve_mpi_rank(options, flags.get("advertise", ""), signals);
 
   ps::PsServer server(options);
   std::printf("hybrec ps: shard %d/%d serving on %s:%d%s\n", options.shard.index,
