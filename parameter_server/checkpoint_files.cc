@@ -21,14 +21,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kCheckpointKind = "checkpoint";
 constexpr const char* kManifestMagic = "hybrec-checkpoint";
 // A manifest is three short lines; anything much longer is not one.
 constexpr size_t kMaxManifestBytes = 4096;
 
-[[noreturn]] void fail_errno(const char* call, const std::string& path) {
+// "<kind>: <call> <path> failed: <strerror>", as RequestError(kCheckpoint)
+// for checkpoints and hybrec::Error for any other kind of file.
+[[noreturn]] void fail_errno(const char* call, const std::string& path,
+                             const char* kind = kCheckpointKind) {
   const int err = errno;
-  HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint: ", call, " ", path,
-                   " failed: ", std::strerror(err));
+  const std::string message =
+      detail::concat(kind, ": ", call, " ", path, " failed: ", std::strerror(err));
+  if (std::strcmp(kind, kCheckpointKind) == 0) {
+    throw RequestError(ErrorCode::kCheckpoint, message, __FILE__, __LINE__);
+  }
+  throw Error(message, __FILE__, __LINE__);
 }
 
 std::string temp_path_for(const std::string& final_path) {
@@ -41,24 +49,27 @@ std::string temp_path_for(const std::string& final_path) {
 
 // Makes a fully written temporary file the final one: its data reaches the
 // disk before the rename, and the rename reaches it before we return.
-void commit_file(const std::string& temp, const std::string& final_path) {
-  fsync_path(temp, false);
+void commit_file(const std::string& temp, const std::string& final_path, const char* kind) {
+  fsync_path(temp, false, kind);
   if (::rename(temp.c_str(), final_path.c_str()) != 0) {
-    fail_errno("rename", temp + " to " + final_path);
+    fail_errno("rename", temp + " to " + final_path, kind);
   }
-  fsync_path(fs::path(final_path).parent_path().string(), true);
+  // A bare file name lives in the working directory, whose entries are
+  // what the rename changed.
+  const std::string dir = fs::path(final_path).parent_path().string();
+  fsync_path(dir.empty() ? "." : dir, true, kind);
 }
 
 }  // namespace
 
-void fsync_path(const std::string& path, bool directory) {
+void fsync_path(const std::string& path, bool directory, const char* kind) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
-  if (fd < 0) fail_errno("open for fsync", path);
+  if (fd < 0) fail_errno("open for fsync", path, kind);
   if (::fsync(fd) != 0) {
     const int err = errno;
     ::close(fd);
     errno = err;
-    fail_errno("fsync", path);
+    fail_errno("fsync", path, kind);
   }
   ::close(fd);
 }
@@ -66,11 +77,12 @@ void fsync_path(const std::string& path, bool directory) {
 // Runs write(temp) then commits temp to final_path; on any failure removes
 // temp, leaving whatever final_path held before.
 void write_atomically(const std::string& final_path,
-                      const std::function<void(const std::string& temp)>& write) {
+                      const std::function<void(const std::string& temp)>& write,
+                      const char* kind) {
   const std::string temp = temp_path_for(final_path);
   try {
     write(temp);
-    commit_file(temp, final_path);
+    commit_file(temp, final_path, kind);
   } catch (...) {
     std::error_code ignored;
     fs::remove(temp, ignored);

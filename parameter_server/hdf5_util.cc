@@ -29,6 +29,9 @@ std::mutex& hdf5_mutex() {
   return mutex;
 }
 
+// The file kind of the Lock held now; guarded by hdf5_mutex().
+const char* current_file_kind = kCheckpointFile;
+
 void write_attr(hid_t obj, const char* name, hid_t file_type, hid_t mem_type, const void* value,
                 const std::string& path) {
   Handle space(check_id(H5Screate(H5S_SCALAR), "H5Screate", path, name), H5Sclose);
@@ -46,8 +49,7 @@ Handle open_attr(hid_t obj, const char* name, H5T_class_t expected, const std::s
   const htri_t exists = H5Aexists(obj, name);
   if (exists < 0) fail("H5Aexists", path, where + " attribute " + name);
   if (exists == 0) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", where,
-                     " lacks attribute '", name, "'");
+    HYBREC_HDF5_REJECT(path, where, " lacks attribute '", name, "'");
   }
   Handle attr(check_id(H5Aopen(obj, name, H5P_DEFAULT), "H5Aopen", path, name), H5Aclose);
   Handle space(check_id(H5Aget_space(attr), "H5Aget_space", path, name), H5Sclose);
@@ -55,11 +57,10 @@ Handle open_attr(hid_t obj, const char* name, H5T_class_t expected, const std::s
   Handle type(check_id(H5Aget_type(attr), "H5Aget_type", path, name), H5Tclose);
   const H5T_class_t cls = H5Tget_class(type);
   if (points != 1 || cls != expected) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", where, " attribute '",
-                     name, "' is not a single ",
+    HYBREC_HDF5_REJECT(path, where, " attribute '", name, "' is not a single ",
                      expected == H5T_INTEGER ? "integer"
-                     : expected == H5T_FLOAT ? "float"
-                                             : "string");
+                       : expected == H5T_FLOAT ? "float"
+                                               : "string");
   }
   return attr;
 }
@@ -90,7 +91,23 @@ void select_block(hid_t file_space, const Block& b, int rank, const std::string&
 
 }  // namespace
 
-Lock::Lock() : lock_(hdf5_mutex()) { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+Lock::Lock(const char* file_kind) : lock_(hdf5_mutex()) {
+  current_file_kind = file_kind;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+Lock::~Lock() { current_file_kind = kCheckpointFile; }
+
+const char* file_kind() { return current_file_kind; }
+
+void throw_file_error(const std::string& path, const std::string& detail, const char* file,
+                      int line) {
+  const std::string message = detail::concat(current_file_kind, " file ", path, ": ", detail);
+  if (std::strcmp(current_file_kind, kCheckpointFile) == 0) {
+    throw RequestError(ErrorCode::kCheckpoint, message, file, line);
+  }
+  throw Error(message, file, line);
+}
 
 std::string error_detail() {
   std::vector<std::string> descs;
@@ -116,8 +133,8 @@ std::string error_detail() {
 
 void fail(const char* call, const std::string& path, const std::string& what) {
   const std::string detail = error_detail();
-  HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", call, " failed",
-                   what.empty() ? "" : " (", what, what.empty() ? "" : ")", detail);
+  HYBREC_HDF5_REJECT(path, call, " failed", what.empty() ? "" : " (", what,
+                     what.empty() ? "" : ")", detail);
 }
 
 hid_t check_id(hid_t id, const char* call, const std::string& path, const std::string& what) {
@@ -178,8 +195,7 @@ std::string read_string_attr(hid_t obj, const char* name, const std::string& pat
   const htri_t variable = H5Tis_variable_str(type);
   const size_t size = H5Tget_size(type);
   if (variable != 0 || size == 0 || size > 1024) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", where, " attribute '",
-                     name, "' is not a short fixed-length string");
+    HYBREC_HDF5_REJECT(path, where, " attribute '", name, "' is not a short fixed-length string");
   }
   std::string value(size, '\0');
   check_status(H5Aread(attr, type, value.data()), "H5Aread", path, name);
@@ -205,6 +221,9 @@ Handle create_dataset(hid_t group, const char* name, hid_t file_type, int rank, 
   // Fletcher32 per chunk: a flipped bit in the data is reported on load
   // instead of silently becoming a wrong embedding.
   check_status(H5Pset_fletcher32(dcpl), "H5Pset_fletcher32", path, name);
+  // No creation/modification times in object headers: the same content
+  // gives the same file bytes.
+  check_status(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times", path, name);
   return Handle(check_id(H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                          "H5Dcreate2", path, name),
                 H5Dclose);
@@ -239,15 +258,18 @@ Handle open_dataset(hid_t group, const char* name, H5T_class_t expected, int ran
   const htri_t exists = H5Lexists(group, name, H5P_DEFAULT);
   if (exists < 0) fail("H5Lexists", path, what);
   if (exists == 0) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", what, " is missing");
+    HYBREC_HDF5_REJECT(path, what, " is missing");
   }
   Handle dataset(check_id(H5Dopen2(group, name, H5P_DEFAULT), "H5Dopen2", path, what), H5Dclose);
   Handle type(check_id(H5Dget_type(dataset), "H5Dget_type", path, what), H5Tclose);
   Handle space(check_id(H5Dget_space(dataset), "H5Dget_space", path, what), H5Sclose);
   const int ndims = H5Sget_simple_extent_ndims(space);
   if (H5Tget_class(type) != expected || ndims != rank) {
-    HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", what, " is not a ",
-                     rank, "-d ", expected == H5T_INTEGER ? "integer" : "float", " array");
+    HYBREC_HDF5_REJECT(path, what, " is not a ", rank, "-d ",
+                       expected == H5T_INTEGER ? "integer"
+                       : expected == H5T_FLOAT ? "float"
+                                               : "string",
+                       " array");
   }
   hsize_t dims[2] = {0, 1};
   if (H5Sget_simple_extent_dims(space, dims, nullptr) < 0) {
@@ -256,6 +278,72 @@ Handle open_dataset(hid_t group, const char* name, H5T_class_t expected, int ran
   extent->rows = static_cast<int64_t>(dims[0]);
   extent->cols = rank == 2 ? static_cast<int64_t>(dims[1]) : 1;
   return dataset;
+}
+
+// ---- variable-length strings
+
+namespace {
+
+Handle utf8_string_type(const std::string& path, const char* name) {
+  Handle type(check_id(H5Tcopy(H5T_C_S1), "H5Tcopy", path, name), H5Tclose);
+  check_status(H5Tset_size(type, H5T_VARIABLE), "H5Tset_size", path, name);
+  check_status(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset", path, name);
+  return type;
+}
+
+}  // namespace
+
+void write_strings(hid_t group, const char* name, const std::vector<std::string>& values,
+                   const std::string& path) {
+  Handle type = utf8_string_type(path, name);
+  const int64_t n = static_cast<int64_t>(values.size());
+  // Like create_dataset but without Fletcher32, which HDF5 refuses on
+  // variable-length data (the strings live in the global heap, which the
+  // file's metadata checksums cover).
+  const hsize_t dims[1] = {0};
+  const hsize_t max_dims[1] = {H5S_UNLIMITED};
+  Handle space(check_id(H5Screate_simple(1, dims, max_dims), "H5Screate_simple", path, name),
+               H5Sclose);
+  Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", path, name), H5Pclose);
+  const hsize_t chunk[1] = {static_cast<hsize_t>(std::clamp<int64_t>(n, 1, kMinChunkRows * 4))};
+  check_status(H5Pset_chunk(dcpl, 1, chunk), "H5Pset_chunk", path, name);
+  check_status(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times", path, name);
+  Handle dataset(check_id(H5Dcreate2(group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                          "H5Dcreate2", path, name),
+                 H5Dclose);
+  std::vector<const char*> pointers(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].find('\0') != std::string::npos) {
+      HYBREC_HDF5_REJECT(path, "string ", i, " of dataset '", name, "' contains a null byte");
+    }
+    pointers[i] = values[i].c_str();
+  }
+  if (n > 0) append_block(dataset, 1, type, pointers.data(), Block{0, n, 1, 0, 1}, path, name);
+}
+
+std::vector<std::string> read_strings(hid_t group, const char* name, const std::string& path,
+                                      const std::string& where) {
+  Extent extent;
+  Handle dataset = open_dataset(group, name, H5T_STRING, 1, path, where, &extent);
+  const std::string what = where + " dataset '" + name + "'";
+  Handle file_type(check_id(H5Dget_type(dataset), "H5Dget_type", path, what), H5Tclose);
+  if (H5Tis_variable_str(file_type) <= 0) {
+    HYBREC_HDF5_REJECT(path, what, " is not of variable-length strings");
+  }
+  std::vector<std::string> values(static_cast<size_t>(extent.rows));
+  if (extent.rows == 0) return values;
+  Handle type = utf8_string_type(path, name);
+  Handle space(check_id(H5Dget_space(dataset), "H5Dget_space", path, what), H5Sclose);
+  std::vector<char*> pointers(values.size(), nullptr);
+  check_status(H5Dread(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), "H5Dread",
+               path, what);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (pointers[i] != nullptr) values[i] = pointers[i];
+  }
+  // The strings HDF5 allocated; the copies above are ours.
+  check_status(H5Dvlen_reclaim(type, space, H5P_DEFAULT, pointers.data()), "H5Dvlen_reclaim",
+               path, what);
+  return values;
 }
 
 }  // namespace hybrec::ps::hdf5

@@ -2,10 +2,13 @@
 // error reporting, scalar attributes and chunked 1-d/2-d datasets read and
 // appended in row blocks.
 //
-// Every failure throws RequestError(kCheckpoint) whose message starts with
-// "checkpoint file <path>: " and names the failed HDF5 call (and, where
-// given, what it was working on), followed by the HDF5 error stack's
-// outermost and innermost descriptions.
+// Every failure throws an error whose message starts with "<kind> file
+// <path>: " and names the failed HDF5 call (and, where given, what it was
+// working on), followed by the HDF5 error stack's outermost and innermost
+// descriptions. The kind is the one the held Lock names: for checkpoint
+// files (the default) the error is RequestError(kCheckpoint), so the
+// server can answer with it; for any other kind ("dataset", say) it is a
+// plain hybrec::Error.
 //
 // The Debian serial HDF5 build is not thread-safe: every function here must
 // be called with an hdf5::Lock held, and so must every direct HDF5 call.
@@ -17,19 +20,37 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "hybrec/kernels/error.h"
 
 namespace hybrec::ps::hdf5 {
 
+// The file kind of checkpoint shard files, the default of Lock.
+inline constexpr const char* kCheckpointFile = "checkpoint";
+
 // Holds the process-wide HDF5 lock and keeps the library from printing its
 // error stack to stderr; failures are reported through the exceptions below
-// instead.
+// instead. `file_kind` (a string literal, e.g. "dataset") names the kind of
+// file worked on while the lock is held, in every error message.
 class Lock {
  public:
-  Lock();
+  explicit Lock(const char* file_kind = kCheckpointFile);
+  ~Lock();
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
 
  private:
   std::lock_guard<std::mutex> lock_;
 };
+
+// The file kind named by the Lock held now.
+const char* file_kind();
+
+// Throws "<file_kind()> file <path>: <detail>": RequestError(kCheckpoint)
+// for checkpoint files, hybrec::Error otherwise. Call with a Lock held.
+[[noreturn]] void throw_file_error(const std::string& path, const std::string& detail,
+                                   const char* file, int line);
 
 // "<outermost>: <innermost>" descriptions of the current HDF5 error stack,
 // e.g. "unable to open file: file signature not found", with a leading
@@ -37,7 +58,7 @@ class Lock {
 // call, which would clear the stack.
 std::string error_detail();
 
-// Throws RequestError(kCheckpoint) "checkpoint file <path>: <call> failed
+// Throws as throw_file_error() "<kind> file <path>: <call> failed
 // (<what>)<error_detail()>"; the parenthesis is left out when `what` is empty.
 [[noreturn]] void fail(const char* call, const std::string& path, const std::string& what);
 
@@ -159,9 +180,28 @@ void read_block(hid_t dataset, int rank, hid_t mem_type, void* buf, const Block&
 
 // Opens dataset `name` of `group`, described in messages as
 // "<where> dataset '<name>'" (e.g. where = "table 'x'"), checks that it
-// exists, is of type class `expected` (H5T_INTEGER or H5T_FLOAT) and has
-// rank `rank` (1 or 2), and stores its extent in *extent.
+// exists, is of type class `expected` (H5T_INTEGER, H5T_FLOAT or
+// H5T_STRING) and has rank `rank` (1 or 2), and stores its extent in
+// *extent.
 Handle open_dataset(hid_t group, const char* name, H5T_class_t expected, int rank,
                     const std::string& path, const std::string& where, Extent* extent);
 
+// ---- variable-length strings
+
+// Creates dataset `name` in `group` holding `values` as a 1-d array of
+// variable-length UTF-8 strings (chunked; HDF5 cannot checksum
+// variable-length chunks, so only the file's metadata checksums cover them). Strings may be empty but must not contain a null byte,
+// which HDF5 would silently cut them at.
+void write_strings(hid_t group, const char* name, const std::vector<std::string>& values,
+                   const std::string& path);
+
+// Reads the 1-d variable-length string dataset `name` of `group` (checked
+// as open_dataset does, described by `where`).
+std::vector<std::string> read_strings(hid_t group, const char* name, const std::string& path,
+                                      const std::string& where);
+
 }  // namespace hybrec::ps::hdf5
+
+// Throws as throw_file_error(path, <the remaining arguments concatenated>).
+#define HYBREC_HDF5_REJECT(path, ...) \
+  ::hybrec::ps::hdf5::throw_file_error(path, ::hybrec::detail::concat(__VA_ARGS__), __FILE__, __LINE__)

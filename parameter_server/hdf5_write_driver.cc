@@ -198,8 +198,7 @@ hid_t write_driver() {
 
 void WriteStatus::check() const {
   if (error == 0) return;
-  HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": ", call, " at offset ",
-                   offset, " failed: ", std::strerror(error));
+  HYBREC_HDF5_REJECT(path, call, " at offset ", offset, " failed: ", std::strerror(error));
 }
 
 void set_write_driver(hid_t fapl, WriteStatus* status, const std::string& path) {

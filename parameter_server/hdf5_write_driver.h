@@ -29,8 +29,9 @@ struct WriteStatus {
   uint64_t offset = 0;
   std::string path;
 
-  // Throws RequestError(kCheckpoint) "checkpoint file <path>: <call> at
-  // offset <offset> failed: <strerror>" if a failure was recorded.
+  // Throws as hdf5::throw_file_error() "<kind> file <path>: <call> at
+  // offset <offset> failed: <strerror>" if a failure was recorded. Call
+  // with an hdf5::Lock held.
   void check() const;
 };
 

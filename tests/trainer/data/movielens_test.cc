@@ -1,0 +1,130 @@
+// Both MovieLens formats on fixtures written here.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "trainer/data/data_testing.h"
+#include "trainer/data/movielens.h"
+
+namespace hybrec::trainer {
+namespace {
+
+using testing::error_of;
+using testing::ScratchDir;
+
+ImportOptions no_cold(double threshold) {
+  ImportOptions options;
+  options.rating_threshold = threshold;
+  options.cold_fraction = 0;
+  options.text_dim = 16;
+  return options;
+}
+
+// ml-latest-small layout: users 7 and 3, movies 10, 20, 30 (+ 40 rated
+// but not listed).
+void write_latest(const ScratchDir& dir) {
+  testing::write_text(dir.file("ratings.csv"),
+                      "userId,movieId,rating,timestamp\n"
+                      "7,30,5.0,300\n"
+                      "7,10,4.0,100\n"
+                      "7,20,3.5,200\n"
+                      "7,40,4.5,100\n"
+                      "3,20,4.0,50\n"
+                      "3,10,2.0,60\n");
+  testing::write_text(dir.file("movies.csv"),
+                      "movieId,title,genres\r\n"
+                      "10,Toy Story (1995),Adventure|Animation|Children\r\n"
+                      "20,\"American President, The (1995)\",Comedy|Drama|Romance\r\n"
+                      "30,\"Say \"\"Cheese\"\" (2001)\",(no genres listed)\r\n");
+  testing::write_text(dir.file("tags.csv"),
+                      "userId,movieId,tag,timestamp\n"
+                      "7,10,pixar,1\n"
+                      "3,10,fun,2\n"
+                      "3,10,Pixar,3\n"
+                      "3,30,\"witty, dry\",4\n");
+}
+
+TEST(MovieLensLatest, RemapsIdsBuildsTextAndAppliesThreshold) {
+  ScratchDir dir;
+  write_latest(dir);
+  const Dataset d = import_movielens(dir.path().string(), no_cold(4.0));
+  // Users by ascending source id: 3 -> 0, 7 -> 1; items 10, 20, 30, 40 -> 0..3.
+  EXPECT_EQ(d.num_users, 2);
+  EXPECT_EQ(d.num_items, 4);
+  // Kept (rating >= 4): user 3: 20@50; user 7: 10@100, 40@100 (file order), 30@300.
+  EXPECT_EQ(d.user, (std::vector<int64_t>{0, 1, 1, 1}));
+  EXPECT_EQ(d.item, (std::vector<int64_t>{1, 0, 3, 2}));
+  EXPECT_EQ(d.timestamp, (std::vector<int64_t>{50, 100, 100, 300}));
+  EXPECT_EQ(d.rating, (std::vector<float>{4.0f, 4.0f, 4.5f, 5.0f}));
+  EXPECT_EQ(d.split, (std::vector<Split>{Split::kTrain, Split::kTrain, Split::kValid, Split::kTest}));
+  EXPECT_EQ(d.item_text[0], "Toy Story (1995) | Adventure Animation Children | pixar, fun");
+  EXPECT_EQ(d.item_text[1], "American President, The (1995) | Comedy Drama Romance");
+  EXPECT_EQ(d.item_text[2], "Say \"Cheese\" (2001) | witty, dry");
+  EXPECT_EQ(d.item_text[3], "");
+  EXPECT_EQ(d.text_dim, 16);
+  EXPECT_EQ(d.text_encoder, "hashing");
+  EXPECT_EQ(d.name, dir.path().filename().string());
+}
+
+TEST(MovieLensLatest, ThresholdZeroKeepsEverything) {
+  ScratchDir dir;
+  write_latest(dir);
+  const Dataset d = import_movielens(dir.path().string(), no_cold(0));
+  EXPECT_EQ(d.num_interactions(), 6);
+}
+
+TEST(MovieLensLatest, ColdItemsAreChosenAmongItemsWithEvents) {
+  ScratchDir dir;
+  write_latest(dir);
+  ImportOptions options = no_cold(0);
+  options.cold_fraction = 0.5;  // 2 of the 4 items with events
+  const Dataset d = import_movielens(dir.path().string(), options);
+  int cold = 0;
+  for (const uint8_t c : d.item_cold) cold += c;
+  EXPECT_EQ(cold, 2);
+  for (size_t r = 0; r < d.split.size(); ++r) {
+    EXPECT_EQ(d.split[r] == Split::kCold, d.item_cold[d.item[r]] == 1);
+  }
+}
+
+TEST(MovieLens100k, ReadsTabAndPipeFilesAndConvertsLatin1) {
+  ScratchDir dir;
+  testing::write_text(dir.file("u.data"), "2\t5\t4\t900\n1\t5\t5\t800\n2\t1\t3\t100\n2\t1\t5\t50\n");
+  const std::string flags_a = "0|0|0|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0";  // Animation Children's
+  const std::string flags_b = "0|0|0|0|0|0|0|0|1|0|0|0|0|0|0|0|0|0|0";  // Drama
+  testing::write_text(dir.file("u.item"),
+                      "1|Toy Story (1995)|01-Jan-1995||http://x|" + flags_a + "\n" +
+                          "5|Cit\xE9 des enfants perdus, La (1995)|01-Jan-1995||http://y|" +
+                          flags_b + "\n");
+  testing::write_text(dir.file("u.genre"),
+                      "unknown|0\nAction|1\nAdventure|2\nAnimation|3\nChildren's|4\nComedy|5\n"
+                      "Crime|6\nDocumentary|7\nDrama|8\nFantasy|9\nFilm-Noir|10\nHorror|11\n"
+                      "Musical|12\nMystery|13\nRomance|14\nSci-Fi|15\nThriller|16\nWar|17\n"
+                      "Western|18\n\n");
+  const Dataset d = import_movielens(dir.path().string(), no_cold(4.0));
+  EXPECT_EQ(d.name, "ml-100k");
+  EXPECT_EQ(d.num_users, 2);
+  EXPECT_EQ(d.num_items, 2);  // source items 1 and 5
+  EXPECT_EQ(d.user, (std::vector<int64_t>{0, 1, 1}));
+  EXPECT_EQ(d.item, (std::vector<int64_t>{1, 0, 1}));
+  EXPECT_EQ(d.timestamp, (std::vector<int64_t>{800, 50, 900}));
+  EXPECT_EQ(d.item_text[0], "Toy Story (1995) | Animation Children's");
+  EXPECT_EQ(d.item_text[1], "Cit\xC3\xA9 des enfants perdus, La (1995) | Drama");
+}
+
+TEST(MovieLens, UnknownDirectoryAndBadRecordsAreNamed) {
+  ScratchDir dir;
+  std::string msg = error_of([&] { import_movielens(dir.path().string()); });
+  EXPECT_NE(msg.find("has neither u.data"), std::string::npos) << msg;
+  testing::write_text(dir.file("ratings.csv"), "userId,movieId,rating,timestamp\n1,2,x,3\n");
+  msg = error_of([&] { import_movielens(dir.path().string()); });
+  EXPECT_NE(msg.find("ratings.csv line 2: rating 'x' is not a number"), std::string::npos) << msg;
+}
+
+TEST(MovieLens, Latin1ToUtf8) {
+  EXPECT_EQ(latin1_to_utf8("a\xE9\xFF"), "a\xC3\xA9\xC3\xBF");
+}
+
+}  // namespace
+}  // namespace hybrec::trainer

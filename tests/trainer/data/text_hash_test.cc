@@ -1,0 +1,67 @@
+// The hashing text encoder.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "trainer/data/data_testing.h"
+#include "trainer/data/text_hash.h"
+
+namespace hybrec::trainer {
+namespace {
+
+double cosine(const std::vector<float>& m, int64_t dim, int64_t a, int64_t b) {
+  double s = 0;
+  for (int64_t k = 0; k < dim; ++k) s += double{m[a * dim + k]} * m[b * dim + k];
+  return s;  // rows are unit length
+}
+
+TEST(Tokenize, LowerCasesAndKeepsUtf8Bytes) {
+  EXPECT_EQ(tokenize("Amélie (2001) | Comedy-Romance"),
+            (std::vector<std::string>{"amélie", "2001", "comedy", "romance"}));
+  EXPECT_TRUE(tokenize(" ,.| ").empty());
+}
+
+TEST(HashingEncoder, RowsAreUnitOrZeroAndDeterministic) {
+  const std::vector<std::string> texts = {"toy story pixar", "", "...", "toy soldiers", "Toy Story"};
+  const auto a = hashing_encode(texts, 64, 7);
+  const auto b = hashing_encode(texts, 64, 7);
+  EXPECT_EQ(a, b);
+  ASSERT_EQ(a.size(), 5u * 64);
+  for (int64_t r = 0; r < 5; ++r) {
+    double norm = 0;
+    for (int64_t k = 0; k < 64; ++k) norm += double{a[r * 64 + k]} * a[r * 64 + k];
+    if (r == 1 || r == 2) {
+      EXPECT_EQ(norm, 0.0) << "row " << r;
+    } else {
+      EXPECT_NEAR(norm, 1.0, 1e-5) << "row " << r;
+    }
+  }
+  EXPECT_NE(hashing_encode(texts, 64, 8), a);
+}
+
+TEST(HashingEncoder, SharedWordsMeanCloserVectors) {
+  const std::vector<std::string> texts = {"space ship alien laser galaxy", "alien galaxy space war",
+                                          "romance wedding love letter", "love wedding paris"};
+  const auto m = hashing_encode(texts, 128, kDefaultHashingSeed);
+  EXPECT_GT(cosine(m, 128, 0, 1), cosine(m, 128, 0, 2) + 0.2);
+  EXPECT_GT(cosine(m, 128, 2, 3), cosine(m, 128, 1, 3) + 0.2);
+}
+
+TEST(HashingEncoder, OddDimsAndEncodeItemText) {
+  Dataset d;
+  d.num_items = 2;
+  d.item_text = {"a b c", ""};
+  encode_item_text(d, 70);
+  EXPECT_EQ(d.text_dim, 70);
+  EXPECT_EQ(d.text_encoder, "hashing");
+  ASSERT_EQ(d.item_text_emb.size(), 140u);
+  encode_item_text(d, 0);
+  EXPECT_EQ(d.text_dim, 0);
+  EXPECT_TRUE(d.item_text_emb.empty());
+  EXPECT_NE(testing::error_of([] { hashing_encode({"x"}, 0, 1); }).find("dim 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hybrec::trainer
