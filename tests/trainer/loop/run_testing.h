@@ -74,7 +74,7 @@ class TempDir {
 
 // mpirun with what this machine needs: root allowed, more ranks than cores.
 inline std::string mpirun() {
-  return std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ") +
+  return std::string("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ") +
          HYBREC_MPIEXEC + " --oversubscribe";
 }
 
