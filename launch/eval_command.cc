@@ -102,11 +102,10 @@ int run_eval(int argc, char** argv) {
               << trainer::format_results(results);
     trainer::MetricsLog log((fs::path(out_dir) / "metrics.jsonl").string());
     for (const auto& r : results) {
-      const std::string k = std::to_string(r.k);
-      log.write({{"event", "eval"}, {"split", r.split}, {"subset", r.subset}, {"hr@" + k, r.hr},
-                 {"ndcg@" + k, r.ndcg}, {"mrr", r.mrr}, {"auc", r.auc}, {"users", r.users},
-                 {"step", state.step}, {"source", "hybrec eval"},
-                 {"model", baseline.empty() ? "checkpoint" : baseline}});
+      nlohmann::json event = trainer::eval_event(r, state.step);
+      event["source"] = "hybrec eval";
+      event["model"] = baseline.empty() ? "checkpoint" : baseline;
+      log.write(event);
     }
   }
   comm.reset();

@@ -20,6 +20,13 @@ std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicat
   return results;
 }
 
+nlohmann::json eval_event(const EvalResult& r, int64_t step) {
+  const std::string k = std::to_string(r.k);
+  return {{"event", "eval"}, {"split", r.split}, {"subset", r.subset}, {"hr@" + k, r.hr},
+          {"ndcg@" + k, r.ndcg}, {"mrr", r.mrr}, {"auc", r.auc}, {"users", r.users},
+          {"step", step}};
+}
+
 std::string format_results(const std::vector<EvalResult>& results) {
   std::string out;
   char line[160];

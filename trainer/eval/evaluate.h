@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "trainer/data/dataset.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/eval/eval_cases.h"
@@ -18,6 +20,10 @@ namespace hybrec::trainer {
 std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicator& comm,
                                  const TrainConfig& config, const std::string& split,
                                  const std::vector<EvalSubset>& subsets, int64_t max_users);
+
+// The metrics.jsonl line of one result: {"event":"eval","split":..,"subset":..,
+// "hr@K":..,"ndcg@K":..,"mrr":..,"auc":..,"users":..,"step":..}.
+nlohmann::json eval_event(const EvalResult& result, int64_t step);
 
 // A fixed-width table of results (one row per split/subset), for the console.
 std::string format_results(const std::vector<EvalResult>& results);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "trainer/data/dataset.h"
+#include "trainer/data/rng.h"  // mix64: the hash behind every seeded draw here
 #include "trainer/loop/config.h"
 
 namespace hybrec::trainer {
@@ -59,8 +60,5 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch);
 // examples, rank-strided; the tail that does not fill a step on every rank is
 // dropped, so all ranks take the same number of steps.
 int64_t steps_per_epoch(int64_t examples, int64_t ranks, int64_t batch_size);
-
-// splitmix64: the counter-based generator behind every seeded draw here.
-uint64_t mix64(uint64_t x);
 
 }  // namespace hybrec::trainer

@@ -40,13 +40,6 @@ struct StepSlot {
   SparseTables::Pending pull, push;
 };
 
-nlohmann::json eval_event(const EvalResult& r, int64_t step) {
-  const std::string k = std::to_string(r.k);
-  return {{"event", "eval"}, {"split", r.split}, {"subset", r.subset}, {"hr@" + k, r.hr},
-          {"ndcg@" + k, r.ndcg}, {"mrr", r.mrr}, {"auc", r.auc}, {"users", r.users},
-          {"step", step}};
-}
-
 int compute_threads(const TrainConfig& config, int local_ranks) {
   if (config.train.threads > 0) return static_cast<int>(config.train.threads);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
