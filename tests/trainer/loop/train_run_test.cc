@@ -103,6 +103,26 @@ TEST_F(TrainRun, HybridBeatsPopularityAndRandomOnWarmAndCfOnCold) {
             hybrid_cold);
 }
 
+TEST_F(TrainRun, DataCommandsDescribeAndRejectByName) {
+  auto r = run_command(kBin + " data info " + data());
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("1200"), std::string::npos) << r.output;  // users
+  EXPECT_NE(r.output.find("hashing"), std::string::npos) << r.output;
+
+  r = run_command(kBin + " data synth --out " + *dir_ / "bad.h5" + " --users 0");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("users"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(*dir_ / "bad.h5"));
+
+  r = run_command(kBin + " data import movielens /nonexistent/ml --out " + *dir_ / "ml.h5");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("/nonexistent/ml"), std::string::npos) << r.output;
+
+  r = run_command(kBin + " data info /nonexistent/x.h5");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("/nonexistent/x.h5"), std::string::npos) << r.output;
+}
+
 TEST_F(TrainRun, BadInputIsAnErrorNamingIt) {
   std::ofstream(*dir_ / "typo.toml") << "[model]\ndimm = 3\n";
   auto r = run_command(kBin + " train " + *dir_ / "typo.toml" + " --out " + *dir_ / "typo");
