@@ -20,18 +20,21 @@ k::LinearParams linear(int64_t n, int64_t in, int64_t out, const float* x, const
   return p;
 }
 
-k::AttentionParams attention(const EncoderShape& s, const uint8_t* mask,
+// The attention core of one length group: its q, k, v rows are one
+// [examples, len, heads, head_dim] block with no padding.
+k::AttentionParams attention(const EncoderShape& s, const LengthGroup& grp,
                              const EncoderLayerCache& c) {
+  const int64_t row = grp.first_row * s.dim;
   k::AttentionParams a;
-  a.batch = s.batch;
-  a.seq_len = s.seq_len;
+  a.batch = grp.examples;
+  a.seq_len = grp.len;
   a.heads = s.heads;
   a.head_dim = s.dim / s.heads;
-  a.key_padding_mask = mask;
-  a.q = c.q.data();
-  a.k = c.k.data();
-  a.v = c.v.data();
-  a.lse = const_cast<float*>(c.lse.data());
+  a.q = c.q.data() + row;
+  a.k = c.k.data() + row;
+  a.v = c.v.data() + row;
+  a.out = const_cast<float*>(c.att.data()) + row;
+  a.lse = const_cast<float*>(c.lse.data()) + grp.first_row * s.heads;
   return a;
 }
 
@@ -41,40 +44,41 @@ void add_into(float* y, const float* x, int64_t n) {
 
 }  // namespace
 
-void EncoderLayerCache::resize(const EncoderShape& s) {
-  const auto nd = static_cast<std::size_t>(s.rows() * s.dim);
-  const auto nh = static_cast<std::size_t>(s.rows() * s.hidden);
-  const auto n = static_cast<std::size_t>(s.rows());
+void EncoderLayerCache::resize(const EncoderShape& s, int64_t rows) {
+  const auto nd = static_cast<std::size_t>(rows * s.dim);
+  const auto nh = static_cast<std::size_t>(rows * s.hidden);
+  const auto n = static_cast<std::size_t>(rows);
   for (auto* b : {&q, &k, &v, &att, &r1, &x1, &r2, &out}) b->resize(nd);
   for (auto* b : {&mean1, &rstd1, &mean2, &rstd2}) b->resize(n);
-  lse.resize(static_cast<std::size_t>(s.rows() * s.heads));
+  lse.resize(static_cast<std::size_t>(rows * s.heads));
   f1.resize(nh);
   g.resize(nh);
 }
 
-void EncoderBackwardScratch::resize(const EncoderShape& s) {
-  const auto nd = static_cast<std::size_t>(s.rows() * s.dim);
+void EncoderBackwardScratch::resize(const EncoderShape& s, int64_t rows) {
+  const auto nd = static_cast<std::size_t>(rows * s.dim);
   for (auto* b : {&d1, &d2, &dq, &dk, &dv}) b->resize(nd);
-  dh.resize(static_cast<std::size_t>(s.rows() * s.hidden));
+  dh.resize(static_cast<std::size_t>(rows * s.hidden));
 }
 
 void encoder_layer_forward(const EncoderShape& s, const EncoderLayerTensors<const float>& w,
-                           const float* x, const uint8_t* mask, EncoderLayerCache* c) {
+                           const PackedRows& packed, const float* x, EncoderLayerCache* c) {
   const k::Device cpu = k::Device::cpu();
-  const int64_t n = s.rows(), d = s.dim, f = s.hidden;
+  const int64_t n = packed.rows, d = s.dim, f = s.hidden;
   if (n == 0) return;
-  c->resize(s);
+  c->resize(s, n);
   // Q, K and V as three GEMMs on row blocks of the fused weight, so each
-  // lands in its own [batch, seq, heads, head_dim] buffer as attention wants.
+  // lands in its own buffer, every length group of which is the
+  // [examples, len, heads, head_dim] block that attention wants.
   float* qkv[3] = {c->q.data(), c->k.data(), c->v.data()};
   for (int64_t part = 0; part < 3; ++part) {
     k::LinearParams p = linear(n, d, d, x, w.qkv_w + part * d * d, w.qkv_b + part * d);
     p.y = qkv[part];
     k::linear_forward(cpu, p);
   }
-  k::AttentionParams a = attention(s, mask, *c);
-  a.out = c->att.data();
-  k::attention_forward(cpu, a);
+  for (int64_t i = 0; i < packed.num_groups; ++i) {
+    k::attention_forward(cpu, attention(s, packed.groups[i], *c));
+  }
 
   k::LinearParams po = linear(n, d, d, c->att.data(), w.out_w, w.out_b);
   po.y = c->r1.data();
@@ -110,13 +114,13 @@ void encoder_layer_forward(const EncoderShape& s, const EncoderLayerTensors<cons
 }
 
 void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<const float>& w,
-                            const EncoderLayerTensors<float>& g, const float* x,
-                            const uint8_t* mask, const EncoderLayerCache& c, float* dy,
+                            const EncoderLayerTensors<float>& g, const PackedRows& packed,
+                            const float* x, const EncoderLayerCache& c, float* dy,
                             EncoderBackwardScratch* scratch, float* dx) {
   const k::Device cpu = k::Device::cpu();
-  const int64_t n = s.rows(), d = s.dim, f = s.hidden;
+  const int64_t n = packed.rows, d = s.dim, f = s.hidden;
   if (n == 0) return;
-  scratch->resize(s);
+  scratch->resize(s, n);
   float* d1 = scratch->d1.data();  // gradient of r2, then of x1, then of r1
   float* d2 = scratch->d2.data();  // per-branch input gradients
 
@@ -167,13 +171,16 @@ void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<con
   po.dweight = g.out_w;
   po.dbias = g.out_b;
   k::linear_backward(cpu, po);
-  k::AttentionParams a = attention(s, mask, c);
-  a.out = const_cast<float*>(c.att.data());
-  a.dout = d2;
-  a.dq = scratch->dq.data();
-  a.dk = scratch->dk.data();
-  a.dv = scratch->dv.data();
-  k::attention_backward(cpu, a);
+  for (int64_t i = 0; i < packed.num_groups; ++i) {
+    const LengthGroup& grp = packed.groups[i];
+    const int64_t row = grp.first_row * d;
+    k::AttentionParams a = attention(s, grp, c);
+    a.dout = d2 + row;
+    a.dq = scratch->dq.data() + row;
+    a.dk = scratch->dk.data() + row;
+    a.dv = scratch->dv.data() + row;
+    k::attention_backward(cpu, a);
+  }
 
   const float* dparts[3] = {scratch->dq.data(), scratch->dk.data(), scratch->dv.data()};
   for (int64_t part = 0; part < 3; ++part) {
@@ -183,11 +190,9 @@ void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<con
     p.dweight = g.qkv_w + part * d * d;
     p.dbias = g.qkv_b + part * d;
     k::linear_backward(cpu, p);
-    add_into(d1, d2, n * d);
+    if (part < 2) add_into(d1, d2, n * d);
   }
-  if (dx != d1) {
-    for (int64_t i = 0; i < n * d; ++i) dx[i] = d1[i];
-  }
+  for (int64_t i = 0; i < n * d; ++i) dx[i] = d1[i] + d2[i];
 }
 
 }  // namespace hybrec::trainer

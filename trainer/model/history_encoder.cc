@@ -5,30 +5,53 @@
 namespace hybrec::trainer {
 namespace {
 
-EncoderShape encoder_shape(const ModelConfig& c, int64_t batch) {
-  return EncoderShape{batch, c.history_len, c.dim, c.heads, ffn_hidden(c)};
+EncoderShape encoder_shape(const ModelConfig& c) {
+  return EncoderShape{c.dim, c.heads, ffn_hidden(c)};
 }
+
+std::size_t at(int64_t i) { return static_cast<std::size_t>(i); }
 
 }  // namespace
 
 template <typename Index>
 void history_inputs(int64_t batch, int64_t len, int64_t dim, const Index* hist, const float* vecs,
                     const float* positions, HistoryWorkspace* ws) {
-  ws->mask.resize(static_cast<std::size_t>(batch * len));
-  ws->x0.resize(static_cast<std::size_t>(batch * len * dim));
+  ws->example_len.assign(at(batch), 0);
+  ws->example_row.assign(at(batch), 0);
+  ws->next_row.assign(at(len + 1), 0);  // examples per length, then next free row per length
+  int64_t* next = ws->next_row.data();
   for (int64_t b = 0; b < batch; ++b) {
+    int64_t n = 0;
+    for (int64_t l = 0; l < len; ++l) n += static_cast<int64_t>(hist[b * len + l]) >= 0 ? 1 : 0;
+    ws->example_len[at(b)] = n;
+    ++next[n];
+  }
+  ws->groups.clear();
+  int64_t rows = 0;
+  for (int64_t n = 1; n <= len; ++n) {
+    const int64_t examples = next[n];
+    if (examples > 0) ws->groups.push_back(LengthGroup{n, examples, rows});
+    next[n] = rows;
+    rows += examples * n;
+  }
+  ws->row_slot.resize(at(rows));
+  ws->x0.resize(at(rows * dim));
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t n = ws->example_len[at(b)];
+    if (n == 0) continue;
+    int64_t r = next[n];
+    next[n] += n;
+    ws->example_row[at(b)] = r;
     for (int64_t l = 0; l < len; ++l) {
       const int64_t slot = b * len + l;
       const int64_t h = static_cast<int64_t>(hist[slot]);
-      float* x = ws->x0.data() + slot * dim;
-      ws->mask[static_cast<std::size_t>(slot)] = h < 0 ? 1 : 0;
-      if (h < 0) {
-        std::memset(x, 0, static_cast<std::size_t>(dim) * sizeof(float));
-        continue;
-      }
+      if (h < 0) continue;
+      ws->row_slot[at(r)] = slot;
       const float* v = vecs + h * dim;
       const float* p = positions + l * dim;
+      float* x = ws->x0.data() + r * dim;
       for (int64_t k = 0; k < dim; ++k) x[k] = v[k] + p[k];
+      ++r;
     }
   }
 }
@@ -40,38 +63,35 @@ template void history_inputs<int64_t>(int64_t, int64_t, int64_t, const int64_t*,
 
 void history_encoder_forward(const ModelConfig& c, const ParamLayout& layout, const float* params,
                              int64_t batch, HistoryWorkspace* ws, float* pooled) {
-  const EncoderShape s = encoder_shape(c, batch);
+  const EncoderShape s = encoder_shape(c);
+  const PackedRows rows = ws->packed();
   const int64_t layers = static_cast<int64_t>(layout.layers.size());
   if (ws->layers.size() < layout.layers.size()) ws->layers.resize(layout.layers.size());
   const float* x = ws->x0.data();
   for (int64_t i = 0; i < layers; ++i) {
-    EncoderLayerCache& cache = ws->layers[static_cast<std::size_t>(i)];
-    encoder_layer_forward(s, layer_tensors(params, layout.layers[static_cast<std::size_t>(i)]), x,
-                          ws->mask.data(), &cache);
+    EncoderLayerCache& cache = ws->layers[at(i)];
+    encoder_layer_forward(s, layer_tensors(params, layout.layers[at(i)]), rows, x, &cache);
     x = cache.out.data();
   }
 
-  const int64_t len = s.seq_len, d = s.dim;
-  const uint8_t* mask = ws->mask.data();
-  std::memset(pooled, 0, static_cast<std::size_t>(batch * d) * sizeof(float));
+  const int64_t len = c.history_len, d = s.dim;
+  std::memset(pooled, 0, at(batch * d) * sizeof(float));
   for (int64_t b = 0; b < batch; ++b) {
     float* out = pooled + b * d;
+    const int64_t r0 = ws->example_row[at(b)], n = ws->example_len[at(b)];
+    if (n == 0) continue;
     if (c.pooling == HistoryPooling::kLast) {
       // Left-padded: the most recent event is the last slot when there is one.
-      const int64_t slot = b * len + len - 1;
-      if (mask[slot] == 0)
-        std::memcpy(out, x + slot * d, static_cast<std::size_t>(d) * sizeof(float));
+      const int64_t last = r0 + n - 1;
+      if (ws->row_slot[at(last)] == b * len + len - 1)
+        std::memcpy(out, x + last * d, at(d) * sizeof(float));
       continue;
     }
-    int64_t count = 0;
-    for (int64_t l = 0; l < len; ++l) {
-      const int64_t slot = b * len + l;
-      if (mask[slot] != 0) continue;
-      ++count;
-      for (int64_t k = 0; k < d; ++k) out[k] += x[slot * d + k];
+    for (int64_t r = r0; r < r0 + n; ++r) {
+      for (int64_t k = 0; k < d; ++k) out[k] += x[r * d + k];
     }
-    if (count > 1) {
-      const float inv = 1.0f / static_cast<float>(count);
+    if (n > 1) {
+      const float inv = 1.0f / static_cast<float>(n);
       for (int64_t k = 0; k < d; ++k) out[k] *= inv;
     }
   }
@@ -80,50 +100,45 @@ void history_encoder_forward(const ModelConfig& c, const ParamLayout& layout, co
 void history_encoder_backward(const ModelConfig& c, const ParamLayout& layout, const float* params,
                               int64_t batch, const float* dpooled, float* grad,
                               GradReadyTracker* ready, HistoryWorkspace* ws) {
-  const EncoderShape s = encoder_shape(c, batch);
-  const int64_t len = s.seq_len, d = s.dim;
-  const uint8_t* mask = ws->mask.data();
-  ws->dx.assign(static_cast<std::size_t>(batch * len * d), 0.0f);
+  const EncoderShape s = encoder_shape(c);
+  const PackedRows rows = ws->packed();
+  const int64_t len = c.history_len, d = s.dim;
+  ws->dx.resize(at(rows.rows * d));
   float* dx = ws->dx.data();
   for (int64_t b = 0; b < batch; ++b) {
     const float* ds = dpooled + b * d;
+    const int64_t r0 = ws->example_row[at(b)], n = ws->example_len[at(b)];
     if (c.pooling == HistoryPooling::kLast) {
-      const int64_t slot = b * len + len - 1;
-      if (mask[slot] == 0)
-        std::memcpy(dx + slot * d, ds, static_cast<std::size_t>(d) * sizeof(float));
+      for (int64_t r = r0; r < r0 + n; ++r) {
+        const bool last = ws->row_slot[at(r)] == b * len + len - 1;
+        for (int64_t k = 0; k < d; ++k) dx[r * d + k] = last ? ds[k] : 0.0f;
+      }
       continue;
     }
-    int64_t count = 0;
-    for (int64_t l = 0; l < len; ++l) count += mask[b * len + l] == 0 ? 1 : 0;
-    if (count == 0) continue;
-    const float inv = count > 1 ? 1.0f / static_cast<float>(count) : 1.0f;
-    for (int64_t l = 0; l < len; ++l) {
-      const int64_t slot = b * len + l;
-      if (mask[slot] != 0) continue;
-      for (int64_t k = 0; k < d; ++k) dx[slot * d + k] = ds[k] * inv;
+    const float inv = n > 1 ? 1.0f / static_cast<float>(n) : 1.0f;
+    for (int64_t r = r0; r < r0 + n; ++r) {
+      for (int64_t k = 0; k < d; ++k) dx[r * d + k] = ds[k] * inv;
     }
   }
 
   for (int64_t i = static_cast<int64_t>(layout.layers.size()) - 1; i >= 0; --i) {
-    const EncoderLayerOffsets& o = layout.layers[static_cast<std::size_t>(i)];
-    const float* x = i > 0 ? ws->layers[static_cast<std::size_t>(i - 1)].out.data() : ws->x0.data();
-    encoder_layer_backward(s, layer_tensors(params, o), layer_tensors(grad, o), x, mask,
-                           ws->layers[static_cast<std::size_t>(i)], dx, &ws->scratch, dx);
+    const EncoderLayerOffsets& o = layout.layers[at(i)];
+    const float* x = i > 0 ? ws->layers[at(i - 1)].out.data() : ws->x0.data();
+    encoder_layer_backward(s, layer_tensors(params, o), layer_tensors(grad, o), rows, x,
+                           ws->layers[at(i)], dx, &ws->scratch, dx);
     ready->finish(o.qkv_w);
   }
 }
 
 void history_inputs_backward(int64_t batch, int64_t len, int64_t dim, const int32_t* hist,
                              const HistoryWorkspace& ws, float* dvecs, float* dpositions) {
-  const float* dx = ws.dx.data();
   for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t l = 0; l < len; ++l) {
-      const int64_t slot = b * len + l;
-      const int64_t h = hist[slot];
-      if (h < 0) continue;
-      const float* g = dx + slot * dim;
-      float* dv = dvecs + h * dim;
-      float* dp = dpositions + l * dim;
+    const int64_t r0 = ws.example_row[at(b)], n = ws.example_len[at(b)];
+    for (int64_t r = r0; r < r0 + n; ++r) {
+      const int64_t slot = ws.row_slot[at(r)];
+      const float* g = ws.dx.data() + r * dim;
+      float* dv = dvecs + static_cast<int64_t>(hist[slot]) * dim;
+      float* dp = dpositions + (slot % len) * dim;
       for (int64_t k = 0; k < dim; ++k) {
         dv[k] += g[k];
         dp[k] += g[k];

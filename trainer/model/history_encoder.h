@@ -1,6 +1,8 @@
-// The history path: x_l = v_{h_l} + p_l over the B x L history slots (padded
-// slots are zero and masked as keys), `layers` encoder layers, and pooling
-// into s_u (masked mean or last real position; 0 without real positions).
+// The history path: x_l = v_{h_l} + p_l over the real (non-padded) slots of
+// the B x L history, `layers` encoder layers on those packed rows (each
+// example attends over its own real positions; see encoder_layer.h), and
+// pooling into s_u (masked mean or last real position; 0 without real
+// positions).
 #pragma once
 
 #include <cstdint>
@@ -15,16 +17,26 @@ namespace hybrec::trainer {
 
 // Buffers of one history pass, reused across calls (they only grow).
 struct HistoryWorkspace {
-  std::vector<uint8_t> mask;  // [B, L] nonzero = padded
-  std::vector<float> x0;      // [B*L, d] encoder input
+  // Packed rows: the examples grouped by their number of real positions
+  // (shortest first, then by example), each example's rows in slot order.
+  std::vector<int64_t> row_slot;     // [R] slot b * L + l of each row
+  std::vector<int64_t> example_row;  // [B] first row of example b
+  std::vector<int64_t> example_len;  // [B] its number of real positions
+  std::vector<LengthGroup> groups;
+  std::vector<int64_t> next_row;  // [L + 1] scratch of history_inputs
+  std::vector<float> x0;          // [R, d] encoder input
   std::vector<EncoderLayerCache> layers;
   EncoderBackwardScratch scratch;
-  std::vector<float> dx;  // [B*L, d] gradient of the current layer's output / input
+  std::vector<float> dx;  // [R, d] gradient of the current layer's output / input
+  PackedRows packed() const {
+    return {static_cast<int64_t>(row_slot.size()), groups.data(),
+            static_cast<int64_t>(groups.size())};
+  }
 };
 
-// Builds ws->x0 and ws->mask: x0[b, l] = vecs[hist[b, l]] + positions[l],
-// zero where hist[b, l] < 0. Index is int32_t (slots of a Batch) or int64_t
-// (global item ids at evaluation).
+// Builds the packed rows and ws->x0: x0[r] = vecs[hist[b, l]] + positions[l]
+// for the slot (b, l) of row r; slots with hist[b, l] < 0 are padding. Index
+// is int32_t (slots of a Batch) or int64_t (global item ids at evaluation).
 template <typename Index>
 void history_inputs(int64_t batch, int64_t len, int64_t dim, const Index* hist, const float* vecs,
                     const float* positions, HistoryWorkspace* ws);
@@ -41,8 +53,8 @@ void history_encoder_backward(const ModelConfig& config, const ParamLayout& layo
                               const float* params, int64_t batch, const float* dpooled, float* grad,
                               GradReadyTracker* ready, HistoryWorkspace* ws);
 
-// Scatter of ws->dx into dvecs[hist[b, l]] += dx[b, l] and dpositions[l] +=
-// dx[b, l] over real slots (ACCUMULATED, in slot order: deterministic).
+// Scatter of ws->dx into dvecs[hist[b, l]] += dx[r] and dpositions[l] +=
+// dx[r] over the real slots (b, l) (ACCUMULATED, in slot order: deterministic).
 void history_inputs_backward(int64_t batch, int64_t len, int64_t dim, const int32_t* hist,
                              const HistoryWorkspace& ws, float* dvecs, float* dpositions);
 

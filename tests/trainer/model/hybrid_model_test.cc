@@ -187,6 +187,37 @@ TEST(HybridModel, ForwardBackwardIsBitReproducibleAndCopiesAgree) {
   EXPECT_EQ(a.items, d.items);
 }
 
+// The encoder keeps only the real history positions and reuses its buffers;
+// a step after one with other padding must not see the earlier values.
+TEST(HybridModel, StepAfterADifferentlyPaddedBatchMatchesAFreshModel) {
+  const ModelFixture fresh(hybrid());
+  const ModelFixture::Grads want = fresh.run();
+  ModelFixture f(hybrid());
+  for (int32_t& slot : f.batch.hist_slot) {
+    if (slot < 0) slot = 5;
+  }
+  f.run();
+  f.batch = testing::tiny_batch();
+  const ModelFixture::Grads got = f.run();
+  EXPECT_EQ(want.loss, got.loss);
+  EXPECT_EQ(want.dense, got.dense);
+  EXPECT_EQ(want.users, got.users);
+  EXPECT_EQ(want.items, got.items);
+}
+
+TEST(HybridModel, BatchWithoutAnyHistoryLeavesTheEncoderGradientsZero) {
+  ModelFixture f(hybrid());
+  for (int32_t& slot : f.batch.hist_slot) slot = -1;
+  const ModelFixture::Grads g = f.run();
+  EXPECT_TRUE(std::isfinite(g.loss));
+  for (const DenseTensor& t : f.model.tensors()) {
+    if (t.name.rfind("encoder.", 0) != 0 && t.name != "positions") continue;
+    for (int64_t i = 0; i < t.size(); ++i) {
+      EXPECT_EQ(g.dense[static_cast<std::size_t>(t.offset + i)], 0.0f) << t.name << "[" << i << "]";
+    }
+  }
+}
+
 TEST(HybridModel, ForwardLossIsTheLossOfForwardBackwardWithoutDropout) {
   ModelConfig c = hybrid();
   c.id_dropout = 0.5f;
