@@ -61,8 +61,8 @@ namespace hybrec::kernels {
 //                                               (first layer: no input grad)
 //   dweight [out,in] += dy^T * x                ACCUMULATED; required
 //   dbias   [out]    += sum over rows of dy     ACCUMULATED; nullptr = no bias
-// CPU runs all of it in BLAS (sgemm, plus sger/sgemv against a vector of
-// ones for the bias); CUDA uses cuBLAS sgemm in plain fp32
+// CPU runs all of it in BLAS (sgemm onto rows preset to the bias; sgemv
+// against a vector of ones for dbias); CUDA uses cuBLAS sgemm in plain fp32
 // (CUBLAS_DEFAULT_MATH, set on every call because the per-thread handle is
 // shared) plus hand-written bias kernels. No output may alias an input.
 
