@@ -23,7 +23,7 @@ namespace {
 
 constexpr const char* kUsage =
     "hybrec train CONFIG --out DIR [--set section.key=value ...] [--data FILE]\n"
-    "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume] [--stop-after-steps N]\n"
+    "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume DIR] [--stop-after-steps N]\n"
     "Under mpirun (MPMD): mpirun -np P hybrec ps --mpi --port 0 --checkpoint-dir DIR/ps : \\\n"
     "                     -np W hybrec train CONFIG --out DIR";
 
@@ -44,7 +44,8 @@ int run_train(int argc, char** argv) {
   flags.add("ps", "LIST", "external parameter servers host:port,... in shard order");
   flags.add("ps-dir", "DIR",
             "where the servers write snapshots (their --checkpoint-dir; default DIR/ps)");
-  flags.add("resume", "", "continue from DIR/checkpoints/latest");
+  flags.add("resume", "DIR",
+            "continue the run in DIR from DIR/checkpoints/latest (--out defaults to DIR)");
   flags.add("stop-after-steps", "N", "checkpoint and stop after N steps (as if preempted)");
   flags.add("help", "", "print this help");
   flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
@@ -60,7 +61,14 @@ int run_train(int argc, char** argv) {
   setup.config = trainer::load_config(flags.positional()[0], args.overrides);
   HYBREC_CHECK(!setup.config.data_path.empty(), "config ", flags.positional()[0],
                ": data.path is not set (or pass --data FILE)");
-  setup.out_dir = flags.require("out");
+  HYBREC_CHECK(flags.has("out") || flags.has("resume"),
+               "hybrec train: --out DIR (or --resume DIR) is required");
+  setup.out_dir = flags.has("out") ? flags.require("out") : flags.require("resume");
+  if (flags.has("resume") && flags.has("out")) {
+    HYBREC_CHECK(std::filesystem::path(flags.require("resume")) == std::filesystem::path(setup.out_dir),
+                 "hybrec train: --resume ", flags.require("resume"), " and --out ", setup.out_dir,
+                 " name different run directories");
+  }
   setup.ps_dir = flags.get("ps-dir", "");
   setup.resume = flags.has("resume");
   setup.stop_after_steps = flags.get_int("stop-after-steps", 0, 0, 1LL << 40);

@@ -67,7 +67,7 @@ TEST_F(TrainMpmd, FourTrainerRanksKeepIdenticalDenseParametersInSyncMode) {
 TEST_F(TrainMpmd, ResumesAMultiRankRunFromItsCheckpoint) {
   const std::string out = run(2, 2, "resume", "--stop-after-steps 12");
   EXPECT_TRUE(std::filesystem::exists(out + "/checkpoints/latest"));
-  run(2, 2, "resume", "--resume --ps-dir " + out + "/ps");
+  run(2, 2, "resume", "--resume " + out + " --ps-dir " + out + "/ps");
   const auto events = read_metrics(out);
   EXPECT_EQ(find_event(events, "train")["step"], 24);
   EXPECT_TRUE(find_event(events, "replicas")["identical"].get<bool>());

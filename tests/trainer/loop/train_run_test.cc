@@ -70,7 +70,7 @@ TEST_F(TrainRun, ResumeReachesTheSameLossAsAnUninterruptedSyncRun) {
   const std::string whole = train("whole", args);
   const std::string parts = train("parts", args + "--stop-after-steps 8");
   EXPECT_EQ(read_trainer_checkpoint(latest_checkpoint(parts + "/checkpoints")).step, 8);
-  train("parts", args + "--resume");
+  train("parts", args + "--resume " + parts);
   const auto w = read_metrics(whole), p = read_metrics(parts);
   const auto lw = find_event(w, "train"), lp = find_event(p, "train");
   ASSERT_EQ(lw["step"], 16);
@@ -140,7 +140,7 @@ TEST_F(TrainRun, BadInputIsAnErrorNamingIt) {
   EXPECT_NE(r.output.find("127.0.0.1:1"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(*dir_ / "noserver/checkpoints/latest"));
 
-  r = run_command(kBin + " train " + config() + " --out " + *dir_ / "noresume --resume");
+  r = run_command(kBin + " train " + config() + " --resume " + *dir_ / "noresume");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("no checkpoint"), std::string::npos) << r.output;
 }
