@@ -391,6 +391,15 @@ bool checkpoint_exists(const std::string& root, const std::string& name) {
   return fs::is_regular_file(fs::path(root) / name / kManifestName, ec);
 }
 
+bool shard_never_saved(const std::string& root, const std::string& name, ShardId shard) {
+  check_name(root, name);
+  check_shard(shard);
+  const std::string dir = (fs::path(root) / name).string();
+  if (read_manifest(dir).num_shards != shard.count) return false;
+  std::error_code ec;
+  return !fs::exists(fs::path(dir) / shard_file_name(shard.index, shard.count), ec);
+}
+
 LoadedCheckpoint read_checkpoint(const std::string& root, const std::string& name, ShardId shard,
                                  const Slicer& slicer, const RowStore& current) {
   check_name(root, name);

@@ -51,6 +51,14 @@ void write_checkpoint(const std::string& root, const std::string& name, int64_t 
 // Whether <root>/<name> has a manifest (a checkpoint was started there).
 bool checkpoint_exists(const std::string& root, const std::string& name);
 
+// Whether a shard of shard.count would find nothing of its own in
+// checkpoint <root>/<name>: the manifest names the same shard count but this
+// shard's file is absent. Shards write "latest" on their own clocks, so a
+// shard that starts after another shard's first periodic checkpoint meets
+// exactly this; it has no rows to restore. (With another shard count every
+// file is needed, and a missing one is an error on load.)
+bool shard_never_saved(const std::string& root, const std::string& name, ShardId shard);
+
 struct LoadedCheckpoint {
   std::unique_ptr<RowStore> store;
   int64_t version = -1;

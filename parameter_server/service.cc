@@ -227,7 +227,8 @@ void PsService::save_latest() {
 
 bool PsService::restore_latest() {
   if (options_.checkpoint_dir.empty() ||
-      !checkpoint_exists(options_.checkpoint_dir, kLatestCheckpoint)) {
+      !checkpoint_exists(options_.checkpoint_dir, kLatestCheckpoint) ||
+      shard_never_saved(options_.checkpoint_dir, kLatestCheckpoint, options_.shard)) {
     return false;
   }
   load_from(kLatestCheckpoint);

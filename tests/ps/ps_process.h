@@ -39,8 +39,8 @@ class PsProcess {
   std::string banner_;
 };
 
-// A TCP port that was free a moment ago (for restarting a shard at the same
-// address).
+// A loopback TCP port that was free a moment ago, outside the ephemeral
+// range, for restarting a shard at the same address.
 int free_port();
 
 }  // namespace hybrec::ps::testing
