@@ -25,6 +25,7 @@ function(hybrec_add_test name)
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)  # tests/testing/*
   hybrec_target_defaults(${name})
   add_test(NAME ${name} COMMAND ${name} --gtest_color=no)
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
@@ -50,6 +51,7 @@ function(hybrec_add_mpi_test name)
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests)  # tests/testing/*
   hybrec_target_defaults(${name})
   foreach(ranks IN LISTS T_RANKS)
     add_test(NAME ${name}_np${ranks}

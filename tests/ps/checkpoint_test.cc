@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "parameter_server/errors.h"
+#include "testing/temp_dir.h"
 #include "parameter_server/optimizer.h"
 #include "parameter_server/row_init.h"
 
@@ -144,15 +144,6 @@ std::vector<std::string> entries(const std::string& dir) {
 
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "hybrec-ckpt-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
 
   std::string file(const std::string& name, int index, int count) const {
     char buf[64];
@@ -166,7 +157,8 @@ class CheckpointTest : public ::testing::Test {
     return ps::read_checkpoint(root_, name, shard, slicer, current);
   }
 
-  std::string root_;
+  hybrec::testing::TempDir dir_{"hybrec-ckpt"};
+  std::string root_ = dir_.path();
 };
 
 // ---------------------------------------------------------------------------

@@ -1,12 +1,10 @@
 // Helpers shared by the parameter-server test suites.
 #pragma once
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <string>
 
 #include "parameter_server/table_spec.h"
+#include "testing/temp_dir.h"
 
 namespace hybrec::ps::testing {
 
@@ -32,23 +30,6 @@ inline std::string pack_floats(const float* values, int64_t n) {
   return std::string(reinterpret_cast<const char*>(values), static_cast<size_t>(n) * 4);
 }
 
-// A fresh temporary directory, removed with its contents by the destructor.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/hybrec-ps-test-XXXXXX";
-    path_ = mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using hybrec::testing::TempDir;
 
 }  // namespace hybrec::ps::testing

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "testing/temp_dir.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -106,13 +108,6 @@ std::vector<int> leftovers(const std::string& tag) {
 
 class MpmdJob : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/hybrec_mpmd_XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   RunResult run_job(const std::string& mode, int trainers, double timeout_s) {
     std::vector<std::string> args = {HYBREC_MPIEXEC,
                                      "--oversubscribe",
@@ -134,7 +129,8 @@ class MpmdJob : public ::testing::Test {
     return run(args, dir_ / "log.txt", timeout_s);
   }
 
-  fs::path dir_;
+  hybrec::testing::TempDir tmp_{"hybrec_mpmd"};
+  fs::path dir_ = tmp_.path();
 };
 
 TEST_F(MpmdJob, TrainersUseShardsPublishedThroughMpiThenServersCheckpointAndExit) {

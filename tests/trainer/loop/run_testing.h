@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "testing/temp_dir.h"
+
 namespace hybrec::trainer::testing {
 
 struct CommandResult {
@@ -53,24 +55,7 @@ inline nlohmann::json find_event(const std::vector<nlohmann::json>& events,
   return found;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/hybrec-train-test-XXXXXX";
-    path_ = ::mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using hybrec::testing::TempDir;
 
 // mpirun with what this machine needs: root allowed, more ranks than cores.
 inline std::string mpirun() {

@@ -19,7 +19,7 @@ const std::string kBin = HYBREC_BIN;
 class TrainMpmd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
+    dir_ = new testing::TempDir("hybrec-train-test");
     const auto r = run_command(kBin + " data synth --out " + (*dir_ / "synth.h5") +
                                " --users 800 --items 300 --events-per-user 20 --seed 5");
     ASSERT_EQ(r.status, 0) << r.output;

@@ -19,7 +19,7 @@ const std::string kBin = HYBREC_BIN;
 class TrainRun : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
+    dir_ = new testing::TempDir("hybrec-train-test");
     const auto r = run_command(kBin + " data synth --out " + data() +
                                " --users 1200 --items 500 --events-per-user 25 --seed 3");
     ASSERT_EQ(r.status, 0) << r.output;
