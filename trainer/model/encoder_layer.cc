@@ -20,6 +20,16 @@ k::LinearParams linear(int64_t n, int64_t in, int64_t out, const float* x, const
   return p;
 }
 
+// Backward of a linear layer set up by linear(): dx overwritten, the weight
+// and bias gradients accumulated.
+void linear_backward(k::LinearParams p, const float* dy, float* dx, float* dweight, float* dbias) {
+  p.dy = dy;
+  p.dx = dx;
+  p.dweight = dweight;
+  p.dbias = dbias;
+  k::linear_backward(k::Device::cpu(), p);
+}
+
 // The attention core of one length group: its q, k, v rows are one
 // [examples, len, heads, head_dim] block with no padding.
 k::AttentionParams attention(const EncoderShape& s, const LengthGroup& grp,
@@ -138,19 +148,11 @@ void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<con
   k::layer_norm_backward(cpu, ln2);
 
   // FFN branch; the residual passes d1 through unchanged.
-  k::LinearParams p2 = linear(n, f, d, c.g.data(), w.ffn2_w, w.ffn2_b);
-  p2.dy = d1;
-  p2.dx = scratch->dh.data();
-  p2.dweight = g.ffn2_w;
-  p2.dbias = g.ffn2_b;
-  k::linear_backward(cpu, p2);
+  linear_backward(linear(n, f, d, c.g.data(), w.ffn2_w, w.ffn2_b), d1, scratch->dh.data(),
+                  g.ffn2_w, g.ffn2_b);
   k::gelu_backward(cpu, c.f1.data(), scratch->dh.data(), n * f, scratch->dh.data());
-  k::LinearParams p1 = linear(n, d, f, c.x1.data(), w.ffn1_w, w.ffn1_b);
-  p1.dy = scratch->dh.data();
-  p1.dx = d2;
-  p1.dweight = g.ffn1_w;
-  p1.dbias = g.ffn1_b;
-  k::linear_backward(cpu, p1);
+  linear_backward(linear(n, d, f, c.x1.data(), w.ffn1_w, w.ffn1_b), scratch->dh.data(), d2,
+                  g.ffn1_w, g.ffn1_b);
   add_into(d1, d2, n * d);
 
   k::LayerNormParams ln1 = ln2;
@@ -165,12 +167,7 @@ void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<con
   k::layer_norm_backward(cpu, ln1);
 
   // Attention branch; the residual again passes d1 through.
-  k::LinearParams po = linear(n, d, d, c.att.data(), w.out_w, w.out_b);
-  po.dy = d1;
-  po.dx = d2;
-  po.dweight = g.out_w;
-  po.dbias = g.out_b;
-  k::linear_backward(cpu, po);
+  linear_backward(linear(n, d, d, c.att.data(), w.out_w, w.out_b), d1, d2, g.out_w, g.out_b);
   for (int64_t i = 0; i < packed.num_groups; ++i) {
     const LengthGroup& grp = packed.groups[i];
     const int64_t row = grp.first_row * d;
@@ -184,12 +181,8 @@ void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<con
 
   const float* dparts[3] = {scratch->dq.data(), scratch->dk.data(), scratch->dv.data()};
   for (int64_t part = 0; part < 3; ++part) {
-    k::LinearParams p = linear(n, d, d, x, w.qkv_w + part * d * d, w.qkv_b + part * d);
-    p.dy = dparts[part];
-    p.dx = d2;
-    p.dweight = g.qkv_w + part * d * d;
-    p.dbias = g.qkv_b + part * d;
-    k::linear_backward(cpu, p);
+    linear_backward(linear(n, d, d, x, w.qkv_w + part * d * d, w.qkv_b + part * d), dparts[part],
+                    d2, g.qkv_w + part * d * d, g.qkv_b + part * d);
     if (part < 2) add_into(d1, d2, n * d);
   }
   for (int64_t i = 0; i < n * d; ++i) dx[i] = d1[i] + d2[i];

@@ -29,16 +29,26 @@ void gather_text_rows(int64_t n, int64_t text_dim, const int64_t* ids, const flo
   }
 }
 
+namespace {
+
+// The adapter A t as a linear layer without bias over the n text rows.
+kernels::LinearParams adapter_linear(const ItemTowerArgs& a) {
+  kernels::LinearParams lp;
+  lp.n = a.n;
+  lp.in_features = a.text_dim;
+  lp.out_features = a.dim;
+  lp.x = a.text_rows;
+  lp.weight = a.adapter;
+  return lp;
+}
+
+}  // namespace
+
 void item_tower_forward(const ItemTowerArgs& a, float* out) {
   const int64_t n = a.n, d = a.dim;
   if (n == 0) return;
   if (a.text_rows != nullptr) {
-    kernels::LinearParams lp;
-    lp.n = n;
-    lp.in_features = a.text_dim;
-    lp.out_features = d;
-    lp.x = a.text_rows;
-    lp.weight = a.adapter;
+    kernels::LinearParams lp = adapter_linear(a);
     lp.y = out;
     kernels::linear_forward(kernels::Device::cpu(), lp);
   } else {
@@ -69,12 +79,7 @@ void item_tower_backward(const ItemTowerArgs& a, const float* dv, float* id_row_
     }
   }
   if (a.text_rows != nullptr) {
-    kernels::LinearParams lp;
-    lp.n = n;
-    lp.in_features = a.text_dim;
-    lp.out_features = d;
-    lp.x = a.text_rows;
-    lp.weight = a.adapter;
+    kernels::LinearParams lp = adapter_linear(a);
     lp.dy = dv;
     lp.dweight = dadapter;
     kernels::linear_backward(kernels::Device::cpu(), lp);
