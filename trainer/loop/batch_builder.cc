@@ -12,7 +12,8 @@ BatchBuilder::BatchBuilder(const TrainingSet& set, const NegativeSampler& sample
       history_len_(history_len),
       user_slots_(static_cast<std::size_t>(set.data->num_users), -1),
       item_slots_(static_cast<std::size_t>(set.data->num_items), -1),
-      negative_items_(static_cast<std::size_t>(negatives)) {}
+      negative_items_(static_cast<std::size_t>(negatives)),
+      negative_log_q_(static_cast<std::size_t>(negatives)) {}
 
 int32_t BatchBuilder::user_slot(int64_t user, Batch* batch) {
   int32_t& slot = user_slots_[user];
@@ -43,7 +44,6 @@ void BatchBuilder::build(int64_t epoch, const int64_t* examples, int64_t n, Batc
   batch->cand_slot.resize(static_cast<std::size_t>(n * C));
   batch->hist_slot.resize(static_cast<std::size_t>(n * L));
   batch->log_q.resize(static_cast<std::size_t>(n * C));
-  std::vector<float> neg_log_q(static_cast<std::size_t>(negatives_));
 
   for (int64_t b = 0; b < n; ++b) {
     const int64_t e = examples[b];
@@ -53,10 +53,10 @@ void BatchBuilder::build(int64_t epoch, const int64_t* examples, int64_t n, Batc
 
     batch->cand_slot[b * C] = item_slot(target, batch);
     batch->log_q[b * C] = 0.0f;
-    sampler_.sample(epoch, e, target, negatives_, negative_items_.data(), neg_log_q.data());
+    sampler_.sample(epoch, e, target, negatives_, negative_items_.data(), negative_log_q_.data());
     for (int64_t c = 1; c < C; ++c) {
       batch->cand_slot[b * C + c] = item_slot(negative_items_[c - 1], batch);
-      batch->log_q[b * C + c] = neg_log_q[c - 1];
+      batch->log_q[b * C + c] = negative_log_q_[c - 1];
     }
 
     // The last L training items before this event, left-padded with -1.

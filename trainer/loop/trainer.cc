@@ -69,7 +69,6 @@ class Run {
   void start_servers();
   void prepare(int64_t step, StepSlot& slot);
   double train_step(int64_t step, StepSlot& cur, StepSlot& next);
-  void quiesce();
   void checkpoint(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
@@ -93,6 +92,7 @@ class Run {
   std::unique_ptr<SparseTables> tables_;
   std::vector<float> params_, grad_;
   std::unique_ptr<DenseAdam> adam_;
+  std::unique_ptr<GradBuckets> buckets_;  // over grad_, reused every step
   TrainerState state_;  // best-so-far bookkeeping and what a checkpoint records
   int64_t steps_per_epoch_ = 0, total_steps_ = 0;
   int64_t order_epoch_ = -1;
@@ -147,7 +147,6 @@ double Run::train_step(int64_t step, StepSlot& cur, StepSlot& next) {
     next.push.wait();
     prepare(step + 1, next);
   }
-  GradBuckets buckets(comm_, grad_.data(), model_.num_params(), config_.train.bucket_kib << 10);
   HybridModel::StepInputs in;
   in.batch = &cur.batch;
   in.params = params_.data();
@@ -161,10 +160,10 @@ double Run::train_step(int64_t step, StepSlot& cur, StepSlot& next) {
   out.dense_grad = grad_.data();
   out.user_row_grads = cur.user_grads.data();
   out.item_row_grads = cur.item_grads.data();
-  out.grad_ready = [&](int64_t b, int64_t e) { buckets.on_ready(b, e); };
+  out.grad_ready = [this](int64_t b, int64_t e) { buckets_->on_ready(b, e); };
   const double loss = model_.forward_backward(in, out);
   if (tables_) cur.push = tables_->push(cur.batch, cur.user_grads.data(), cur.item_grads.data());
-  buckets.finish(/*average=*/true);
+  buckets_->finish(/*average=*/true);
   adam_->step(static_cast<float>(learning_rate(config_.train, step, total_steps_)), grad_.data(),
               params_.data());
   if (sync) {
@@ -174,9 +173,6 @@ double Run::train_step(int64_t step, StepSlot& cur, StepSlot& next) {
   }
   return loss;
 }
-
-// Every push applied on every shard.
-void Run::quiesce() { comm_.barrier(); }
 
 void Run::checkpoint(int64_t step) {
   last_checkpoint_ = step;
@@ -232,17 +228,16 @@ void Run::check_replicas(int64_t step) {
   if (comm_.size() == 1) return;
   std::vector<float> reference = params_;
   comm_.broadcast(reference.data(), static_cast<int64_t>(reference.size() * sizeof(float)), 0);
-  double differing[2] = {0.0, 0.0};  // ranks that differ, largest difference
+  // [ranks that differ, sum over ranks of the largest difference] (0 iff all equal)
+  double differing[2] = {0.0, 0.0};
   for (std::size_t i = 0; i < reference.size(); ++i) {
     if (std::memcmp(&reference[i], &params_[i], sizeof(float)) != 0) {
       differing[0] = 1.0;
       differing[1] = std::max(differing[1], static_cast<double>(std::fabs(reference[i] - params_[i])));
     }
   }
-  double ranks_differing = differing[0];
-  comm_.allreduce_sum(&ranks_differing, 1);
-  double max_diff = differing[1];
-  comm_.allreduce_sum(&max_diff, 1);  // an upper bound summed over ranks; 0 iff all equal
+  comm_.allreduce_sum(differing, 2);
+  const double ranks_differing = differing[0], max_diff = differing[1];
   if (rank0_) {
     log_.write({{"event", "replicas"}, {"step", step}, {"ranks", comm_.size()},
                 {"identical", ranks_differing == 0.0}, {"ranks_differing", ranks_differing},
@@ -291,6 +286,8 @@ TrainSummary Run::run() {
   adam_options.weight_decay = static_cast<float>(config_.train.weight_decay);
   adam_options.max_norm = static_cast<float>(config_.train.clip_norm);
   adam_ = std::make_unique<DenseAdam>(model_.num_params(), adam_options);
+  buckets_ = std::make_unique<GradBuckets>(comm_, grad_.data(), model_.num_params(),
+                                           config_.train.bucket_kib << 10);
 
   int64_t step = 0;
   if (setup_.resume) {
@@ -329,7 +326,7 @@ TrainSummary Run::run() {
     const bool at_stop = setup_.stop_after_steps > 0 && step >= setup_.stop_after_steps;
     if (!(at_eval || at_checkpoint || at_stop)) continue;
     for (auto& slot : slots) slot.push.wait();
-    quiesce();
+    comm_.barrier();  // every rank's pushes applied before anyone reads the tables
     double mean_loss = loss;
     comm_.allreduce_sum(&mean_loss, 1);
     mean_loss /= static_cast<double>(W);
