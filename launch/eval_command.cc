@@ -9,7 +9,7 @@
 #include "launch/commands.h"
 #include "launch/flags.h"
 #include "launch/overrides.h"
-#include "trainer/dist/mpi_job.h"
+#include "launch/trainer_ranks.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/eval/snapshot_rows.h"
@@ -65,15 +65,7 @@ int run_eval(int argc, char** argv) {
   const fs::path run_dir = fs::path(step_dir).parent_path().parent_path();
   const std::string out_dir = flags.get("out", run_dir.string());
 
-  std::unique_ptr<trainer::MpiJob> job;
-  std::unique_ptr<trainer::Communicator> comm;
-  if (trainer::launched_by_mpi()) {
-    job = std::make_unique<trainer::MpiJob>(trainer::JobRole::kTrainer);
-    job->exchange_endpoints();
-    comm = job->make_communicator();
-  } else {
-    comm = trainer::make_local_communicator();
-  }
+  TrainerRanks ranks;
 
   const trainer::Dataset data = trainer::read_dataset(config.data_path);
   const trainer::HybridModel model(trainer::model_config_for(config, data));
@@ -94,9 +86,9 @@ int run_eval(int argc, char** argv) {
     scorer = std::make_unique<trainer::ModelScorer>(model, state.params.data(), data, fetch);
   }
   const auto results = trainer::evaluate(
-      data, *scorer, *comm, config, "test",
+      data, *scorer, ranks.comm(), config, "test",
       {trainer::EvalSubset::kWarm, trainer::EvalSubset::kCold, trainer::EvalSubset::kColdAll}, 0);
-  if (comm->rank() == 0) {
+  if (ranks.comm().rank() == 0) {
     std::cout << "checkpoint " << step_dir << (baseline.empty() ? "" : ", baseline " + baseline)
               << ", data " << config.data_path << "\n"
               << trainer::format_results(results);
@@ -108,8 +100,7 @@ int run_eval(int argc, char** argv) {
       log.write(event);
     }
   }
-  comm.reset();
-  if (job) job->finish();
+  ranks.finish();
   return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "launch/flags.h"
 #include "launch/overrides.h"
 #include "parameter_server/checkpoint_files.h"
-#include "trainer/dist/mpi_job.h"
+#include "launch/trainer_ranks.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/loop/trainer.h"
 
@@ -74,16 +74,8 @@ int run_train(int argc, char** argv) {
   setup.stop_after_steps = flags.get_int("stop-after-steps", 0, 0, 1LL << 40);
   setup.local_ranks = local_ranks();
 
-  std::unique_ptr<trainer::MpiJob> job;
-  std::unique_ptr<trainer::Communicator> comm;
-  std::vector<std::string> servers;
-  if (trainer::launched_by_mpi()) {
-    job = std::make_unique<trainer::MpiJob>(trainer::JobRole::kTrainer);
-    servers = job->exchange_endpoints();
-    comm = job->make_communicator();
-  } else {
-    comm = trainer::make_local_communicator();
-  }
+  TrainerRanks ranks;
+  const std::vector<std::string>& servers = ranks.servers();
   if (flags.has("ps")) {
     setup.endpoints = ps::parse_endpoints(flags.require("ps"));
   } else if (!servers.empty()) {
@@ -91,8 +83,8 @@ int run_train(int argc, char** argv) {
     for (const auto& s : servers) list += (list.empty() ? "" : ",") + s;
     setup.endpoints = ps::parse_endpoints(list);
   }
-  setup.comm = comm.get();
-  const bool rank0 = comm->rank() == 0;
+  setup.comm = &ranks.comm();
+  const bool rank0 = ranks.comm().rank() == 0;
   if (rank0) {
     std::filesystem::create_directories(setup.out_dir);
     const std::string toml = trainer::to_toml(setup.config);
@@ -107,13 +99,12 @@ int run_train(int argc, char** argv) {
   }
   const trainer::TrainSummary summary = trainer::run_training(setup);
   if (rank0) {
-    std::cout << "trained " << summary.steps << " steps on " << comm->size() << " rank"
-              << (comm->size() > 1 ? "s" : "") << ", " << static_cast<long long>(summary.samples_per_s)
+    std::cout << "trained " << summary.steps << " steps on " << ranks.comm().size() << " rank"
+              << (ranks.comm().size() > 1 ? "s" : "") << ", " << static_cast<long long>(summary.samples_per_s)
               << " samples/s, last loss " << summary.last_loss << "\n";
     if (!summary.test.empty()) std::cout << trainer::format_results(summary.test);
   }
-  comm.reset();
-  if (job) job->finish();
+  ranks.finish();
   return 0;
 }
 

@@ -1,0 +1,34 @@
+// How a trainer-role command (train, eval) joins its peers: under mpirun it
+// joins the MPMD job as a trainer rank (learning the server ranks' addresses
+// and communicating with the other trainers over MPI); alone it is one rank
+// with a local communicator and no MPI at all.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer/dist/communicator.h"
+#include "trainer/dist/mpi_job.h"
+
+namespace hybrec::launch {
+
+class TrainerRanks {
+ public:
+  TrainerRanks();
+  // Without finish() (an error left the command) the MPI job aborts; see mpi_job.h.
+  ~TrainerRanks() = default;
+
+  trainer::Communicator& comm() { return *comm_; }
+  // "host:port" of the server ranks in shard order; empty without MPI or servers.
+  const std::vector<std::string>& servers() const { return servers_; }
+  // The end of this rank's work: the servers stop once every trainer got here.
+  void finish();
+
+ private:
+  std::unique_ptr<trainer::MpiJob> job_;
+  std::unique_ptr<trainer::Communicator> comm_;
+  std::vector<std::string> servers_;
+};
+
+}  // namespace hybrec::launch
