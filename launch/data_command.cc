@@ -50,8 +50,7 @@ ImportOptions import_options(const Flags& flags, ImportOptions options) {
 }
 
 // Writes `dataset` to --out and prints its summary and the time taken.
-int save(const Dataset& dataset, const Flags& flags,
-         std::chrono::steady_clock::time_point start) {
+int save(const Dataset& dataset, const Flags& flags, std::chrono::steady_clock::time_point start) {
   const std::string out = flags.require("out");
   trainer::write_dataset(dataset, out);
   const double seconds =
@@ -72,7 +71,8 @@ int run_synth(int argc, char** argv) {
   flags.add("users", "N", "users (default " + std::to_string(trainer::kSynthUsers) + ")");
   flags.add("items", "N", "items (default " + std::to_string(trainer::kSynthItems) + ")");
   flags.add("events-per-user", "E", "mean events per user, at least 3 (default 25)");
-  flags.add("topics", "K", "planted topics (default " + std::to_string(trainer::kSynthTopics) + ")");
+  flags.add("topics", "K",
+            "planted topics (default " + std::to_string(trainer::kSynthTopics) + ")");
   flags.add("cold-fraction", "F", "fraction of items held out as cold (default 0.2)");
   flags.add("seed", "S", "random seed; same flags and seed, same dataset (default 1)");
   flags.add("text-dim", "T", "hashing text embedding dims, 0 = none (default 64)");
@@ -99,7 +99,8 @@ int run_import(int argc, char** argv) {
   const std::string format = argv[3];
   const auto start = std::chrono::steady_clock::now();
   if (format == "movielens") {
-    Flags flags("hybrec data import movielens", "hybrec data import movielens DIR --out FILE [options]");
+    Flags flags("hybrec data import movielens",
+                "hybrec data import movielens DIR --out FILE [options]");
     add_import_flags(flags, trainer::kMovieLensRatingThreshold);
     flags.parse(argc, argv, 4);
     if (wants_help(flags)) return 0;
@@ -111,7 +112,8 @@ int run_import(int argc, char** argv) {
     return save(trainer::import_movielens(flags.positional()[0], options), flags, start);
   }
   if (format == "csv") {
-    Flags flags("hybrec data import csv", "hybrec data import csv FILE --out FILE [--text FILE] [options]");
+    Flags flags("hybrec data import csv",
+                "hybrec data import csv FILE --out FILE [--text FILE] [options]");
     add_import_flags(flags, 0.0);
     flags.add("text", "FILE", "item,text file of item descriptions");
     flags.parse(argc, argv, 4);

@@ -32,7 +32,8 @@ constexpr const char* kUsage =
 // The step directory CHECKPOINT names.
 std::string step_dir_of(const std::string& checkpoint) {
   if (fs::exists(fs::path(checkpoint) / "trainer.h5")) return checkpoint;
-  const std::string latest = trainer::latest_checkpoint((fs::path(checkpoint) / "checkpoints").string());
+  const std::string latest =
+      trainer::latest_checkpoint((fs::path(checkpoint) / "checkpoints").string());
   HYBREC_CHECK(!latest.empty(), "hybrec eval: ", checkpoint,
                " is neither a checkpoint step directory (with trainer.h5) nor a run directory "
                "with checkpoints/latest");
@@ -76,7 +77,8 @@ int run_eval(int argc, char** argv) {
   std::unique_ptr<trainer::Scorer> scorer;
   std::unique_ptr<trainer::SnapshotRows> rows;
   if (baseline == "popularity") {
-    scorer = std::make_unique<trainer::PopularityScorer>(trainer::make_training_set(data).item_count);
+    scorer =
+        std::make_unique<trainer::PopularityScorer>(trainer::make_training_set(data).item_count);
   } else {
     trainer::RowFetcher fetch;
     if (config.model.use_id) {

@@ -12,8 +12,8 @@
 #include "launch/commands.h"
 #include "launch/flags.h"
 #include "launch/overrides.h"
-#include "parameter_server/checkpoint_files.h"
 #include "launch/trainer_ranks.h"
+#include "parameter_server/checkpoint_files.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/loop/trainer.h"
 
@@ -65,9 +65,10 @@ int run_train(int argc, char** argv) {
                "hybrec train: --out DIR (or --resume DIR) is required");
   setup.out_dir = flags.has("out") ? flags.require("out") : flags.require("resume");
   if (flags.has("resume") && flags.has("out")) {
-    HYBREC_CHECK(std::filesystem::path(flags.require("resume")) == std::filesystem::path(setup.out_dir),
-                 "hybrec train: --resume ", flags.require("resume"), " and --out ", setup.out_dir,
-                 " name different run directories");
+    HYBREC_CHECK(
+        std::filesystem::path(flags.require("resume")) == std::filesystem::path(setup.out_dir),
+        "hybrec train: --resume ", flags.require("resume"), " and --out ", setup.out_dir,
+        " name different run directories");
   }
   setup.ps_dir = flags.get("ps-dir", "");
   setup.resume = flags.has("resume");
@@ -88,20 +89,21 @@ int run_train(int argc, char** argv) {
   if (rank0) {
     std::filesystem::create_directories(setup.out_dir);
     const std::string toml = trainer::to_toml(setup.config);
-    ps::write_atomically(
-        (std::filesystem::path(setup.out_dir) / "config.toml").string(),
-        [&](const std::string& temp) {
-          std::ofstream out(temp);
-          out << toml;
-          HYBREC_CHECK(out.good(), "run directory ", setup.out_dir, ": cannot write config.toml");
-        },
-        "run config");
+    ps::write_atomically((std::filesystem::path(setup.out_dir) / "config.toml").string(),
+                         [&](const std::string& temp) {
+                           std::ofstream out(temp);
+                           out << toml;
+                           HYBREC_CHECK(out.good(), "run directory ", setup.out_dir,
+                                        ": cannot write config.toml");
+                         },
+                         "run config");
   }
   const trainer::TrainSummary summary = trainer::run_training(setup);
   if (rank0) {
     std::cout << "trained " << summary.steps << " steps on " << ranks.comm().size() << " rank"
-              << (ranks.comm().size() > 1 ? "s" : "") << ", " << static_cast<long long>(summary.samples_per_s)
-              << " samples/s, last loss " << summary.last_loss << "\n";
+              << (ranks.comm().size() > 1 ? "s" : "") << ", "
+              << static_cast<long long>(summary.samples_per_s) << " samples/s, last loss "
+              << summary.last_loss << "\n";
     if (!summary.test.empty()) std::cout << trainer::format_results(summary.test);
   }
   ranks.finish();

@@ -77,8 +77,7 @@ void fsync_path(const std::string& path, bool directory, const char* kind) {
 // Runs write(temp) then commits temp to final_path; on any failure removes
 // temp, leaving whatever final_path held before.
 void write_atomically(const std::string& final_path,
-                      const std::function<void(const std::string& temp)>& write,
-                      const char* kind) {
+                      const std::function<void(const std::string& temp)>& write, const char* kind) {
   const std::string temp = temp_path_for(final_path);
   try {
     write(temp);

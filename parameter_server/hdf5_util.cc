@@ -58,7 +58,7 @@ Handle open_attr(hid_t obj, const char* name, H5T_class_t expected, const std::s
   const H5T_class_t cls = H5Tget_class(type);
   if (points != 1 || cls != expected) {
     HYBREC_HDF5_REJECT(path, where, " attribute '", name, "' is not a single ",
-                     expected == H5T_INTEGER ? "integer"
+                       expected == H5T_INTEGER ? "integer"
                        : expected == H5T_FLOAT ? "float"
                                                : "string");
   }
@@ -133,8 +133,8 @@ std::string error_detail() {
 
 void fail(const char* call, const std::string& path, const std::string& what) {
   const std::string detail = error_detail();
-  HYBREC_HDF5_REJECT(path, call, " failed", what.empty() ? "" : " (", what,
-                     what.empty() ? "" : ")", detail);
+  HYBREC_HDF5_REJECT(path, call, " failed", what.empty() ? "" : " (", what, what.empty() ? "" : ")",
+                     detail);
 }
 
 hid_t check_id(hid_t id, const char* call, const std::string& path, const std::string& what) {
@@ -341,8 +341,8 @@ std::vector<std::string> read_strings(hid_t group, const char* name, const std::
     if (pointers[i] != nullptr) values[i] = pointers[i];
   }
   // The strings HDF5 allocated; the copies above are ours.
-  check_status(H5Dvlen_reclaim(type, space, H5P_DEFAULT, pointers.data()), "H5Dvlen_reclaim",
-               path, what);
+  check_status(H5Dvlen_reclaim(type, space, H5P_DEFAULT, pointers.data()), "H5Dvlen_reclaim", path,
+               what);
   return values;
 }
 

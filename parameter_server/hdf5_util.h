@@ -190,8 +190,8 @@ Handle open_dataset(hid_t group, const char* name, H5T_class_t expected, int ran
 
 // Creates dataset `name` in `group` holding `values` as a 1-d array of
 // variable-length UTF-8 strings (chunked; HDF5 cannot checksum
-// variable-length chunks, so only the file's metadata checksums cover them). Strings may be empty but must not contain a null byte,
-// which HDF5 would silently cut them at.
+// variable-length chunks, so only the file's metadata checksums cover them). Strings may be empty
+// but must not contain a null byte, which HDF5 would silently cut them at.
 void write_strings(hid_t group, const char* name, const std::vector<std::string>& values,
                    const std::string& path);
 
@@ -203,5 +203,6 @@ std::vector<std::string> read_strings(hid_t group, const char* name, const std::
 }  // namespace hybrec::ps::hdf5
 
 // Throws as throw_file_error(path, <the remaining arguments concatenated>).
-#define HYBREC_HDF5_REJECT(path, ...) \
-  ::hybrec::ps::hdf5::throw_file_error(path, ::hybrec::detail::concat(__VA_ARGS__), __FILE__, __LINE__)
+#define HYBREC_HDF5_REJECT(path, ...)                                                         \
+  ::hybrec::ps::hdf5::throw_file_error(path, ::hybrec::detail::concat(__VA_ARGS__), __FILE__, \
+                                       __LINE__)

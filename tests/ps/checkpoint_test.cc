@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "parameter_server/errors.h"
-#include "testing/temp_dir.h"
 #include "parameter_server/optimizer.h"
 #include "parameter_server/row_init.h"
+#include "testing/temp_dir.h"
 
 namespace ps = hybrec::ps;
 namespace fs = std::filesystem;
@@ -144,7 +144,6 @@ std::vector<std::string> entries(const std::string& dir) {
 
 class CheckpointTest : public ::testing::Test {
  protected:
-
   std::string file(const std::string& name, int index, int count) const {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "shard-%05d-of-%05d.h5", index, count);

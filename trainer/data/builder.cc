@@ -48,7 +48,8 @@ std::vector<uint8_t> choose_cold_items(const Dataset& dataset, double fraction, 
 
 void complete_dataset(Dataset& dataset, double cold_fraction, uint64_t seed, int64_t text_dim) {
   HYBREC_CHECK(text_dim >= 0, "text dim ", text_dim, " is negative");
-  if (dataset.item_text.empty()) dataset.item_text.assign(static_cast<size_t>(dataset.num_items), "");
+  if (dataset.item_text.empty())
+    dataset.item_text.assign(static_cast<size_t>(dataset.num_items), "");
   dataset.item_cold = choose_cold_items(dataset, cold_fraction, seed);
   assign_splits(dataset);
   encode_item_text(dataset, text_dim);

@@ -25,7 +25,9 @@ std::string read_file_bytes(const std::string& path) {
 CsvReader::CsvReader(const std::string& path, char delimiter, bool quoted)
     : path_(path), text_(read_file_bytes(path)), delimiter_(delimiter), quoted_(quoted) {}
 
-std::string CsvReader::where() const { return path_ + " line " + std::to_string(record_line_) + ": "; }
+std::string CsvReader::where() const {
+  return path_ + " line " + std::to_string(record_line_) + ": ";
+}
 
 bool CsvReader::next(std::vector<std::string>* fields) {
   fields->clear();

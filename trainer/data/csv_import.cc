@@ -25,9 +25,7 @@ std::string lower(std::string text) {
   return text;
 }
 
-bool starts_with(const std::string& text, const char* prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
+bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
 // The columns a header names, or false when `fields` is not a header
 // (it must name at least the user and the item column).
@@ -84,11 +82,11 @@ Dataset import_csv(const std::string& interactions_path, const std::string& text
       columns = positional(width);
     }
     HYBREC_CHECK(f.size() == width, reader.where(), "expected ", width, " fields, got ", f.size());
-    const double rating = columns.rating >= 0 ? parse_double(f[columns.rating], reader, "rating") : 1.0;
+    const double rating =
+        columns.rating >= 0 ? parse_double(f[columns.rating], reader, "rating") : 1.0;
     if (options.rating_threshold > 0 && rating < options.rating_threshold) continue;
-    const int64_t timestamp = columns.timestamp >= 0
-                                  ? parse_int64(f[columns.timestamp], reader, "timestamp")
-                                  : record;
+    const int64_t timestamp =
+        columns.timestamp >= 0 ? parse_int64(f[columns.timestamp], reader, "timestamp") : record;
     HYBREC_CHECK(!f[columns.user].empty() && !f[columns.item].empty(), reader.where(),
                  "empty user or item id");
     d.user.push_back(users.get_or_add(f[columns.user]));
@@ -101,8 +99,7 @@ Dataset import_csv(const std::string& interactions_path, const std::string& text
     CsvReader text_reader(text_path, ends_with(text_path, ".tsv") ? '\t' : ',');
     bool first = true;
     while (text_reader.next(&f)) {
-      const bool header = first && f.size() == 2 && lower(f[1]) == "text" &&
-                          items.find(f[0]) < 0;
+      const bool header = first && f.size() == 2 && lower(f[1]) == "text" && items.find(f[0]) < 0;
       first = false;
       if (header) continue;
       HYBREC_CHECK(f.size() == 2, text_reader.where(), "expected item,text, got ", f.size(),

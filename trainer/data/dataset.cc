@@ -41,8 +41,8 @@ void sort_interactions(Dataset& d) {
   check_length(d.item.size(), n, "/interactions/item", "the length of /interactions/user", prefix);
   check_length(d.rating.size(), n, "/interactions/rating", "the length of /interactions/user",
                prefix);
-  check_length(d.timestamp.size(), n, "/interactions/timestamp",
-               "the length of /interactions/user", prefix);
+  check_length(d.timestamp.size(), n, "/interactions/timestamp", "the length of /interactions/user",
+               prefix);
   if (!d.split.empty()) {
     check_length(d.split.size(), n, "/interactions/split", "the length of /interactions/user",
                  prefix);
@@ -80,8 +80,8 @@ void check_dataset(const Dataset& d, bool require_splits, const std::string& pre
   check_length(d.item_cold.size(), items, "/items/cold", "num_items", prefix);
   check_length(d.item_text.size(), items, "/items/text", "num_items", prefix);
   if (!d.user_text.empty()) {
-    check_length(d.user_text.size(), static_cast<size_t>(d.num_users), "/users/text",
-                 "num_users", prefix);
+    check_length(d.user_text.size(), static_cast<size_t>(d.num_users), "/users/text", "num_users",
+                 prefix);
   }
   for (size_t i = 0; i < items; ++i) {
     HYBREC_CHECK(d.item_cold[i] <= 1, prefix, "cold flag ", int{d.item_cold[i]},
@@ -97,8 +97,8 @@ void check_dataset(const Dataset& d, bool require_splits, const std::string& pre
     if (r > 0) {
       const bool sorted = d.user[r - 1] < d.user[r] ||
                           (d.user[r - 1] == d.user[r] && d.timestamp[r - 1] <= d.timestamp[r]);
-      HYBREC_CHECK(sorted, prefix, "interactions not sorted by (user, timestamp) at row ", r,
-                   ": (", d.user[r - 1], ", ", d.timestamp[r - 1], ") then (", d.user[r], ", ",
+      HYBREC_CHECK(sorted, prefix, "interactions not sorted by (user, timestamp) at row ", r, ": (",
+                   d.user[r - 1], ", ", d.timestamp[r - 1], ") then (", d.user[r], ", ",
                    d.timestamp[r], ")");
     }
     if (d.split.size() == n) {

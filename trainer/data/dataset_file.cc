@@ -45,9 +45,9 @@ Handle create_group(hid_t parent, const char* name, const std::string& path) {
   // No object times, so the same dataset gives the same file bytes.
   Handle gcpl(check_id(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate", path, name), H5Pclose);
   check_status(H5Pset_obj_track_times(gcpl, false), "H5Pset_obj_track_times", path, name);
-  return Handle(check_id(H5Gcreate2(parent, name, H5P_DEFAULT, gcpl, H5P_DEFAULT), "H5Gcreate2",
-                         path, name),
-                H5Gclose);
+  return Handle(
+      check_id(H5Gcreate2(parent, name, H5P_DEFAULT, gcpl, H5P_DEFAULT), "H5Gcreate2", path, name),
+      H5Gclose);
 }
 
 Handle open_group(hid_t parent, const char* name, const std::string& path) {
@@ -64,17 +64,16 @@ void write_column(hid_t group, const char* name, hid_t file_type, hid_t mem_type
   const int64_t rows = static_cast<int64_t>(values.size()) / cols;
   Handle dataset = hdf5::create_dataset(group, name, file_type, rank, cols, rows, path);
   if (rows > 0) {
-    hdf5::append_block(dataset, rank, mem_type, values.data(), Block{0, rows, cols, 0, cols},
-                       path, name);
+    hdf5::append_block(dataset, rank, mem_type, values.data(), Block{0, rows, cols, 0, cols}, path,
+                       name);
   }
 }
 
 // Reads 1-d (cols == 0) or 2-d dataset `name` of `group`; *cols receives
 // the column count of a 2-d one.
 template <typename T>
-std::vector<T> read_column(hid_t group, const char* group_name, const char* name,
-                           H5T_class_t cls, hid_t mem_type, const std::string& path,
-                           int64_t* cols = nullptr) {
+std::vector<T> read_column(hid_t group, const char* group_name, const char* name, H5T_class_t cls,
+                           hid_t mem_type, const std::string& path, int64_t* cols = nullptr) {
   const int rank = cols != nullptr ? 2 : 1;
   Extent extent;
   Handle dataset = hdf5::open_dataset(group, name, cls, rank, path,
@@ -156,8 +155,8 @@ void write_file(const Dataset& d, const std::string& temp, const std::string& pa
 Dataset read_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
-    HYBREC_HDF5_REJECT(path, std::filesystem::exists(path, ec) ? "not a regular file"
-                                                               : "no such file");
+    HYBREC_HDF5_REJECT(path,
+                       std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
   }
   Handle fapl = file_access_props(path, nullptr);
   Handle file =
@@ -187,8 +186,8 @@ Dataset read_file(const std::string& path) {
     check_rows(d.item.size(), static_cast<int64_t>(d.user.size()), "/interactions/item", of, path);
     check_rows(d.rating.size(), static_cast<int64_t>(d.user.size()), "/interactions/rating", of,
                path);
-    check_rows(d.timestamp.size(), static_cast<int64_t>(d.user.size()),
-               "/interactions/timestamp", of, path);
+    check_rows(d.timestamp.size(), static_cast<int64_t>(d.user.size()), "/interactions/timestamp",
+               of, path);
     check_rows(codes.size(), static_cast<int64_t>(d.user.size()), "/interactions/split", of, path);
     for (size_t r = 0; r < codes.size(); ++r) {
       if (codes[r] > static_cast<uint8_t>(Split::kCold)) {
@@ -208,8 +207,8 @@ Dataset read_file(const std::string& path) {
     const htri_t has_emb = H5Lexists(group, "text_emb", H5P_DEFAULT);
     if (has_emb < 0) hdf5::fail("H5Lexists", path, "/items/text_emb");
     if (has_emb > 0) {
-      d.item_text_emb = read_column<float>(group, "items", "text_emb", H5T_FLOAT,
-                                           H5T_NATIVE_FLOAT, path, &d.text_dim);
+      d.item_text_emb = read_column<float>(group, "items", "text_emb", H5T_FLOAT, H5T_NATIVE_FLOAT,
+                                           path, &d.text_dim);
       if (d.text_dim < 1) HYBREC_HDF5_REJECT(path, "/items/text_emb has no columns");
       check_rows(d.item_text_emb.size() / static_cast<size_t>(d.text_dim), d.num_items,
                  "/items/text_emb", "num_items", path);
@@ -246,7 +245,8 @@ Dataset read_dataset(const std::string& path) {
     hdf5::Lock lock(kFileKind);
     d = read_file(path);
   }
-  detail::check_dataset(d, /*require_splits=*/true, std::string(kFileKind) + " file " + path + ": ");
+  detail::check_dataset(d, /*require_splits=*/true,
+                        std::string(kFileKind) + " file " + path + ": ");
   detail::build_user_offsets(d);
   return d;
 }

@@ -22,9 +22,9 @@ namespace fs = std::filesystem;
 
 // u.genre's names, for a 100K copy without that file.
 const char* const kMl100kGenres[] = {
-    "unknown", "Action",    "Adventure", "Animation", "Children's", "Comedy",  "Crime",
-    "Documentary", "Drama", "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
-    "Romance", "Sci-Fi",    "Thriller",  "War",       "Western"};
+    "unknown",     "Action", "Adventure", "Animation", "Children's", "Comedy",  "Crime",
+    "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
+    "Romance",     "Sci-Fi", "Thriller",  "War",       "Western"};
 constexpr int kMl100kGenreCount = 19;
 
 struct RawEvent {
@@ -36,7 +36,7 @@ struct RawEvent {
 // What a format's reader gathers, in source ids.
 struct Source {
   std::string name;
-  std::vector<RawEvent> events;        // kept events, in file order
+  std::vector<RawEvent> events;         // kept events, in file order
   std::map<int64_t, std::string> text;  // source item id -> text (ordered: dense ids ascend)
 };
 
@@ -144,13 +144,13 @@ std::map<int64_t, std::vector<std::string>> read_tags(const fs::path& file) {
 
 Source read_ml_latest(const fs::path& dir, const ImportOptions& options) {
   Source source;
-  source.name = dir.filename().empty() ? dir.parent_path().filename().string()
-                                       : dir.filename().string();
+  source.name =
+      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
   CsvReader ratings((dir / "ratings.csv").string());
   read_events(ratings, options.rating_threshold, &source.events);
   std::vector<std::string> f;
   const auto tags = is_file(dir / "tags.csv") ? read_tags(dir / "tags.csv")
-                                             : std::map<int64_t, std::vector<std::string>>{};
+                                              : std::map<int64_t, std::vector<std::string>>{};
   if (is_file(dir / "movies.csv")) {
     CsvReader movies((dir / "movies.csv").string());
     bool first = true;

@@ -42,7 +42,8 @@ inline ImportOptions movielens_defaults() {
 
 // Throws hybrec::Error naming the directory when neither format's files
 // are there, and the file and line of any malformed record.
-Dataset import_movielens(const std::string& dir, const ImportOptions& options = movielens_defaults());
+Dataset import_movielens(const std::string& dir,
+                         const ImportOptions& options = movielens_defaults());
 
 // ISO-8859-1 bytes to UTF-8 (every byte >= 0x80 becomes two bytes).
 std::string latin1_to_utf8(const std::string& text);

@@ -25,11 +25,11 @@ void check_options(const SynthOptions& o) {
   HYBREC_CHECK(o.topics >= 1 && o.topics <= o.items, "synth: topics ", o.topics,
                " out of range [1, items = ", o.items, "]");
   HYBREC_CHECK(o.events_per_user >= kMinEventsPerUser && o.events_per_user <= 1e5,
-               "synth: events per user ", o.events_per_user, " out of range [",
-               kMinEventsPerUser, ", 1e5]");
-  HYBREC_CHECK(o.latent_dim >= 1 && o.drift_stages >= 1 && o.words_per_topic >= 1 &&
-                   o.common_words >= 1,
-               "synth: latent_dim, drift_stages, words_per_topic and common_words must be >= 1");
+               "synth: events per user ", o.events_per_user, " out of range [", kMinEventsPerUser,
+               ", 1e5]");
+  HYBREC_CHECK(
+      o.latent_dim >= 1 && o.drift_stages >= 1 && o.words_per_topic >= 1 && o.common_words >= 1,
+      "synth: latent_dim, drift_stages, words_per_topic and common_words must be >= 1");
 }
 
 std::vector<double> unit_gaussian(Rng& rng, int64_t dim, double norm) {
@@ -55,7 +55,7 @@ class WordMaker {
  public:
   explicit WordMaker(Rng& rng) : rng_(rng) {}
   std::string make() {
-    static const char* const kOnsets[] = {"b", "d", "f", "g", "k", "l", "m", "n", "p", "r",
+    static const char* const kOnsets[] = {"b", "d", "f", "g", "k",  "l",  "m",  "n",  "p",  "r",
                                           "s", "t", "v", "z", "br", "dr", "kl", "st", "tr", "sh"};
     static const char* const kVowels[] = {"a", "e", "i", "o", "u", "ai", "ou", "y"};
     while (true) {
@@ -134,7 +134,8 @@ Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_top
   for (int64_t i = 0; i < I; ++i) rank[i] = i + 1;
   rng.shuffle(rank);
   std::vector<double> log_pop(static_cast<size_t>(I));
-  for (int64_t i = 0; i < I; ++i) log_pop[i] = -o.zipf_exponent * std::log(static_cast<double>(rank[i]));
+  for (int64_t i = 0; i < I; ++i)
+    log_pop[i] = -o.zipf_exponent * std::log(static_cast<double>(rank[i]));
   // [K, I] c_k . v_i, so a user's drifting score is a mix of two rows.
   std::vector<double> topic_score(static_cast<size_t>(K * I));
   for (int64_t k = 0; k < K; ++k) {
@@ -162,8 +163,8 @@ Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_top
       const double w = (static_cast<double>(s) + 0.5) / static_cast<double>(stages);
       double max_logit = -1e300;
       for (int64_t i = 0; i < I; ++i) {
-        cumulative[i] = own[i] + root_s * ((1 - w) * topic_score[from * I + i] +
-                                           w * topic_score[to * I + i]);
+        cumulative[i] =
+            own[i] + root_s * ((1 - w) * topic_score[from * I + i] + w * topic_score[to * I + i]);
         max_logit = std::max(max_logit, cumulative[i]);
       }
       double total = 0;
@@ -178,8 +179,9 @@ Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_top
         // most half the catalogue, so a handful of tries nearly always do.
         for (int tries = 0; tries < 64 && item < 0; ++tries) {
           const double x = rng.uniform() * total;
-          const int64_t pick = std::min<int64_t>(
-              I - 1, std::upper_bound(cumulative.begin(), cumulative.end(), x) - cumulative.begin());
+          const int64_t pick =
+              std::min<int64_t>(I - 1, std::upper_bound(cumulative.begin(), cumulative.end(), x) -
+                                           cumulative.begin());
           if (!seen[pick]) item = pick;
         }
         if (item < 0) {  // a very peaked distribution: take the first unseen item
@@ -194,7 +196,8 @@ Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_top
         d.timestamp.push_back(time);
       }
     }
-    for (int64_t r = static_cast<int64_t>(d.item.size()) - n; r < static_cast<int64_t>(d.item.size()); ++r) {
+    for (int64_t r = static_cast<int64_t>(d.item.size()) - n;
+         r < static_cast<int64_t>(d.item.size()); ++r) {
       seen[d.item[r]] = 0;
     }
   }

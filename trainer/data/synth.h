@@ -51,14 +51,14 @@ struct SynthOptions {
   uint64_t seed = 1;
   int64_t text_dim = kDefaultTextDim;
 
-  int64_t latent_dim = 16;        // D
-  double topic_strength = 4.0;    // s: p . v is about s for an on-topic item
-  double item_noise = 1.5;        // norm of an item's own latent part
-  double user_noise = 1.5;        // norm of a user's own latent part
-  double zipf_exponent = 1.0;     // a
+  int64_t latent_dim = 16;      // D
+  double topic_strength = 4.0;  // s: p . v is about s for an on-topic item
+  double item_noise = 1.5;      // norm of an item's own latent part
+  double user_noise = 1.5;      // norm of a user's own latent part
+  double zipf_exponent = 1.0;   // a
   int64_t words_per_topic = 40;
   int64_t common_words = 60;
-  int64_t drift_stages = 4;       // w is constant within each stage
+  int64_t drift_stages = 4;  // w is constant within each stage
 };
 
 // Throws hybrec::Error naming the bad option (e.g. "synth: topics 0 out of

@@ -89,11 +89,12 @@ std::vector<float> hashing_encode(const std::vector<std::string>& texts, int64_t
     std::fill(row.begin(), row.end(), 0.0);
     for (const auto& [bucket, feature] : docs[i]) {
       const double idf = std::log((1.0 + n) / (1.0 + static_cast<double>(df[bucket]))) + 1.0;
-      const double weight = (1.0 + std::log(feature.count)) * idf *
-                            (feature.bigram ? kHashingBigramWeight : 1.0);
+      const double weight =
+          (1.0 + std::log(feature.count)) * idf * (feature.bigram ? kHashingBigramWeight : 1.0);
       // The projection's column signs for this bucket, 64 per hash.
       for (int64_t w = 0; w < words; ++w) {
-        const uint64_t bits = mix64(seed ^ mix64((uint64_t{bucket} << 20) + static_cast<uint64_t>(w)));
+        const uint64_t bits =
+            mix64(seed ^ mix64((uint64_t{bucket} << 20) + static_cast<uint64_t>(w)));
         const int64_t end = std::min<int64_t>(64, dim - 64 * w);
         for (int64_t k = 0; k < end; ++k) {
           row[64 * w + k] += ((bits >> k) & 1) ? weight : -weight;

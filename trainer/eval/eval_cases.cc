@@ -52,8 +52,8 @@ EvalCases make_eval_cases(const Dataset& data, const std::string& split, EvalSub
   out.split = split;
   out.subset = subset;
   const Split target_split = subset != EvalSubset::kWarm ? Split::kCold
-                             : split == "valid"           ? Split::kValid
-                                                          : Split::kTest;
+                             : split == "valid"          ? Split::kValid
+                                                         : Split::kTest;
   for (int64_t u = rank; u < data.num_users; u += ranks) {
     if (!kept(u, data.num_users, max_users, seed)) continue;
     const int64_t begin = data.user_offsets[u], end = data.user_offsets[u + 1];

@@ -12,8 +12,8 @@ std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicat
   for (EvalSubset subset : subsets) {
     const EvalCases cases = make_eval_cases(data, split, subset, config.model.history_len,
                                             comm.rank(), comm.size(), max_users, seed);
-    MetricSums sums = rank_cases(cases, scorer, data.item_cold, config.eval.k,
-                                 config.eval.auc_negatives, seed);
+    MetricSums sums =
+        rank_cases(cases, scorer, data.item_cold, config.eval.k, config.eval.auc_negatives, seed);
     comm.allreduce_sum(sums.data(), MetricSums::kCount);
     if (sums.users > 0) results.push_back(finish_metrics(cases, sums, config.eval.k));
   }
@@ -22,9 +22,9 @@ std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicat
 
 nlohmann::json eval_event(const EvalResult& r, int64_t step) {
   const std::string k = std::to_string(r.k);
-  return {{"event", "eval"}, {"split", r.split}, {"subset", r.subset}, {"hr@" + k, r.hr},
-          {"ndcg@" + k, r.ndcg}, {"mrr", r.mrr}, {"auc", r.auc}, {"users", r.users},
-          {"step", step}};
+  return {{"event", "eval"}, {"split", r.split},    {"subset", r.subset},
+          {"hr@" + k, r.hr}, {"ndcg@" + k, r.ndcg}, {"mrr", r.mrr},
+          {"auc", r.auc},    {"users", r.users},    {"step", step}};
 }
 
 std::string format_results(const std::vector<EvalResult>& results) {

@@ -3,10 +3,9 @@
 // all-reduced, and every rank returns the same means.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "trainer/data/dataset.h"
 #include "trainer/dist/communicator.h"

@@ -22,8 +22,7 @@ class ModelScorer : public Scorer {
  public:
   // `params` must stay alive and unchanged while scoring. Pulls every item row
   // (in chunks) when the model uses id embeddings.
-  ModelScorer(const HybridModel& model, const float* params, const Dataset& data,
-              RowFetcher fetch);
+  ModelScorer(const HybridModel& model, const float* params, const Dataset& data, RowFetcher fetch);
   void score(const EvalCase* cases, int64_t n, float* scores) override;
 
  private:

@@ -8,7 +8,8 @@
 namespace hybrec::trainer {
 
 SnapshotRows::SnapshotRows(const std::string& ps_dir, int64_t version) {
-  HYBREC_CHECK(version >= 0, "this checkpoint has no parameter-server snapshot (a model without id tables)");
+  HYBREC_CHECK(version >= 0,
+               "this checkpoint has no parameter-server snapshot (a model without id tables)");
   const ps::RowStore empty;
   ps::JumpHashSlicer one_shard(1);
   ps::LoadedCheckpoint loaded = ps::read_checkpoint(ps_dir, ps::checkpoint_name(version),

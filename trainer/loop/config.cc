@@ -38,8 +38,8 @@ std::string quote(const std::string& s) {
 
 Key int_key(const std::string& name, int64_t* field, int64_t lo, int64_t hi) {
   auto check = [=](int64_t v, const std::string& where) {
-    HYBREC_CHECK(v >= lo && v <= hi, where, ": ", name, " = ", v, " out of range [", lo, ", ",
-                 hi, "]");
+    HYBREC_CHECK(v >= lo && v <= hi, where, ": ", name, " = ", v, " out of range [", lo, ", ", hi,
+                 "]");
     *field = v;
   };
   return {name,
@@ -210,8 +210,7 @@ const Key* find_key(const std::vector<Key>& keys, const std::string& name) {
 void apply_overrides(std::vector<Key>& keys, const std::vector<std::string>& overrides) {
   for (const auto& o : overrides) {
     const auto eq = o.find('=');
-    HYBREC_CHECK(eq != std::string::npos && eq > 0, "--set '", o,
-                 "': expected section.key=value");
+    HYBREC_CHECK(eq != std::string::npos && eq > 0, "--set '", o, "': expected section.key=value");
     const std::string name = o.substr(0, eq);
     const Key* key = find_key(keys, name);
     HYBREC_CHECK(key != nullptr, "--set: unknown config key '", name, "'");

@@ -36,16 +36,16 @@ struct TrainOptions {
   SparseOptimizer sparse_optimizer = SparseOptimizer::kRowwiseAdagrad;
   double sparse_lr = 0.05;
   double sparse_init_scale = 0.05;
-  bool sync = false;            // per-step barrier after pushes: reproducible runs
-  int64_t eval_every = 0;       // validation every N steps; 0 = once per epoch
-  int64_t patience = 3;         // early stopping: evaluations without improvement; 0 = off
-  int64_t checkpoint_every = 0; // steps; 0 = at validations and the end only
-  int64_t log_every_s = 10;     // plain progress lines when stderr is not a terminal
+  bool sync = false;             // per-step barrier after pushes: reproducible runs
+  int64_t eval_every = 0;        // validation every N steps; 0 = once per epoch
+  int64_t patience = 3;          // early stopping: evaluations without improvement; 0 = off
+  int64_t checkpoint_every = 0;  // steps; 0 = at validations and the end only
+  int64_t log_every_s = 10;      // plain progress lines when stderr is not a terminal
   // Compute threads per rank; 0 = cores / local ranks. Default 1: at the
   // default shapes a step is too small to split (2 threads ran 0.5-0.7x as
   // fast as 1 on the 2-core machine); scale with ranks instead.
   int64_t threads = 1;
-  int64_t bucket_kib = 1024;    // dense all-reduce bucket size
+  int64_t bucket_kib = 1024;  // dense all-reduce bucket size
 };
 
 struct EvalOptions {

@@ -28,8 +28,7 @@ TrainingSet make_training_set(const Dataset& data) {
   return set;
 }
 
-NegativeSampler::NegativeSampler(const TrainingSet& set, Sampler kind, double alpha,
-                                 uint64_t seed)
+NegativeSampler::NegativeSampler(const TrainingSet& set, Sampler kind, double alpha, uint64_t seed)
     : kind_(kind), seed_(seed) {
   const int64_t num_items = static_cast<int64_t>(set.item_count.size());
   log_q_.assign(static_cast<std::size_t>(num_items), 0.0f);
@@ -72,7 +71,8 @@ void NegativeSampler::sample(int64_t epoch, int64_t example, int64_t target, int
     int64_t item = target;
     // A negative equal to the target is redrawn; with >= 2 candidates this
     // ends, and 64 tries make a repeat vanishingly unlikely.
-    for (int attempt = 0; attempt < 64 && item == target; ++attempt) item = draw(state = mix64(state));
+    for (int attempt = 0; attempt < 64 && item == target; ++attempt)
+      item = draw(state = mix64(state));
     items[c] = item;
     log_q[c] = log_count + log_q_[item];
   }

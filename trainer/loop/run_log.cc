@@ -71,8 +71,8 @@ void Progress::update(int64_t step, double samples_per_s, double loss) {
     drawn_ = true;
   } else {
     std::snprintf(line, sizeof line, "step %lld/%lld  %.0f samples/s  loss %.4f  ETA %s\n",
-                  static_cast<long long>(step), static_cast<long long>(total_), samples_per_s,
-                  loss, format_duration(eta).c_str());
+                  static_cast<long long>(step), static_cast<long long>(total_), samples_per_s, loss,
+                  format_duration(eta).c_str());
     std::cerr << line << std::flush;
   }
 }

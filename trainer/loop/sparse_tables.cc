@@ -60,8 +60,7 @@ void SparseTables::fetch(const std::string& table, const int64_t* keys, int64_t 
   client_.pull(table, keys, n, dim_, out).wait();
 }
 
-LocalServers::LocalServers(int shards, const std::string& checkpoint_dir,
-                           int64_t max_frame_bytes) {
+LocalServers::LocalServers(int shards, const std::string& checkpoint_dir, int64_t max_frame_bytes) {
   for (int i = 0; i < shards; ++i) {
     ps::ServerOptions options;
     options.port = 0;

@@ -23,8 +23,8 @@ constexpr const char* kKind = "trainer checkpoint";
 
 void write_vector(hid_t file, const char* name, const std::vector<float>& v,
                   const std::string& path) {
-  h5::Handle ds = h5::create_dataset(file, name, H5T_IEEE_F32LE, 1, 1,
-                                     static_cast<int64_t>(v.size()), path);
+  h5::Handle ds =
+      h5::create_dataset(file, name, H5T_IEEE_F32LE, 1, 1, static_cast<int64_t>(v.size()), path);
   h5::append_block(ds, 1, H5T_NATIVE_FLOAT, v.data(),
                    h5::Block{0, static_cast<int64_t>(v.size()), 1, 0, 1}, path, name);
 }
@@ -115,11 +115,11 @@ TrainerState read_trainer_checkpoint(const std::string& step_dir) {
   const std::string path = (fs::path(step_dir) / "trainer.h5").string();
   HYBREC_CHECK(fs::exists(path), kKind, " ", path, ": no such file");
   h5::Lock lock;
-  h5::Handle file = h5::open_file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                                         "H5Fopen", path);
+  h5::Handle file =
+      h5::open_file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "H5Fopen", path);
   const int64_t version = h5::read_int_attr(file, "format_version", path, "root");
-  HYBREC_CHECK(version == kTrainerCheckpointVersion, kKind, " ", path, ": format version ",
-               version, ", this build reads ", kTrainerCheckpointVersion);
+  HYBREC_CHECK(version == kTrainerCheckpointVersion, kKind, " ", path, ": format version ", version,
+               ", this build reads ", kTrainerCheckpointVersion);
   TrainerState s;
   s.step = h5::read_int_attr(file, "step", path, "root");
   s.ranks = h5::read_int_attr(file, "ranks", path, "root");

@@ -93,7 +93,7 @@ class Run {
   std::vector<float> params_, grad_;
   std::unique_ptr<DenseAdam> adam_;
   std::unique_ptr<GradBuckets> buckets_;  // over grad_, reused every step
-  TrainerState state_;  // best-so-far bookkeeping and what a checkpoint records
+  TrainerState state_;                    // best-so-far bookkeeping and what a checkpoint records
   int64_t steps_per_epoch_ = 0, total_steps_ = 0;
   int64_t order_epoch_ = -1;
   int64_t last_checkpoint_ = -1;
@@ -153,8 +153,8 @@ double Run::train_step(int64_t step, StepSlot& cur, StepSlot& next) {
   in.user_rows = cur.user_rows.data();
   in.item_rows = cur.item_rows.data();
   in.text_emb = data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data();
-  in.dropout_seed = mix64(static_cast<uint64_t>(config_.train.seed) * 0x9e37ULL +
-                          static_cast<uint64_t>(step));
+  in.dropout_seed =
+      mix64(static_cast<uint64_t>(config_.train.seed) * 0x9e37ULL + static_cast<uint64_t>(step));
   in.training = true;
   HybridModel::StepOutputs out;
   out.dense_grad = grad_.data();
@@ -188,7 +188,8 @@ void Run::checkpoint(int64_t step) {
     state_.adam_step = adam_->steps();
     write_trainer_checkpoint(checkpoint_root_, state_, to_toml(config_));
     mark_latest(checkpoint_root_, step);
-    log_.write({{"event", "checkpoint"}, {"step", step},
+    log_.write({{"event", "checkpoint"},
+                {"step", step},
                 {"dir", (fs::path(checkpoint_root_) / step_dir_name(step)).string()}});
   }
   comm_.barrier();
@@ -233,14 +234,18 @@ void Run::check_replicas(int64_t step) {
   for (std::size_t i = 0; i < reference.size(); ++i) {
     if (std::memcmp(&reference[i], &params_[i], sizeof(float)) != 0) {
       differing[0] = 1.0;
-      differing[1] = std::max(differing[1], static_cast<double>(std::fabs(reference[i] - params_[i])));
+      differing[1] =
+          std::max(differing[1], static_cast<double>(std::fabs(reference[i] - params_[i])));
     }
   }
   comm_.allreduce_sum(differing, 2);
   const double ranks_differing = differing[0], max_diff = differing[1];
   if (rank0_) {
-    log_.write({{"event", "replicas"}, {"step", step}, {"ranks", comm_.size()},
-                {"identical", ranks_differing == 0.0}, {"ranks_differing", ranks_differing},
+    log_.write({{"event", "replicas"},
+                {"step", step},
+                {"ranks", comm_.size()},
+                {"identical", ranks_differing == 0.0},
+                {"ranks_differing", ranks_differing},
                 {"max_abs_diff_sum", max_diff}});
   }
   HYBREC_CHECK(ranks_differing == 0.0, ranks_differing,
@@ -298,9 +303,13 @@ TrainSummary Run::run() {
   }
   Progress progress(total_steps_, config_.train.log_every_s, rank0_);
   if (rank0_) {
-    log_.write({{"event", "start"}, {"step", step}, {"total_steps", total_steps_},
-                {"ranks", W}, {"batch_size", config_.train.batch_size},
-                {"dense_params", model_.num_params()}, {"resumed", setup_.resume},
+    log_.write({{"event", "start"},
+                {"step", step},
+                {"total_steps", total_steps_},
+                {"ranks", W},
+                {"batch_size", config_.train.batch_size},
+                {"dense_params", model_.num_params()},
+                {"resumed", setup_.resume},
                 {"data", config_.data_path}});
   }
 
@@ -332,14 +341,17 @@ TrainSummary Run::run() {
     mean_loss /= static_cast<double>(W);
     last_loss = mean_loss;
     if (rank0_) {
-      log_.write({{"event", "train"}, {"step", step}, {"loss", mean_loss},
+      log_.write({{"event", "train"},
+                  {"step", step},
+                  {"loss", mean_loss},
                   {"lr", learning_rate(config_.train, step - 1, total_steps_)},
                   {"samples_per_s", samples_per_s}});
     }
     if (at_eval && validate(step)) {
       stopped_early = step < total_steps_;
-      progress.note("early stopping at step " + std::to_string(step) + ": no better validation in " +
-                    std::to_string(config_.train.patience) + " evaluations");
+      progress.note("early stopping at step " + std::to_string(step) +
+                    ": no better validation in " + std::to_string(config_.train.patience) +
+                    " evaluations");
       break;
     }
     if ((at_checkpoint || at_stop) && last_checkpoint_ != step) checkpoint(step);
@@ -363,8 +375,11 @@ TrainSummary Run::run() {
           ? static_cast<double>(trained_steps * config_.train.batch_size * W) / train_seconds
           : 0.0;
   if (rank0_ && trained_steps > 0) {
-    log_.write({{"event", "throughput"}, {"samples_per_s", summary.samples_per_s},
-                {"ranks", W}, {"steps", trained_steps}, {"seconds", train_seconds}});
+    log_.write({{"event", "throughput"},
+                {"samples_per_s", summary.samples_per_s},
+                {"ranks", W},
+                {"steps", trained_steps},
+                {"seconds", train_seconds}});
   }
   if (interrupted) {
     if (rank0_) progress.note("stopped after step " + std::to_string(step) + " (checkpointed)");
@@ -378,11 +393,13 @@ TrainSummary Run::run() {
   } else if (last_checkpoint_ != step) {
     checkpoint(step);
   }
-  if (rank0_ && stopped_early) log_.write({{"event", "early_stop"}, {"step", step}, {"best_step", state_.best_step}});
-  summary.test = evaluate_split("test", {EvalSubset::kWarm, EvalSubset::kCold, EvalSubset::kColdAll},
-                                0);
+  if (rank0_ && stopped_early)
+    log_.write({{"event", "early_stop"}, {"step", step}, {"best_step", state_.best_step}});
+  summary.test =
+      evaluate_split("test", {EvalSubset::kWarm, EvalSubset::kCold, EvalSubset::kColdAll}, 0);
   if (rank0_) {
-    for (const auto& r : summary.test) log_.write(eval_event(r, state_.best_step >= 0 ? state_.best_step : step));
+    for (const auto& r : summary.test)
+      log_.write(eval_event(r, state_.best_step >= 0 ? state_.best_step : step));
   }
   summary.params = params_;
   return summary;

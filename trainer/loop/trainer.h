@@ -21,20 +21,20 @@ namespace hybrec::trainer {
 
 struct TrainSetup {
   TrainConfig config;
-  std::string out_dir;                   // DIR: metrics.jsonl, checkpoints/, ps/
-  std::vector<ps::Endpoint> endpoints;   // servers; empty = in-process shards (1 rank only)
-  std::string ps_dir;                    // where the servers snapshot; "" = DIR/ps
-  bool resume = false;                   // continue from DIR/checkpoints/latest
-  int64_t stop_after_steps = 0;          // > 0: checkpoint and stop after this many steps
-                                         // (as if preempted; tests and demos)
+  std::string out_dir;                  // DIR: metrics.jsonl, checkpoints/, ps/
+  std::vector<ps::Endpoint> endpoints;  // servers; empty = in-process shards (1 rank only)
+  std::string ps_dir;                   // where the servers snapshot; "" = DIR/ps
+  bool resume = false;                  // continue from DIR/checkpoints/latest
+  int64_t stop_after_steps = 0;         // > 0: checkpoint and stop after this many steps
+                                        // (as if preempted; tests and demos)
   Communicator* comm = nullptr;
-  int local_ranks = 1;                   // processes on this machine (thread default)
+  int local_ranks = 1;  // processes on this machine (thread default)
 };
 
 struct TrainSummary {
-  int64_t steps = 0;           // steps completed in total
-  double last_loss = 0.0;      // mean loss over the ranks of the last step
-  double samples_per_s = 0.0;  // training examples per second, all ranks
+  int64_t steps = 0;             // steps completed in total
+  double last_loss = 0.0;        // mean loss over the ranks of the last step
+  double samples_per_s = 0.0;    // training examples per second, all ranks
   std::vector<EvalResult> test;  // empty when stopped early by stop_after_steps
   std::vector<float> params;     // final dense parameters of this rank
 };

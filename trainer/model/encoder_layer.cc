@@ -148,8 +148,8 @@ void encoder_layer_backward(const EncoderShape& s, const EncoderLayerTensors<con
   k::layer_norm_backward(cpu, ln2);
 
   // FFN branch; the residual passes d1 through unchanged.
-  linear_backward(linear(n, f, d, c.g.data(), w.ffn2_w, w.ffn2_b), d1, scratch->dh.data(),
-                  g.ffn2_w, g.ffn2_b);
+  linear_backward(linear(n, f, d, c.g.data(), w.ffn2_w, w.ffn2_b), d1, scratch->dh.data(), g.ffn2_w,
+                  g.ffn2_b);
   k::gelu_backward(cpu, c.f1.data(), scratch->dh.data(), n * f, scratch->dh.data());
   linear_backward(linear(n, d, f, c.x1.data(), w.ffn1_w, w.ffn1_b), scratch->dh.data(), d2,
                   g.ffn1_w, g.ffn1_b);

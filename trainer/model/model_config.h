@@ -11,19 +11,19 @@ enum class Loss { kSampledSoftmax, kBce };
 enum class HistoryPooling { kMean, kLast };
 
 struct ModelConfig {
-  int64_t dim = 32;          // d: id embedding and item vector width
-  int64_t text_dim = 0;      // T: set from the dataset's /items/text_emb
-  bool use_id = true;        // e_u, e_j from the parameter server
-  bool use_text = true;      // v_j += A t_j (adapter A is d x T)
-  bool use_history = true;   // attention encoder over the last history_len items
+  int64_t dim = 32;            // d: id embedding and item vector width
+  int64_t text_dim = 0;        // T: set from the dataset's /items/text_emb
+  bool use_id = true;          // e_u, e_j from the parameter server
+  bool use_text = true;        // v_j += A t_j (adapter A is d x T)
+  bool use_history = true;     // attention encoder over the last history_len items
   bool use_text_score = true;  // the fused text score g = cos(q_u, t_j) ("lambda" switch)
-  float lambda_init = 1.0f;  // initial lambda of the fused score (learned)
-  int64_t history_len = 20;  // L
-  int64_t layers = 1;        // encoder layers
-  int64_t heads = 2;         // dim % heads == 0
-  int64_t ffn_mult = 2;      // FFN hidden = ffn_mult * dim
+  float lambda_init = 1.0f;    // initial lambda of the fused score (learned)
+  int64_t history_len = 20;    // L
+  int64_t layers = 1;          // encoder layers
+  int64_t heads = 2;           // dim % heads == 0
+  int64_t ffn_mult = 2;        // FFN hidden = ffn_mult * dim
   HistoryPooling pooling = HistoryPooling::kMean;
-  float id_dropout = 0.0f;   // DropoutNet: P(zero an item's e_j) in training
+  float id_dropout = 0.0f;  // DropoutNet: P(zero an item's e_j) in training
   Loss loss = Loss::kSampledSoftmax;
   // Positions ~ U(-s, s) and bilinear W = I + U(-s, s); linears are xavier
   // uniform (see HybridModel::init_params).

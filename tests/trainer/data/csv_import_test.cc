@@ -1,10 +1,11 @@
 // The generic CSV importer.
+#include "trainer/data/csv_import.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "trainer/data/csv_import.h"
 #include "trainer/data/data_testing.h"
 
 namespace hybrec::trainer {
@@ -51,7 +52,8 @@ TEST(CsvImport, HeaderlessTwoColumnsUseFileOrder) {
   EXPECT_EQ(d.num_items, 3);
   EXPECT_EQ(d.item, (std::vector<int64_t>{0, 1, 2, 0}));
   EXPECT_EQ(d.rating, (std::vector<float>(4, 1.0f)));
-  EXPECT_EQ(d.split, (std::vector<Split>{Split::kTrain, Split::kValid, Split::kTest, Split::kTrain}));
+  EXPECT_EQ(d.split,
+            (std::vector<Split>{Split::kTrain, Split::kValid, Split::kTest, Split::kTrain}));
 }
 
 TEST(CsvImport, RaggedRecordIsNamed) {

@@ -1,10 +1,11 @@
 // The RFC-4180 reader and the plain delimiter split.
+#include "trainer/data/csv.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "trainer/data/csv.h"
 #include "trainer/data/data_testing.h"
 
 namespace hybrec::trainer {

@@ -1,7 +1,6 @@
 // The dataset file: bit-exact round trip, validation on read, atomic writes.
-#include <hdf5.h>
-
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <cmath>
 #include <cstring>
@@ -40,7 +39,8 @@ Dataset small_dataset() {
 
 template <typename T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // Opens `path` read-write and runs `edit` on the file, to damage it.
@@ -248,8 +248,7 @@ TEST(DatasetFile, WriteTextEmbeddingsReplacesOnlyTheEmbeddings) {
   EXPECT_EQ(r.item_text_emb, emb);
   EXPECT_EQ(r.text_encoder, "some-lm");
   EXPECT_EQ(r.item, small_dataset().item);
-  const std::string msg =
-      error_of([&] { write_text_embeddings(path, 3, emb, "some-lm"); });
+  const std::string msg = error_of([&] { write_text_embeddings(path, 3, emb, "some-lm"); });
   EXPECT_NE(msg.find("/items/text_emb has 8 values, expected num_items 4 x text_dim 3"),
             std::string::npos)
       << msg;

@@ -1,11 +1,12 @@
 // Both MovieLens formats on fixtures written here.
+#include "trainer/data/movielens.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "trainer/data/data_testing.h"
-#include "trainer/data/movielens.h"
 
 namespace hybrec::trainer {
 namespace {
@@ -57,7 +58,8 @@ TEST(MovieLensLatest, RemapsIdsBuildsTextAndAppliesThreshold) {
   EXPECT_EQ(d.item, (std::vector<int64_t>{1, 0, 3, 2}));
   EXPECT_EQ(d.timestamp, (std::vector<int64_t>{50, 100, 100, 300}));
   EXPECT_EQ(d.rating, (std::vector<float>{4.0f, 4.0f, 4.5f, 5.0f}));
-  EXPECT_EQ(d.split, (std::vector<Split>{Split::kTrain, Split::kTrain, Split::kValid, Split::kTest}));
+  EXPECT_EQ(d.split,
+            (std::vector<Split>{Split::kTrain, Split::kTrain, Split::kValid, Split::kTest}));
   EXPECT_EQ(d.item_text[0], "Toy Story (1995) | Adventure Animation Children | pixar, fun");
   EXPECT_EQ(d.item_text[1], "American President, The (1995) | Comedy Drama Romance");
   EXPECT_EQ(d.item_text[2], "Say \"Cheese\" (2001) | witty, dry");
@@ -90,7 +92,8 @@ TEST(MovieLensLatest, ColdItemsAreChosenAmongItemsWithEvents) {
 
 TEST(MovieLens100k, ReadsTabAndPipeFilesAndConvertsLatin1) {
   ScratchDir dir;
-  testing::write_text(dir.file("u.data"), "2\t5\t4\t900\n1\t5\t5\t800\n2\t1\t3\t100\n2\t1\t5\t50\n");
+  testing::write_text(dir.file("u.data"),
+                      "2\t5\t4\t900\n1\t5\t5\t800\n2\t1\t3\t100\n2\t1\t5\t50\n");
   const std::string flags_a = "0|0|0|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0|0";  // Animation Children's
   const std::string flags_b = "0|0|0|0|0|0|0|0|1|0|0|0|0|0|0|0|0|0|0";  // Drama
   testing::write_text(dir.file("u.item"),
@@ -122,9 +125,7 @@ TEST(MovieLens, UnknownDirectoryAndBadRecordsAreNamed) {
   EXPECT_NE(msg.find("ratings.csv line 2: rating 'x' is not a number"), std::string::npos) << msg;
 }
 
-TEST(MovieLens, Latin1ToUtf8) {
-  EXPECT_EQ(latin1_to_utf8("a\xE9\xFF"), "a\xC3\xA9\xC3\xBF");
-}
+TEST(MovieLens, Latin1ToUtf8) { EXPECT_EQ(latin1_to_utf8("a\xE9\xFF"), "a\xC3\xA9\xC3\xBF"); }
 
 }  // namespace
 }  // namespace hybrec::trainer

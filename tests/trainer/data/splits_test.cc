@@ -70,14 +70,15 @@ TEST(AssignSplits, LeaveOneOutByTimeOnWarmEvents) {
   // User 0 by time: items 1 (10), 3 (20), 2 (30), 0 (40).
   EXPECT_EQ(d.item, (std::vector<int64_t>{1, 3, 2, 0, 4, 5, 0}));
   EXPECT_EQ(d.split, (std::vector<Split>{Split::kTrain, Split::kTrain, Split::kValid, Split::kTest,
-                                          Split::kTrain, Split::kTest, Split::kTrain}));
+                                         Split::kTrain, Split::kTest, Split::kTrain}));
 }
 
 TEST(AssignSplits, TiesAreBrokenByFileOrder) {
   Dataset d = events(1, 4, {0, 0, 0, 0}, {3, 2, 1, 0}, {5, 5, 5, 5});
   assign_splits(d);
   EXPECT_EQ(d.item, (std::vector<int64_t>{3, 2, 1, 0}));
-  EXPECT_EQ(d.split, (std::vector<Split>{Split::kTrain, Split::kTrain, Split::kValid, Split::kTest}));
+  EXPECT_EQ(d.split,
+            (std::vector<Split>{Split::kTrain, Split::kTrain, Split::kValid, Split::kTest}));
 }
 
 TEST(AssignSplits, ColdEventsAreNeverTrainAndSkipTheWarmCount) {
@@ -87,7 +88,7 @@ TEST(AssignSplits, ColdEventsAreNeverTrainAndSkipTheWarmCount) {
   d.item_cold = {0, 0, 1, 0};
   assign_splits(d);
   EXPECT_EQ(d.split, (std::vector<Split>{Split::kTrain, Split::kValid, Split::kTest, Split::kCold,
-                                          Split::kCold, Split::kCold, Split::kTrain}));
+                                         Split::kCold, Split::kCold, Split::kTrain}));
   for (size_t r = 0; r < d.split.size(); ++r) {
     EXPECT_EQ(d.split[r] == Split::kCold, d.item[r] == 2) << "row " << r;
   }

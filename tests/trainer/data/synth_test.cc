@@ -1,4 +1,6 @@
 // The synthetic generator: deterministic, cold items, topic-revealing text.
+#include "trainer/data/synth.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 
 #include "trainer/data/csv.h"
 #include "trainer/data/data_testing.h"
-#include "trainer/data/synth.h"
 #include "trainer/data/text_hash.h"
 
 namespace hybrec::trainer {
@@ -61,7 +62,8 @@ TEST(Synth, ShapeColdFractionAndSplits) {
   EXPECT_GT(tests, 250);  // nearly every user has >= 2 warm events
   // Each user's items are distinct.
   for (int64_t u = 0; u < d.num_users; ++u) {
-    std::vector<int64_t> items(d.item.begin() + d.user_offsets[u], d.item.begin() + d.user_offsets[u + 1]);
+    std::vector<int64_t> items(d.item.begin() + d.user_offsets[u],
+                               d.item.begin() + d.user_offsets[u + 1]);
     std::sort(items.begin(), items.end());
     EXPECT_EQ(std::adjacent_find(items.begin(), items.end()), items.end()) << "user " << u;
   }
@@ -82,7 +84,8 @@ TEST(Synth, SameTopicTextIsCloserThanDifferentTopic) {
     for (int64_t b = 0; b < I; ++b) {
       if (b == a) continue;
       double c = 0;
-      for (int64_t k = 0; k < T; ++k) c += double{d.item_text_emb[a * T + k]} * d.item_text_emb[b * T + k];
+      for (int64_t k = 0; k < T; ++k)
+        c += double{d.item_text_emb[a * T + k]} * d.item_text_emb[b * T + k];
       (topic[a] == topic[b] ? same : different) += c;
       ++(topic[a] == topic[b] ? n_same : n_different);
       if (c > best) best = c, best_b = b;

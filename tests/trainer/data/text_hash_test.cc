@@ -1,4 +1,6 @@
 // The hashing text encoder.
+#include "trainer/data/text_hash.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -6,7 +8,6 @@
 #include <vector>
 
 #include "trainer/data/data_testing.h"
-#include "trainer/data/text_hash.h"
 
 namespace hybrec::trainer {
 namespace {
@@ -24,7 +25,8 @@ TEST(Tokenize, LowerCasesAndKeepsUtf8Bytes) {
 }
 
 TEST(HashingEncoder, RowsAreUnitOrZeroAndDeterministic) {
-  const std::vector<std::string> texts = {"toy story pixar", "", "...", "toy soldiers", "Toy Story"};
+  const std::vector<std::string> texts = {"toy story pixar", "", "...", "toy soldiers",
+                                          "Toy Story"};
   const auto a = hashing_encode(texts, 64, 7);
   const auto b = hashing_encode(texts, 64, 7);
   EXPECT_EQ(a, b);
@@ -60,7 +62,8 @@ TEST(HashingEncoder, OddDimsAndEncodeItemText) {
   encode_item_text(d, 0);
   EXPECT_EQ(d.text_dim, 0);
   EXPECT_TRUE(d.item_text_emb.empty());
-  EXPECT_NE(testing::error_of([] { hashing_encode({"x"}, 0, 1); }).find("dim 0"), std::string::npos);
+  EXPECT_NE(testing::error_of([] { hashing_encode({"x"}, 0, 1); }).find("dim 0"),
+            std::string::npos);
 }
 
 }  // namespace

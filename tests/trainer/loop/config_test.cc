@@ -46,8 +46,9 @@ TEST(Config, WrongTypesAndRangesAreErrors) {
   EXPECT_NE(error_of("[model]\ndim = \"big\"\n").find("model.dim must be an integer"),
             std::string::npos);
   EXPECT_NE(error_of("[model]\ndim = 0\n").find("model.dim = 0 out of range"), std::string::npos);
-  EXPECT_NE(error_of("[train]\nsampler = \"zipf\"\n").find("'zipf' is not one of: uniform, popularity"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("[train]\nsampler = \"zipf\"\n").find("'zipf' is not one of: uniform, popularity"),
+      std::string::npos);
   EXPECT_NE(error_of("[train]\nsync = 1\n").find("train.sync must be true or false"),
             std::string::npos);
   EXPECT_NE(error_of("[model\n").find("test.toml"), std::string::npos);
@@ -55,8 +56,8 @@ TEST(Config, WrongTypesAndRangesAreErrors) {
 }
 
 TEST(Config, OverridesApplyAfterTheFileAndAreChecked) {
-  const TrainConfig c =
-      parse_config("[model]\ndim = 16\n", "t", {"model.dim=64", "train.lr=0.5", "model.use_id=false"});
+  const TrainConfig c = parse_config("[model]\ndim = 16\n", "t",
+                                     {"model.dim=64", "train.lr=0.5", "model.use_id=false"});
   EXPECT_EQ(c.model.dim, 64);
   EXPECT_DOUBLE_EQ(c.train.lr, 0.5);
   EXPECT_FALSE(c.model.use_id);
@@ -68,8 +69,9 @@ TEST(Config, OverridesApplyAfterTheFileAndAreChecked) {
 }
 
 TEST(Config, ToTomlReadsBackToTheSameConfig) {
-  const TrainConfig a = parse_config("[data]\npath = \"a \\\"b\\\".h5\"\n[model]\nid_dropout = 0.25\n",
-                                     "t", {"train.sparse_optimizer=adam", "model.pooling=last"});
+  const TrainConfig a =
+      parse_config("[data]\npath = \"a \\\"b\\\".h5\"\n[model]\nid_dropout = 0.25\n", "t",
+                   {"train.sparse_optimizer=adam", "model.pooling=last"});
   const std::string text = to_toml(a);
   const TrainConfig b = parse_config(text, "round trip", {});
   EXPECT_EQ(to_toml(b), text);

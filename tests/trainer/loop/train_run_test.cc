@@ -65,8 +65,9 @@ TEST_F(TrainRun, OneRankSyncRunIsBitwiseReproducibleFromItsSeed) {
 }
 
 TEST_F(TrainRun, ResumeReachesTheSameLossAsAnUninterruptedSyncRun) {
-  const std::string args = "--set train.sync=true --set train.max_steps=16 "
-                           "--set train.eval_every=100 --set train.checkpoint_every=4 ";
+  const std::string args =
+      "--set train.sync=true --set train.max_steps=16 "
+      "--set train.eval_every=100 --set train.checkpoint_every=4 ";
   const std::string whole = train("whole", args);
   const std::string parts = train("parts", args + "--stop-after-steps 8");
   EXPECT_EQ(read_trainer_checkpoint(latest_checkpoint(parts + "/checkpoints")).step, 8);
@@ -99,8 +100,9 @@ TEST_F(TrainRun, HybridBeatsPopularityAndRandomOnWarmAndCfOnCold) {
   // The offline evaluation of the saved checkpoint agrees with the run's own.
   const auto again = run_command(kBin + " eval " + hybrid + " --out " + *dir_ / "again");
   ASSERT_EQ(again.status, 0) << again.output;
-  EXPECT_EQ(find_event(read_metrics(*dir_ / "again"), "eval", "test", "cold")["hr@10"].get<double>(),
-            hybrid_cold);
+  EXPECT_EQ(
+      find_event(read_metrics(*dir_ / "again"), "eval", "test", "cold")["hr@10"].get<double>(),
+      hybrid_cold);
 }
 
 TEST_F(TrainRun, DataCommandsDescribeAndRejectByName) {
