@@ -23,7 +23,10 @@ class TempDir {
     path_ = name;
   }
   ~TempDir() {
+    // A test may have taken write permission away (to make a write fail).
     std::error_code ignored;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ignored);
     std::filesystem::remove_all(path_, ignored);
   }
   TempDir(const TempDir&) = delete;
@@ -32,6 +35,7 @@ class TempDir {
   const std::string& path() const { return path_; }
   // path()/name, as a string (for command lines and file names).
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  std::string file(const std::string& name) const { return *this / name; }
 
  private:
   std::string path_;

@@ -49,7 +49,7 @@ void write_latest(const ScratchDir& dir) {
 TEST(MovieLensLatest, RemapsIdsBuildsTextAndAppliesThreshold) {
   ScratchDir dir;
   write_latest(dir);
-  const Dataset d = import_movielens(dir.path().string(), no_cold(4.0));
+  const Dataset d = import_movielens(dir.path(), no_cold(4.0));
   // Users by ascending source id: 3 -> 0, 7 -> 1; items 10, 20, 30, 40 -> 0..3.
   EXPECT_EQ(d.num_users, 2);
   EXPECT_EQ(d.num_items, 4);
@@ -66,13 +66,13 @@ TEST(MovieLensLatest, RemapsIdsBuildsTextAndAppliesThreshold) {
   EXPECT_EQ(d.item_text[3], "");
   EXPECT_EQ(d.text_dim, 16);
   EXPECT_EQ(d.text_encoder, "hashing");
-  EXPECT_EQ(d.name, dir.path().filename().string());
+  EXPECT_EQ(d.name, std::filesystem::path(dir.path()).filename().string());
 }
 
 TEST(MovieLensLatest, ThresholdZeroKeepsEverything) {
   ScratchDir dir;
   write_latest(dir);
-  const Dataset d = import_movielens(dir.path().string(), no_cold(0));
+  const Dataset d = import_movielens(dir.path(), no_cold(0));
   EXPECT_EQ(d.num_interactions(), 6);
 }
 
@@ -81,7 +81,7 @@ TEST(MovieLensLatest, ColdItemsAreChosenAmongItemsWithEvents) {
   write_latest(dir);
   ImportOptions options = no_cold(0);
   options.cold_fraction = 0.5;  // 2 of the 4 items with events
-  const Dataset d = import_movielens(dir.path().string(), options);
+  const Dataset d = import_movielens(dir.path(), options);
   int cold = 0;
   for (const uint8_t c : d.item_cold) cold += c;
   EXPECT_EQ(cold, 2);
@@ -105,7 +105,7 @@ TEST(MovieLens100k, ReadsTabAndPipeFilesAndConvertsLatin1) {
                       "Crime|6\nDocumentary|7\nDrama|8\nFantasy|9\nFilm-Noir|10\nHorror|11\n"
                       "Musical|12\nMystery|13\nRomance|14\nSci-Fi|15\nThriller|16\nWar|17\n"
                       "Western|18\n\n");
-  const Dataset d = import_movielens(dir.path().string(), no_cold(4.0));
+  const Dataset d = import_movielens(dir.path(), no_cold(4.0));
   EXPECT_EQ(d.name, "ml-100k");
   EXPECT_EQ(d.num_users, 2);
   EXPECT_EQ(d.num_items, 2);  // source items 1 and 5
@@ -118,10 +118,10 @@ TEST(MovieLens100k, ReadsTabAndPipeFilesAndConvertsLatin1) {
 
 TEST(MovieLens, UnknownDirectoryAndBadRecordsAreNamed) {
   ScratchDir dir;
-  std::string msg = error_of([&] { import_movielens(dir.path().string()); });
+  std::string msg = error_of([&] { import_movielens(dir.path()); });
   EXPECT_NE(msg.find("has neither u.data"), std::string::npos) << msg;
   testing::write_text(dir.file("ratings.csv"), "userId,movieId,rating,timestamp\n1,2,x,3\n");
-  msg = error_of([&] { import_movielens(dir.path().string()); });
+  msg = error_of([&] { import_movielens(dir.path()); });
   EXPECT_NE(msg.find("ratings.csv line 2: rating 'x' is not a number"), std::string::npos) << msg;
 }
 
