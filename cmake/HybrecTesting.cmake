@@ -1,7 +1,16 @@
 # One helper registers every test executable with its ctest labels
-# (unit, kernels, ps, trainer, mpi, integration, gpu, slow), so a CPU-only machine runs
-# `ctest -LE gpu` and a GPU machine `ctest -L gpu`.
-set(HYBREC_TEST_LABELS unit kernels ps trainer mpi integration gpu slow)
+# (unit, kernels, ps, trainer, mpi, integration, gpu, slow, and for the cluster
+# tests slurm, multihost, faults), so a CPU-only machine runs `ctest -LE gpu`
+# and a GPU machine `ctest -L gpu`.
+set(HYBREC_TEST_LABELS unit kernels ps trainer mpi integration gpu slow slurm multihost faults)
+
+function(hybrec_check_labels name labels)
+  foreach(label IN LISTS labels)
+    if(NOT label IN_LIST HYBREC_TEST_LABELS)
+      message(FATAL_ERROR "${name}: unknown test label '${label}'")
+    endif()
+  endforeach()
+endfunction()
 
 # Open MPI leaks at exit, partly from plugins it has already unloaded (so no
 # suppression can name them). Under the sanitizers, processes of tests with
@@ -15,11 +24,7 @@ endfunction()
 
 function(hybrec_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
-  foreach(label IN LISTS T_LABELS)
-    if(NOT label IN_LIST HYBREC_TEST_LABELS)
-      message(FATAL_ERROR "hybrec_add_test(${name}): unknown label '${label}'")
-    endif()
-  endforeach()
+  hybrec_check_labels("hybrec_add_test(${name})" "${T_LABELS}")
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
@@ -41,11 +46,7 @@ endfunction()
 # while waiting once ranks outnumber cores (--oversubscribe).
 function(hybrec_add_mpi_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;RANKS" ${ARGN})
-  foreach(label IN LISTS T_LABELS)
-    if(NOT label IN_LIST HYBREC_TEST_LABELS)
-      message(FATAL_ERROR "hybrec_add_mpi_test(${name}): unknown label '${label}'")
-    endif()
-  endforeach()
+  hybrec_check_labels("hybrec_add_mpi_test(${name})" "${T_LABELS}")
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 120)
   endif()
@@ -62,4 +63,20 @@ function(hybrec_add_mpi_test name)
       PROCESSORS ${ranks})
     hybrec_mpi_sanitizer_env(${name}_np${ranks} "${T_LABELS}")
   endforeach()
+endfunction()
+
+# A test that is a bash script driving real processes (tests/cluster): run
+# with the hybrec binary in HYBREC_BIN; exit 77 means skipped (not root, a
+# tool missing). RUN_SERIAL: they start daemons, namespaces and MPI jobs that
+# want the machine's cores to themselves.
+function(hybrec_add_script_test name)
+  cmake_parse_arguments(T "" "SCRIPT;TIMEOUT" "LABELS" ${ARGN})
+  hybrec_check_labels("hybrec_add_script_test(${name})" "${T_LABELS}")
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 600)
+  endif()
+  add_test(NAME ${name} COMMAND bash ${T_SCRIPT})
+  set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+    ENVIRONMENT "HYBREC_BIN=$<TARGET_FILE:hybrec>")
 endfunction()
