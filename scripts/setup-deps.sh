@@ -13,6 +13,8 @@ packages=(
   libopenmpi-dev openmpi-bin    # trainer ranks (Open MPI 4.1) and the MPMD launch
   libtomlplusplus-dev           # training configs (TOML)
   nlohmann-json3-dev            # metrics.jsonl
+  slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
+  iproute2                      # the multi-host test: network namespaces (ip netns)
 )
 
 missing=()
