@@ -49,10 +49,12 @@ std::string advertised_host(const std::string& advertise, const std::string& bin
 // shard = rank among the server ranks, endpoint published through the job,
 // served until every trainer rank called finish() (then the final
 // checkpoint, as on SIGTERM). Every MPI call stays on this thread; the
-// server runs on another. A signal before the trainers finished stops the
-// server, takes its checkpoint and fails, which aborts the job.
+// server runs on another. A signal (SIGTERM, SIGINT, SIGUSR1) reaches the
+// trainers too, which checkpoint (through this server) and finish: the
+// server keeps serving for them up to drain_timeout_s, then stops, takes its
+// checkpoint and fails, which aborts the job.
 int serve_mpi_rank(ps::ServerOptions options, const std::string& advertise,
-                   const sigset_t& signals) {
+                   const sigset_t& signals, double drain_timeout_s) {
   HYBREC_CHECK(trainer::launched_by_mpi(),
                "hybrec ps --mpi: not started by mpirun (no OMPI_COMM_WORLD_SIZE, PMI_SIZE or "
                "PMIX_RANK); run `mpirun -np P hybrec ps --mpi ... : -np W hybrec train ...`");
@@ -67,13 +69,12 @@ int serve_mpi_rank(ps::ServerOptions options, const std::string& advertise,
               endpoint.c_str());
   std::fflush(stdout);
 
-  std::atomic<bool> signalled{false};
-  std::thread signal_waiter([&server, &signalled, signals] {
+  // Static: the detached waiter may outlive this function.
+  static std::atomic<int> signalled{0};
+  std::thread signal_waiter([signals] {
     int received = 0;
     sigwait(&signals, &received);
-    std::fprintf(stderr, "hybrec ps: signal %d, finishing in-flight requests\n", received);
-    signalled = true;
-    server.stop();
+    signalled = received;
   });
   signal_waiter.detach();
 
@@ -90,7 +91,18 @@ int serve_mpi_rank(ps::ServerOptions options, const std::string& advertise,
   bool trainers_finished = false;
   try {
     job.exchange_endpoints(endpoint);
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point deadline = Clock::time_point::max();
     while (!(trainers_finished = job.poll_finished()) && !served) {
+      if (signalled != 0 && deadline == Clock::time_point::max()) {
+        std::fprintf(stderr,
+                     "hybrec ps: signal %d: serving until the trainers checkpoint and finish "
+                     "(at most %.0f s)\n",
+                     signalled.load(), drain_timeout_s);
+        deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(drain_timeout_s));
+      }
+      if (Clock::now() >= deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
   } catch (...) {
@@ -102,8 +114,10 @@ int serve_mpi_rank(ps::ServerOptions options, const std::string& advertise,
   serving.join();
   if (failure) std::rethrow_exception(failure);
   HYBREC_CHECK(trainers_finished, "hybrec ps: shard ", options.shard.index, "/",
-               options.shard.count, " stopped", signalled ? " by a signal" : "",
-               " before every trainer finished");
+               options.shard.count, " stopped before every trainer finished",
+               signalled != 0 ? " (signal " + std::to_string(signalled.load()) + ", then " +
+                                    std::to_string(drain_timeout_s) + " s without them finishing)"
+                              : std::string());
   job.finish();
   std::printf("hybrec ps: shard %d/%d stopped after every trainer finished%s\n",
               options.shard.index, options.shard.count,
@@ -132,6 +146,9 @@ int run_ps(int argc, char** argv) {
   flags.add("threads", "T", "connections served at once, one thread each (default 64)");
   flags.add("max-frame-mib", "M", "largest request or reply frame (default 256)");
   flags.add("idle-timeout-s", "S", "drop a connection idle or stalled this long (default 300)");
+  flags.add("drain-timeout-s", "S",
+            "with --mpi: after SIGTERM/SIGINT/SIGUSR1, serve the trainers' final checkpoint "
+            "for up to S seconds before stopping (default 120)");
   flags.add("help", "", "print this help");
   flags.parse(argc, argv, 2);
   if (flags.has("help")) {
@@ -149,6 +166,7 @@ int run_ps(int argc, char** argv) {
                "hybrec ps: --shard and --mpi exclude each other (with --mpi the shard is the "
                "rank among the server ranks)");
   HYBREC_CHECK(mpi || !flags.has("advertise"), "hybrec ps: --advertise needs --mpi");
+  HYBREC_CHECK(mpi || !flags.has("drain-timeout-s"), "hybrec ps: --drain-timeout-s needs --mpi");
   if (!mpi) options.shard = parse_shard(flags.get("shard", "0/1"));
   options.bind_address = flags.get("bind", options.bind_address);
   options.checkpoint_dir = flags.get("checkpoint-dir", "");
@@ -159,14 +177,22 @@ int run_ps(int argc, char** argv) {
 
   // Termination signals go to one thread that asks the server to drain;
   // they are blocked before any other thread exists so none inherits them.
+  // SIGUSR1 (hybrec-launch's checkpoint request, forwarded by mpirun to every
+  // rank) is blocked too: it concerns trainers, and a standalone server
+  // ignores it.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (mpi) return serve_mpi_rank(options, flags.get("advertise", ""), signals);
+  if (mpi) {
+    return serve_mpi_rank(options, flags.get("advertise", ""), signals,
+                          flags.get_double("drain-timeout-s", 120, 0, 86400));
+  }
+  sigdelset(&signals, SIGUSR1);
 
   ps::PsServer server(options);
   std::printf("hybrec ps: shard %d/%d serving on %s:%d%s\n", options.shard.index,

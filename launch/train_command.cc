@@ -12,6 +12,7 @@
 #include "launch/commands.h"
 #include "launch/flags.h"
 #include "launch/overrides.h"
+#include "launch/stop_signals.h"
 #include "launch/trainer_ranks.h"
 #include "parameter_server/checkpoint_files.h"
 #include "trainer/eval/evaluate.h"
@@ -74,6 +75,7 @@ int run_train(int argc, char** argv) {
   setup.resume = flags.has("resume");
   setup.stop_after_steps = flags.get_int("stop-after-steps", 0, 0, 1LL << 40);
   setup.local_ranks = local_ranks();
+  setup.stop_signal = &install_stop_signals();
 
   TrainerRanks ranks;
   const std::vector<std::string>& servers = ranks.servers();
@@ -105,6 +107,11 @@ int run_train(int argc, char** argv) {
               << static_cast<long long>(summary.samples_per_s) << " samples/s, last loss "
               << summary.last_loss << "\n";
     if (!summary.test.empty()) std::cout << trainer::format_results(summary.test);
+    if (summary.preempted) {
+      std::cout << "stopped by a signal after a checkpoint; continue with: hybrec train "
+                << flags.positional()[0]
+                << " --resume " << setup.out_dir << "\n";
+    }
   }
   ranks.finish();
   return 0;

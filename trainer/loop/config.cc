@@ -197,6 +197,7 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("eval.max_users", &c.eval.max_users, 0, kBig),
       int_key("ps.local_shards", &c.ps.local_shards, 1, 64),
       int_key("ps.max_frame_mib", &c.ps.max_frame_mib, 1, 2047),
+      int_key("ps.retry_attempts", &c.ps.retry_attempts, 1, 1000),
   };
 }
 

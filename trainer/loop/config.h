@@ -36,7 +36,7 @@ struct TrainOptions {
   SparseOptimizer sparse_optimizer = SparseOptimizer::kRowwiseAdagrad;
   double sparse_lr = 0.05;
   double sparse_init_scale = 0.05;
-  bool sync = false;             // per-step barrier after pushes: reproducible runs
+  bool sync = false;             // pushes in rank order, then a barrier: reproducible runs
   int64_t eval_every = 0;        // validation every N steps; 0 = once per epoch
   int64_t patience = 3;          // early stopping: evaluations without improvement; 0 = off
   int64_t checkpoint_every = 0;  // steps; 0 = at validations and the end only
@@ -57,6 +57,10 @@ struct EvalOptions {
 struct PsOptions {
   int64_t local_shards = 1;  // in-process shards when neither MPI nor --ps gives servers
   int64_t max_frame_mib = 256;
+  // Tries per server call on transport failures (connection refused or
+  // reset, timeout), with backoff 50 ms doubling to 2 s: 8 tries wait about
+  // 5 s in all before the call fails naming the shard.
+  int64_t retry_attempts = 8;
 };
 
 struct TrainConfig {

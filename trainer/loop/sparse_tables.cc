@@ -23,6 +23,7 @@ ps::TableSpec table_spec(const std::string& name, const TrainConfig& config) {
 ps::ClientOptions client_options(const TrainConfig& config) {
   ps::ClientOptions options;
   options.max_frame_bytes = config.ps.max_frame_mib << 20;
+  options.max_attempts = static_cast<int>(config.ps.retry_attempts);
   return options;
 }
 

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -69,9 +72,12 @@ class Run {
   void start_servers();
   void prepare(int64_t step, StepSlot& slot);
   double train_step(int64_t step, StepSlot& cur, StepSlot& next);
+  void push_in_rank_order(StepSlot& slot);
   void checkpoint(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
+  int stop_requested();
+  void fault_point(const char* where, int64_t step);
   void check_replicas(int64_t step);
   std::vector<EvalResult> evaluate_split(const std::string& split,
                                          const std::vector<EvalSubset>& subsets, int64_t max_users);
@@ -162,16 +168,45 @@ double Run::train_step(int64_t step, StepSlot& cur, StepSlot& next) {
   out.item_row_grads = cur.item_grads.data();
   out.grad_ready = [this](int64_t b, int64_t e) { buckets_->on_ready(b, e); };
   const double loss = model_.forward_backward(in, out);
-  if (tables_) cur.push = tables_->push(cur.batch, cur.user_grads.data(), cur.item_grads.data());
+  if (tables_ && !sync) {
+    cur.push = tables_->push(cur.batch, cur.user_grads.data(), cur.item_grads.data());
+  }
   buckets_->finish(/*average=*/true);
   adam_->step(static_cast<float>(learning_rate(config_.train, step, total_steps_)), grad_.data(),
               params_.data());
   if (sync) {
-    cur.push.wait();
-    comm_.barrier();  // every rank's rows are updated before any next pull
+    push_in_rank_order(cur);
     if (more) prepare(step + 1, next);
   }
   return loss;
+}
+
+// Sync mode's pushes: one rank at a time, in rank order, so every shard
+// applies a step's row gradients in the same order in every run (the sparse
+// optimizers' updates of a row do not commute in floating point) and the
+// run is reproducible whatever the timing. The last barrier also completes
+// every rank's push before any rank's next pull.
+void Run::push_in_rank_order(StepSlot& slot) {
+  if (!tables_) return;
+  for (int r = 0; r < comm_.size(); ++r) {
+    if (r == comm_.rank()) {
+      slot.push = tables_->push(slot.batch, slot.user_grads.data(), slot.item_grads.data());
+      slot.push.wait();
+    }
+    comm_.barrier();
+  }
+}
+
+// Test hook for the recovery tests: HYBREC_FAULT=kill-in-checkpoint:STEP
+// kills rank 0 while it writes step STEP's checkpoint, after the server
+// snapshot and trainer.h5 but before `latest` moves (tests/cluster/faults_test.sh).
+void Run::fault_point(const char* where, int64_t step) {
+  static const char* fault = std::getenv("HYBREC_FAULT");
+  if (fault == nullptr) return;
+  if (std::string(fault) != std::string(where) + ":" + std::to_string(step)) return;
+  std::fprintf(stderr, "hybrec train: HYBREC_FAULT=%s: killing this rank\n", fault);
+  std::fflush(stderr);
+  std::raise(SIGKILL);
 }
 
 void Run::checkpoint(int64_t step) {
@@ -187,6 +222,7 @@ void Run::checkpoint(int64_t step) {
     state_.adam_v = adam_->v();
     state_.adam_step = adam_->steps();
     write_trainer_checkpoint(checkpoint_root_, state_, to_toml(config_));
+    fault_point("kill-in-checkpoint", step);
     mark_latest(checkpoint_root_, step);
     log_.write({{"event", "checkpoint"},
                 {"step", step},
@@ -253,6 +289,15 @@ void Run::check_replicas(int64_t step) {
                " (sum of max abs differences ", max_diff, ")");
 }
 
+// How many ranks were asked to stop by a signal. Every rank must stop after
+// the same step (the checkpoint is collective), so they agree through one
+// small all-reduce per step.
+int Run::stop_requested() {
+  double asked = setup_.stop_signal != nullptr && setup_.stop_signal->load() != 0 ? 1.0 : 0.0;
+  if (comm_.size() > 1) comm_.allreduce_sum(&asked, 1);
+  return static_cast<int>(asked);
+}
+
 // Validation on the warm valid split; returns whether training should stop.
 bool Run::validate(int64_t step) {
   const auto results = evaluate_split("valid", {EvalSubset::kWarm}, config_.eval.max_users);
@@ -317,7 +362,7 @@ TrainSummary Run::run() {
   if (step < total_steps_) prepare(step, slots[step % 2]);
   double train_seconds = 0.0, last_loss = 0.0;
   int64_t trained_steps = 0;
-  bool stopped_early = false, interrupted = false;
+  bool stopped_early = false, interrupted = false, preempted = false;
   while (step < total_steps_) {
     const auto t0 = Clock::now();
     double loss = train_step(step, slots[step % 2], slots[(step + 1) % 2]);
@@ -332,7 +377,9 @@ TrainSummary Run::run() {
     const bool at_eval = step % eval_every == 0 || step == total_steps_;
     const bool at_checkpoint =
         config_.train.checkpoint_every > 0 && step % config_.train.checkpoint_every == 0;
-    const bool at_stop = setup_.stop_after_steps > 0 && step >= setup_.stop_after_steps;
+    const bool at_signal = stop_requested() > 0;
+    const bool at_stop =
+        at_signal || (setup_.stop_after_steps > 0 && step >= setup_.stop_after_steps);
     if (!(at_eval || at_checkpoint || at_stop)) continue;
     for (auto& slot : slots) slot.push.wait();
     comm_.barrier();  // every rank's pushes applied before anyone reads the tables
@@ -355,8 +402,15 @@ TrainSummary Run::run() {
       break;
     }
     if ((at_checkpoint || at_stop) && last_checkpoint_ != step) checkpoint(step);
+    if (at_signal && rank0_) {
+      const int signal = setup_.stop_signal->load();
+      log_.write({{"event", "preempted"}, {"step", step}, {"signal", signal}});
+      progress.note("signal " + std::to_string(signal) + ": checkpointed at step " +
+                    std::to_string(step) + ", stopping");
+    }
     if (at_stop && step < total_steps_) {
       interrupted = true;
+      preempted = at_signal;
       break;
     }
   }
@@ -383,6 +437,7 @@ TrainSummary Run::run() {
   }
   if (interrupted) {
     if (rank0_) progress.note("stopped after step " + std::to_string(step) + " (checkpointed)");
+    summary.preempted = preempted;
     summary.params = params_;
     return summary;
   }

@@ -7,6 +7,7 @@
 // and finally evaluate on the test split.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ struct TrainSetup {
   bool resume = false;                  // continue from DIR/checkpoints/latest
   int64_t stop_after_steps = 0;         // > 0: checkpoint and stop after this many steps
                                         // (as if preempted; tests and demos)
+  // Non-zero (the signal's number) once this process was asked to stop:
+  // every rank then checkpoints after the same step and the run returns
+  // (preemption: scancel, Slurm's --signal, hybrec-launch's forwarding).
+  const std::atomic<int>* stop_signal = nullptr;
   Communicator* comm = nullptr;
   int local_ranks = 1;  // processes on this machine (thread default)
 };
@@ -35,7 +40,8 @@ struct TrainSummary {
   int64_t steps = 0;             // steps completed in total
   double last_loss = 0.0;        // mean loss over the ranks of the last step
   double samples_per_s = 0.0;    // training examples per second, all ranks
-  std::vector<EvalResult> test;  // empty when stopped early by stop_after_steps
+  std::vector<EvalResult> test;  // empty when stopped by stop_after_steps or a signal
+  bool preempted = false;        // stopped by stop_signal (checkpointed; resume continues)
   std::vector<float> params;     // final dense parameters of this rank
 };
 
