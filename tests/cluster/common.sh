@@ -34,7 +34,11 @@ trap _run_cleanups EXIT
 
 [ -x "$HYBREC_BIN" ] || fail "no hybrec binary at $HYBREC_BIN"
 WORK=$(mktemp -d /tmp/hybrec-cluster.XXXXXX)
-at_exit "rm -rf '$WORK'"
+if [ -z "${HYBREC_KEEP_WORK:-}" ]; then
+  at_exit "rm -rf '$WORK'"
+else
+  echo "keeping $WORK (HYBREC_KEEP_WORK is set)"
+fi
 
 # small_dataset FILE: 600 users, 300 items (about 15,000 events).
 small_dataset() {
