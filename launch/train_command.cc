@@ -2,7 +2,6 @@
 // parameter-server shards (or --ps servers); under mpirun it joins the MPMD
 // job, learns the server ranks' addresses through MPI and all-reduces with
 // the other trainer ranks.
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -27,13 +26,6 @@ constexpr const char* kUsage =
     "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume DIR] [--stop-after-steps N]\n"
     "Under mpirun (MPMD): mpirun -np P hybrec ps --mpi --port 0 --checkpoint-dir DIR/ps : \\\n"
     "                     -np W hybrec train CONFIG --out DIR";
-
-int local_ranks() {
-  const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  if (v == nullptr) v = std::getenv("SLURM_NTASKS_PER_NODE");
-  const int n = v != nullptr ? std::atoi(v) : 1;
-  return n > 0 ? n : 1;
-}
 
 }  // namespace
 
@@ -74,10 +66,10 @@ int run_train(int argc, char** argv) {
   setup.ps_dir = flags.get("ps-dir", "");
   setup.resume = flags.has("resume");
   setup.stop_after_steps = flags.get_int("stop-after-steps", 0, 0, 1LL << 40);
-  setup.local_ranks = local_ranks();
   setup.stop_signal = &install_stop_signals();
 
   TrainerRanks ranks;
+  setup.local_ranks = ranks.local_ranks();
   const std::vector<std::string>& servers = ranks.servers();
   if (flags.has("ps")) {
     setup.endpoints = ps::parse_endpoints(flags.require("ps"));

@@ -22,6 +22,8 @@ class TrainerRanks {
   trainer::Communicator& comm() { return *comm_; }
   // "host:port" of the server ranks in shard order; empty without MPI or servers.
   const std::vector<std::string>& servers() const { return servers_; }
+  // Processes of the job on this machine (1 without MPI): they share its cores.
+  int local_ranks() const { return job_ ? job_->node_size() : 1; }
   // The end of this rank's work: the servers stop once every trainer got here.
   void finish();
 

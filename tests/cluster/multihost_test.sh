@@ -23,7 +23,7 @@ trap 'exit 143' TERM
 # show_logs RUN: every rank's output, for a failure.
 show_logs() {
   local f
-  for f in "$1"/launch.log "$1"/logs/1/rank.*/stdout "$1"/logs/1/rank.*/stderr; do
+  for f in "$1"/launch.log "$1"/logs/launch-*/1/rank.*/stdout "$1"/logs/launch-*/1/rank.*/stderr; do
     [ -s "$f" ] || continue
     echo "----- $f"
     tail -n 40 "$f"
@@ -112,7 +112,7 @@ expect_rank 2 train ta
 expect_rank 3 train tb
 [ "$(wc -l < "$record")" -eq 4 ] || fail "expected 4 ranks in $record"
 for r in 0 1; do
-  grep -q "advertised as $ps_host:[0-9]" "$multi/logs/1/rank.$r/stdout" || {
+  grep -q "advertised as $ps_host:[0-9]" "$multi/logs/launch-1/1/rank.$r/stdout" || {
     show_logs "$multi"
     fail "server rank $r did not advertise $ps_host"
   }

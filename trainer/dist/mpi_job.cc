@@ -115,6 +115,12 @@ MpiJob::MpiJob(JobRole role) : env_(std::make_unique<MpiEnvironment>()), role_(r
   HYBREC_MPI_CHECK(MPI_Comm_set_errhandler(role_comm_, MPI_ERRORS_RETURN));
   HYBREC_MPI_CHECK(MPI_Comm_rank(role_comm_, &role_rank_));
   HYBREC_MPI_CHECK(MPI_Comm_size(role_comm_, &role_size_));
+
+  MPI_Comm node = MPI_COMM_NULL;
+  HYBREC_MPI_CHECK(
+      MPI_Comm_split_type(world_, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
+  HYBREC_MPI_CHECK(MPI_Comm_size(node, &node_size_));
+  HYBREC_MPI_CHECK(MPI_Comm_free(&node));
 }
 
 MpiJob::~MpiJob() {

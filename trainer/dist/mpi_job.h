@@ -105,6 +105,9 @@ class MpiJob {
   int role_size() const { return role_size_; }
   int num_servers() const { return num_servers_; }
   int num_trainers() const { return world_size_ - num_servers_; }
+  // Ranks of the job (servers and trainers) on this machine, whatever the
+  // launcher (mpirun, srun): what shares this machine's cores.
+  int node_size() const { return node_size_; }
   // The communicator of this role's ranks (owned by the job; valid until
   // finish()). Trainers all-reduce over it.
   MPI_Comm role_comm() const { return role_comm_; }
@@ -135,6 +138,7 @@ class MpiJob {
   int world_rank_ = 0, world_size_ = 1;
   int role_rank_ = 0, role_size_ = 1;
   int num_servers_ = 0;
+  int node_size_ = 1;
   std::vector<int> roles_;          // by world rank
   MPI_Comm world_ = MPI_COMM_NULL;  // a duplicate of MPI_COMM_WORLD for the job's own traffic
   MPI_Comm role_comm_ = MPI_COMM_NULL;
