@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command: install and build what is missing, generate the
 # synthetic dataset, and train three models, each as one MPI job of 2
-# parameter-server ranks and 2 trainer ranks on this machine:
+# parameter-server ranks and 2 trainer ranks on this machine (through
+# launch/hybrec-launch, which prints the mpirun command):
 #   hybrid  ID embeddings + text + attention over history + fused text score
 #   cf      CF-only ablation (no text)
 #   text    text-only ablation (no ID embeddings)
@@ -22,16 +23,12 @@ mkdir -p "$demo"
 echo "== dataset"
 "$bin" data synth --out "$demo/synth.h5"
 
-mpirun=(mpirun --oversubscribe)
-[ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
-
 train() {
   local model=$1
   shift
-  echo "== $model: mpirun -np 2 hybrec ps --mpi : -np 2 hybrec train $config $*"
+  echo "== $model"
   rm -rf "${demo:?}/$model"
-  "${mpirun[@]}" -np 2 "$bin" ps --mpi --port 0 --checkpoint-dir "$demo/$model/ps" \
-    : -np 2 "$bin" train "$config" --out "$demo/$model" "$@"
+  HYBREC_BIN=$bin launch/hybrec-launch "$config" --ps 2 --trainers 2 --out "$demo/$model" -- "$@"
 }
 train hybrid "$@"
 train cf --set model.use_text=false --set model.use_text_score=false "$@"
