@@ -6,8 +6,9 @@
 #   1. a server shard killed (standalone servers, trainers under mpirun):
 #      the trainers retry for a bounded time, then stop naming the shard;
 #      the shard restarts from its snapshot and --resume continues;
-#   2. a trainer rank killed in a hybrec-launch job: the whole job ends at
-#      once, no process of it is left, and the relaunch resumes;
+#   2. a trainer rank, then a server rank, killed in a hybrec-launch job: the
+#      whole job ends at once, no process of it is left, and the relaunch
+#      resumes;
 #   3. SIGTERM to hybrec-launch (scancel, preemption): every rank
 #      checkpoints, the job exits 0, and the relaunch resumes;
 #   4. a rank killed while writing a checkpoint (HYBREC_FAULT): `latest`
@@ -121,23 +122,31 @@ same_test_metrics "$reference" "$run"
 stop_shards
 echo "   resumed from step $(resumed_from "$run"); same test metrics as the reference"
 
+# kill_rank_and_resume NAME WHAT PATTERN: kills one rank of a hybrec-launch
+# job (the first process matching PATTERN) after its first checkpoint; the
+# whole job must end, leave nothing running, and resume.
+kill_rank_and_resume() {
+  local run=$WORK/$1 what=$2 pattern=$3 victim status=0
+  mkdir -p "$run"
+  launch_in_background "$run"
+  first_checkpoint "$run"
+  victim=$(pgrep -f -- "${pattern//RUN/$run}" | head -1)
+  [ -n "$victim" ] || fail "no $what process of $run to kill"
+  kill -KILL "$victim"
+  wait "$launch_pid" || status=$?
+  [ "$status" -ne 0 ] || fail "hybrec-launch exited 0 after a $what rank was killed"
+  no_processes_left "$run"
+  echo "   the job ended (exit $status) with no process left"
+  launch "$run" --resume || { cat "$run.log"; fail "the relaunch after a killed $what failed"; }
+  [ "$(resumed_from "$run")" -gt 0 ] || fail "the relaunch did not resume from a checkpoint"
+  same_test_metrics "$reference" "$run"
+  echo "   resumed from step $(resumed_from "$run"); same test metrics as the reference"
+}
+
 echo "== 2. a trainer rank killed mid-run"
-run=$WORK/trainer-killed
-mkdir -p "$run"
-launch_in_background "$run"
-first_checkpoint "$run"
-victim=$(pgrep -f -- "train $CONFIG --out $run" | head -1)
-[ -n "$victim" ] || fail "no trainer process of $run to kill"
-kill -KILL "$victim"
-status=0
-wait "$launch_pid" || status=$?
-[ "$status" -ne 0 ] || fail "hybrec-launch exited 0 after a trainer rank was killed"
-no_processes_left "$run"
-echo "   the job ended (exit $status) with no process left"
-launch "$run" --resume || { cat "$run.log"; fail "the relaunch after a killed trainer failed"; }
-[ "$(resumed_from "$run")" -gt 0 ] || fail "the relaunch did not resume from a checkpoint"
-same_test_metrics "$reference" "$run"
-echo "   resumed from step $(resumed_from "$run"); same test metrics as the reference"
+kill_rank_and_resume trainer-killed trainer "train $CONFIG --out RUN"
+echo "== 2b. a server rank of the same kind of job killed mid-run"
+kill_rank_and_resume server-killed server "ps --mpi --port 0 --checkpoint-dir RUN/ps"
 
 echo "== 3. SIGTERM (preemption): checkpoint, exit 0, resume"
 run=$WORK/preempted
