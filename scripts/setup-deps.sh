@@ -15,6 +15,7 @@ packages=(
   nlohmann-json3-dev            # metrics.jsonl
   slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
   iproute2                      # the multi-host test: network namespaces (ip netns)
+  procps                        # the cluster tests: pgrep (no process of a run left behind)
 )
 
 missing=()
