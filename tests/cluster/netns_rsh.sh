@@ -6,7 +6,8 @@
 # meant for a remote shell to parse, as ssh would). HOST is looked up in
 # $NETNS_RSH_MAP ("HOST NAMESPACE" lines); the command runs there under sh.
 # Like ssh, the remote side gets a fresh environment: Open MPI must forward
-# what the ranks need itself (MCA parameters on the orted command line, -x).
+# what the ranks need itself (MCA parameters on the orted command line, -x);
+# ASAN_OPTIONS stays, as a test harness would set it on every host.
 # Each namespace gets its own temporary directory, as separate hosts would.
 set -eu
 while [ $# -gt 0 ]; do
@@ -26,4 +27,5 @@ tmp=$(awk -v h="$host" '$1 == h { print $3; exit }' "$map")
 exec ip netns exec "$ns" env -i PATH="$PATH" HOME="${HOME:-/root}" TMPDIR="${tmp:-/tmp}" \
   OMPI_ALLOW_RUN_AS_ROOT="${OMPI_ALLOW_RUN_AS_ROOT:-}" \
   OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-}" \
+  ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
   sh -c "$*"
