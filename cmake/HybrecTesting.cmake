@@ -2,7 +2,8 @@
 # (unit, kernels, ps, trainer, mpi, integration, gpu, slow, and for the cluster
 # tests slurm, multihost, faults), so a CPU-only machine runs `ctest -LE gpu`
 # and a GPU machine `ctest -L gpu`.
-set(HYBREC_TEST_LABELS unit kernels ps trainer mpi integration gpu slow slurm multihost faults)
+set(HYBREC_TEST_LABELS unit kernels ps trainer mpi integration gpu slow slurm multihost faults
+    parity)
 
 function(hybrec_check_labels name labels)
   foreach(label IN LISTS labels)
