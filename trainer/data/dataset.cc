@@ -65,6 +65,25 @@ void sort_interactions(Dataset& d) {
 
 namespace detail {
 
+// A text embedding table [rows, dim] (dim 0: absent): sized, named, finite.
+static void check_text_emb(const std::vector<float>& emb, int64_t rows, int64_t dim,
+                    const std::string& encoder, const char* name, const char* rows_name,
+                    const std::string& prefix) {
+  if (dim == 0) {
+    HYBREC_CHECK(emb.empty(), prefix, name, " has ", emb.size(), " values but text_dim is 0");
+    return;
+  }
+  HYBREC_CHECK(dim > 0, prefix, name, ": dim ", dim, " is negative");
+  HYBREC_CHECK(static_cast<int64_t>(emb.size()) == rows * dim, prefix, name, " has ", emb.size(),
+               " values, expected ", rows_name, " ", rows, " x text_dim ", dim);
+  HYBREC_CHECK(!encoder.empty(), prefix, name, " has no encoder name");
+  for (size_t i = 0; i < emb.size(); ++i) {
+    HYBREC_CHECK(std::isfinite(emb[i]), prefix, "text embedding value ", emb[i],
+                 " is not finite in ", name, " at row ", i / static_cast<size_t>(dim), " column ",
+                 i % static_cast<size_t>(dim));
+  }
+}
+
 void check_dataset(const Dataset& d, bool require_splits, const std::string& prefix) {
   HYBREC_CHECK(d.num_users >= 0, prefix, "num_users ", d.num_users, " is negative");
   HYBREC_CHECK(d.num_items >= 0, prefix, "num_items ", d.num_items, " is negative");
@@ -111,23 +130,10 @@ void check_dataset(const Dataset& d, bool require_splits, const std::string& pre
                    cold_item ? "cold" : "warm", " (/items/cold)");
     }
   }
-  if (d.text_dim == 0) {
-    HYBREC_CHECK(d.item_text_emb.empty(), prefix, "/items/text_emb has ", d.item_text_emb.size(),
-                 " values but text_dim is 0");
-  } else {
-    HYBREC_CHECK(d.text_dim > 0, prefix, "text_dim ", d.text_dim, " is negative");
-    HYBREC_CHECK(static_cast<int64_t>(d.item_text_emb.size()) == d.num_items * d.text_dim, prefix,
-                 "/items/text_emb has ", d.item_text_emb.size(), " values, expected num_items ",
-                 d.num_items, " x text_dim ", d.text_dim);
-    HYBREC_CHECK(!d.text_encoder.empty(), prefix,
-                 "/items/text_emb has no encoder name (text_encoder is empty)");
-    for (size_t i = 0; i < d.item_text_emb.size(); ++i) {
-      HYBREC_CHECK(std::isfinite(d.item_text_emb[i]), prefix, "text embedding value ",
-                   d.item_text_emb[i], " is not finite in /items/text_emb at row ",
-                   i / static_cast<size_t>(d.text_dim), " column ",
-                   i % static_cast<size_t>(d.text_dim));
-    }
-  }
+  check_text_emb(d.item_text_emb, d.num_items, d.text_dim, d.text_encoder, "/items/text_emb",
+                 "num_items", prefix);
+  check_text_emb(d.user_text_emb, d.num_users, d.user_text_dim, d.user_text_encoder,
+                 "/users/text_emb", "num_users", prefix);
 }
 
 void build_user_offsets(Dataset& d) {

@@ -16,6 +16,9 @@
 //                           model name); rows are L2-normalised (a zero row =
 //                           no text)
 //   /users/text             variable-length UTF-8 strings [num_users], optional
+//   /users/text_emb         float32 [num_users, T], optional, as /items/text_emb
+//                           (hybrec embed --field users; the trainer does not
+//                           read it yet)
 //
 // Interactions are the positive (implicit) events only, sorted by user, then
 // timestamp, then source file order; so each user's events are one
@@ -64,6 +67,11 @@ struct Dataset {
   std::vector<float> item_text_emb;
   std::string text_encoder;  // what wrote item_text_emb
 
+  // [num_users, user_text_dim] row-major, or empty with user_text_dim == 0.
+  int64_t user_text_dim = 0;
+  std::vector<float> user_text_emb;
+  std::string user_text_encoder;
+
   // Derived on load (and by finalize()): user u's events are
   // [user_offsets[u], user_offsets[u + 1]).
   std::vector<int64_t> user_offsets;
@@ -92,9 +100,13 @@ void write_dataset(const Dataset& dataset, const std::string& path);
 // a missing dataset, a length mismatch, an id out of range (with its row).
 Dataset read_dataset(const std::string& path);
 
-// Replaces /items/text_emb (and its `encoder` attribute) in an existing file,
-// atomically (the whole file is rewritten through a temporary name).
+enum class TextField { kItems, kUsers };
+
+// Replaces /items/text_emb or /users/text_emb (and its `encoder` attribute)
+// in an existing file, atomically (the whole file is rewritten through a
+// temporary name).
 void write_text_embeddings(const std::string& path, int64_t text_dim,
-                           const std::vector<float>& item_text_emb, const std::string& encoder);
+                           const std::vector<float>& text_emb, const std::string& encoder,
+                           TextField field = TextField::kItems);
 
 }  // namespace hybrec::trainer

@@ -137,9 +137,20 @@ void write_file(const Dataset& d, const std::string& temp, const std::string& pa
       }
       status.check();
     }
-    if (!d.user_text.empty()) {
+    if (!d.user_text.empty() || d.user_text_dim > 0) {
       Handle group = create_group(file, "users", path);
-      hdf5::write_strings(group, "text", d.user_text, path);
+      if (!d.user_text.empty()) hdf5::write_strings(group, "text", d.user_text, path);
+      if (d.user_text_dim > 0) {
+        Handle emb = hdf5::create_dataset(group, "text_emb", H5T_IEEE_F32LE, 2, d.user_text_dim,
+                                          d.num_users, path);
+        if (d.num_users > 0) {
+          hdf5::append_block(emb, 2, H5T_NATIVE_FLOAT, d.user_text_emb.data(),
+                             Block{0, d.num_users, d.user_text_dim, 0, d.user_text_dim}, path,
+                             "text_emb");
+        }
+        hdf5::write_string_attr(emb, "encoder", d.user_text_encoder, path);
+      }
+      status.check();
     }
     check_status(H5Fflush(file, H5F_SCOPE_LOCAL), "H5Fflush", path);
     check_status(file.close(), "H5Fclose", path);
@@ -221,8 +232,24 @@ Dataset read_file(const std::string& path) {
   if (has_users < 0) hdf5::fail("H5Lexists", path, "/users");
   if (has_users > 0) {
     Handle group = open_group(file, "users", path);
-    d.user_text = hdf5::read_strings(group, "text", path, "group '/users'");
-    check_rows(d.user_text.size(), d.num_users, "/users/text", "num_users", path);
+    const htri_t has_text = H5Lexists(group, "text", H5P_DEFAULT);
+    if (has_text < 0) hdf5::fail("H5Lexists", path, "/users/text");
+    if (has_text > 0) {
+      d.user_text = hdf5::read_strings(group, "text", path, "group '/users'");
+      check_rows(d.user_text.size(), d.num_users, "/users/text", "num_users", path);
+    }
+    const htri_t has_emb = H5Lexists(group, "text_emb", H5P_DEFAULT);
+    if (has_emb < 0) hdf5::fail("H5Lexists", path, "/users/text_emb");
+    if (has_emb > 0) {
+      d.user_text_emb = read_column<float>(group, "users", "text_emb", H5T_FLOAT,
+                                           H5T_NATIVE_FLOAT, path, &d.user_text_dim);
+      if (d.user_text_dim < 1) HYBREC_HDF5_REJECT(path, "/users/text_emb has no columns");
+      check_rows(d.user_text_emb.size() / static_cast<size_t>(d.user_text_dim), d.num_users,
+                 "/users/text_emb", "num_users", path);
+      Handle emb(check_id(H5Dopen2(group, "text_emb", H5P_DEFAULT), "H5Dopen2", path, "text_emb"),
+                 H5Dclose);
+      d.user_text_encoder = hdf5::read_string_attr(emb, "encoder", path, "/users/text_emb");
+    }
   }
   return d;
 }
@@ -252,11 +279,18 @@ Dataset read_dataset(const std::string& path) {
 }
 
 void write_text_embeddings(const std::string& path, int64_t text_dim,
-                           const std::vector<float>& item_text_emb, const std::string& encoder) {
+                           const std::vector<float>& text_emb, const std::string& encoder,
+                           TextField field) {
   Dataset d = read_dataset(path);
-  d.text_dim = text_dim;
-  d.item_text_emb = item_text_emb;
-  d.text_encoder = encoder;
+  if (field == TextField::kItems) {
+    d.text_dim = text_dim;
+    d.item_text_emb = text_emb;
+    d.text_encoder = encoder;
+  } else {
+    d.user_text_dim = text_dim;
+    d.user_text_emb = text_emb;
+    d.user_text_encoder = encoder;
+  }
   write_dataset(d, path);
 }
 

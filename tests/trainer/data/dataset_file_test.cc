@@ -255,5 +255,26 @@ TEST(DatasetFile, WriteTextEmbeddingsReplacesOnlyTheEmbeddings) {
   EXPECT_EQ(read_dataset(path).text_dim, 2);
 }
 
+TEST(DatasetFile, UserTextEmbeddingsRoundTripBesideTheItems) {
+  ScratchDir dir;
+  const std::string path = dir.file("d.h5");
+  write_dataset(small_dataset(), path);
+  const std::vector<float> users = {0.6f, 0.8f, 0, 0, -1, 0};  // 3 users x 2
+  write_text_embeddings(path, 2, users, "all-MiniLM-L6-v2", TextField::kUsers);
+  const Dataset r = read_dataset(path);
+  EXPECT_EQ(r.user_text_dim, 2);
+  EXPECT_EQ(r.user_text_emb, users);
+  EXPECT_EQ(r.user_text_encoder, "all-MiniLM-L6-v2");
+  EXPECT_EQ(r.user_text, small_dataset().user_text);
+  EXPECT_EQ(r.text_dim, 3);  // the items' table untouched
+  EXPECT_EQ(r.item_text_emb, small_dataset().item_text_emb);
+  const std::string msg = error_of(
+      [&] { write_text_embeddings(path, 4, users, "x", TextField::kUsers); });
+  EXPECT_NE(msg.find("/users/text_emb has 6 values, expected num_users 3 x text_dim 4"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(read_dataset(path).user_text_dim, 2);
+}
+
 }  // namespace
 }  // namespace hybrec::trainer
