@@ -11,13 +11,17 @@
 //   encode:    [CLS] pieces [SEP], the pieces truncated so the whole fits
 //              max_length.
 // Input is UTF-8; an invalid byte sequence decodes to U+FFFD (then dropped
-// by the normaliser), as Python's errors="replace" does.
+// by the normaliser), as Python's errors="replace" does. As in the fast
+// tokenizer, the special tokens ([UNK], [CLS], [SEP], [PAD] of the options,
+// and [MASK] when the vocabulary has it) written literally in the text are
+// matched before normalisation and kept as single tokens.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace hybrec::text {
@@ -67,8 +71,15 @@ class WordPieceTokenizer {
   const TokenizerOptions& options() const { return options_; }
 
  private:
+  // Appends the word-piece ids of text (no [CLS]/[SEP]) to ids.
+  void append_piece_ids(std::string_view text, std::vector<int32_t>& ids) const;
+  void append_segment_ids(std::string_view segment, std::vector<int32_t>& ids) const;
+  void append_word_ids(const std::string& word, int64_t chars, std::vector<int32_t>& ids) const;
+
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int32_t> ids_;
+  std::vector<std::pair<std::string, int32_t>> specials_;  // matched in raw text
+  size_t max_token_bytes_ = 0;
   TokenizerOptions options_;
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1;
 };
