@@ -16,6 +16,7 @@ packages=(
   slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
   iproute2                      # the multi-host test: network namespaces (ip netns)
   procps                        # the cluster tests: pgrep (no process of a run left behind)
+  python3-pip                   # scripts/get-minilm.sh: the parity test's model from PyPI
 )
 
 missing=()
