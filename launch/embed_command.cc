@@ -95,7 +95,7 @@ int embed_dataset(const text::BertEncoder& encoder, const std::string& path,
                                                   : trainer::TextField::kUsers);
   std::printf("embedded %zu %s texts in %.1f s (%.0f texts/s); wrote /%s/text_emb [%zu, %lld] "
               "(encoder \"%s\") to %s\n",
-              present.size(), field.c_str(), seconds,
+              present.size(), field == "items" ? "item" : "user", seconds,
               seconds > 0 ? static_cast<double>(present.size()) / seconds : 0.0, field.c_str(),
               texts.size(), static_cast<long long>(dim), name.c_str(), path.c_str());
   return 0;
