@@ -163,6 +163,22 @@ void write_file(const Dataset& d, const std::string& temp, const std::string& pa
   status.check();
 }
 
+// /<group_name>/text_emb when present: [rows, dim] float32 and its encoder name.
+void read_text_emb(hid_t group, const char* group_name, int64_t rows, const char* rows_name,
+                   const std::string& path, std::vector<float>* emb, int64_t* dim,
+                   std::string* encoder) {
+  const std::string name = std::string("/") + group_name + "/text_emb";
+  const htri_t exists = H5Lexists(group, "text_emb", H5P_DEFAULT);
+  if (exists < 0) hdf5::fail("H5Lexists", path, name);
+  if (exists == 0) return;
+  *emb = read_column<float>(group, group_name, "text_emb", H5T_FLOAT, H5T_NATIVE_FLOAT, path, dim);
+  if (*dim < 1) HYBREC_HDF5_REJECT(path, name + " has no columns");
+  check_rows(emb->size() / static_cast<size_t>(*dim), rows, name.c_str(), rows_name, path);
+  Handle ds(check_id(H5Dopen2(group, "text_emb", H5P_DEFAULT), "H5Dopen2", path, "text_emb"),
+            H5Dclose);
+  *encoder = hdf5::read_string_attr(ds, "encoder", path, name);
+}
+
 Dataset read_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
@@ -215,18 +231,8 @@ Dataset read_file(const std::string& path) {
     check_rows(d.item_cold.size(), d.num_items, "/items/cold", "num_items", path);
     d.item_text = hdf5::read_strings(group, "text", path, "group '/items'");
     check_rows(d.item_text.size(), d.num_items, "/items/text", "num_items", path);
-    const htri_t has_emb = H5Lexists(group, "text_emb", H5P_DEFAULT);
-    if (has_emb < 0) hdf5::fail("H5Lexists", path, "/items/text_emb");
-    if (has_emb > 0) {
-      d.item_text_emb = read_column<float>(group, "items", "text_emb", H5T_FLOAT, H5T_NATIVE_FLOAT,
-                                           path, &d.text_dim);
-      if (d.text_dim < 1) HYBREC_HDF5_REJECT(path, "/items/text_emb has no columns");
-      check_rows(d.item_text_emb.size() / static_cast<size_t>(d.text_dim), d.num_items,
-                 "/items/text_emb", "num_items", path);
-      Handle emb(check_id(H5Dopen2(group, "text_emb", H5P_DEFAULT), "H5Dopen2", path, "text_emb"),
-                 H5Dclose);
-      d.text_encoder = hdf5::read_string_attr(emb, "encoder", path, "/items/text_emb");
-    }
+    read_text_emb(group, "items", d.num_items, "num_items", path, &d.item_text_emb, &d.text_dim,
+                  &d.text_encoder);
   }
   const htri_t has_users = H5Lexists(file, "users", H5P_DEFAULT);
   if (has_users < 0) hdf5::fail("H5Lexists", path, "/users");
@@ -238,18 +244,8 @@ Dataset read_file(const std::string& path) {
       d.user_text = hdf5::read_strings(group, "text", path, "group '/users'");
       check_rows(d.user_text.size(), d.num_users, "/users/text", "num_users", path);
     }
-    const htri_t has_emb = H5Lexists(group, "text_emb", H5P_DEFAULT);
-    if (has_emb < 0) hdf5::fail("H5Lexists", path, "/users/text_emb");
-    if (has_emb > 0) {
-      d.user_text_emb = read_column<float>(group, "users", "text_emb", H5T_FLOAT,
-                                           H5T_NATIVE_FLOAT, path, &d.user_text_dim);
-      if (d.user_text_dim < 1) HYBREC_HDF5_REJECT(path, "/users/text_emb has no columns");
-      check_rows(d.user_text_emb.size() / static_cast<size_t>(d.user_text_dim), d.num_users,
-                 "/users/text_emb", "num_users", path);
-      Handle emb(check_id(H5Dopen2(group, "text_emb", H5P_DEFAULT), "H5Dopen2", path, "text_emb"),
-                 H5Dclose);
-      d.user_text_encoder = hdf5::read_string_attr(emb, "encoder", path, "/users/text_emb");
-    }
+    read_text_emb(group, "users", d.num_users, "num_users", path, &d.user_text_emb,
+                  &d.user_text_dim, &d.user_text_encoder);
   }
   return d;
 }

@@ -11,26 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "testing/command.h"
 #include "testing/temp_dir.h"
 
 namespace hybrec::trainer::testing {
 
-struct CommandResult {
-  int status = -1;     // exit status, or -1 when it did not exit normally
-  std::string output;  // stdout and stderr
-};
-
-inline CommandResult run_command(const std::string& command) {
-  CommandResult r;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int raw = ::pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
+using hybrec::testing::CommandResult;
+using hybrec::testing::run_command;
 
 inline std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
   std::vector<nlohmann::json> events;

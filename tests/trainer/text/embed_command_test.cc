@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "testing/command.h"
 #include "testing/temp_dir.h"
 #include "text_testing.h"
 #include "trainer/data/dataset.h"
@@ -16,20 +16,10 @@
 namespace hybrec::text {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;
-};
+using Result = hybrec::testing::CommandResult;
 
 Result run(const std::string& args) {
-  Result r;
-  FILE* pipe = ::popen((std::string(HYBREC_BIN) + " embed " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int raw = ::pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  return hybrec::testing::run_command(std::string(HYBREC_BIN) + " embed " + args);
 }
 
 trainer::Dataset small_dataset() {
