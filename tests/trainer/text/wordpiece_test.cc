@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +48,30 @@ Ids pieces(const std::string& text) {
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
           ("hybrec_wordpiece_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+
+// Arbitrary bytes (random, biased towards multi-byte UTF-8 lead bytes and
+// ASCII punctuation) never crash the tokenizer (run under the sanitizers)
+// and always give [CLS] ids [SEP] within max_length, every id in range.
+TEST(WordPiece, ArbitraryBytesGiveWellFormedIds) {
+  std::mt19937 rng(20261128);
+  const unsigned char alphabet[] = {'a', 'b', 'e', ' ', '.', '#', '\t', 0x00, 0x7f, 0xc3,
+                                    0xa9, 0xe4, 0xb8, 0xad, 0xf0, 0x9f, 0x98, 0x80, 0xed, 0xff};
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string text(rng() % 64, '\0');
+    for (auto& c : text) {
+      c = static_cast<char>(rng() % 3 == 0 ? rng() % 256
+                                           : alphabet[rng() % sizeof alphabet]);
+    }
+    const int64_t max_length = 2 + static_cast<int64_t>(rng() % 12);
+    const Ids ids = tok().encode(text, max_length);
+    ASSERT_GE(ids.size(), 2u);
+    ASSERT_LE(static_cast<int64_t>(ids.size()), max_length);
+    EXPECT_EQ(ids.front(), tok().cls_id());
+    EXPECT_EQ(ids.back(), tok().sep_id());
+    for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok().vocab_size()) << id;
+  }
 }
 
 }  // namespace
