@@ -29,7 +29,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
     "hybrec embed --model DIR --data FILE [--field items|users] [--batch N] [--threads T]\n"
-    "hybrec embed --model DIR --text \"...\" [--threads T]";
+    "             [--device cpu|cuda]\n"
+    "hybrec embed --model DIR --text \"...\" [--threads T] [--device cpu|cuda]";
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -111,6 +112,8 @@ int run_embed(int argc, char** argv) {
   flags.add("text", "TEXT", "embed this text and print its vector as a JSON array");
   flags.add("batch", "N", "texts per batch (default 64)");
   flags.add("threads", "T", "compute threads (default: every core)");
+  flags.add("device", "D",
+            "cpu (default) or cuda (the encoder's CUDA path is compiled, not yet run on a GPU)");
   flags.add("help", "", "print this help");
   flags.parse(argc, argv, 2);
   if (flags.has("help")) {
@@ -130,7 +133,12 @@ int run_embed(int argc, char** argv) {
   const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
   omp_set_num_threads(static_cast<int>(flags.get_int("threads", cores, 1, 1024)));
 
-  const text::BertEncoder encoder(flags.require("model"));
+  const std::string device = flags.get("device", "cpu");
+  HYBREC_CHECK(device == "cpu" || device == "cuda", "hybrec embed: --device '", device,
+               "' is not cpu or cuda");
+  const text::BertEncoder encoder(flags.require("model"), device == "cuda"
+                                                             ? kernels::Device::cuda()
+                                                             : kernels::Device::cpu());
   if (flags.has("data")) return embed_dataset(encoder, flags.require("data"), field, batch);
   const std::vector<float> v = encoder.encode_one(flags.require("text"));
   std::string line = "[";

@@ -10,6 +10,9 @@
 // nothing is padded. encode() sorts the texts by token count, so the texts
 // of a batch have close lengths and those of equal length are adjacent:
 // attention runs once per run of equal length, as one batch with no mask.
+// Every step is a kernels-library op (embedding bags for the embedding sum,
+// the residual adds and the pooling), so the same code runs on the CPU and
+// the CUDA backend; only index arrays and the pooled rows cross to the host.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +31,11 @@ struct BertWeights;  // bert_encoder.cc
 
 class BertEncoder {
  public:
-  // Reads the config, the vocabulary and every weight; throws naming the
-  // file and tensor of anything missing or misshapen.
-  explicit BertEncoder(const std::string& model_dir);
+  // Reads the config, the vocabulary and every weight (onto `device`);
+  // throws naming the file and tensor of anything missing or misshapen, or
+  // when the device's backend is not available.
+  explicit BertEncoder(const std::string& model_dir,
+                       const kernels::Device& device = kernels::Device::cpu());
   ~BertEncoder();
   BertEncoder(const BertEncoder&) = delete;
   BertEncoder& operator=(const BertEncoder&) = delete;
@@ -54,8 +59,8 @@ class BertEncoder {
  private:
   BertConfig config_;
   WordPieceTokenizer tokenizer_;
-  std::unique_ptr<BertWeights> weights_;
   kernels::Device device_;
+  std::unique_ptr<BertWeights> weights_;
 };
 
 }  // namespace hybrec::text

@@ -100,6 +100,7 @@ TEST_F(EmbedCommand, BadInputIsNamedAndLeavesTheDatasetAsItWas) {
       {"--model " + dir_ / "none" + " --data " + data_, "does not exist"},
       {"--model " + model_ + " --data " + dir_ / "none.h5", "none.h5"},
       {"--model " + model_ + " --data " + data_ + " --batch 0", "--batch"},
+      {"--model " + model_ + " --data " + data_ + " --device tpu", "--device 'tpu'"},
   };
   for (const auto& c : cases) {
     const Result r = run(c.args);
