@@ -1,6 +1,5 @@
 #include "trainer/text/bert_encoder.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -18,19 +17,56 @@ namespace k = hybrec::kernels;
 
 using Tensor = k::Buffer<float>;
 
+// A weight and its bias: a linear layer's, or a layer norm's gamma and beta.
+struct Affine {
+  Tensor weight, bias;
+};
+
 struct LayerWeights {
-  Tensor q_w, q_b, k_w, k_b, v_w, v_b;  // self-attention projections
-  Tensor o_w, o_b, ln1_g, ln1_b;        // attention output + its layer norm
-  Tensor i_w, i_b, out_w, out_b;        // feed-forward
-  Tensor ln2_g, ln2_b;
+  Affine query, key, value, attention_out, attention_norm;
+  Affine ffn_in, ffn_out, output_norm;
 };
 
 struct BertWeights {
   // Rows [0, vocab): word embeddings; rows vocab + p: position p's embedding
   // plus token type 0's, so one bag of two rows per token is its input.
   Tensor embeddings;
-  Tensor ln_g, ln_b;
+  Affine embedding_norm;
   std::vector<LayerWeights> layers;
+};
+
+// The device arrays of a forward. encode() sizes them once for its largest
+// batch and reuses them for every batch: no allocation per batch (on CUDA
+// one would synchronise).
+struct BertWorkspace {
+  int64_t tokens = 0, texts = 0;  // capacity
+  Tensor stream_a, stream_b;      // [2 * tokens, H]: the stream, then a sublayer's output
+  Tensor q, k, v, att, ff, lse, pooled;
+  k::Buffer<int64_t> token_rows, pairs, pair_ends, token_ids, starts;
+
+  void reserve(const k::Device& d, const BertConfig& c, int64_t n, int64_t b) {
+    if (n > tokens) {
+      tokens = n;
+      const auto rows = static_cast<std::size_t>(n * c.hidden);
+      stream_a = Tensor(d, 2 * rows);
+      stream_b = Tensor(d, 2 * rows);
+      q = Tensor(d, rows);
+      k = Tensor(d, rows);
+      v = Tensor(d, rows);
+      att = Tensor(d, rows);
+      ff = Tensor(d, static_cast<std::size_t>(n * c.intermediate));
+      lse = Tensor(d, static_cast<std::size_t>(n * c.heads));
+      token_rows = k::Buffer<int64_t>(d, static_cast<std::size_t>(2 * n));
+      pairs = k::Buffer<int64_t>(d, static_cast<std::size_t>(2 * n));
+      pair_ends = k::Buffer<int64_t>(d, static_cast<std::size_t>(n + 1));
+      token_ids = k::Buffer<int64_t>(d, static_cast<std::size_t>(n));
+    }
+    if (b > texts) {
+      texts = b;
+      pooled = Tensor(d, static_cast<std::size_t>(b * c.hidden));
+      starts = k::Buffer<int64_t>(d, static_cast<std::size_t>(b + 1));
+    }
+  }
 };
 
 namespace {
@@ -49,81 +85,82 @@ std::unique_ptr<BertWeights> load_weights(const BertConfig& c, const k::Device& 
   const SafeTensors st((std::filesystem::path(c.dir) / "model.safetensors").string());
   const std::string p = weight_prefix(st);
   const int64_t H = c.hidden, I = c.intermediate;
-  auto load = [&](const std::string& name, const std::vector<int64_t>& shape) {
-    return Tensor(device, st.read_f32(name, shape));
+  // NAME.weight [out(, in)] and NAME.bias [out]; a layer norm's is [H] and [H].
+  auto affine = [&](const std::string& name, std::vector<int64_t> weight_shape) {
+    const int64_t out = weight_shape.front();
+    return Affine{Tensor(device, st.read_f32(name + ".weight", weight_shape)),
+                  Tensor(device, st.read_f32(name + ".bias", {out}))};
   };
   auto w = std::make_unique<BertWeights>();
-  std::vector<float> table = st.read_f32(p + "embeddings.word_embeddings.weight", {c.vocab_size, H});
-  const auto position = st.read_f32(p + "embeddings.position_embeddings.weight", {c.max_positions, H});
-  const auto type = st.read_f32(p + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
+  std::vector<float> table =
+      st.read_f32(p + "embeddings.word_embeddings.weight", {c.vocab_size, H});
+  const auto position =
+      st.read_f32(p + "embeddings.position_embeddings.weight", {c.max_positions, H});
+  const auto type =
+      st.read_f32(p + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
   table.resize(static_cast<std::size_t>((c.vocab_size + c.max_positions) * H));
-  for (int64_t pos = 0; pos < c.max_positions; ++pos)
-    for (int64_t j = 0; j < H; ++j) table[(c.vocab_size + pos) * H + j] = position[pos * H + j] + type[j];
+  for (int64_t pos = 0; pos < c.max_positions; ++pos) {
+    for (int64_t j = 0; j < H; ++j) {
+      table[(c.vocab_size + pos) * H + j] = position[pos * H + j] + type[j];
+    }
+  }
   w->embeddings = Tensor(device, table);
-  w->ln_g = load(p + "embeddings.LayerNorm.weight", {H});
-  w->ln_b = load(p + "embeddings.LayerNorm.bias", {H});
+  w->embedding_norm = affine(p + "embeddings.LayerNorm", {H});
   for (int64_t l = 0; l < c.layers; ++l) {
     const std::string q = p + "encoder.layer." + std::to_string(l) + ".";
-    LayerWeights lw;
-    lw.q_w = load(q + "attention.self.query.weight", {H, H});
-    lw.q_b = load(q + "attention.self.query.bias", {H});
-    lw.k_w = load(q + "attention.self.key.weight", {H, H});
-    lw.k_b = load(q + "attention.self.key.bias", {H});
-    lw.v_w = load(q + "attention.self.value.weight", {H, H});
-    lw.v_b = load(q + "attention.self.value.bias", {H});
-    lw.o_w = load(q + "attention.output.dense.weight", {H, H});
-    lw.o_b = load(q + "attention.output.dense.bias", {H});
-    lw.ln1_g = load(q + "attention.output.LayerNorm.weight", {H});
-    lw.ln1_b = load(q + "attention.output.LayerNorm.bias", {H});
-    lw.i_w = load(q + "intermediate.dense.weight", {I, H});
-    lw.i_b = load(q + "intermediate.dense.bias", {I});
-    lw.out_w = load(q + "output.dense.weight", {H, I});
-    lw.out_b = load(q + "output.dense.bias", {H});
-    lw.ln2_g = load(q + "output.LayerNorm.weight", {H});
-    lw.ln2_b = load(q + "output.LayerNorm.bias", {H});
-    w->layers.push_back(std::move(lw));
+    w->layers.push_back(LayerWeights{
+        affine(q + "attention.self.query", {H, H}), affine(q + "attention.self.key", {H, H}),
+        affine(q + "attention.self.value", {H, H}), affine(q + "attention.output.dense", {H, H}),
+        affine(q + "attention.output.LayerNorm", {H}), affine(q + "intermediate.dense", {I, H}),
+        affine(q + "output.dense", {H, I}), affine(q + "output.LayerNorm", {H})});
   }
   return w;
 }
 
 void linear(const k::Device& device, int64_t n, int64_t in, int64_t out, const float* x,
-            const Tensor& weight, const Tensor& bias, float* y) {
+            const Affine& a, float* y) {
   k::LinearParams p;
   p.n = n;
   p.in_features = in;
   p.out_features = out;
   p.x = x;
-  p.weight = weight.data();
-  p.bias = bias.data();
+  p.weight = a.weight.data();
+  p.bias = a.bias.data();
   p.y = y;
   k::linear_forward(device, p);
 }
 
-// y = layer_norm(x) in place (the kernel allows y == x at inference).
-void layer_norm(const k::Device& device, int64_t n, int64_t dim, float eps, const Tensor& gamma,
-                const Tensor& beta, float* x) {
+// x = layer_norm(x) in place (the kernel allows y == x at inference).
+void layer_norm(const k::Device& device, int64_t n, int64_t dim, float eps, const Affine& a,
+                float* x) {
   k::LayerNormParams p;
   p.n = n;
   p.dim = dim;
   p.eps = eps;
   p.x = x;
-  p.gamma = gamma.data();
-  p.beta = beta.data();
+  p.gamma = a.weight.data();
+  p.beta = a.bias.data();
   p.y = x;
   k::layer_norm_forward(device, p);
 }
 
-// out[b] = sum (or mean) of the table rows in bag b, on the device.
+// out[b] = sum (or mean) of the table rows indices[offsets[b], offsets[b+1]).
 void bags(const k::Device& device, const float* table, int64_t rows, int64_t dim,
-          const k::Buffer<int64_t>& indices, const k::Buffer<int64_t>& offsets, int64_t count,
+          const int64_t* indices, int64_t num_indices, const int64_t* offsets, int64_t count,
           k::Pooling pooling, float* out) {
   k::EmbeddingBags b;
-  b.indices = indices.data();
-  b.offsets = offsets.data();
+  b.indices = indices;
+  b.offsets = offsets;
   b.count = count;
-  b.num_indices = static_cast<int64_t>(indices.size());
+  b.num_indices = num_indices;
   b.pooling = pooling;
   k::embedding_bag_forward(device, table, rows, dim, b, out);
+}
+
+// Copies host values into the front of a (large enough) device buffer.
+void upload(const k::Device& device, k::Buffer<int64_t>& buffer, const std::vector<int64_t>& host) {
+  if (!host.empty())
+    k::copy_to_device(device, buffer.data(), host.data(), host.size() * sizeof(int64_t));
 }
 
 }  // namespace
@@ -145,12 +182,18 @@ BertEncoder::BertEncoder(const std::string& model_dir, const kernels::Device& de
 
 BertEncoder::~BertEncoder() = default;
 
+void BertEncoder::encode_ids(const std::vector<std::vector<int32_t>>& seqs, float* out) const {
+  BertWorkspace workspace;
+  forward(seqs, out, workspace);
+}
+
 // Every array lives on the encoder's device; the host builds the index
 // arrays, uploads them, enqueues the kernels and downloads the pooled rows.
 // Residual adds are bags of two rows, (i, n + i), over a [2n, H] buffer that
 // holds the stream and the sublayer's output; two such buffers alternate so
 // no kernel writes what it reads.
-void BertEncoder::encode_ids(const std::vector<std::vector<int32_t>>& seqs, float* out) const {
+void BertEncoder::forward(const std::vector<std::vector<int32_t>>& seqs, float* out,
+                          BertWorkspace& ws) const {
   const BertConfig& c = config_;
   const BertWeights& w = *weights_;
   const int64_t H = c.hidden, I = c.intermediate, heads = c.heads;
@@ -168,10 +211,11 @@ void BertEncoder::encode_ids(const std::vector<std::vector<int32_t>>& seqs, floa
   }
   const int64_t n = start[B];
   if (B == 0) return;
+  ws.reserve(device_, c, n, B);
 
-  // Bags: token t = word row + (vocab + position) row; residual i = (i, n + i).
+  // Bags: token i = its word row + row (vocab + position); residual i = (i, n + i).
   std::vector<int64_t> token_rows(static_cast<std::size_t>(2 * n)), pairs(token_rows.size());
-  std::vector<int64_t> pair_offsets(static_cast<std::size_t>(n) + 1);
+  std::vector<int64_t> pair_ends(static_cast<std::size_t>(n) + 1);
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < start[b + 1] - start[b]; ++t) {
       const int64_t i = start[b] + t;
@@ -179,32 +223,30 @@ void BertEncoder::encode_ids(const std::vector<std::vector<int32_t>>& seqs, floa
       token_rows[2 * i + 1] = c.vocab_size + t;
     }
   }
-  for (int64_t i = 0; i < n; ++i) {
-    pairs[2 * i] = i;
-    pairs[2 * i + 1] = n + i;
-    pair_offsets[i] = 2 * i;
+  for (int64_t i = 0; i <= n; ++i) {
+    if (i < n) {
+      pairs[2 * i] = i;
+      pairs[2 * i + 1] = n + i;
+    }
+    pair_ends[i] = 2 * i;
   }
-  pair_offsets[n] = 2 * n;
-  const k::Buffer<int64_t> token_bags(device_, token_rows), residual_bags(device_, pairs);
-  const k::Buffer<int64_t> pair_ends(device_, pair_offsets);
+  upload(device_, ws.token_rows, token_rows);
+  upload(device_, ws.pairs, pairs);
+  upload(device_, ws.pair_ends, pair_ends);
 
-  const auto rows = static_cast<std::size_t>(n * H);
-  Tensor a(device_, 2 * rows), b2(device_, 2 * rows);  // [stream | sublayer output] x 2
-  Tensor q(device_, rows), kk(device_, rows), v(device_, rows), att(device_, rows);
-  Tensor ff(device_, static_cast<std::size_t>(n * I));
-  Tensor lse(device_, static_cast<std::size_t>(n * heads));
-  float* x = a.data();  // the stream entering a layer
-  float* r1 = a.data() + rows;
-  float* y = b2.data();  // the stream after attention
-  float* r2 = b2.data() + rows;
+  const int64_t rows = n * H;
+  float* x = ws.stream_a.data();  // the stream entering a layer
+  float* r1 = x + rows;           // the attention sublayer's output
+  float* y = ws.stream_b.data();  // the stream after attention
+  float* r2 = y + rows;           // the feed-forward sublayer's output
 
-  bags(device_, w.embeddings.data(), c.vocab_size + c.max_positions, H, token_bags, pair_ends, n,
-       k::Pooling::kSum, x);
-  layer_norm(device_, n, H, c.layer_norm_eps, w.ln_g, w.ln_b, x);
+  bags(device_, w.embeddings.data(), c.vocab_size + c.max_positions, H, ws.token_rows.data(), 2 * n,
+       ws.pair_ends.data(), n, k::Pooling::kSum, x);
+  layer_norm(device_, n, H, c.layer_norm_eps, w.embedding_norm, x);
   for (const LayerWeights& lw : w.layers) {
-    linear(device_, n, H, H, x, lw.q_w, lw.q_b, q.data());
-    linear(device_, n, H, H, x, lw.k_w, lw.k_b, kk.data());
-    linear(device_, n, H, H, x, lw.v_w, lw.v_b, v.data());
+    linear(device_, n, H, H, x, lw.query, ws.q.data());
+    linear(device_, n, H, H, x, lw.key, ws.k.data());
+    linear(device_, n, H, H, x, lw.value, ws.v.data());
     // One attention call per run of equal-length sequences: [count, len,
     // heads, head_dim] blocks of the packed rows, no padding, no mask.
     for (int64_t s = 0; s < B;) {
@@ -217,30 +259,30 @@ void BertEncoder::encode_ids(const std::vector<std::vector<int32_t>>& seqs, floa
       p.heads = heads;
       p.head_dim = H / heads;
       const int64_t off = start[s] * H;
-      p.q = q.data() + off;
-      p.k = kk.data() + off;
-      p.v = v.data() + off;
-      p.out = att.data() + off;
-      p.lse = lse.data() + start[s] * heads;
+      p.q = ws.q.data() + off;
+      p.k = ws.k.data() + off;
+      p.v = ws.v.data() + off;
+      p.out = ws.att.data() + off;
+      p.lse = ws.lse.data() + start[s] * heads;
       k::attention_forward(device_, p);
       s = e;
     }
-    linear(device_, n, H, H, att.data(), lw.o_w, lw.o_b, r1);
-    bags(device_, a.data(), 2 * n, H, residual_bags, pair_ends, n, k::Pooling::kSum, y);
-    layer_norm(device_, n, H, c.layer_norm_eps, lw.ln1_g, lw.ln1_b, y);
-    linear(device_, n, H, I, y, lw.i_w, lw.i_b, ff.data());
-    k::gelu_forward(device_, ff.data(), n * I, ff.data());
-    linear(device_, n, I, H, ff.data(), lw.out_w, lw.out_b, r2);
-    bags(device_, b2.data(), 2 * n, H, residual_bags, pair_ends, n, k::Pooling::kSum, x);
-    layer_norm(device_, n, H, c.layer_norm_eps, lw.ln2_g, lw.ln2_b, x);
+    linear(device_, n, H, H, ws.att.data(), lw.attention_out, r1);
+    bags(device_, x, 2 * n, H, ws.pairs.data(), 2 * n, ws.pair_ends.data(), n, k::Pooling::kSum, y);
+    layer_norm(device_, n, H, c.layer_norm_eps, lw.attention_norm, y);
+    linear(device_, n, H, I, y, lw.ffn_in, ws.ff.data());
+    k::gelu_forward(device_, ws.ff.data(), n * I, ws.ff.data());
+    linear(device_, n, I, H, ws.ff.data(), lw.ffn_out, r2);
+    bags(device_, y, 2 * n, H, ws.pairs.data(), 2 * n, ws.pair_ends.data(), n, k::Pooling::kSum, x);
+    layer_norm(device_, n, H, c.layer_norm_eps, lw.output_norm, x);
   }
 
-  // Pooling over each text's real tokens (mean: bags over the token rows;
-  // [CLS]: its row; max: on the host), then L2 normalisation on the host.
+  // Pooling over each text's real tokens (mean: one bag per text; [CLS]:
+  // its first row; max: on the host), then L2 normalisation on the host.
   std::vector<float> pooled(static_cast<std::size_t>(B * H));
   if (c.pooling == Pooling::kMax) {
-    std::vector<float> hidden(rows);
-    k::copy_to_host(device_, hidden.data(), x, rows * sizeof(float));
+    std::vector<float> hidden(static_cast<std::size_t>(rows));
+    k::copy_to_host(device_, hidden.data(), x, hidden.size() * sizeof(float));
     for (int64_t s = 0; s < B; ++s) {
       float* o = pooled.data() + s * H;
       std::copy_n(hidden.data() + start[s] * H, H, o);
@@ -248,20 +290,17 @@ void BertEncoder::encode_ids(const std::vector<std::vector<int32_t>>& seqs, floa
         for (int64_t j = 0; j < H; ++j) o[j] = std::max(o[j], hidden[t * H + j]);
     }
   } else {
-    std::vector<int64_t> token_ids(static_cast<std::size_t>(n)), firsts(start.begin(), start.end() - 1);
-    std::iota(token_ids.begin(), token_ids.end(), 0);
-    const bool mean = c.pooling == Pooling::kMean;
-    const k::Buffer<int64_t> pool_rows(device_, mean ? token_ids : firsts);
-    const k::Buffer<int64_t> pool_ends(device_, mean ? start : std::vector<int64_t>{});
-    Tensor result(device_, static_cast<std::size_t>(B * H));
-    k::EmbeddingBags pb;
-    pb.indices = pool_rows.data();
-    pb.offsets = mean ? pool_ends.data() : nullptr;
-    pb.count = B;
-    pb.num_indices = static_cast<int64_t>(pool_rows.size());
-    pb.pooling = mean ? k::Pooling::kMean : k::Pooling::kSum;
-    k::embedding_bag_forward(device_, x, n, H, pb, result.data());
-    pooled = result.download();
+    upload(device_, ws.starts, start);
+    if (c.pooling == Pooling::kCls) {
+      k::embedding_gather(device_, x, n, H, ws.starts.data(), B, ws.pooled.data());
+    } else {
+      std::vector<int64_t> token_ids(static_cast<std::size_t>(n));
+      std::iota(token_ids.begin(), token_ids.end(), 0);
+      upload(device_, ws.token_ids, token_ids);
+      bags(device_, x, n, H, ws.token_ids.data(), n, ws.starts.data(), B, k::Pooling::kMean,
+           ws.pooled.data());
+    }
+    k::copy_to_host(device_, pooled.data(), ws.pooled.data(), pooled.size() * sizeof(float));
   }
   for (int64_t s = 0; s < B; ++s) {
     const float* p = pooled.data() + s * H;
@@ -289,6 +328,15 @@ void BertEncoder::encode(const std::vector<std::string>& texts, int64_t batch_si
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t a, int64_t b) { return ids[a].size() < ids[b].size(); });
   const int64_t H = dim();
+  BertWorkspace workspace;  // sized once, for the batch with the most tokens
+  int64_t most_tokens = 0;
+  for (int64_t begin = 0; begin < total; begin += batch_size) {
+    int64_t tokens = 0;
+    for (int64_t i = begin; i < std::min(total, begin + batch_size); ++i)
+      tokens += static_cast<int64_t>(ids[order[i]].size());
+    most_tokens = std::max(most_tokens, tokens);
+  }
+  workspace.reserve(device_, config_, most_tokens, std::min(total, batch_size));
   std::vector<std::vector<int32_t>> batch;
   std::vector<float> vectors;
   for (int64_t begin = 0; begin < total; begin += batch_size) {
@@ -296,7 +344,7 @@ void BertEncoder::encode(const std::vector<std::string>& texts, int64_t batch_si
     batch.clear();
     for (int64_t i = begin; i < end; ++i) batch.push_back(std::move(ids[order[i]]));
     vectors.resize(static_cast<std::size_t>((end - begin) * H));
-    encode_ids(batch, vectors.data());
+    forward(batch, vectors.data(), workspace);
     for (int64_t i = begin; i < end; ++i) {
       std::copy_n(vectors.data() + (i - begin) * H, H, out + order[i] * H);
     }

@@ -27,7 +27,8 @@
 
 namespace hybrec::text {
 
-struct BertWeights;  // bert_encoder.cc
+struct BertWeights;    // bert_encoder.cc
+struct BertWorkspace;  // bert_encoder.cc
 
 class BertEncoder {
  public:
@@ -57,6 +58,9 @@ class BertEncoder {
   void encode_ids(const std::vector<std::vector<int32_t>>& seqs, float* out) const;
 
  private:
+  void forward(const std::vector<std::vector<int32_t>>& seqs, float* out,
+               BertWorkspace& workspace) const;
+
   BertConfig config_;
   WordPieceTokenizer tokenizer_;
   kernels::Device device_;
