@@ -63,7 +63,7 @@ class EmbedProgress {
 
 int embed_dataset(const text::BertEncoder& encoder, const std::string& path,
                   const std::string& field, int64_t batch) {
-  const trainer::Dataset d = trainer::read_dataset(path);
+  trainer::Dataset d = trainer::read_dataset(path);
   const std::vector<std::string>& texts = field == "items" ? d.item_text : d.user_text;
   HYBREC_CHECK(!texts.empty() || field == "items", "dataset ", path,
                " has no /users/text to embed (--field users)");
@@ -91,14 +91,16 @@ int embed_dataset(const text::BertEncoder& encoder, const std::string& path,
     std::copy_n(vectors.data() + i * dim, dim, table.data() + rows[i] * dim);
   }
   const std::string name = std::filesystem::path(encoder.config().dir).filename().string();
-  trainer::write_text_embeddings(path, dim, table, name,
-                                 field == "items" ? trainer::TextField::kItems
-                                                  : trainer::TextField::kUsers);
-  std::printf("embedded %zu %s texts in %.1f s (%.0f texts/s); wrote /%s/text_emb [%zu, %lld] "
-              "(encoder \"%s\") to %s\n",
-              present.size(), field == "items" ? "item" : "user", seconds,
-              seconds > 0 ? static_cast<double>(present.size()) / seconds : 0.0, field.c_str(),
-              texts.size(), static_cast<long long>(dim), name.c_str(), path.c_str());
+  trainer::set_text_embeddings(
+      d, field == "items" ? trainer::TextField::kItems : trainer::TextField::kUsers, dim,
+      std::move(table), name);
+  trainer::write_dataset(d, path);  // through a temporary name, then a rename
+  std::printf(
+      "embedded %zu %s texts in %.1f s (%.0f texts/s); wrote /%s/text_emb [%zu, %lld] "
+      "(encoder \"%s\") to %s\n",
+      present.size(), field == "items" ? "item" : "user", seconds,
+      seconds > 0 ? static_cast<double>(present.size()) / seconds : 0.0, field.c_str(),
+      texts.size(), static_cast<long long>(dim), name.c_str(), path.c_str());
   return 0;
 }
 
@@ -136,9 +138,8 @@ int run_embed(int argc, char** argv) {
   const std::string device = flags.get("device", "cpu");
   HYBREC_CHECK(device == "cpu" || device == "cuda", "hybrec embed: --device '", device,
                "' is not cpu or cuda");
-  const text::BertEncoder encoder(flags.require("model"), device == "cuda"
-                                                             ? kernels::Device::cuda()
-                                                             : kernels::Device::cpu());
+  const text::BertEncoder encoder(
+      flags.require("model"), device == "cuda" ? kernels::Device::cuda() : kernels::Device::cpu());
   if (flags.has("data")) return embed_dataset(encoder, flags.require("data"), field, batch);
   const std::vector<float> v = encoder.encode_one(flags.require("text"));
   std::string line = "[";

@@ -102,6 +102,11 @@ Dataset read_dataset(const std::string& path);
 
 enum class TextField { kItems, kUsers };
 
+// Sets the items' (or users') text embedding table of d: [rows, text_dim]
+// and the name of the encoder that made it.
+void set_text_embeddings(Dataset& d, TextField field, int64_t text_dim,
+                         std::vector<float> text_emb, const std::string& encoder);
+
 // Replaces /items/text_emb or /users/text_emb (and its `encoder` attribute)
 // in an existing file, atomically (the whole file is rewritten through a
 // temporary name).

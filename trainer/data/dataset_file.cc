@@ -95,6 +95,19 @@ void check_rows(size_t got, int64_t want, const std::string& name, const std::st
   }
 }
 
+// GROUP/text_emb [rows, dim] with its encoder name, when dim > 0 (a
+// [rows, dim] dataset even when dim == 1 or rows == 0).
+void write_text_emb(hid_t group, const std::vector<float>& emb, int64_t rows, int64_t dim,
+                    const std::string& encoder, const std::string& path) {
+  if (dim == 0) return;
+  Handle ds = hdf5::create_dataset(group, "text_emb", H5T_IEEE_F32LE, 2, dim, rows, path);
+  if (rows > 0) {
+    hdf5::append_block(ds, 2, H5T_NATIVE_FLOAT, emb.data(), Block{0, rows, dim, 0, dim}, path,
+                       "text_emb");
+  }
+  hdf5::write_string_attr(ds, "encoder", encoder, path);
+}
+
 // Writes `d` into a new HDF5 file `temp`; messages name `path`, the file
 // it will become.
 void write_file(const Dataset& d, const std::string& temp, const std::string& path) {
@@ -125,31 +138,14 @@ void write_file(const Dataset& d, const std::string& temp, const std::string& pa
       Handle group = create_group(file, "items", path);
       write_column(group, "cold", H5T_STD_U8LE, H5T_NATIVE_UINT8, d.item_cold, 1, path);
       hdf5::write_strings(group, "text", d.item_text, path);
-      if (d.text_dim > 0) {
-        // A [num_items, T] dataset even when T == 1 or num_items == 0.
-        Handle emb = hdf5::create_dataset(group, "text_emb", H5T_IEEE_F32LE, 2, d.text_dim,
-                                          d.num_items, path);
-        if (d.num_items > 0) {
-          hdf5::append_block(emb, 2, H5T_NATIVE_FLOAT, d.item_text_emb.data(),
-                             Block{0, d.num_items, d.text_dim, 0, d.text_dim}, path, "text_emb");
-        }
-        hdf5::write_string_attr(emb, "encoder", d.text_encoder, path);
-      }
+      write_text_emb(group, d.item_text_emb, d.num_items, d.text_dim, d.text_encoder, path);
       status.check();
     }
     if (!d.user_text.empty() || d.user_text_dim > 0) {
       Handle group = create_group(file, "users", path);
       if (!d.user_text.empty()) hdf5::write_strings(group, "text", d.user_text, path);
-      if (d.user_text_dim > 0) {
-        Handle emb = hdf5::create_dataset(group, "text_emb", H5T_IEEE_F32LE, 2, d.user_text_dim,
-                                          d.num_users, path);
-        if (d.num_users > 0) {
-          hdf5::append_block(emb, 2, H5T_NATIVE_FLOAT, d.user_text_emb.data(),
-                             Block{0, d.num_users, d.user_text_dim, 0, d.user_text_dim}, path,
-                             "text_emb");
-        }
-        hdf5::write_string_attr(emb, "encoder", d.user_text_encoder, path);
-      }
+      write_text_emb(group, d.user_text_emb, d.num_users, d.user_text_dim, d.user_text_encoder,
+                     path);
       status.check();
     }
     check_status(H5Fflush(file, H5F_SCOPE_LOCAL), "H5Fflush", path);
@@ -274,19 +270,24 @@ Dataset read_dataset(const std::string& path) {
   return d;
 }
 
+void set_text_embeddings(Dataset& d, TextField field, int64_t text_dim, std::vector<float> text_emb,
+                         const std::string& encoder) {
+  if (field == TextField::kItems) {
+    d.text_dim = text_dim;
+    d.item_text_emb = std::move(text_emb);
+    d.text_encoder = encoder;
+  } else {
+    d.user_text_dim = text_dim;
+    d.user_text_emb = std::move(text_emb);
+    d.user_text_encoder = encoder;
+  }
+}
+
 void write_text_embeddings(const std::string& path, int64_t text_dim,
                            const std::vector<float>& text_emb, const std::string& encoder,
                            TextField field) {
   Dataset d = read_dataset(path);
-  if (field == TextField::kItems) {
-    d.text_dim = text_dim;
-    d.item_text_emb = text_emb;
-    d.text_encoder = encoder;
-  } else {
-    d.user_text_dim = text_dim;
-    d.user_text_emb = text_emb;
-    d.user_text_encoder = encoder;
-  }
+  set_text_embeddings(d, field, text_dim, text_emb, encoder);
   write_dataset(d, path);
 }
 
