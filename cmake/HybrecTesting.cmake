@@ -80,8 +80,6 @@ function(hybrec_add_script_test name)
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
     SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
     ENVIRONMENT "HYBREC_BIN=$<TARGET_FILE:hybrec>")
-  # They run hybrec under mpirun: the same Open MPI exit leaks as the mpi label.
-  if(HYBREC_SANITIZE)
-    set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
-  endif()
+  # They run hybrec under mpirun: treated as the mpi label is under the sanitizers.
+  hybrec_mpi_sanitizer_env(${name} "mpi")
 endfunction()
