@@ -8,7 +8,7 @@
 # model (scripts/get-minilm.sh) and the peers venv (benchmarks/text/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-threads=("${@:-1}")
+threads=("$@")
 [ $# -gt 0 ] || threads=(1 2)
 rounds=${ROUNDS:-2}
 python=${HYBREC_PEERS_PYTHON:-$HOME/.cache/hybrec/peers-venv/bin/python}
@@ -20,8 +20,9 @@ mkdir -p "$out"
 "$python" benchmarks/text/peers.py --model "$model" --texts-only --texts-out "$out/texts.json" > /dev/null
 for round in $(seq "$rounds"); do
   for t in "${threads[@]}"; do
-    "$python" benchmarks/text/peers.py --model "$model" --threads "$t" | sed "s/^/{\"round\":$round,\"r\":/; s/^{\"round\":$round,\"r\":{/{\"round\":$round,/"
-    build/bin/bench_text_encoder --model "$model" --texts "$out/texts.json" --threads "$t" |
-      sed "s/^{/{\"round\":$round,/"
+    {
+      "$python" benchmarks/text/peers.py --model "$model" --threads "$t"
+      build/bin/bench_text_encoder --model "$model" --texts "$out/texts.json" --threads "$t"
+    } | sed "s/^{/{\"round\":$round,/"  # tag each JSON line with its round
   done
 done

@@ -76,7 +76,7 @@ class Run {
   void checkpoint(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
-  int stop_requested();
+  bool stop_requested();
   void fault_point(const char* where, int64_t step);
   void check_replicas(int64_t step);
   std::vector<EvalResult> evaluate_split(const std::string& split,
@@ -289,13 +289,13 @@ void Run::check_replicas(int64_t step) {
                " (sum of max abs differences ", max_diff, ")");
 }
 
-// How many ranks were asked to stop by a signal. Every rank must stop after
+// Whether any rank was asked to stop by a signal. Every rank must stop after
 // the same step (the checkpoint is collective), so they agree through one
 // small all-reduce per step.
-int Run::stop_requested() {
+bool Run::stop_requested() {
   double asked = setup_.stop_signal != nullptr && setup_.stop_signal->load() != 0 ? 1.0 : 0.0;
   if (comm_.size() > 1) comm_.allreduce_sum(&asked, 1);
-  return static_cast<int>(asked);
+  return asked > 0.0;
 }
 
 // Validation on the warm valid split; returns whether training should stop.
@@ -377,7 +377,7 @@ TrainSummary Run::run() {
     const bool at_eval = step % eval_every == 0 || step == total_steps_;
     const bool at_checkpoint =
         config_.train.checkpoint_every > 0 && step % config_.train.checkpoint_every == 0;
-    const bool at_signal = stop_requested() > 0;
+    const bool at_signal = stop_requested();
     const bool at_stop =
         at_signal || (setup_.stop_after_steps > 0 && step >= setup_.stop_after_steps);
     if (!(at_eval || at_checkpoint || at_stop)) continue;
