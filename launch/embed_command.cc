@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -18,7 +17,7 @@
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
 #include "launch/flags.h"
-#include "trainer/data/dataset.h"
+#include "trainer/pipelines/embed_dataset.h"
 #include "trainer/text/bert_encoder.h"
 
 namespace hybrec::launch {
@@ -63,44 +62,28 @@ class EmbedProgress {
 
 int embed_dataset(const text::BertEncoder& encoder, const std::string& path,
                   const std::string& field, int64_t batch) {
-  trainer::Dataset d = trainer::read_dataset(path);
-  const std::vector<std::string>& texts = field == "items" ? d.item_text : d.user_text;
-  HYBREC_CHECK(!texts.empty() || field == "items", "dataset ", path,
-               " has no /users/text to embed (--field users)");
-  // Rows without text stay zero (the schema's "no text").
-  std::vector<std::string> present;
-  std::vector<int64_t> rows;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].empty()) continue;
-    present.push_back(texts[i]);
-    rows.push_back(static_cast<int64_t>(i));
-  }
-  const int64_t dim = encoder.dim();
-  std::fprintf(stderr, "hybrec embed: %zu of %zu %s texts with %s (%lld dims, %s pooling%s)\n",
-               present.size(), texts.size(), field == "items" ? "item" : "user",
-               encoder.config().dir.c_str(), static_cast<long long>(dim),
-               text::pooling_name(encoder.config().pooling),
-               encoder.config().normalize ? ", L2-normalised" : "");
-  const auto t0 = Clock::now();
-  std::vector<float> vectors(present.size() * static_cast<std::size_t>(dim));
-  EmbedProgress progress(static_cast<int64_t>(present.size()));
-  encoder.encode(present, batch, vectors.data(), std::ref(progress));
-  const double seconds = seconds_since(t0);
-  std::vector<float> table(texts.size() * static_cast<std::size_t>(dim), 0.0f);
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    std::copy_n(vectors.data() + i * dim, dim, table.data() + rows[i] * dim);
-  }
-  const std::string name = std::filesystem::path(encoder.config().dir).filename().string();
-  trainer::set_text_embeddings(
-      d, field == "items" ? trainer::TextField::kItems : trainer::TextField::kUsers, dim,
-      std::move(table), name);
-  trainer::write_dataset(d, path);  // through a temporary name, then a rename
+  const char* noun = field == "items" ? "item" : "user";
+  EmbedProgress progress(0);
+  const trainer::EmbedReport r = trainer::embed_dataset(
+      encoder, path, field == "items" ? trainer::TextField::kItems : trainer::TextField::kUsers,
+      batch,
+      [&](const trainer::EmbedReport& start) {
+        std::fprintf(stderr,
+                     "hybrec embed: %lld of %lld %s texts with %s (%lld dims, %s pooling%s)\n",
+                     static_cast<long long>(start.embedded), static_cast<long long>(start.texts),
+                     noun, encoder.config().dir.c_str(), static_cast<long long>(start.dim),
+                     text::pooling_name(encoder.config().pooling),
+                     encoder.config().normalize ? ", L2-normalised" : "");
+        progress = EmbedProgress(start.embedded);
+      },
+      std::ref(progress));
   std::printf(
-      "embedded %zu %s texts in %.1f s (%.0f texts/s); wrote /%s/text_emb [%zu, %lld] "
+      "embedded %lld %s texts in %.1f s (%.0f texts/s); wrote /%s/text_emb [%lld, %lld] "
       "(encoder \"%s\") to %s\n",
-      present.size(), field == "items" ? "item" : "user", seconds,
-      seconds > 0 ? static_cast<double>(present.size()) / seconds : 0.0, field.c_str(),
-      texts.size(), static_cast<long long>(dim), name.c_str(), path.c_str());
+      static_cast<long long>(r.embedded), noun, r.seconds,
+      r.seconds > 0 ? static_cast<double>(r.embedded) / r.seconds : 0.0, field.c_str(),
+      static_cast<long long>(r.texts), static_cast<long long>(r.dim), r.encoder.c_str(),
+      path.c_str());
   return 0;
 }
 

@@ -10,13 +10,8 @@
 #include "launch/flags.h"
 #include "launch/overrides.h"
 #include "launch/trainer_ranks.h"
-#include "trainer/eval/evaluate.h"
-#include "trainer/eval/model_scorer.h"
-#include "trainer/eval/snapshot_rows.h"
-#include "trainer/loop/examples.h"
 #include "trainer/loop/run_log.h"
-#include "trainer/loop/train_checkpoint.h"
-#include "trainer/loop/trainer.h"
+#include "trainer/pipelines/trained_run.h"
 
 namespace hybrec::launch {
 
@@ -28,17 +23,6 @@ constexpr const char* kUsage =
     "hybrec eval CHECKPOINT [--data FILE] [--out DIR] [--baseline popularity]\n"
     "            [--set section.key=value ...]\n"
     "CHECKPOINT is a run directory (its checkpoints/latest) or one step directory.";
-
-// The step directory CHECKPOINT names.
-std::string step_dir_of(const std::string& checkpoint) {
-  if (fs::exists(fs::path(checkpoint) / "trainer.h5")) return checkpoint;
-  const std::string latest =
-      trainer::latest_checkpoint((fs::path(checkpoint) / "checkpoints").string());
-  HYBREC_CHECK(!latest.empty(), "hybrec eval: ", checkpoint,
-               " is neither a checkpoint step directory (with trainer.h5) nor a run directory "
-               "with checkpoints/latest");
-  return latest;
-}
 
 }  // namespace
 
@@ -59,44 +43,22 @@ int run_eval(int argc, char** argv) {
   const std::string baseline = flags.get("baseline", "");
   HYBREC_CHECK(baseline.empty() || baseline == "popularity", "hybrec eval: unknown --baseline '",
                baseline, "' (known: popularity)");
-  const std::string step_dir = step_dir_of(flags.positional()[0]);
   if (flags.has("data")) args.overrides.push_back("data.path=" + flags.require("data"));
-  const trainer::TrainConfig config =
-      trainer::load_config((fs::path(step_dir) / "config.toml").string(), args.overrides);
-  const fs::path run_dir = fs::path(step_dir).parent_path().parent_path();
-  const std::string out_dir = flags.get("out", run_dir.string());
+  const trainer::TrainedRun run = trainer::load_trained_run(flags.positional()[0], args.overrides);
+  const std::string out_dir = flags.get("out", run.run_dir);
 
   TrainerRanks ranks;
-
-  const trainer::Dataset data = trainer::read_dataset(config.data_path);
-  const trainer::HybridModel model(trainer::model_config_for(config, data));
-  const trainer::TrainerState state = trainer::read_trainer_checkpoint(step_dir);
-  HYBREC_CHECK(static_cast<int64_t>(state.params.size()) == model.num_params(), "checkpoint ",
-               step_dir, " holds ", state.params.size(), " dense parameters; the model of its ",
-               "config.toml has ", model.num_params());
-  std::unique_ptr<trainer::Scorer> scorer;
-  std::unique_ptr<trainer::SnapshotRows> rows;
-  if (baseline == "popularity") {
-    scorer =
-        std::make_unique<trainer::PopularityScorer>(trainer::make_training_set(data).item_count);
-  } else {
-    trainer::RowFetcher fetch;
-    if (config.model.use_id) {
-      rows = std::make_unique<trainer::SnapshotRows>(state.ps_dir, state.ps_version);
-      fetch = rows->fetcher();
-    }
-    scorer = std::make_unique<trainer::ModelScorer>(model, state.params.data(), data, fetch);
-  }
-  const auto results = trainer::evaluate(
-      data, *scorer, ranks.comm(), config, "test",
-      {trainer::EvalSubset::kWarm, trainer::EvalSubset::kCold, trainer::EvalSubset::kColdAll}, 0);
+  const auto results = trainer::evaluate_trained_run(
+      run, ranks.comm(),
+      baseline.empty() ? trainer::Baseline::kNone : trainer::Baseline::kPopularity, "test",
+      {trainer::EvalSubset::kWarm, trainer::EvalSubset::kCold, trainer::EvalSubset::kColdAll});
   if (ranks.comm().rank() == 0) {
-    std::cout << "checkpoint " << step_dir << (baseline.empty() ? "" : ", baseline " + baseline)
-              << ", data " << config.data_path << "\n"
+    std::cout << "checkpoint " << run.step_dir << (baseline.empty() ? "" : ", baseline " + baseline)
+              << ", data " << run.config.data_path << "\n"
               << trainer::format_results(results);
     trainer::MetricsLog log((fs::path(out_dir) / "metrics.jsonl").string());
     for (const auto& r : results) {
-      nlohmann::json event = trainer::eval_event(r, state.step);
+      nlohmann::json event = trainer::eval_event(r, run.state.step);
       event["source"] = "hybrec eval";
       event["model"] = baseline.empty() ? "checkpoint" : baseline;
       log.write(event);

@@ -14,8 +14,8 @@
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
 #include "launch/flags.h"
-#include "parameter_server/server.h"
-#include "trainer/dist/mpi_job.h"
+#include "launch/mpi_job.h"
+#include "parameter_server/server/server.h"
 
 namespace hybrec::launch {
 
@@ -53,12 +53,12 @@ std::string advertised_host(const std::string& advertise, const std::string& bin
 // trainers too, which checkpoint (through this server) and finish: the
 // server keeps serving for them up to drain_timeout_s, then stops, takes its
 // checkpoint and fails, which aborts the job.
-int serve_mpi_rank(ps::ServerOptions options, const std::string& advertise,
-                   const sigset_t& signals, double drain_timeout_s) {
-  HYBREC_CHECK(trainer::launched_by_mpi(),
+int serve_mpi_rank(ps::ServerOptions options, const std::string& advertise, const sigset_t& signals,
+                   double drain_timeout_s) {
+  HYBREC_CHECK(launched_by_mpi(),
                "hybrec ps --mpi: not started by mpirun (no OMPI_COMM_WORLD_SIZE, PMI_SIZE or "
                "PMIX_RANK); run `mpirun -np P hybrec ps --mpi ... : -np W hybrec train ...`");
-  trainer::MpiJob job(trainer::JobRole::kServer);
+  MpiJob job(JobRole::kServer);
   options.shard = ps::ShardId{job.role_rank(), job.role_size()};
   ps::PsServer server(options);
   const std::string endpoint =

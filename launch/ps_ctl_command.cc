@@ -4,7 +4,7 @@
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
 #include "launch/flags.h"
-#include "parameter_server/client.h"
+#include "parameter_server/client/client.h"
 
 namespace hybrec::launch {
 

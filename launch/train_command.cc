@@ -9,11 +9,13 @@
 
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
+#include "launch/fault_injection.h"
 #include "launch/flags.h"
 #include "launch/overrides.h"
 #include "launch/stop_signals.h"
 #include "launch/trainer_ranks.h"
-#include "parameter_server/checkpoint_files.h"
+#include "parameter_server/server/local_servers.h"
+#include "parameter_server/storage/atomic_file.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/loop/trainer.h"
 
@@ -67,6 +69,7 @@ int run_train(int argc, char** argv) {
   setup.resume = flags.has("resume");
   setup.stop_after_steps = flags.get_int("stop-after-steps", 0, 0, 1LL << 40);
   setup.stop_signal = &install_stop_signals();
+  setup.before_latest_moves = checkpoint_fault_from_env();
 
   TrainerRanks ranks;
   setup.local_ranks = ranks.local_ranks();
@@ -79,18 +82,33 @@ int run_train(int argc, char** argv) {
     setup.endpoints = ps::parse_endpoints(list);
   }
   setup.comm = &ranks.comm();
+  // A one-process run without servers serves its id tables from shards
+  // of its own, threads of this process on loopback ports.
+  std::unique_ptr<ps::LocalServers> local_servers;
+  if (setup.endpoints.empty() && setup.config.model.use_id) {
+    HYBREC_CHECK(ranks.comm().size() == 1, ranks.comm().size(),
+                 " trainer ranks need shared parameter servers: add server ranks to the mpirun "
+                 "command (-np P hybrec ps --mpi : ...) or pass --ps host:port,...");
+    const std::string ps_dir = setup.ps_dir.empty()
+                                   ? (std::filesystem::path(setup.out_dir) / "ps").string()
+                                   : setup.ps_dir;
+    local_servers =
+        std::make_unique<ps::LocalServers>(static_cast<int>(setup.config.ps.local_shards), ps_dir,
+                                           setup.config.ps.max_frame_mib << 20);
+    setup.endpoints = local_servers->endpoints();
+  }
   const bool rank0 = ranks.comm().rank() == 0;
   if (rank0) {
     std::filesystem::create_directories(setup.out_dir);
     const std::string toml = trainer::to_toml(setup.config);
-    ps::write_atomically((std::filesystem::path(setup.out_dir) / "config.toml").string(),
-                         [&](const std::string& temp) {
-                           std::ofstream out(temp);
-                           out << toml;
-                           HYBREC_CHECK(out.good(), "run directory ", setup.out_dir,
-                                        ": cannot write config.toml");
-                         },
-                         "run config");
+    storage::write_atomically((std::filesystem::path(setup.out_dir) / "config.toml").string(),
+                              [&](const std::string& temp) {
+                                std::ofstream out(temp);
+                                out << toml;
+                                HYBREC_CHECK(out.good(), "run directory ", setup.out_dir,
+                                             ": cannot write config.toml");
+                              },
+                              "run config");
   }
   const trainer::TrainSummary summary = trainer::run_training(setup);
   if (rank0) {
@@ -101,8 +119,7 @@ int run_train(int argc, char** argv) {
     if (!summary.test.empty()) std::cout << trainer::format_results(summary.test);
     if (summary.preempted) {
       std::cout << "stopped by a signal after a checkpoint; continue with: hybrec train "
-                << flags.positional()[0]
-                << " --resume " << setup.out_dir << "\n";
+                << flags.positional()[0] << " --resume " << setup.out_dir << "\n";
     }
   }
   ranks.finish();

@@ -3,8 +3,8 @@
 namespace hybrec::launch {
 
 TrainerRanks::TrainerRanks() {
-  if (trainer::launched_by_mpi()) {
-    job_ = std::make_unique<trainer::MpiJob>(trainer::JobRole::kTrainer);
+  if (launched_by_mpi()) {
+    job_ = std::make_unique<MpiJob>(JobRole::kTrainer);
     servers_ = job_->exchange_endpoints();
     comm_ = job_->make_communicator();
   } else {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "launch/mpi_job.h"
 #include "trainer/dist/communicator.h"
-#include "trainer/dist/mpi_job.h"
 
 namespace hybrec::launch {
 
@@ -28,7 +28,7 @@ class TrainerRanks {
   void finish();
 
  private:
-  std::unique_ptr<trainer::MpiJob> job_;
+  std::unique_ptr<MpiJob> job_;
   std::unique_ptr<trainer::Communicator> comm_;
   std::vector<std::string> servers_;
 };

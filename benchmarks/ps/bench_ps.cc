@@ -52,10 +52,10 @@
 #include <vector>
 
 #include "loopback.h"
-#include "parameter_server/client.h"
-#include "parameter_server/row_table.h"
-#include "parameter_server/server.h"
-#include "parameter_server/table_spec.h"
+#include "parameter_server/client/client.h"
+#include "parameter_server/server/server.h"
+#include "parameter_server/store/row_table.h"
+#include "parameter_server/wire/table_spec.h"
 
 namespace hybrec::bench {
 namespace {

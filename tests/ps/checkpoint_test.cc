@@ -3,7 +3,7 @@
 // must raise (missing or damaged files, mismatched tables, stale shards),
 // atomic replacement when a write fails, and snapshots taken while pushes
 // continue.
-#include "parameter_server/checkpoint.h"
+#include "parameter_server/store/checkpoint.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -24,9 +24,9 @@
 #include <thread>
 #include <vector>
 
-#include "parameter_server/errors.h"
-#include "parameter_server/optimizer.h"
-#include "parameter_server/row_init.h"
+#include "parameter_server/store/optimizer.h"
+#include "parameter_server/wire/errors.h"
+#include "parameter_server/wire/row_init.h"
 #include "testing/temp_dir.h"
 
 namespace ps = hybrec::ps;

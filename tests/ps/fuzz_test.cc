@@ -56,9 +56,9 @@
 #include "fuzz/tables.h"
 #include "fuzz/tally.h"
 #include "fuzz/wire_bytes.h"
-#include "parameter_server/client.h"
-#include "parameter_server/table_spec.h"
-#include "parameter_server/wire_convert.h"
+#include "parameter_server/client/client.h"
+#include "parameter_server/wire/table_spec.h"
+#include "parameter_server/wire/wire_convert.h"
 #include "ps_process.h"
 
 namespace hybrec::ps::fuzz {

@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "parameter_server/client.h"
-#include "parameter_server/errors.h"
+#include "parameter_server/client/client.h"
+#include "parameter_server/wire/errors.h"
 #include "ps_process.h"
 
 namespace hybrec::ps {

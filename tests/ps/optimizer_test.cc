@@ -8,7 +8,7 @@
 #include "hybrec/kernels/device.h"
 #include "hybrec/kernels/embedding.h"
 #include "kernels/testing.h"
-#include "parameter_server/row_table.h"
+#include "parameter_server/store/row_table.h"
 
 namespace hybrec::ps {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "parameter_server/table_spec.h"
+#include "parameter_server/wire/table_spec.h"
 #include "testing/temp_dir.h"
 
 namespace hybrec::ps::testing {

@@ -1,5 +1,5 @@
 // RowTable and RowStore: storage, first-pull initialisation, concurrency.
-#include "parameter_server/row_store.h"
+#include "parameter_server/store/row_store.h"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "parameter_server/errors.h"
-#include "parameter_server/row_init.h"
+#include "parameter_server/wire/errors.h"
+#include "parameter_server/wire/row_init.h"
 #include "ps_testing.h"
 
 namespace hybrec::ps {

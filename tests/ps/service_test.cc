@@ -1,6 +1,6 @@
 // The shard's request handler in-process (no sockets): every bad request is
 // rejected with a typed PsError naming the problem, and changes nothing.
-#include "parameter_server/service.h"
+#include "parameter_server/server/service.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <limits>
 #include <vector>
 
-#include "parameter_server/payload.h"
-#include "parameter_server/wire_convert.h"
+#include "parameter_server/wire/payload.h"
+#include "parameter_server/wire/wire_convert.h"
 #include "ps_testing.h"
 
 namespace hybrec::ps {

@@ -1,12 +1,12 @@
 // Key routing: jump consistent hash through the replaceable Slicer.
-#include "parameter_server/slicer.h"
+#include "parameter_server/wire/slicer.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "hybrec/kernels/error.h"
-#include "parameter_server/key_groups.h"
+#include "parameter_server/wire/key_groups.h"
 
 namespace hybrec::ps {
 namespace {

@@ -16,10 +16,10 @@
 #include <string>
 
 #include "ParameterServer.h"
-#include "parameter_server/processor.h"
-#include "parameter_server/reply_frame.h"
-#include "parameter_server/service.h"
-#include "parameter_server/wire_convert.h"
+#include "parameter_server/server/processor.h"
+#include "parameter_server/server/reply_frame.h"
+#include "parameter_server/server/service.h"
+#include "parameter_server/wire/wire_convert.h"
 #include "ps_constants.h"
 
 namespace hybrec::ps {

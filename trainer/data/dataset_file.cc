@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "hybrec/kernels/error.h"
-#include "parameter_server/checkpoint_files.h"
-#include "parameter_server/hdf5_util.h"
-#include "parameter_server/hdf5_write_driver.h"
+#include "parameter_server/storage/atomic_file.h"
+#include "parameter_server/storage/hdf5_util.h"
+#include "parameter_server/storage/hdf5_write_driver.h"
 #include "trainer/data/dataset.h"
 #include "trainer/data/dataset_checks.h"
 
@@ -21,7 +21,7 @@ namespace hybrec::trainer {
 
 namespace {
 
-namespace hdf5 = ps::hdf5;
+namespace hdf5 = storage::hdf5;
 using hdf5::Block;
 using hdf5::check_id;
 using hdf5::check_status;
@@ -254,7 +254,7 @@ void write_dataset(const Dataset& dataset, const std::string& path) {
   // `path` as it was.
   detail::check_dataset(dataset, /*require_splits=*/true, prefix);
   hdf5::Lock lock(kFileKind);
-  ps::write_atomically(
+  storage::write_atomically(
       path, [&](const std::string& temp) { write_file(dataset, temp, path); }, kFileKind);
 }
 

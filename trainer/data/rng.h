@@ -11,19 +11,13 @@
 #include <utility>
 #include <vector>
 
-namespace hybrec::trainer {
+#include "hybrec/kernels/splitmix.h"
 
-// The splitmix64 finaliser: a bijective 64-bit mix, also used as a hash.
-inline uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+namespace hybrec::trainer {
 
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(mix64(seed ^ 0x243f6a8885a308d3ULL)) {}
+  explicit Rng(uint64_t seed) : state_(splitmix64(seed ^ 0x243f6a8885a308d3ULL)) {}
 
   uint64_t next() {
     state_ += 0x9e3779b97f4a7c15ULL;

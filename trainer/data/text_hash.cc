@@ -23,7 +23,7 @@ uint64_t fnv1a(const std::string& text, uint64_t basis) {
     h ^= static_cast<unsigned char>(c);
     h *= 0x100000001b3ULL;
   }
-  return mix64(h);
+  return splitmix64(h);
 }
 
 bool is_token_byte(unsigned char c) {
@@ -94,7 +94,7 @@ std::vector<float> hashing_encode(const std::vector<std::string>& texts, int64_t
       // The projection's column signs for this bucket, 64 per hash.
       for (int64_t w = 0; w < words; ++w) {
         const uint64_t bits =
-            mix64(seed ^ mix64((uint64_t{bucket} << 20) + static_cast<uint64_t>(w)));
+            splitmix64(seed ^ splitmix64((uint64_t{bucket} << 20) + static_cast<uint64_t>(w)));
         const int64_t end = std::min<int64_t>(64, dim - 64 * w);
         for (int64_t k = 0; k < end; ++k) {
           row[64 * w + k] += ((bits >> k) & 1) ? weight : -weight;

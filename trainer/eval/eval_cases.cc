@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "hybrec/kernels/error.h"
-#include "trainer/loop/examples.h"
+#include "hybrec/kernels/splitmix.h"
 
 namespace hybrec::trainer {
 
@@ -23,7 +23,7 @@ namespace {
 
 bool kept(int64_t user, int64_t num_users, int64_t max_users, uint64_t seed) {
   if (max_users <= 0 || max_users >= num_users) return true;
-  const uint64_t draw = mix64(seed ^ mix64(static_cast<uint64_t>(user) + 0x5eedULL));
+  const uint64_t draw = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(user) + 0x5eedULL));
   return draw % static_cast<uint64_t>(num_users) < static_cast<uint64_t>(max_users);
 }
 

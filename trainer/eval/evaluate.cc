@@ -5,17 +5,16 @@
 namespace hybrec::trainer {
 
 std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicator& comm,
-                                 const TrainConfig& config, const std::string& split,
+                                 const EvalSettings& options, const std::string& split,
                                  const std::vector<EvalSubset>& subsets, int64_t max_users) {
   std::vector<EvalResult> results;
-  const auto seed = static_cast<uint64_t>(config.train.seed);
   for (EvalSubset subset : subsets) {
-    const EvalCases cases = make_eval_cases(data, split, subset, config.model.history_len,
-                                            comm.rank(), comm.size(), max_users, seed);
+    const EvalCases cases = make_eval_cases(data, split, subset, options.history_len, comm.rank(),
+                                            comm.size(), max_users, options.seed);
     MetricSums sums =
-        rank_cases(cases, scorer, data.item_cold, config.eval.k, config.eval.auc_negatives, seed);
+        rank_cases(cases, scorer, data.item_cold, options.k, options.auc_negatives, options.seed);
     comm.allreduce_sum(sums.data(), MetricSums::kCount);
-    if (sums.users > 0) results.push_back(finish_metrics(cases, sums, config.eval.k));
+    if (sums.users > 0) results.push_back(finish_metrics(cases, sums, options.k));
   }
   return results;
 }

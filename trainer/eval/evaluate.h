@@ -11,13 +11,20 @@
 #include "trainer/dist/communicator.h"
 #include "trainer/eval/eval_cases.h"
 #include "trainer/eval/ranking.h"
-#include "trainer/loop/config.h"
 
 namespace hybrec::trainer {
 
+// What an evaluation pass needs to know of a run.
+struct EvalSettings {
+  int64_t k = 10;               // HR@k, NDCG@k
+  int64_t auc_negatives = 100;  // sampled negatives per case for the AUC
+  int64_t history_len = 0;      // the model's history window
+  uint64_t seed = 0;            // the run's seed: user sampling and AUC negatives
+};
+
 // `scorer` scores this rank's cases. Subsets with no case anywhere are left out.
 std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicator& comm,
-                                 const TrainConfig& config, const std::string& split,
+                                 const EvalSettings& options, const std::string& split,
                                  const std::vector<EvalSubset>& subsets, int64_t max_users);
 
 // The metrics.jsonl line of one result: {"event":"eval","split":..,"subset":..,

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "trainer/loop/sparse_tables.h"
+#include "trainer/model/id_tables.h"
 
 namespace hybrec::trainer {
 

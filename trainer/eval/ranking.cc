@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "hybrec/kernels/error.h"
-#include "trainer/loop/examples.h"
+#include "hybrec/kernels/splitmix.h"
 
 namespace hybrec::trainer {
 namespace {
@@ -37,11 +37,11 @@ CaseMetrics rank_one(const EvalCase& c, const float* scores, int64_t num_items, 
 
   // AUC against sampled candidates (with replacement; a bounded number of
   // draws so a user who excluded nearly everything still ends).
-  uint64_t state = mix64(seed ^ mix64(static_cast<uint64_t>(c.user) * 31 + 7));
+  uint64_t state = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(c.user) * 31 + 7));
   double wins = 0;
   int64_t drawn = 0;
   for (int64_t attempt = 0; attempt < auc_negatives * 20 && drawn < auc_negatives; ++attempt) {
-    state = mix64(state);
+    state = splitmix64(state);
     const auto j = static_cast<int64_t>(state % static_cast<uint64_t>(num_items));
     if (j == c.target || excluded(j)) continue;
     ++drawn;

@@ -1,9 +1,9 @@
 #include "trainer/eval/snapshot_rows.h"
 
 #include "hybrec/kernels/error.h"
-#include "parameter_server/checkpoint.h"
-#include "parameter_server/row_store.h"
-#include "parameter_server/slicer.h"
+#include "parameter_server/store/checkpoint.h"
+#include "parameter_server/store/row_store.h"
+#include "parameter_server/wire/slicer.h"
 
 namespace hybrec::trainer {
 

@@ -64,15 +64,15 @@ int64_t NegativeSampler::draw(uint64_t random) const {
 
 void NegativeSampler::sample(int64_t epoch, int64_t example, int64_t target, int64_t count,
                              int64_t* items, float* log_q) const {
-  uint64_t state = mix64(seed_ ^ mix64(static_cast<uint64_t>(epoch) * 0x100000001b3ULL +
-                                       static_cast<uint64_t>(example)));
+  uint64_t state = splitmix64(seed_ ^ splitmix64(static_cast<uint64_t>(epoch) * 0x100000001b3ULL +
+                                                 static_cast<uint64_t>(example)));
   const float log_count = std::log(static_cast<float>(count));
   for (int64_t c = 0; c < count; ++c) {
     int64_t item = target;
     // A negative equal to the target is redrawn; with >= 2 candidates this
     // ends, and 64 tries make a repeat vanishingly unlikely.
     for (int attempt = 0; attempt < 64 && item == target; ++attempt)
-      item = draw(state = mix64(state));
+      item = draw(state = splitmix64(state));
     items[c] = item;
     log_q[c] = log_count + log_q_[item];
   }
@@ -81,9 +81,9 @@ void NegativeSampler::sample(int64_t epoch, int64_t example, int64_t target, int
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch) {
   std::vector<int64_t> order(static_cast<std::size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[i] = i;
-  uint64_t state = mix64(seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(epoch) + 1);
+  uint64_t state = splitmix64(seed * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(epoch) + 1);
   for (int64_t i = n - 1; i > 0; --i) {
-    state = mix64(state);
+    state = splitmix64(state);
     const auto j = static_cast<int64_t>(state % static_cast<uint64_t>(i + 1));
     std::swap(order[i], order[j]);
   }

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "trainer/data/dataset.h"
-#include "trainer/data/rng.h"  // mix64: the hash behind every seeded draw here
+#include "trainer/data/rng.h"  // splitmix64: the hash behind every seeded draw here
 #include "trainer/loop/config.h"
 
 namespace hybrec::trainer {

@@ -1,9 +1,5 @@
 #include "trainer/loop/sparse_tables.h"
 
-#include <iostream>
-
-#include "parameter_server/server.h"
-
 namespace hybrec::trainer {
 namespace {
 
@@ -59,32 +55,6 @@ SparseTables::Pending SparseTables::push(const Batch& batch, const float* user_g
 
 void SparseTables::fetch(const std::string& table, const int64_t* keys, int64_t n, float* out) {
   client_.pull(table, keys, n, dim_, out).wait();
-}
-
-LocalServers::LocalServers(int shards, const std::string& checkpoint_dir, int64_t max_frame_bytes) {
-  for (int i = 0; i < shards; ++i) {
-    ps::ServerOptions options;
-    options.port = 0;
-    options.shard = ps::ShardId{i, shards};
-    options.checkpoint_dir = checkpoint_dir;
-    options.max_frame_bytes = max_frame_bytes;
-    servers_.push_back(std::make_unique<ps::PsServer>(options));
-    endpoints_.push_back(ps::Endpoint{"127.0.0.1", servers_.back()->port()});
-  }
-  for (auto& server : servers_) {
-    threads_.emplace_back([s = server.get()] {
-      try {
-        s->serve();
-      } catch (const std::exception& e) {
-        std::cerr << "hybrec train: local parameter-server shard: " << e.what() << "\n";
-      }
-    });
-  }
-}
-
-LocalServers::~LocalServers() {
-  for (auto& server : servers_) server->stop();
-  for (auto& thread : threads_) thread.join();
 }
 
 }  // namespace hybrec::trainer

@@ -10,18 +10,12 @@
 #include <thread>
 #include <vector>
 
-#include "parameter_server/client.h"
+#include "parameter_server/client/client.h"
 #include "trainer/loop/config.h"
 #include "trainer/model/batch.h"
-
-namespace hybrec::ps {
-class PsServer;
-}
+#include "trainer/model/id_tables.h"
 
 namespace hybrec::trainer {
-
-inline constexpr const char* kUserTable = "user";
-inline constexpr const char* kItemTable = "item";
 
 class SparseTables {
  public:
@@ -55,23 +49,6 @@ class SparseTables {
   ps::PsClient client_;
   std::vector<ps::TableSpec> specs_;
   int64_t dim_;
-};
-
-// Parameter-server shards served by threads of this process, on loopback
-// ports of their own choosing: what `hybrec train` uses when neither MPI nor
-// --ps gives it servers. Each shard snapshots into `checkpoint_dir`.
-class LocalServers {
- public:
-  LocalServers(int shards, const std::string& checkpoint_dir, int64_t max_frame_bytes);
-  ~LocalServers();  // stops and joins every shard
-  LocalServers(const LocalServers&) = delete;
-  LocalServers& operator=(const LocalServers&) = delete;
-  const std::vector<ps::Endpoint>& endpoints() const { return endpoints_; }
-
- private:
-  std::vector<std::unique_ptr<ps::PsServer>> servers_;
-  std::vector<std::thread> threads_;
-  std::vector<ps::Endpoint> endpoints_;
 };
 
 }  // namespace hybrec::trainer

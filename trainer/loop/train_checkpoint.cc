@@ -8,13 +8,13 @@
 #include <sstream>
 
 #include "hybrec/kernels/error.h"
-#include "parameter_server/checkpoint_files.h"
-#include "parameter_server/hdf5_util.h"
+#include "parameter_server/storage/atomic_file.h"
+#include "parameter_server/storage/hdf5_util.h"
 
 namespace hybrec::trainer {
 
 namespace fs = std::filesystem;
-namespace h5 = ps::hdf5;
+namespace h5 = storage::hdf5;
 
 namespace {
 
@@ -43,7 +43,7 @@ std::vector<float> read_vector(hid_t file, const char* name, int64_t expected,
 }
 
 void write_text(const std::string& path, const std::string& text) {
-  ps::write_atomically(
+  storage::write_atomically(
       path,
       [&](const std::string& temp) {
         std::ofstream out(temp, std::ios::binary | std::ios::trunc);
@@ -67,10 +67,10 @@ std::string write_trainer_checkpoint(const std::string& checkpoint_root, const T
   const fs::path dir = fs::path(checkpoint_root) / step_dir_name(s.step);
   fs::create_directories(dir);
   const std::string path = (dir / "trainer.h5").string();
-  ps::write_atomically(
+  storage::write_atomically(
       path,
       [&](const std::string& temp) {
-        h5::Lock lock;
+        h5::Lock lock(kKind);
         h5::Handle file = h5::open_file_handle(
             H5Fcreate(temp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "H5Fcreate", temp);
         h5::write_int_attr(file, "format_version", kTrainerCheckpointVersion, temp);
@@ -114,7 +114,7 @@ std::string latest_checkpoint(const std::string& checkpoint_root) {
 TrainerState read_trainer_checkpoint(const std::string& step_dir) {
   const std::string path = (fs::path(step_dir) / "trainer.h5").string();
   HYBREC_CHECK(fs::exists(path), kKind, " ", path, ": no such file");
-  h5::Lock lock;
+  h5::Lock lock(kKind);
   h5::Handle file =
       h5::open_file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "H5Fopen", path);
   const int64_t version = h5::read_int_attr(file, "format_version", path, "root");

@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -16,16 +14,14 @@
 
 #include "hybrec/kernels/error.h"
 #include "trainer/data/dataset.h"
-#include "trainer/dist/grad_buckets.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/eval/model_scorer.h"
-#include "trainer/loop/batch_builder.h"
 #include "trainer/loop/examples.h"
 #include "trainer/loop/lr_schedule.h"
 #include "trainer/loop/run_log.h"
 #include "trainer/loop/sparse_tables.h"
 #include "trainer/loop/train_checkpoint.h"
-#include "trainer/model/dense_adam.h"
+#include "trainer/loop/train_step.h"
 #include "trainer/model/hybrid_model.h"
 
 namespace hybrec::trainer {
@@ -34,14 +30,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// One batch in flight: its keys, pulled rows, row gradients and the
-// requests that read or fill them.
-struct StepSlot {
-  Batch batch;
-  std::vector<float> user_rows, item_rows, user_grads, item_grads;
-  SparseTables::Pending pull, push;
-};
 
 int compute_threads(const TrainConfig& config, int local_ranks) {
   if (config.train.threads > 0) return static_cast<int>(config.train.threads);
@@ -59,9 +47,6 @@ class Run {
         data_(read_dataset(config_.data_path)),
         model_(model_config_for(config_, data_)),
         set_(make_training_set(data_)),
-        sampler_(set_, config_.train.sampler, config_.train.popularity_alpha,
-                 static_cast<uint64_t>(config_.train.seed)),
-        builder_(set_, sampler_, config_.train.negatives, config_.model.history_len),
         log_(rank0_ ? (fs::path(setup.out_dir) / "metrics.jsonl").string() : std::string()),
         checkpoint_root_((fs::path(setup.out_dir) / "checkpoints").string()),
         ps_dir_(setup.ps_dir.empty() ? (fs::path(setup.out_dir) / "ps").string() : setup.ps_dir) {}
@@ -69,15 +54,11 @@ class Run {
   TrainSummary run();
 
  private:
-  void start_servers();
-  void prepare(int64_t step, StepSlot& slot);
-  double train_step(int64_t step, StepSlot& cur, StepSlot& next);
-  void push_in_rank_order(StepSlot& slot);
+  void start_tables();
   void checkpoint(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
   bool stop_requested();
-  void fault_point(const char* where, int64_t step);
   void check_replicas(int64_t step);
   std::vector<EvalResult> evaluate_split(const std::string& split,
                                          const std::vector<EvalSubset>& subsets, int64_t max_users);
@@ -89,124 +70,22 @@ class Run {
   Dataset data_;
   HybridModel model_;
   TrainingSet set_;
-  NegativeSampler sampler_;
-  BatchBuilder builder_;
   MetricsLog log_;
   std::string checkpoint_root_, ps_dir_;
 
-  std::unique_ptr<LocalServers> local_servers_;
   std::unique_ptr<SparseTables> tables_;
-  std::vector<float> params_, grad_;
-  std::unique_ptr<DenseAdam> adam_;
-  std::unique_ptr<GradBuckets> buckets_;  // over grad_, reused every step
-  TrainerState state_;                    // best-so-far bookkeeping and what a checkpoint records
+  std::unique_ptr<TrainStep> step_;
+  TrainerState state_;  // best-so-far bookkeeping and what a checkpoint records
   int64_t steps_per_epoch_ = 0, total_steps_ = 0;
-  int64_t order_epoch_ = -1;
   int64_t last_checkpoint_ = -1;
-  std::vector<int64_t> order_;
-  std::vector<int64_t> batch_examples_;
 };
 
-void Run::start_servers() {
+void Run::start_tables() {
   if (!config_.model.use_id) return;
-  std::vector<ps::Endpoint> endpoints = setup_.endpoints;
-  if (endpoints.empty()) {
-    HYBREC_CHECK(comm_.size() == 1, comm_.size(),
-                 " trainer ranks need shared parameter servers: add server ranks to the mpirun "
-                 "command (-np P hybrec ps --mpi : ...) or pass --ps host:port,...");
-    local_servers_ = std::make_unique<LocalServers>(static_cast<int>(config_.ps.local_shards),
-                                                    ps_dir_, config_.ps.max_frame_mib << 20);
-    endpoints = local_servers_->endpoints();
-  }
-  tables_ = std::make_unique<SparseTables>(endpoints, config_);
+  HYBREC_CHECK(!setup_.endpoints.empty(),
+               "run_training: model.use_id needs parameter servers (TrainSetup::endpoints)");
+  tables_ = std::make_unique<SparseTables>(setup_.endpoints, config_);
   tables_->create_tables();  // idempotent: every rank may create
-}
-
-void Run::prepare(int64_t step, StepSlot& slot) {
-  const int64_t epoch = step / steps_per_epoch_, in_epoch = step % steps_per_epoch_;
-  if (epoch != order_epoch_) {
-    order_ = epoch_order(static_cast<int64_t>(set_.examples.size()),
-                         static_cast<uint64_t>(config_.train.seed), epoch);
-    order_epoch_ = epoch;
-  }
-  const int64_t B = config_.train.batch_size, W = comm_.size(), r = comm_.rank();
-  batch_examples_.resize(static_cast<std::size_t>(B));
-  // Rank-strided: the step's W*B examples, rank r taking every W-th.
-  for (int64_t i = 0; i < B; ++i) batch_examples_[i] = order_[(in_epoch * B + i) * W + r];
-  builder_.build(epoch, batch_examples_.data(), B, &slot.batch);
-  const auto d = static_cast<std::size_t>(config_.model.dim);
-  const std::size_t users = slot.batch.user_ids.size(), items = slot.batch.item_ids.size();
-  slot.user_rows.resize(users * d);
-  slot.item_rows.resize(items * d);
-  slot.user_grads.resize(users * d);
-  slot.item_grads.resize(items * d);
-  if (tables_) slot.pull = tables_->pull(slot.batch, slot.user_rows.data(), slot.item_rows.data());
-}
-
-double Run::train_step(int64_t step, StepSlot& cur, StepSlot& next) {
-  const bool sync = config_.train.sync;
-  const bool more = step + 1 < total_steps_;
-  cur.pull.wait();
-  if (!sync && more) {
-    // The next batch's pull overlaps this batch's compute (its rows may miss
-    // this step's push: bounded staleness of one step).
-    next.push.wait();
-    prepare(step + 1, next);
-  }
-  HybridModel::StepInputs in;
-  in.batch = &cur.batch;
-  in.params = params_.data();
-  in.user_rows = cur.user_rows.data();
-  in.item_rows = cur.item_rows.data();
-  in.text_emb = data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data();
-  in.dropout_seed =
-      mix64(static_cast<uint64_t>(config_.train.seed) * 0x9e37ULL + static_cast<uint64_t>(step));
-  in.training = true;
-  HybridModel::StepOutputs out;
-  out.dense_grad = grad_.data();
-  out.user_row_grads = cur.user_grads.data();
-  out.item_row_grads = cur.item_grads.data();
-  out.grad_ready = [this](int64_t b, int64_t e) { buckets_->on_ready(b, e); };
-  const double loss = model_.forward_backward(in, out);
-  if (tables_ && !sync) {
-    cur.push = tables_->push(cur.batch, cur.user_grads.data(), cur.item_grads.data());
-  }
-  buckets_->finish(/*average=*/true);
-  adam_->step(static_cast<float>(learning_rate(config_.train, step, total_steps_)), grad_.data(),
-              params_.data());
-  if (sync) {
-    push_in_rank_order(cur);
-    if (more) prepare(step + 1, next);
-  }
-  return loss;
-}
-
-// Sync mode's pushes: one rank at a time, in rank order, so every shard
-// applies a step's row gradients in the same order in every run (the sparse
-// optimizers' updates of a row do not commute in floating point) and the
-// run is reproducible whatever the timing. The last barrier also completes
-// every rank's push before any rank's next pull.
-void Run::push_in_rank_order(StepSlot& slot) {
-  if (!tables_) return;
-  for (int r = 0; r < comm_.size(); ++r) {
-    if (r == comm_.rank()) {
-      slot.push = tables_->push(slot.batch, slot.user_grads.data(), slot.item_grads.data());
-      slot.push.wait();
-    }
-    comm_.barrier();
-  }
-}
-
-// Test hook for the recovery tests: HYBREC_FAULT=kill-in-checkpoint:STEP
-// kills rank 0 while it writes step STEP's checkpoint, after the server
-// snapshot and trainer.h5 but before `latest` moves (tests/cluster/faults_test.sh).
-void Run::fault_point(const char* where, int64_t step) {
-  static const char* fault = std::getenv("HYBREC_FAULT");
-  if (fault == nullptr) return;
-  if (std::string(fault) != std::string(where) + ":" + std::to_string(step)) return;
-  std::fprintf(stderr, "hybrec train: HYBREC_FAULT=%s: killing this rank\n", fault);
-  std::fflush(stderr);
-  std::raise(SIGKILL);
 }
 
 void Run::checkpoint(int64_t step) {
@@ -217,12 +96,12 @@ void Run::checkpoint(int64_t step) {
   state_.ps_version = tables_ ? step : -1;
   if (tables_ && rank0_) tables_->save(step);
   if (rank0_) {
-    state_.params = params_;
-    state_.adam_m = adam_->m();
-    state_.adam_v = adam_->v();
-    state_.adam_step = adam_->steps();
+    state_.params = step_->params();
+    state_.adam_m = step_->adam().m();
+    state_.adam_v = step_->adam().v();
+    state_.adam_step = step_->adam().steps();
     write_trainer_checkpoint(checkpoint_root_, state_, to_toml(config_));
-    fault_point("kill-in-checkpoint", step);
+    if (setup_.before_latest_moves) setup_.before_latest_moves(step);
     mark_latest(checkpoint_root_, step);
     log_.write({{"event", "checkpoint"},
                 {"step", step},
@@ -241,8 +120,8 @@ void Run::restore(const std::string& step_dir) {
   HYBREC_CHECK((s.ps_version >= 0) == (tables_ != nullptr), "checkpoint ", step_dir,
                s.ps_version >= 0 ? " has id tables but model.use_id is false"
                                  : " has no id tables but model.use_id is true");
-  params_ = s.params;
-  adam_->load_state(s.adam_m, s.adam_v, s.adam_step);
+  step_->params() = s.params;
+  step_->adam().load_state(s.adam_m, s.adam_v, s.adam_step);
   if (tables_ && rank0_) tables_->load(s.ps_version);
   comm_.barrier();
   state_ = std::move(s);
@@ -254,8 +133,8 @@ std::vector<EvalResult> Run::evaluate_split(const std::string& split,
   RowFetcher fetch = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
     tables_->fetch(table, keys, n, out);
   };
-  ModelScorer scorer(model_, params_.data(), data_, tables_ ? fetch : RowFetcher());
-  return evaluate(data_, scorer, comm_, config_, split, subsets, max_users);
+  ModelScorer scorer(model_, step_->params().data(), data_, tables_ ? fetch : RowFetcher());
+  return evaluate(data_, scorer, comm_, eval_settings_for(config_), split, subsets, max_users);
 }
 
 // Data parallelism keeps one model: every rank must hold bit-identical dense
@@ -263,15 +142,16 @@ std::vector<EvalResult> Run::evaluate_split(const std::string& split,
 // so a divergence is reported instead of silently averaged away.
 void Run::check_replicas(int64_t step) {
   if (comm_.size() == 1) return;
-  std::vector<float> reference = params_;
+  const std::vector<float>& params = step_->params();
+  std::vector<float> reference = params;
   comm_.broadcast(reference.data(), static_cast<int64_t>(reference.size() * sizeof(float)), 0);
   // [ranks that differ, sum over ranks of the largest difference] (0 iff all equal)
   double differing[2] = {0.0, 0.0};
   for (std::size_t i = 0; i < reference.size(); ++i) {
-    if (std::memcmp(&reference[i], &params_[i], sizeof(float)) != 0) {
+    if (std::memcmp(&reference[i], &params[i], sizeof(float)) != 0) {
       differing[0] = 1.0;
       differing[1] =
-          std::max(differing[1], static_cast<double>(std::fabs(reference[i] - params_[i])));
+          std::max(differing[1], static_cast<double>(std::fabs(reference[i] - params[i])));
     }
   }
   comm_.allreduce_sum(differing, 2);
@@ -328,16 +208,9 @@ TrainSummary Run::run() {
   const int64_t eval_every =
       config_.train.eval_every > 0 ? config_.train.eval_every : steps_per_epoch_;
 
-  start_servers();
-  params_.resize(static_cast<std::size_t>(model_.num_params()));
-  grad_.resize(params_.size());
-  model_.init_params(static_cast<uint64_t>(config_.train.seed), params_.data());
-  DenseAdamOptions adam_options;
-  adam_options.weight_decay = static_cast<float>(config_.train.weight_decay);
-  adam_options.max_norm = static_cast<float>(config_.train.clip_norm);
-  adam_ = std::make_unique<DenseAdam>(model_.num_params(), adam_options);
-  buckets_ = std::make_unique<GradBuckets>(comm_, grad_.data(), model_.num_params(),
-                                           config_.train.bucket_kib << 10);
+  start_tables();
+  step_ = std::make_unique<TrainStep>(config_, comm_, data_, model_, set_, tables_.get(),
+                                      steps_per_epoch_, total_steps_);
 
   int64_t step = 0;
   if (setup_.resume) {
@@ -358,14 +231,13 @@ TrainSummary Run::run() {
                 {"data", config_.data_path}});
   }
 
-  StepSlot slots[2];
-  if (step < total_steps_) prepare(step, slots[step % 2]);
+  step_->begin(step);
   double train_seconds = 0.0, last_loss = 0.0;
   int64_t trained_steps = 0;
   bool stopped_early = false, interrupted = false, preempted = false;
   while (step < total_steps_) {
     const auto t0 = Clock::now();
-    double loss = train_step(step, slots[step % 2], slots[(step + 1) % 2]);
+    const double loss = step_->run(step);
     ++step;
     ++trained_steps;
     train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
@@ -381,7 +253,7 @@ TrainSummary Run::run() {
     const bool at_stop =
         at_signal || (setup_.stop_after_steps > 0 && step >= setup_.stop_after_steps);
     if (!(at_eval || at_checkpoint || at_stop)) continue;
-    for (auto& slot : slots) slot.push.wait();
+    step_->wait_pushes();
     comm_.barrier();  // every rank's pushes applied before anyone reads the tables
     double mean_loss = loss;
     comm_.allreduce_sum(&mean_loss, 1);
@@ -414,10 +286,7 @@ TrainSummary Run::run() {
       break;
     }
   }
-  for (auto& slot : slots) {
-    slot.push.wait();
-    slot.pull.wait();
-  }
+  step_->drain();
   progress.finish();
   check_replicas(step);
 
@@ -438,7 +307,7 @@ TrainSummary Run::run() {
   if (interrupted) {
     if (rank0_) progress.note("stopped after step " + std::to_string(step) + " (checkpointed)");
     summary.preempted = preempted;
-    summary.params = params_;
+    summary.params = step_->params();
     return summary;
   }
   // The model evaluated is the best validated one (early stopping's point).
@@ -456,7 +325,7 @@ TrainSummary Run::run() {
     for (const auto& r : summary.test)
       log_.write(eval_event(r, state_.best_step >= 0 ? state_.best_step : step));
   }
-  summary.params = params_;
+  summary.params = step_->params();
   return summary;
 }
 
@@ -469,6 +338,15 @@ ModelConfig model_config_for(const TrainConfig& config, const Dataset& data) {
                " has no /items/text_emb, which model.use_text / model.use_text_score need");
   m.text_dim = data.text_dim;
   return m;
+}
+
+EvalSettings eval_settings_for(const TrainConfig& config) {
+  EvalSettings options;
+  options.k = config.eval.k;
+  options.auc_negatives = config.eval.auc_negatives;
+  options.history_len = config.model.history_len;
+  options.seed = static_cast<uint64_t>(config.train.seed);
+  return options;
 }
 
 TrainSummary run_training(const TrainSetup& setup) {

@@ -9,12 +9,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "parameter_server/client.h"
+#include "parameter_server/client/client.h"
 #include "trainer/data/dataset.h"
 #include "trainer/dist/communicator.h"
+#include "trainer/eval/evaluate.h"
 #include "trainer/eval/ranking.h"
 #include "trainer/loop/config.h"
 
@@ -23,7 +25,7 @@ namespace hybrec::trainer {
 struct TrainSetup {
   TrainConfig config;
   std::string out_dir;                  // DIR: metrics.jsonl, checkpoints/, ps/
-  std::vector<ps::Endpoint> endpoints;  // servers; empty = in-process shards (1 rank only)
+  std::vector<ps::Endpoint> endpoints;  // the servers, in shard order (model.use_id needs them)
   std::string ps_dir;                   // where the servers snapshot; "" = DIR/ps
   bool resume = false;                  // continue from DIR/checkpoints/latest
   int64_t stop_after_steps = 0;         // > 0: checkpoint and stop after this many steps
@@ -34,6 +36,10 @@ struct TrainSetup {
   const std::atomic<int>* stop_signal = nullptr;
   Communicator* comm = nullptr;
   int local_ranks = 1;  // processes on this machine (thread default)
+  // Called on rank 0 once a checkpoint's files (trainer.h5, the server
+  // snapshot) are written and before checkpoints/latest moves to it; may be
+  // empty. The recovery tests kill the rank here (launch/fault_injection.h).
+  std::function<void(int64_t step)> before_latest_moves;
 };
 
 struct TrainSummary {
@@ -50,5 +56,9 @@ TrainSummary run_training(const TrainSetup& setup);
 // The model config for this dataset: the config's [model] with the dataset's
 // text dimension; throws when the model needs text the dataset lacks.
 ModelConfig model_config_for(const TrainConfig& config, const Dataset& data);
+
+// The evaluation options of a run's config (eval.k, eval.auc_negatives,
+// model.history_len, train.seed).
+EvalSettings eval_settings_for(const TrainConfig& config);
 
 }  // namespace hybrec::trainer

@@ -5,16 +5,9 @@
 
 #include <cstdint>
 
-namespace hybrec::trainer {
+#include "hybrec/kernels/splitmix.h"
 
-// splitmix64's finaliser (Steele, Lea, Flood 2014): a bijection on 64 bits
-// whose output passes BigCrush for consecutive inputs.
-inline uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+namespace hybrec::trainer {
 
 inline uint64_t counter_hash(uint64_t seed, uint64_t stream, uint64_t index) {
   return splitmix64(splitmix64(splitmix64(seed) ^ stream) ^ index);

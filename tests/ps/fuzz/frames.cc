@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "parameter_server/wire_convert.h"
+#include "parameter_server/wire/wire_convert.h"
 #include "wire_bytes.h"
 
 namespace hybrec::ps::fuzz {

@@ -11,8 +11,8 @@
 #include <memory>
 
 #include "ParameterServer.h"
-#include "parameter_server/table_spec.h"
-#include "parameter_server/wire_convert.h"
+#include "parameter_server/wire/table_spec.h"
+#include "parameter_server/wire/wire_convert.h"
 #include "server_watch.h"
 #include "wire_bytes.h"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "parameter_server/client.h"
-#include "parameter_server/table_spec.h"
+#include "parameter_server/client/client.h"
+#include "parameter_server/wire/table_spec.h"
 
 namespace hybrec::ps::fuzz {
 

@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "trainer/dist/mpi_job.h"
+#include "launch/mpi_job.h"
 
 namespace {
 
@@ -28,7 +28,7 @@ class FailurePrinter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
-  hybrec::trainer::MpiEnvironment mpi;
+  hybrec::launch::MpiEnvironment mpi;
   ::testing::InitGoogleTest(&argc, argv);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

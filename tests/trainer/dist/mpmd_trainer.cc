@@ -19,11 +19,15 @@
 #include <vector>
 
 #include "hybrec/kernels/error.h"
-#include "parameter_server/client.h"
-#include "trainer/dist/mpi_job.h"
+#include "launch/mpi_job.h"
+#include "parameter_server/client/client.h"
 
 namespace hybrec::trainer {
 namespace {
+
+using launch::JobRole;
+using launch::launched_by_mpi;
+using launch::MpiJob;
 
 std::string join(const std::vector<std::string>& parts) {
   std::string out;

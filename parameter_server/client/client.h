@@ -1,0 +1,118 @@
+// Client of a sharded parameter server.
+//
+// Routing: each key goes to slicer.shard_of(key) (jump consistent hash by
+// default; pass another Slicer to change it). Each request is deduplicated
+// (a key given twice is pulled once; its gradients are summed before they
+// are sent), split per shard, and the per-shard requests are in flight at
+// the same time, one persistent connection per shard. Results come back in
+// the caller's key order.
+//
+// Asynchrony: pull() and push() return at once with a Request handle; wait()
+// blocks until every shard answered and rethrows the first failure. Requests
+// to one shard run in the order they were issued on this client, so a pull
+// issued after a push sees that push. The caller's buffers (keys, grads,
+// out) must stay alive and untouched until wait() returns; the handle's
+// destructor waits too.
+//
+// Failures: a transport failure (connection refused or reset, timeout) closes
+// the connection and retries with exponential backoff up to max_attempts;
+// then wait() throws hybrec::Error naming the shard and its address. A typed
+// server error (PsError: unknown table, dim mismatch, ...) is not retried:
+// it is rethrown as RequestError with the server's code and message. Pushes
+// are exactly-once across retries: each carries this client's random id and
+// a per-shard sequence number, and a shard acknowledges without applying a
+// push it has already applied (a retry after a lost reply).
+//
+// A PsClient is used from one thread at a time; give each trainer thread its
+// own client.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parameter_server/wire/endpoint.h"
+#include "parameter_server/wire/slicer.h"
+#include "parameter_server/wire/table_spec.h"
+
+namespace hybrec::ps {
+
+struct ClientOptions {
+  int connect_timeout_ms = 2000;
+  int io_timeout_ms = 60000;    // send/receive timeout of one call
+  int max_attempts = 5;         // tries per shard call, transport failures only
+  int backoff_initial_ms = 50;  // doubled after each failed try
+  int backoff_max_ms = 2000;
+  int64_t max_frame_bytes = 256LL << 20;  // must not exceed the servers' --max-frame-mib
+};
+
+struct ShardHealth {
+  Endpoint endpoint;
+  bool reachable = false;
+  int wire_version = 0;
+  int shard_index = -1;
+  int num_shards = 0;
+  std::string error;  // why it is unreachable
+};
+
+class PsClient {
+ public:
+  class Request;
+
+  // Connects lazily: nothing is opened until the first call. Endpoint i must
+  // be the server started as shard i of endpoints.size(); the first call to
+  // each shard checks this and the wire version through health().
+  explicit PsClient(std::vector<Endpoint> endpoints, ClientOptions options = {},
+                    std::unique_ptr<Slicer> slicer = nullptr);
+  ~PsClient();
+  PsClient(const PsClient&) = delete;
+  PsClient& operator=(const PsClient&) = delete;
+
+  int num_shards() const;
+  const Slicer& slicer() const;
+
+  // Creates the table on every shard (idempotent); blocks.
+  void create_table(const TableSpec& spec);
+
+  // Rows of keys[0..n) into out [n, dim].
+  Request pull(const std::string& table, const int64_t* keys, int64_t n, int64_t dim, float* out);
+  // Gradients grads [n, dim] for keys[0..n).
+  Request push(const std::string& table, const int64_t* keys, int64_t n, int64_t dim,
+               const float* grads);
+  // Overwrites rows [n, dim] and resets their optimizer state.
+  Request assign(const std::string& table, const int64_t* keys, int64_t n, int64_t dim,
+                 const float* rows);
+
+  // Every shard, concurrently; blocks.
+  void save(int64_t version);
+  void load(int64_t version);
+  // Never throws: an unreachable shard is reported in its entry.
+  std::vector<ShardHealth> health();
+  // One human-readable block per shard (tables, rows, bytes, counters).
+  std::vector<std::string> stats();
+
+  // Handle of an asynchronous request.
+  class Request {
+   public:
+    Request();
+    ~Request();  // waits
+    Request(Request&&) noexcept;
+    Request& operator=(Request&&) noexcept;
+    void wait();
+    bool ready() const;
+
+    struct State;
+
+   private:
+    friend class PsClient;
+    explicit Request(std::shared_ptr<State> state);
+    std::shared_ptr<State> state_;
+  };
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hybrec::ps

@@ -1,0 +1,289 @@
+// One parameter-server shard as the client sees it: a persistent Thrift
+// connection, the thread that uses it (so requests to one shard run in the
+// order they were issued), retries with backoff, and the two calls whose
+// payloads bypass the generated code's intermediate strings (pull replies
+// read straight from the frame buffer, push gradients written straight into
+// it). Internal to client.cc; see client.h for the contract.
+#pragma once
+
+#include <thrift/TConfiguration.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TSocket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "ParameterServer.h"
+#include "parameter_server/client/client.h"
+#include "parameter_server/wire/errors.h"
+#include "parameter_server/wire/wire_convert.h"
+#include "ps_constants.h"
+
+namespace hybrec::ps {
+
+namespace at = apache::thrift;
+
+using Protocol = at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>;
+
+class ShardChannel {
+ public:
+  ShardChannel(int index, int num_shards, Endpoint endpoint, const ClientOptions& options,
+               int64_t client_id)
+      : index_(index),
+        num_shards_(num_shards),
+        endpoint_(std::move(endpoint)),
+        options_(options),
+        client_id_(client_id) {
+    worker_ = std::thread([this] { run(); });
+  }
+  ~ShardChannel() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+  const Endpoint& endpoint() const { return endpoint_; }
+
+  // pull, with the reply's rows handed to consume(bytes, size) straight out
+  // of the transport's frame buffer: the generated recv_pull would first
+  // copy all of them into a string (one full extra pass over the reply).
+  void pull(const std::string& table, const std::string& keys,
+            const std::function<void(const char*, size_t)>& consume) {
+    call("pull", [&](wire::ParameterServerClient& client) {
+      client.send_pull(table, keys);
+      recv_pull_rows(consume);
+    });
+  }
+
+  // Runs task on this shard's thread, after every task submitted before it.
+  void submit(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+
+  // push, with the gradients written by write_grads(transport) straight into
+  // the request frame (`bytes` of them): the generated send_push would take
+  // them as a string, one full extra copy of the request.
+  void push(const std::string& table, const std::string& keys, uint32_t bytes,
+            const std::function<void(at::transport::TFramedTransport&)>& write_grads) {
+    // One sequence for every attempt: a retry after a lost reply is then
+    // recognised by the shard and not applied twice.
+    const int64_t sequence = ++push_sequence_;
+    call("push", [&](wire::ParameterServerClient& client) {
+      // Field for field what ParameterServer_push_pargs::write sends.
+      Protocol& out = *protocol_;
+      out.writeMessageBegin("push", at::protocol::T_CALL, 0);
+      out.writeStructBegin("ParameterServer_push_pargs");
+      out.writeFieldBegin("table", at::protocol::T_STRING, 1);
+      out.writeString(table);
+      out.writeFieldEnd();
+      out.writeFieldBegin("keys", at::protocol::T_STRING, 2);
+      out.writeBinary(keys);
+      out.writeFieldEnd();
+      out.writeFieldBegin("grads", at::protocol::T_STRING, 3);
+      out.writeI32(static_cast<int32_t>(bytes));
+      write_grads(*transport_);
+      out.writeFieldEnd();
+      out.writeFieldBegin("client_id", at::protocol::T_I64, 4);
+      out.writeI64(client_id_);
+      out.writeFieldEnd();
+      out.writeFieldBegin("sequence", at::protocol::T_I64, 5);
+      out.writeI64(sequence);
+      out.writeFieldEnd();
+      out.writeFieldStop();
+      out.writeStructEnd();
+      out.writeMessageEnd();
+      transport_->writeEnd();
+      transport_->flush();
+      client.recv_push();
+    });
+  }
+
+  // Calls fn(client) with retries on transport failures (on the shard's
+  // thread). attempts <= 0: options.max_attempts.
+  void call(const char* what, const std::function<void(wire::ParameterServerClient&)>& fn,
+            int attempts = 0) {
+    if (attempts <= 0) attempts = options_.max_attempts;
+    int backoff_ms = options_.backoff_initial_ms;
+    std::string last_error;
+    for (int attempt = 1; attempt <= attempts; ++attempt) {
+      try {
+        connect();
+        fn(*client_);
+        return;
+      } catch (const wire::PsError& e) {
+        RequestError error = from_wire(e);
+        throw RequestError(error.code(), prefix() + error.what(), __FILE__, __LINE__);
+      } catch (const at::TApplicationException& e) {
+        disconnect();  // the stream position is unknown after an application error
+        HYBREC_THROW(prefix(), what, " failed on the server: ", e.what());
+      } catch (const at::TException& e) {  // transport or protocol: the connection is suspect
+        disconnect();
+        last_error = e.what();
+      }
+      if (attempt < attempts) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(backoff_ms * 2, options_.backoff_max_ms);
+      }
+    }
+    HYBREC_THROW(prefix(), what, " failed: unreachable after ", attempts,
+                 attempts == 1 ? " attempt" : " attempts", ": ", last_error);
+  }
+
+ private:
+  std::string prefix() const {
+    return "parameter server shard " + std::to_string(index_) + " at " + endpoint_.to_string() +
+           ": ";
+  }
+
+  void connect() {
+    if (client_) return;
+    const int limit = static_cast<int>(options_.max_frame_bytes);
+    auto config = std::make_shared<at::TConfiguration>(limit, limit);
+    auto socket = std::make_shared<at::transport::TSocket>(endpoint_.host, endpoint_.port, config);
+    socket->setConnTimeout(options_.connect_timeout_ms);
+    socket->setRecvTimeout(options_.io_timeout_ms);
+    socket->setSendTimeout(options_.io_timeout_ms);
+    socket->setNoDelay(true);
+    transport_ = std::make_shared<at::transport::TFramedTransport>(socket, config);
+    protocol_ = std::make_shared<Protocol>(transport_, limit, limit, true, true);
+    transport_->open();
+    client_ = std::make_unique<wire::ParameterServerClient>(protocol_);
+    wire::Health health;
+    try {
+      client_->health(health);
+    } catch (...) {
+      disconnect();
+      throw;
+    }
+    // A wrong address or a server of another version is a configuration
+    // error: fail at once rather than route keys to the wrong shard.
+    if (health.wire_version != wire::g_ps_constants.WIRE_VERSION || health.shard_index != index_ ||
+        health.num_shards != num_shards_) {
+      disconnect();
+      HYBREC_THROW(prefix(), "expected shard ", index_, " of ", num_shards_,
+                   " speaking wire version ", wire::g_ps_constants.WIRE_VERSION, ", found shard ",
+                   health.shard_index, " of ", health.num_shards, " speaking version ",
+                   health.wire_version);
+    }
+  }
+
+  // The generated recv_pull, except for the rows field (see pull()).
+  void recv_pull_rows(const std::function<void(const char*, size_t)>& consume) {
+    Protocol& in = *protocol_;
+    std::string name;
+    at::protocol::TMessageType type;
+    int32_t seqid = 0;
+    in.readMessageBegin(name, type, seqid);
+    if (type == at::protocol::T_EXCEPTION) {
+      at::TApplicationException x;
+      x.read(&in);
+      in.readMessageEnd();
+      transport_->readEnd();
+      throw x;
+    }
+    if (type != at::protocol::T_REPLY || name != "pull") {
+      throw at::TApplicationException(at::TApplicationException::INVALID_MESSAGE_TYPE,
+                                      "pull: unexpected reply '" + name + "'");
+    }
+    bool got_rows = false, got_error = false;
+    wire::PsError error;
+    in.readStructBegin(name);
+    for (;;) {
+      at::protocol::TType field_type;
+      int16_t field_id;
+      in.readFieldBegin(name, field_type, field_id);
+      if (field_type == at::protocol::T_STOP) break;
+      if (field_id == 0 && field_type == at::protocol::T_STRING) {
+        int32_t size = 0;
+        in.readI32(size);
+        if (size < 0) {
+          throw at::protocol::TProtocolException(at::protocol::TProtocolException::NEGATIVE_SIZE);
+        }
+        uint32_t available = static_cast<uint32_t>(size);
+        const uint8_t* bytes = transport_->borrow(nullptr, &available);
+        if (bytes != nullptr) {
+          consume(reinterpret_cast<const char*>(bytes), static_cast<size_t>(size));
+          transport_->consume(static_cast<uint32_t>(size));
+        } else {  // not all in the frame buffer: the generic path
+          std::string rows(static_cast<size_t>(size), '\0');
+          transport_->readAll(reinterpret_cast<uint8_t*>(rows.data()), static_cast<uint32_t>(size));
+          consume(rows.data(), rows.size());
+        }
+        got_rows = true;
+      } else if (field_id == 1 && field_type == at::protocol::T_STRUCT) {
+        error.read(&in);
+        got_error = true;
+      } else {
+        in.skip(field_type);
+      }
+      in.readFieldEnd();
+    }
+    in.readStructEnd();
+    in.readMessageEnd();
+    transport_->readEnd();
+    if (got_error) throw error;
+    if (!got_rows) {
+      throw at::TApplicationException(at::TApplicationException::MISSING_RESULT,
+                                      "pull failed: unknown result");
+    }
+  }
+
+  void disconnect() {
+    client_.reset();
+    protocol_.reset();
+    if (transport_) {
+      try {
+        transport_->getUnderlyingTransport()->close();
+      } catch (const at::TException&) {
+      }
+      transport_.reset();
+    }
+  }
+
+  void run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) break;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+    disconnect();
+  }
+
+  const int index_, num_shards_;
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  const int64_t client_id_;
+  int64_t push_sequence_ = 0;  // used only on this channel's thread
+  std::shared_ptr<at::transport::TFramedTransport> transport_;
+  std::shared_ptr<Protocol> protocol_;
+  std::unique_ptr<wire::ParameterServerClient> client_;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool closing_ = false;
+  std::thread worker_;
+};
+
+}  // namespace hybrec::ps

@@ -1,0 +1,96 @@
+// The parameter-server shard's request handler: ps.thrift's service over a
+// RowStore, without any socket. The server (server.h) puts it behind Thrift;
+// unit tests call it directly.
+//
+// Every request is validated in full before anything is touched (table,
+// lengths, dims, finiteness), so a rejected request changes nothing; it
+// answers with a PsError naming the problem and the shard keeps serving.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "ParameterServer.h"
+#include "parameter_server/store/checkpoint.h"
+#include "parameter_server/store/row_store.h"
+
+namespace hybrec::ps {
+
+struct ServiceOptions {
+  ShardId shard;
+  std::string checkpoint_dir;  // empty: save/load answer NOT_CONFIGURED
+  // Keys one pull/push/assign may carry; the frame limit bounds it anyway,
+  // this gives a clear TOO_LARGE instead of a dropped connection.
+  int64_t max_keys_per_request = 16 << 20;
+};
+
+class PsService : public wire::ParameterServerIf {
+ public:
+  explicit PsService(ServiceOptions options);
+
+  void create_table(const wire::TableSpec& spec) override;
+  void pull(std::string& rows, const std::string& table, const std::string& keys) override;
+  // pull, writing the rows into space the caller provides: reserve(bytes) is
+  // called once the request is valid and returns where the rows go.
+  void pull_into(const std::string& table, const std::string& keys,
+                 const std::function<uint8_t*(uint32_t bytes)>& reserve);
+  void push(const std::string& table, const std::string& keys, const std::string& grads,
+            int64_t client_id, int64_t sequence) override;
+  void assign(const std::string& table, const std::string& keys, const std::string& rows) override;
+  void save(int64_t version) override;
+  void load(int64_t version) override;
+  void stats(wire::ServerStats& out) override;
+  void health(wire::Health& out) override;
+
+  // Writes <checkpoint_dir>/latest (periodic and final checkpoints). Throws
+  // like save(); a no-op without a checkpoint dir.
+  void save_latest();
+  // Loads <checkpoint_dir>/latest when this shard's part of it exists;
+  // returns whether it did. Called once at startup.
+  bool restore_latest();
+
+ private:
+  // The store that requests see, held for the duration of a request so a
+  // load() swaps it only between requests.
+  std::shared_ptr<RowStore> current_store() const;
+  void save_as(const std::string& name, int64_t version);
+  void load_from(const std::string& name);
+  void require_checkpoint_dir(const char* what) const;
+  template <typename Fn>
+  auto guarded(const char* what, Fn&& fn) -> decltype(fn());
+  template <typename Apply>
+  void with_rows(const char* what, const char* values_name, const std::string& table,
+                 const std::string& keys, const std::string& values, Apply&& apply);
+
+  ServiceOptions options_;
+  std::unique_ptr<Slicer> slicer_;
+  mutable std::shared_mutex store_mutex_;
+  std::shared_ptr<RowStore> store_;
+  std::mutex checkpoint_mutex_;  // one save or load at a time
+  const std::chrono::steady_clock::time_point started_;
+
+  // Exactly-once pushes (see ps.thrift): per client, the highest sequence
+  // applied, and a mutex held while one of its pushes is checked and applied
+  // (a retry on a new connection may race the original still in progress).
+  struct PushLedger {
+    std::mutex mutex;
+    int64_t applied = 0;
+  };
+  PushLedger& ledger(int64_t client_id);
+  std::mutex ledgers_mutex_;
+  std::unordered_map<int64_t, std::unique_ptr<PushLedger>> ledgers_;
+
+  std::atomic<int64_t> pull_requests_{0}, push_requests_{0};
+  std::atomic<int64_t> keys_pulled_{0}, keys_pushed_{0};
+  std::atomic<int64_t> rejected_requests_{0};
+  std::atomic<int64_t> last_checkpoint_version_{-1};
+};
+
+}  // namespace hybrec::ps

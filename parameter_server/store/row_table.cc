@@ -1,0 +1,256 @@
+#include "parameter_server/store/row_table.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "parameter_server/store/optimizer.h"
+#include "parameter_server/wire/errors.h"
+#include "parameter_server/wire/huge_pages.h"
+#include "parameter_server/wire/row_init.h"
+
+namespace hybrec::ps {
+
+namespace {
+
+constexpr uint32_t kEmpty = 0;  // slot_plus_one of an empty bucket
+constexpr int kChunkShift = 10;
+static_assert((1 << kChunkShift) == RowTable::kSlotsPerChunk);
+
+struct Bucket {
+  int64_t key;
+  uint32_t slot_plus_one;
+};
+
+}  // namespace
+
+struct RowTable::Stripe {
+  mutable std::mutex mutex;
+  std::vector<Bucket, HugePageAllocator<Bucket>> buckets;  // power-of-two size, linear probing
+  int64_t count = 0;
+  std::vector<float*> chunks;  // owned by the table's arena
+
+  float* slot(uint32_t s, int64_t slot_floats) const {
+    return chunks[s >> kChunkShift] + static_cast<int64_t>(s & (kSlotsPerChunk - 1)) * slot_floats;
+  }
+
+  // Bucket holding key, or the empty bucket where it would go.
+  Bucket& probe(int64_t key, uint64_t hash) {
+    const uint64_t mask = buckets.size() - 1;
+    for (uint64_t b = hash & mask;; b = (b + 1) & mask) {
+      Bucket& bucket = buckets[b];
+      if (bucket.slot_plus_one == kEmpty || bucket.key == key) return bucket;
+    }
+  }
+  const Bucket* lookup(int64_t key, uint64_t hash) const {
+    if (buckets.empty()) return nullptr;
+    const Bucket& b = const_cast<Stripe*>(this)->probe(key, hash);
+    return b.slot_plus_one == kEmpty ? nullptr : &b;
+  }
+
+  void grow() {
+    std::vector<Bucket, HugePageAllocator<Bucket>> old;
+    old.swap(buckets);
+    buckets.assign(old.empty() ? 16 : old.size() * 2, Bucket{0, kEmpty});
+    for (const Bucket& b : old) {
+      if (b.slot_plus_one != kEmpty) probe(b.key, mix13(static_cast<uint64_t>(b.key))) = b;
+    }
+  }
+
+  // A new slot (uninitialised) for key; the caller fills it.
+  uint32_t insert(int64_t key, uint64_t hash, SlotArena& arena) {
+    if (4 * (count + 1) > 3 * static_cast<int64_t>(buckets.size())) grow();
+    if (count == static_cast<int64_t>(UINT32_MAX) - 1) {
+      HYBREC_PS_REJECT(ErrorCode::kTooLarge, "row table stripe is full (", count, " rows)");
+    }
+    const uint32_t s = static_cast<uint32_t>(count);
+    if ((s >> kChunkShift) >= chunks.size()) {
+      chunks.push_back(arena.allocate_chunk());
+    }
+    probe(key, hash) = Bucket{key, s + 1};
+    ++count;
+    return s;
+  }
+};
+
+namespace {
+// The stripe takes the top bits of the hash, the bucket the low bits, so the
+// two choices are independent.
+inline int stripe_of(uint64_t hash) {
+  return static_cast<int>(hash >> (64 - RowTable::kStripeBits));
+}
+}  // namespace
+
+RowTable::RowTable(TableSpec spec)
+    : spec_(std::move(spec)),
+      slot_floats_(spec_.dim + state_floats(spec_)),
+      name_hash_(table_name_hash(spec_.name)),
+      arena_(std::make_unique<SlotArena>(kSlotsPerChunk * slot_floats_ * sizeof(float))),
+      stripes_(new Stripe[kStripes]) {}
+
+RowTable::~RowTable() = default;
+
+float* RowTable::slot_for_update(Stripe& stripe, int64_t key, uint64_t hash, bool* inserted) {
+  if (const Bucket* b = stripe.lookup(key, hash)) {
+    *inserted = false;
+    return stripe.slot(b->slot_plus_one - 1, slot_floats_);
+  }
+  *inserted = true;
+  float* slot = stripe.slot(stripe.insert(key, hash, *arena_), slot_floats_);
+  return slot;
+}
+
+namespace {
+
+constexpr int64_t kPrefetchDistance = 16;
+
+inline void prefetch_bytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(c + offset);
+}
+
+}  // namespace
+
+template <typename Visit>
+void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const void* request_rows,
+                           Visit&& visit) {
+  if (n == 0) return;
+  // Stable counting sort of the request by stripe.
+  std::vector<uint64_t> hashes(static_cast<size_t>(n));
+  std::vector<int64_t> begin(kStripes + 1, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    hashes[i] = mix13(static_cast<uint64_t>(keys[i]));
+    ++begin[stripe_of(hashes[i]) + 1];
+  }
+  for (int s = 0; s < kStripes; ++s) begin[s + 1] += begin[s];
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  {
+    std::vector<int64_t> next(begin.begin(), begin.end() - 1);
+    for (int64_t i = 0; i < n; ++i) order[next[stripe_of(hashes[i])]++] = i;
+  }
+  const int64_t dim = spec_.dim;
+  const int64_t slot_bytes = slot_floats_ * static_cast<int64_t>(sizeof(float));
+  const float scale = static_cast<float>(spec_.init_scale);
+  for (int s = 0; s < kStripes; ++s) {
+    const int64_t first = begin[s], last = begin[s + 1];
+    if (first == last) continue;
+    Stripe& stripe = stripes_[s];
+    std::lock_guard<std::mutex> lock(stripe.mutex);
+    for (int64_t j = first; j < last; ++j) {
+      if (!stripe.buckets.empty()) {
+        const uint64_t mask = stripe.buckets.size() - 1;
+        if (j + kPrefetchDistance < last) {
+          __builtin_prefetch(&stripe.buckets[hashes[order[j + kPrefetchDistance]] & mask]);
+        }
+        if (j + kPrefetchDistance / 2 < last) {
+          const int64_t ahead = order[j + kPrefetchDistance / 2];
+          if (const Bucket* b = stripe.lookup(keys[ahead], hashes[ahead])) {
+            prefetch_bytes(stripe.slot(b->slot_plus_one - 1, slot_floats_), slot_bytes);
+          }
+          // The request's own row of that key is just as scattered in
+          // stripe order.
+          if (request_rows != nullptr) {
+            prefetch_bytes(static_cast<const char*>(request_rows) + ahead * dim * 4, dim * 4);
+          }
+        }
+      }
+      const int64_t i = order[j];
+      bool inserted;
+      float* slot = slot_for_update(stripe, keys[i], hashes[i], &inserted);
+      if (inserted && init_new) {
+        init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, slot);
+        reset_state(spec_, slot + dim);
+      }
+      visit(i, slot, inserted);
+    }
+  }
+}
+
+void RowTable::pull(const int64_t* keys, int64_t n, float* rows) {
+  pull_bytes(keys, n, reinterpret_cast<uint8_t*>(rows));
+}
+
+void RowTable::pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows) {
+  const int64_t row_bytes = spec_.dim * static_cast<int64_t>(sizeof(float));
+  visit_slots(keys, n, true, rows, [&](int64_t i, const float* slot, bool) {
+    std::memcpy(rows + i * row_bytes, slot, row_bytes);
+  });
+}
+
+void RowTable::push(const int64_t* keys, int64_t n, const float* grads) {
+  const int64_t dim = spec_.dim;
+  visit_slots(keys, n, true, grads, [&](int64_t i, float* slot, bool) {
+    apply_update(spec_, slot, slot + dim, grads + i * dim);
+  });
+}
+
+void RowTable::assign(const int64_t* keys, int64_t n, const float* rows) {
+  const int64_t dim = spec_.dim;
+  visit_slots(keys, n, false, rows, [&](int64_t i, float* slot, bool) {
+    std::memcpy(slot, rows + i * dim, sizeof(float) * dim);
+    reset_state(spec_, slot + dim);
+  });
+}
+
+void RowTable::restore(const int64_t* keys, int64_t n, const float* slots) {
+  visit_slots(keys, n, false, nullptr, [&](int64_t i, float* slot, bool) {
+    std::memcpy(slot, slots + i * slot_floats_, sizeof(float) * slot_floats_);
+  });
+}
+
+bool RowTable::find(int64_t key, float* slot_out) const {
+  const uint64_t hash = mix13(static_cast<uint64_t>(key));
+  const Stripe& stripe = stripes_[stripe_of(hash)];
+  std::lock_guard<std::mutex> lock(stripe.mutex);
+  const Bucket* b = stripe.lookup(key, hash);
+  if (b == nullptr) return false;
+  if (slot_out != nullptr) {
+    std::memcpy(slot_out, stripe.slot(b->slot_plus_one - 1, slot_floats_),
+                sizeof(float) * slot_floats_);
+  }
+  return true;
+}
+
+int64_t RowTable::size() const {
+  int64_t total = 0;
+  for (int s = 0; s < kStripes; ++s) {
+    std::lock_guard<std::mutex> lock(stripes_[s].mutex);
+    total += stripes_[s].count;
+  }
+  return total;
+}
+
+int64_t RowTable::bytes() const {
+  int64_t total = static_cast<int64_t>(sizeof(RowTable) + kStripes * sizeof(Stripe));
+  for (int s = 0; s < kStripes; ++s) {
+    const Stripe& stripe = stripes_[s];
+    std::lock_guard<std::mutex> lock(stripe.mutex);
+    total += static_cast<int64_t>(stripe.buckets.capacity() * sizeof(Bucket) +
+                                  stripe.chunks.capacity() * sizeof(float*));
+  }
+  return total + static_cast<int64_t>(arena_->used_bytes());
+}
+
+void RowTable::snapshot(const SnapshotVisitor& visit) const {
+  std::vector<int64_t> keys;
+  std::vector<float> slots;
+  for (int s = 0; s < kStripes; ++s) {
+    const Stripe& stripe = stripes_[s];
+    {
+      std::lock_guard<std::mutex> lock(stripe.mutex);
+      keys.resize(static_cast<size_t>(stripe.count));
+      slots.resize(static_cast<size_t>(stripe.count * slot_floats_));
+      int64_t i = 0;
+      for (const Bucket& b : stripe.buckets) {
+        if (b.slot_plus_one == kEmpty) continue;
+        keys[i] = b.key;
+        std::memcpy(slots.data() + i * slot_floats_, stripe.slot(b.slot_plus_one - 1, slot_floats_),
+                    sizeof(float) * slot_floats_);
+        ++i;
+      }
+    }
+    if (!keys.empty()) visit(keys.data(), slots.data(), static_cast<int64_t>(keys.size()));
+  }
+}
+
+}  // namespace hybrec::ps

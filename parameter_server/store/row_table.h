@@ -1,0 +1,102 @@
+// One parameter-server table: int64 key -> [row | optimizer state].
+//
+// Concurrency: the keys are split over kStripes stripes by a hash of the key;
+// each stripe owns its own open-addressing index, its own slot arena and its
+// own mutex. A request visits its keys stripe by stripe (a stable counting
+// sort by stripe), locking each stripe once, so requests on different
+// stripes proceed in parallel and there is no global lock.
+//
+// Speed: a warm table is far larger than the caches, so each key costs a
+// miss on its index bucket and misses on its slot. Within a stripe the
+// bucket of the key kPrefetchDistance ahead and the slot of the key half as
+// far ahead are prefetched, so those misses overlap instead of queueing.
+// A row and its optimizer state live in one slot and are only read or written
+// under their stripe's lock, so no reader ever sees a torn row/state pair.
+//
+// Memory: a slot is exactly dim + state_floats(spec) floats, allocated in
+// chunks of kSlotsPerChunk from huge-page regions (huge_pages.h); the index
+// costs 16 bytes per bucket at a load factor kept between 3/8 and 3/4, also
+// on huge pages once a stripe's index reaches 2 MiB. bytes() reports both.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "parameter_server/wire/table_spec.h"
+
+namespace hybrec::ps {
+
+class SlotArena;
+
+class RowTable {
+ public:
+  static constexpr int kStripeBits = 7;
+  static constexpr int kStripes = 1 << kStripeBits;
+  static constexpr int kSlotsPerChunk = 1024;
+
+  // spec must be valid (validate(spec) passed).
+  explicit RowTable(TableSpec spec);
+  ~RowTable();
+  RowTable(const RowTable&) = delete;
+  RowTable& operator=(const RowTable&) = delete;
+
+  const TableSpec& spec() const { return spec_; }
+  int64_t dim() const { return spec_.dim; }
+  int64_t slot_floats() const { return slot_floats_; }
+
+  // Copies the rows of keys[0..n) into rows [n, dim]. A key seen for the
+  // first time is initialised (row_init.h) and stored with zero state.
+  void pull(const int64_t* keys, int64_t n, float* rows);
+  // The same into raw bytes [n, dim * 4] with no alignment requirement (a
+  // reply frame).
+  void pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows);
+
+  // Applies grads [n, dim] to the rows of keys, one key at a time in order
+  // (a key given twice is updated twice). The caller has checked that every
+  // gradient is finite.
+  void push(const int64_t* keys, int64_t n, const float* grads);
+
+  // Overwrites the rows of keys with rows [n, dim] and resets their state.
+  void assign(const int64_t* keys, int64_t n, const float* rows);
+
+  // Stores whole slots [n, slot_floats] (row then state) verbatim: restoring
+  // a checkpoint.
+  void restore(const int64_t* keys, int64_t n, const float* slots);
+
+  // Whether key is stored; copies its slot to slot_out when it is (nullptr:
+  // only test). Never inserts.
+  bool find(int64_t key, float* slot_out) const;
+
+  int64_t size() const;
+  int64_t bytes() const;
+
+  // Calls visit(keys, slots, count) once per non-empty stripe with a copy of
+  // that stripe's keys and slots [count, slot_floats], taken under the
+  // stripe's lock and handed over after releasing it: a consistent snapshot
+  // of every row with its state while pushes to other stripes continue.
+  using SnapshotVisitor =
+      std::function<void(const int64_t* keys, const float* slots, int64_t count)>;
+  void snapshot(const SnapshotVisitor& visit) const;
+
+ private:
+  struct Stripe;
+  float* slot_for_update(Stripe& stripe, int64_t key, uint64_t hash, bool* inserted);
+  // Calls visit(i, slot, inserted) for every keys[i], stripe by stripe and
+  // in request order within a stripe (so repeats of a key are visited in
+  // order). A key not yet stored gets a slot, initialised when init_new.
+  // request_rows [n, dim] (may be nullptr) is the request's own per-key data,
+  // prefetched along with the slots.
+  template <typename Visit>
+  void visit_slots(const int64_t* keys, int64_t n, bool init_new, const void* request_rows,
+                   Visit&& visit);
+
+  TableSpec spec_;
+  int64_t slot_floats_;
+  uint64_t name_hash_;
+  std::unique_ptr<SlotArena> arena_;  // before stripes_: their chunks point into it
+  std::unique_ptr<Stripe[]> stripes_;
+};
+
+}  // namespace hybrec::ps

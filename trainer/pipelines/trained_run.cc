@@ -1,0 +1,63 @@
+#include "trainer/pipelines/trained_run.h"
+
+#include <filesystem>
+
+#include "hybrec/kernels/error.h"
+#include "trainer/eval/model_scorer.h"
+#include "trainer/loop/examples.h"
+#include "trainer/loop/trainer.h"
+
+namespace hybrec::trainer {
+
+namespace fs = std::filesystem;
+
+std::string checkpoint_step_dir(const std::string& checkpoint) {
+  if (fs::exists(fs::path(checkpoint) / "trainer.h5")) return checkpoint;
+  const std::string latest = latest_checkpoint((fs::path(checkpoint) / "checkpoints").string());
+  HYBREC_CHECK(!latest.empty(), checkpoint,
+               " is neither a checkpoint step directory (with trainer.h5) nor a run directory "
+               "with checkpoints/latest");
+  return latest;
+}
+
+namespace {
+
+TrainedRun load(const std::string& step_dir, const std::vector<std::string>& overrides) {
+  TrainConfig config = load_config((fs::path(step_dir) / "config.toml").string(), overrides);
+  Dataset data = read_dataset(config.data_path);
+  HybridModel model(model_config_for(config, data));
+  return TrainedRun{step_dir,          fs::path(step_dir).parent_path().parent_path().string(),
+                    std::move(config), std::move(data),
+                    std::move(model),  read_trainer_checkpoint(step_dir)};
+}
+
+}  // namespace
+
+TrainedRun load_trained_run(const std::string& checkpoint,
+                            const std::vector<std::string>& overrides) {
+  TrainedRun run = load(checkpoint_step_dir(checkpoint), overrides);
+  HYBREC_CHECK(static_cast<int64_t>(run.state.params.size()) == run.model.num_params(),
+               "checkpoint ", run.step_dir, " holds ", run.state.params.size(),
+               " dense parameters; the model of its config.toml has ", run.model.num_params());
+  return run;
+}
+
+std::vector<EvalResult> evaluate_trained_run(const TrainedRun& run, Communicator& comm,
+                                             Baseline baseline, const std::string& split,
+                                             const std::vector<EvalSubset>& subsets) {
+  std::unique_ptr<Scorer> scorer;
+  std::unique_ptr<SnapshotRows> rows;
+  if (baseline == Baseline::kPopularity) {
+    scorer = std::make_unique<PopularityScorer>(make_training_set(run.data).item_count);
+  } else {
+    RowFetcher fetch;
+    if (run.config.model.use_id) {
+      rows = std::make_unique<SnapshotRows>(run.state.ps_dir, run.state.ps_version);
+      fetch = rows->fetcher();
+    }
+    scorer = std::make_unique<ModelScorer>(run.model, run.state.params.data(), run.data, fetch);
+  }
+  return evaluate(run.data, *scorer, comm, eval_settings_for(run.config), split, subsets, 0);
+}
+
+}  // namespace hybrec::trainer
