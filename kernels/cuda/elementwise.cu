@@ -22,6 +22,8 @@ namespace hybrec::kernels::cuda {
 namespace {
 
 using dense::aligned16;
+using dense::global_thread;
+using dense::grid_stride;
 using dense::kBlock;
 using dense::kFullMask;
 using dense::load;
@@ -33,12 +35,6 @@ constexpr int kWarpsPerBlock = kBlock / kWarp;
 // the second stage a single short block and fixes the summation order.
 constexpr unsigned kMaxDotBlocks = 1024;
 
-__device__ __forceinline__ int64_t global_thread() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t grid_stride() {
-  return static_cast<int64_t>(gridDim.x) * blockDim.x;
-}
 __device__ __forceinline__ int64_t global_warp() { return global_thread() / kWarp; }
 __device__ __forceinline__ int64_t warp_stride() { return grid_stride() / kWarp; }
 __device__ __forceinline__ int lane_id() { return static_cast<int>(threadIdx.x % kWarp); }
