@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <vector>
 
 #include "api/dispatch.h"
 #include "cpu/attention.h"
@@ -76,6 +77,30 @@ void check_no_alias(const char* op, std::initializer_list<Named> outputs,
   }
 }
 
+void check_decode_sizes(const char* op, const AttentionDecodeParams& p) {
+  HYBREC_CHECK(p.batch >= 0, op, ": batch ", p.batch, " must be >= 0");
+  HYBREC_CHECK(p.heads > 0, op, ": heads ", p.heads, " must be positive");
+  HYBREC_CHECK(p.head_dim > 0, op, ": head_dim ", p.head_dim, " must be positive");
+  HYBREC_CHECK(p.max_len > 0, op, ": max_len ", p.max_len, " must be positive");
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  HYBREC_CHECK(p.batch <= max / p.max_len && p.batch * p.max_len <= max / p.heads &&
+                   p.batch * p.max_len * p.heads <= max / p.head_dim,
+               op, ": batch ", p.batch, " x max_len ", p.max_len, " x heads ", p.heads,
+               " x head_dim ", p.head_dim, " overflows int64");
+  HYBREC_CHECK(std::isfinite(p.scale), op, ": scale ", p.scale, " is not finite");
+}
+
+// lengths[b] in [1, max_len], checked on the host (copied there for CUDA).
+void check_decode_lengths(const Device& device, const char* op, const AttentionDecodeParams& p) {
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(p.batch));
+  copy_to_host(device, lengths.data(), p.lengths, lengths.size() * sizeof(std::int64_t));
+  for (std::int64_t b = 0; b < p.batch; ++b) {
+    const std::int64_t n = lengths[static_cast<std::size_t>(b)];
+    HYBREC_CHECK(n >= 1 && n <= p.max_len, op, ": lengths[", b, "] = ", n,
+                 " out of range [1, max_len = ", p.max_len, "]");
+  }
+}
+
 }  // namespace
 
 float attention_scale(const AttentionParams& params) {
@@ -130,6 +155,39 @@ void attention_backward(const Device& device, const AttentionParams& p) {
   detail::dispatch(
       op, device, [&] { cpu::attention_backward(p, scale); },
       [&] { cuda::attention_backward(p, scale, device.stream); });
+}
+
+bool attention_decode_supports(const Device& device, const AttentionDecodeParams& params) {
+  if (params.batch < 0 || params.heads <= 0 || params.head_dim <= 0 || params.max_len <= 0) {
+    return false;
+  }
+  if (!device.is_cuda()) return true;
+  return cuda_compiled() && params.head_dim <= kMaxDecodeHeadDimCuda;
+}
+
+void attention_decode_forward(const Device& device, const AttentionDecodeParams& p) {
+  const char* op = "attention_decode_forward";
+  check_decode_sizes(op, p);
+  if (device.is_cuda()) {
+    HYBREC_CHECK(p.head_dim <= kMaxDecodeHeadDimCuda, op, ": head_dim ", p.head_dim,
+                 " is not supported by the CUDA backend (at most ", kMaxDecodeHeadDimCuda, ")");
+  }
+  if (p.batch == 0) return;
+  if (device.is_cuda() && !cuda_compiled()) detail::no_cuda(op);
+  // Decode reads scalars, so no alignment is asked of any backend.
+  check_pointer(op, "q", p.q, false);
+  check_pointer(op, "k_cache", p.k_cache, false);
+  check_pointer(op, "v_cache", p.v_cache, false);
+  check_pointer(op, "lengths", p.lengths, false);
+  check_pointer(op, "out", p.out, false);
+  check_no_alias(
+      op, {{"out", p.out}},
+      {{"q", p.q}, {"k_cache", p.k_cache}, {"v_cache", p.v_cache}, {"lengths", p.lengths}});
+  if (device.check_bounds) check_decode_lengths(device, op, p);
+  const float scale = p.scale > 0.0f ? p.scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  detail::dispatch(
+      op, device, [&] { cpu::attention_decode_forward(p, scale); },
+      [&] { cuda::attention_decode_forward(p, scale, device.stream); });
 }
 
 }  // namespace hybrec::kernels

@@ -228,4 +228,45 @@ void attention_backward(const AttentionParams& p, float scale) {
   }
 }
 
+// Decode: one query per (batch, head) against its cached keys. Scores and
+// probabilities as the forward's softmax_row (max-subtracted, vexp), then a
+// weighted sum of the value rows in key order.
+void attention_decode_forward(const AttentionDecodeParams& p, float scale) {
+  const std::int64_t H = p.heads, D = p.head_dim, ld = H * D;
+  const int threads = omp_get_max_threads();
+  std::vector<float> scratch(static_cast<std::size_t>(threads) * p.max_len);
+
+#pragma omp parallel for schedule(static)
+  for (std::int64_t bh = 0; bh < p.batch * H; ++bh) {
+    const std::int64_t b = bh / H, h = bh % H;
+    float* s = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * p.max_len;
+    const std::int64_t n = std::clamp<std::int64_t>(p.lengths[b], 0, p.max_len);
+    const float* q = p.q + bh * D;
+    const float* k = p.k_cache + (b * p.max_len * H + h) * D;
+    const float* v = p.v_cache + (b * p.max_len * H + h) * D;
+    float* out = p.out + bh * D;
+    std::fill(out, out + D, 0.0f);
+    if (n == 0) continue;
+    float mx = kNegInf;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const float* kj = k + j * ld;
+      float dot = 0.0f;
+      for (std::int64_t d = 0; d < D; ++d) dot += q[d] * kj[d];
+      s[j] = scale * dot;
+      mx = s[j] > mx ? s[j] : mx;
+    }
+    float sum = 0.0f;
+    for (std::int64_t j = 0; j < n; ++j) {
+      s[j] = vexp(s[j] - mx);
+      sum += s[j];
+    }
+    const float inv = 1.0f / sum;
+    for (std::int64_t j = 0; j < n; ++j) {
+      const float w = s[j] * inv;
+      const float* vj = v + j * ld;
+      for (std::int64_t d = 0; d < D; ++d) out[d] += w * vj[d];
+    }
+  }
+}
+
 }  // namespace hybrec::kernels::cpu

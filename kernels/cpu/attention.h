@@ -9,5 +9,7 @@ namespace hybrec::kernels::cpu {
 
 void attention_forward(const AttentionParams& params, float scale);
 void attention_backward(const AttentionParams& params, float scale);
+// Clamps lengths to [0, max_len] (the api has checked them when asked to).
+void attention_decode_forward(const AttentionDecodeParams& params, float scale);
 
 }  // namespace hybrec::kernels::cpu

@@ -11,5 +11,8 @@ namespace hybrec::kernels::cuda {
 
 void attention_forward(const AttentionParams& params, float scale, void* stream);
 void attention_backward(const AttentionParams& params, float scale, void* stream);
+// Called with head_dim <= kMaxDecodeHeadDimCuda and batch > 0; any pointer
+// alignment. The kernel clamps lengths to [0, max_len].
+void attention_decode_forward(const AttentionDecodeParams& params, float scale, void* stream);
 
 }  // namespace hybrec::kernels::cuda

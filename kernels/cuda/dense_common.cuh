@@ -1,6 +1,7 @@
-// Building blocks of the dense CUDA kernels: vector loads, row-group
+// Building blocks of the dense CUDA kernels (linear.cu, layer_norm.cu,
+// activation.cu, losses.cu): vector loads, grid-stride indices, row-group
 // reductions, the row loop that keeps shuffles converged, column sums in a
-// fixed order, and stream-ordered scratch memory.
+// fixed order (column_sum.cu), and stream-ordered scratch memory.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -14,6 +15,13 @@ namespace hybrec::kernels::cuda::dense {
 
 constexpr int kBlock = 256;
 constexpr unsigned kFullMask = 0xffffffffu;
+
+__device__ __forceinline__ int64_t global_thread() {
+  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ int64_t grid_stride() {
+  return static_cast<int64_t>(gridDim.x) * blockDim.x;
+}
 
 // ---------------------------------------------------------------------------
 // V consecutive floats; V == 4 moves them as one float4 (16-byte) access, so
@@ -192,6 +200,15 @@ inline dim3 column_grid(int64_t cols, int64_t chunks) {
   return dim3(static_cast<unsigned>((cols + kColTile - 1) / kColTile),
               static_cast<unsigned>(chunks));
 }
+
+inline const dim3 kColBlock(kColTile, kColRows);
+
+// In column_sum.cu:
+// out[j] += sum over chunks c of partials[c][j], chunks in order.
+void add_partials_to(const float* partials, int64_t chunks, int64_t cols, float* out,
+                     cudaStream_t stream);
+// out[j] += sum over rows r of a[r][j], a [n, cols] (both stages).
+void add_column_sums(const float* a, int64_t n, int64_t cols, float* out, cudaStream_t stream);
 
 // ---------------------------------------------------------------------------
 // Temporary device memory, allocated and released in stream order

@@ -88,4 +88,64 @@ void attention_forward(const Device& device, const AttentionParams& params);
 // dq, dk, dv <- gradients of the forward, given dout. Overwrites.
 void attention_backward(const Device& device, const AttentionParams& params);
 
+// ---------------------------------------------------------------------------
+// Single-token decode with a KV cache: the attention of one new query per
+// sequence over the keys and values cached so far, for generating (or
+// scoring) one step at a time without recomputing the prefix.
+//
+// Layouts (row-major, float32):
+//   q, out             [batch, heads, head_dim]            the new token
+//   k_cache, v_cache   [batch, max_len, heads, head_dim]   as attention's k, v
+//                                                          with seq_len = max_len
+//   lengths            [batch] int64
+// lengths[b] counts the valid cached positions of sequence b INCLUDING the
+// new token, whose key and value the caller has already written at position
+// lengths[b] - 1; it must be in [1, max_len]. Positions >= lengths[b] are
+// never read, so the cache may hold anything there.
+//
+// Semantics: out[b, h] = softmax_j(scale * q[b, h] . k_cache[b, j, h]) v_cache[b, j, h]
+// over j < lengths[b]: within float rounding the last row (query
+// lengths[b] - 1) of a causal attention_forward over the same sequence.
+// out is OVERWRITTEN and must not overlap an input. No lse is written and
+// there is no backward (decode is inference).
+//
+// Validation: with device.check_bounds (the default) every lengths[b] is
+// checked on the host against [1, max_len] and an error names b and the
+// value; on CUDA that copies lengths to the host and synchronises. Without
+// it, out-of-range lengths are clamped to [0, max_len] (0 gives out = 0), so
+// the kernels never read outside the cache.
+//
+// Support (attention_decode_supports):
+//   CPU   any head_dim >= 1 and max_len >= 1; one max_len float scratch per
+//         OpenMP thread.
+//   CUDA  head_dim 1..256 (kMaxDecodeHeadDimCuda) and any max_len; no
+//         alignment requirement. One block per (batch, head): its warps
+//         split the keys, each with a running (online) softmax, and are
+//         combined in a fixed order, so results are deterministic.
+// batch == 0 is a no-op (the pointers may then be null).
+//
+// Tolerance: CUDA matches CPU within atol = 1e-5, rtol = 1e-4 for inputs of
+// magnitude ~1, as attention_forward.
+inline constexpr std::int64_t kMaxDecodeHeadDimCuda = 256;
+
+struct AttentionDecodeParams {
+  std::int64_t batch = 0;
+  std::int64_t heads = 0;
+  std::int64_t head_dim = 0;
+  std::int64_t max_len = 0;
+  // Score scale; <= 0 selects the default 1 / sqrt(head_dim).
+  float scale = 0.0f;
+  const float* q = nullptr;               // [batch, heads, head_dim]
+  const float* k_cache = nullptr;         // [batch, max_len, heads, head_dim]
+  const float* v_cache = nullptr;         // [batch, max_len, heads, head_dim]
+  const std::int64_t* lengths = nullptr;  // [batch], each in [1, max_len]
+  float* out = nullptr;                   // [batch, heads, head_dim]
+};
+
+// Whether `device`'s backend supports these sizes (pointers are not looked at).
+bool attention_decode_supports(const Device& device, const AttentionDecodeParams& params);
+
+// out <- decode attention of q over the cached keys and values. See above.
+void attention_decode_forward(const Device& device, const AttentionDecodeParams& params);
+
 }  // namespace hybrec::kernels
