@@ -102,9 +102,16 @@ inline void layer_norm_backward(const kernels::Device& device, const BlockShape&
   kernels::layer_norm_backward(device, p);
 }
 
+// Floats of lse per packed row: heads rounded up to a multiple of 4. A
+// group's lse block starts at first_row * lse_stride, which keeps it 16-byte
+// aligned (the CUDA attention requires that of every pointer) whatever row
+// the group starts at; with a stride of `heads` a group starting at an odd
+// row would be misaligned for 2 heads.
+inline int64_t lse_stride(const BlockShape& s) { return (s.heads + 3) / 4 * 4; }
+
 // The attention core of one length group: its rows of q, k, v and att are one
-// [examples, len, heads, head_dim] block with no padding, its lse rows
-// [examples, heads, len].
+// [examples, len, heads, head_dim] block with no padding, its lse one
+// [examples, heads, len] block at first_row * lse_stride.
 inline kernels::AttentionParams group_attention(const BlockShape& s, const LengthGroup& grp,
                                                 const float* q, const float* k, const float* v,
                                                 float* att, float* lse) {
@@ -119,7 +126,7 @@ inline kernels::AttentionParams group_attention(const BlockShape& s, const Lengt
   a.k = k + row;
   a.v = v + row;
   a.out = att + row;
-  a.lse = lse + grp.first_row * s.heads;
+  a.lse = lse + grp.first_row * lse_stride(s);
   return a;
 }
 

@@ -15,7 +15,7 @@ void BlockActivations::reserve(const k::Device& device, const BlockShape& s, int
   capacity = rows;
   for (auto* b : {&q, &k, &v, &att, &r1, &x1, &r2, &out}) grow(device, rows * s.dim, b);
   for (auto* b : {&mean1, &rstd1, &mean2, &rstd2}) grow(device, rows, b);
-  grow(device, rows * s.heads, &lse);
+  grow(device, rows * lse_stride(s), &lse);
   grow(device, rows * s.hidden, &f1);
   grow(device, rows * s.hidden, &g);
 }
@@ -31,7 +31,7 @@ void BlockInferenceScratch::reserve(const k::Device& device, const BlockShape& s
   if (rows <= capacity) return;
   capacity = rows;
   for (auto* b : {&q, &k, &v, &att, &r}) grow(device, rows * s.dim, b);
-  grow(device, rows * s.heads, &lse);
+  grow(device, rows * lse_stride(s), &lse);
   grow(device, rows * s.hidden, &ff);
 }
 

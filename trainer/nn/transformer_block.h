@@ -79,7 +79,7 @@ void set_fused_qkv(int64_t dim, T* qkv_w, T* qkv_b, BlockTensors<T>* t) {
 // [rows, dim] unless noted); `out` is the block's output y. One per layer.
 struct BlockActivations {
   kernels::Buffer<float> q, k, v, att, r1, x1, r2, out;
-  kernels::Buffer<float> lse;                         // [rows, heads]
+  kernels::Buffer<float> lse;                         // [rows, heads rounded up to 4]
   kernels::Buffer<float> mean1, rstd1, mean2, rstd2;  // [rows]
   kernels::Buffer<float> f1, g;                       // [rows, F]: W1 x1 + b1, GELU of it
   int64_t capacity = 0;                               // rows the buffers hold
@@ -98,7 +98,7 @@ struct BlockBackwardScratch {
 // by all layers of a stack (nothing in it outlives a call).
 struct BlockInferenceScratch {
   kernels::Buffer<float> q, k, v, att, r;  // [rows, dim]
-  kernels::Buffer<float> lse;              // [rows, heads]
+  kernels::Buffer<float> lse;              // [rows, heads rounded up to 4]
   kernels::Buffer<float> ff;               // [rows, F]
   int64_t capacity = 0;
   void reserve(const kernels::Device& device, const BlockShape& shape, int64_t rows);

@@ -1,8 +1,11 @@
 // The transformer block on the CUDA backend against the CPU backend, for
 // head_dim 32 (the CUDA attention's smallest): forward, backward, inference,
-// prefill and decode over packed batches of mixed lengths including 1.
-// Skips without a CUDA device. Tolerances, |cuda - cpu| <= atol + rtol*|cpu|
-// (fp32 on both, different summation orders through two layer norms):
+// prefill and decode over packed batches of mixed lengths including 1. The
+// packings start groups at odd rows, where a 2-head lse block is 16-byte
+// aligned (as the CUDA attention requires) only thanks to the block's lse
+// stride. Skips without a CUDA device. Tolerances,
+// |cuda - cpu| <= atol + rtol * |cpu| (fp32 on both, different summation
+// orders through two layer norms):
 //   y, dx, prefill and decode outputs   atol 1e-4, rtol 1e-3
 //   parameter gradients (row sums)      atol 1e-3, rtol 1e-3
 #include <gtest/gtest.h>
