@@ -11,10 +11,12 @@
 // array (weights, inputs, outputs and the activation structs below) lives on
 // that device: the same code runs on the CPU and the CUDA backend. The
 // activation structs hold kernels::Buffers that are sized on first use and
-// grown only when a batch with more rows comes, never freed per step.
+// grown only when a batch with more rows comes, never freed per step; each
+// serves one shape and one device (its capacity counts rows of that shape).
 //
-// On the CPU the op order is fixed so that results are bit-for-bit those of
-// the history encoder's original layer: Q, K and V as three GEMMs, then
+// On the CPU the op order is fixed, and is the history encoder's former
+// layer's (trainer/model/encoder_layer.cc until it moved here), so the
+// trainer's results are bit for bit what they were: Q, K, V as three GEMMs,
 // r1 = OutProj(att) + x, x1 = LN1(r1), r2 = W2 GELU(W1 x1) + x1, y = LN2(r2);
 // the backward sums the input gradient as ((dr1 + dx_q) + dx_k) + dx_v.
 #pragma once
