@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "elementwise_reference.h"
 #include "hybrec/kernels/elementwise.h"
 #include "testing.h"
 
@@ -18,6 +19,7 @@ namespace hk = hybrec::kernels;
 using hybrec::testing::all_close;
 using hybrec::testing::random_floats;
 using hybrec::testing::random_ints;
+using hybrec::testing::same_bits;
 
 namespace {
 
@@ -54,16 +56,6 @@ using Ints = DeviceArray<int64_t>;
 float* host_ptr(std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
 const float* host_ptr(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
 const int64_t* host_ptr(const std::vector<int64_t>& v) { return v.empty() ? nullptr : v.data(); }
-
-::testing::AssertionResult same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return ::testing::AssertionFailure() << a.size() << " vs " << b.size();
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) {
-      return ::testing::AssertionFailure() << "[" << i << "]: " << a[i] << " vs " << b[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
 
 template <typename Fn>
 void expect_error(Fn&& fn, const std::string& needle) {

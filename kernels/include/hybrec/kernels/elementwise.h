@@ -77,7 +77,7 @@ void scale(const Device& device, float alpha, const float* x, int64_t count, flo
 
 // y[i] = alpha_ptr[0] * x[i], the scale read from memory (on CUDA a device
 // array of one float, e.g. a model parameter, so no host round trip). Alias
-// ok: y may be x.
+// ok: y may be x; alpha_ptr must not point into y.
 void scale_by(const Device& device, const float* alpha_ptr, const float* x, int64_t count,
               float* y);
 
