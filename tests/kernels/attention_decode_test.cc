@@ -14,6 +14,7 @@
 #include "testing.h"
 
 namespace hk = hybrec::kernels;
+using hybrec::testing::expect_error;
 using hybrec::testing::all_close;
 using hybrec::testing::DecodeProblem;
 using hybrec::testing::DecodeShape;
@@ -24,16 +25,6 @@ namespace {
 const hk::Device kCpu = hk::Device::cpu();
 constexpr double kAtol = 1e-5, kRtol = 1e-4;
 
-template <typename Fn>
-void expect_error(Fn&& fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected hybrec::Error containing \"" << needle << "\"";
-  } catch (const hybrec::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-        << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
-  }
-}
 
 std::vector<float> run_decode(const DecodeProblem& pb, const hk::Device& device = kCpu) {
   std::vector<float> out(pb.out_size(), -9.0f);

@@ -20,7 +20,7 @@ using hybrec::testing::numeric_gradient;
 using hybrec::testing::random_floats;
 using hybrec::testing::to_double;
 
-using hybrec::testing::dense::expect_error;
+using hybrec::testing::expect_error;
 using hybrec::testing::dense::kAtol;
 using hybrec::testing::dense::kCpu;
 using hybrec::testing::dense::kGradAtol;

@@ -16,6 +16,7 @@
 #include "testing.h"
 
 namespace hk = hybrec::kernels;
+using hybrec::testing::expect_error;
 using hybrec::testing::all_close;
 using hybrec::testing::random_floats;
 using hybrec::testing::random_ints;
@@ -57,16 +58,6 @@ float* host_ptr(std::vector<float>& v) { return v.empty() ? nullptr : v.data(); 
 const float* host_ptr(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
 const int64_t* host_ptr(const std::vector<int64_t>& v) { return v.empty() ? nullptr : v.data(); }
 
-template <typename Fn>
-void expect_error(Fn&& fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected hybrec::Error containing \"" << needle << "\"";
-  } catch (const hybrec::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-        << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
-  }
-}
 
 struct RowShape {
   int64_t rows, dim;

@@ -19,6 +19,7 @@
 #include "testing.h"
 
 namespace hk = hybrec::kernels;
+using hybrec::testing::expect_error;
 using hybrec::testing::all_close;
 using hybrec::testing::numeric_gradient;
 using hybrec::testing::random_floats;
@@ -33,16 +34,6 @@ namespace {
 const hk::Device kCpu = hk::Device::cpu();
 constexpr double kGradAtol = 1e-5, kGradRtol = 1e-5;
 
-template <typename Fn>
-void expect_error(Fn&& fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected hybrec::Error containing \"" << needle << "\"";
-  } catch (const hybrec::Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-        << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
-  }
-}
 
 double dot(const std::vector<double>& a, const std::vector<float>& b) {
   double s = 0.0;

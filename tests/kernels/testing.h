@@ -10,9 +10,11 @@
 #include <functional>
 #include <random>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "hybrec/kernels/device.h"
+#include "hybrec/kernels/error.h"
 
 namespace hybrec::testing {
 
@@ -80,6 +82,18 @@ inline std::vector<double> numeric_gradient(const std::function<double(const std
     grad[i] = (up - down) / (2.0 * h);
   }
   return grad;
+}
+
+// Expects `fn` to throw hybrec::Error whose message contains `needle`.
+template <typename Fn>
+void expect_error(Fn&& fn, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected hybrec::Error containing \"" << needle << "\"";
+  } catch (const hybrec::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+        << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
+  }
 }
 
 }  // namespace hybrec::testing
