@@ -141,7 +141,7 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
   const int64_t quota = (target + kWorkers - 1) / kWorkers;
   for (int w = 0; w < kWorkers; ++w) {
     threads.emplace_back([&, w] {
-      Rng rng(splitmix(seed * 64 + static_cast<uint64_t>(w)));
+      Rng rng(splitmix64(seed * 64 + static_cast<uint64_t>(w)));
       int64_t sent = 0;
       int refused = 0;
       while (sent < quota && refused < 10) {  // a dead server refuses every connection
@@ -153,7 +153,7 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
       }
     });
   }
-  threads.emplace_back([&] { slow_connections(port, splitmix(seed + 99), snap, tally, failures); });
+  threads.emplace_back([&] { slow_connections(port, splitmix64(seed + 99), snap, tally, failures); });
   for (auto& t : threads) t.join();
   const double fuzz_s = std::chrono::duration<double>(Clock::now() - start).count();
 

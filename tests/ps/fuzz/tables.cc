@@ -24,20 +24,13 @@ TableSpec fuzz_spec() {
   return s;
 }
 
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 std::vector<int64_t> snapshot_keys() {
   std::vector<int64_t> keys(kNumKeys);
   keys[0] = 0;
   keys[1] = -1;
   keys[2] = INT64_MAX;
   keys[3] = INT64_MIN;
-  for (int i = 4; i < kNumKeys; ++i) keys[i] = static_cast<int64_t>(splitmix(i));
+  for (int i = 4; i < kNumKeys; ++i) keys[i] = static_cast<int64_t>(splitmix64(i));
   return keys;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hybrec/kernels/splitmix.h"
 #include "parameter_server/client/client.h"
 #include "parameter_server/wire/table_spec.h"
 
@@ -30,8 +31,6 @@ inline const std::string kFuzzTable = "zzzzzzzzzzzz-fuzz";
 
 TableSpec items_spec();
 TableSpec fuzz_spec();
-
-uint64_t splitmix(uint64_t x);
 
 // Spread over the whole int64 range, negatives and zero included.
 std::vector<int64_t> snapshot_keys();
