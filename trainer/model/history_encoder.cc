@@ -5,8 +5,35 @@
 namespace hybrec::trainer {
 namespace {
 
-EncoderShape encoder_shape(const ModelConfig& c) {
-  return EncoderShape{c.dim, c.heads, ffn_hidden(c)};
+// The history encoder's blocks: bidirectional over the history, PyTorch's
+// default layer-norm epsilon.
+nn::BlockShape encoder_shape(const ModelConfig& c) {
+  nn::BlockShape s;
+  s.dim = c.dim;
+  s.heads = c.heads;
+  s.hidden = ffn_hidden(c);
+  s.eps = 1e-5f;
+  s.causal = false;
+  return s;
+}
+
+// One layer's tensors (parameters or gradients) in the flat buffer; its QKV
+// weight is fused, [3d, d] with the Q rows first.
+template <typename T>
+nn::BlockTensors<T> block_tensors(int64_t dim, T* base, const EncoderLayerOffsets& o) {
+  nn::BlockTensors<T> t;
+  nn::set_fused_qkv(dim, base + o.qkv_w, base + o.qkv_b, &t);
+  t.out_w = base + o.out_w;
+  t.out_b = base + o.out_b;
+  t.ln1_g = base + o.ln1_g;
+  t.ln1_b = base + o.ln1_b;
+  t.ffn1_w = base + o.ffn1_w;
+  t.ffn1_b = base + o.ffn1_b;
+  t.ffn2_w = base + o.ffn2_w;
+  t.ffn2_b = base + o.ffn2_b;
+  t.ln2_g = base + o.ln2_g;
+  t.ln2_b = base + o.ln2_b;
+  return t;
 }
 
 std::size_t at(int64_t i) { return static_cast<std::size_t>(i); }
@@ -30,7 +57,7 @@ void history_inputs(int64_t batch, int64_t len, int64_t dim, const Index* hist, 
   int64_t rows = 0;
   for (int64_t n = 1; n <= len; ++n) {
     const int64_t examples = next[n];
-    if (examples > 0) ws->groups.push_back(LengthGroup{n, examples, rows});
+    if (examples > 0) ws->groups.push_back(nn::LengthGroup{n, examples, rows});
     next[n] = rows;
     rows += examples * n;
   }
@@ -63,15 +90,16 @@ template void history_inputs<int64_t>(int64_t, int64_t, int64_t, const int64_t*,
 
 void history_encoder_forward(const ModelConfig& c, const ParamLayout& layout, const float* params,
                              int64_t batch, HistoryWorkspace* ws, float* pooled) {
-  const EncoderShape s = encoder_shape(c);
-  const PackedRows rows = ws->packed();
+  const nn::BlockShape s = encoder_shape(c);
+  const nn::PackedRows rows = ws->packed();
   const int64_t layers = static_cast<int64_t>(layout.layers.size());
   if (ws->layers.size() < layout.layers.size()) ws->layers.resize(layout.layers.size());
+  const kernels::Device cpu = kernels::Device::cpu();
   const float* x = ws->x0.data();
   for (int64_t i = 0; i < layers; ++i) {
-    EncoderLayerCache& cache = ws->layers[at(i)];
-    encoder_layer_forward(s, layer_tensors(params, layout.layers[at(i)]), rows, x, &cache);
-    x = cache.out.data();
+    nn::BlockActivations& acts = ws->layers[at(i)];
+    nn::block_forward(cpu, s, block_tensors(s.dim, params, layout.layers[at(i)]), rows, x, &acts);
+    x = acts.out.data();
   }
 
   const int64_t len = c.history_len, d = s.dim;
@@ -100,8 +128,8 @@ void history_encoder_forward(const ModelConfig& c, const ParamLayout& layout, co
 void history_encoder_backward(const ModelConfig& c, const ParamLayout& layout, const float* params,
                               int64_t batch, const float* dpooled, float* grad,
                               GradReadyTracker* ready, HistoryWorkspace* ws) {
-  const EncoderShape s = encoder_shape(c);
-  const PackedRows rows = ws->packed();
+  const nn::BlockShape s = encoder_shape(c);
+  const nn::PackedRows rows = ws->packed();
   const int64_t len = c.history_len, d = s.dim;
   ws->dx.resize(at(rows.rows * d));
   float* dx = ws->dx.data();
@@ -124,8 +152,8 @@ void history_encoder_backward(const ModelConfig& c, const ParamLayout& layout, c
   for (int64_t i = static_cast<int64_t>(layout.layers.size()) - 1; i >= 0; --i) {
     const EncoderLayerOffsets& o = layout.layers[at(i)];
     const float* x = i > 0 ? ws->layers[at(i - 1)].out.data() : ws->x0.data();
-    encoder_layer_backward(s, layer_tensors(params, o), layer_tensors(grad, o), rows, x,
-                           ws->layers[at(i)], dx, &ws->scratch, dx);
+    nn::block_backward(kernels::Device::cpu(), s, block_tensors(d, params, o),
+                       block_tensors(d, grad, o), rows, x, ws->layers[at(i)], dx, &ws->scratch, dx);
     ready->finish(o.qkv_w);
   }
 }

@@ -1,17 +1,18 @@
 // The history path: x_l = v_{h_l} + p_l over the real (non-padded) slots of
-// the B x L history, `layers` encoder layers on those packed rows (each
-// example attends over its own real positions; see encoder_layer.h), and
-// pooling into s_u (masked mean or last real position; 0 without real
-// positions).
+// the B x L history, `layers` transformer blocks (trainer/nn) on those packed
+// rows (each example attends over its own real positions; see
+// trainer/nn/packed_rows.h), and pooling into s_u (masked mean or last real
+// position; 0 without real positions). The blocks run on the CPU backend.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "trainer/model/encoder_layer.h"
 #include "trainer/model/grad_ready.h"
 #include "trainer/model/model_config.h"
 #include "trainer/model/param_layout.h"
+#include "trainer/nn/packed_rows.h"
+#include "trainer/nn/transformer_block.h"
 
 namespace hybrec::trainer {
 
@@ -22,13 +23,13 @@ struct HistoryWorkspace {
   std::vector<int64_t> row_slot;     // [R] slot b * L + l of each row
   std::vector<int64_t> example_row;  // [B] first row of example b
   std::vector<int64_t> example_len;  // [B] its number of real positions
-  std::vector<LengthGroup> groups;
-  std::vector<int64_t> next_row;  // [L + 1] scratch of history_inputs
-  std::vector<float> x0;          // [R, d] encoder input
-  std::vector<EncoderLayerCache> layers;
-  EncoderBackwardScratch scratch;
+  std::vector<nn::LengthGroup> groups;
+  std::vector<int64_t> next_row;             // [L + 1] scratch of history_inputs
+  std::vector<float> x0;                     // [R, d] encoder input
+  std::vector<nn::BlockActivations> layers;  // one per encoder layer
+  nn::BlockBackwardScratch scratch;
   std::vector<float> dx;  // [R, d] gradient of the current layer's output / input
-  PackedRows packed() const {
+  nn::PackedRows packed() const {
     return {static_cast<int64_t>(row_slot.size()), groups.data(),
             static_cast<int64_t>(groups.size())};
   }

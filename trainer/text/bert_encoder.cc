@@ -5,10 +5,11 @@
 #include <filesystem>
 #include <numeric>
 
-#include "hybrec/kernels/attention.h"
 #include "hybrec/kernels/dense.h"
 #include "hybrec/kernels/embedding.h"
 #include "hybrec/kernels/error.h"
+#include "trainer/nn/packed_rows.h"
+#include "trainer/nn/transformer_block.h"
 #include "trainer/text/safetensors.h"
 
 namespace hybrec::text {
@@ -35,30 +36,60 @@ struct BertWeights {
   std::vector<LayerWeights> layers;
 };
 
+namespace {
+
+// BERT's layers are the shared post-norm block, bidirectional, with the
+// config's layer-norm epsilon.
+nn::BlockShape block_shape(const BertConfig& c) {
+  nn::BlockShape s;
+  s.dim = c.hidden;
+  s.heads = c.heads;
+  s.hidden = c.intermediate;
+  s.eps = c.layer_norm_eps;
+  s.causal = false;
+  return s;
+}
+
+nn::BlockWeights block_weights(const LayerWeights& l) {
+  nn::BlockWeights w;
+  w.q_w = l.query.weight.data();
+  w.q_b = l.query.bias.data();
+  w.k_w = l.key.weight.data();
+  w.k_b = l.key.bias.data();
+  w.v_w = l.value.weight.data();
+  w.v_b = l.value.bias.data();
+  w.out_w = l.attention_out.weight.data();
+  w.out_b = l.attention_out.bias.data();
+  w.ln1_g = l.attention_norm.weight.data();
+  w.ln1_b = l.attention_norm.bias.data();
+  w.ffn1_w = l.ffn_in.weight.data();
+  w.ffn1_b = l.ffn_in.bias.data();
+  w.ffn2_w = l.ffn_out.weight.data();
+  w.ffn2_b = l.ffn_out.bias.data();
+  w.ln2_g = l.output_norm.weight.data();
+  w.ln2_b = l.output_norm.bias.data();
+  return w;
+}
+
+}  // namespace
+
 // The device arrays of a forward. encode() sizes them once for its largest
 // batch and reuses them for every batch: no allocation per batch (on CUDA
 // one would synchronise).
 struct BertWorkspace {
   int64_t tokens = 0, texts = 0;  // capacity
-  Tensor stream_a, stream_b;      // [2 * tokens, H]: the stream, then a sublayer's output
-  Tensor q, k, v, att, ff, lse, pooled;
-  k::Buffer<int64_t> token_rows, pairs, pair_ends, token_ids, starts;
+  Tensor hidden;                  // [tokens, H]: the stream, updated in place by each layer
+  Tensor pooled;
+  nn::BlockInferenceScratch block;
+  k::Buffer<int64_t> token_rows, token_ends, token_ids, starts;
 
   void reserve(const k::Device& d, const BertConfig& c, int64_t n, int64_t b) {
     if (n > tokens) {
       tokens = n;
-      const auto rows = static_cast<std::size_t>(n * c.hidden);
-      stream_a = Tensor(d, 2 * rows);
-      stream_b = Tensor(d, 2 * rows);
-      q = Tensor(d, rows);
-      k = Tensor(d, rows);
-      v = Tensor(d, rows);
-      att = Tensor(d, rows);
-      ff = Tensor(d, static_cast<std::size_t>(n * c.intermediate));
-      lse = Tensor(d, static_cast<std::size_t>(n * c.heads));
+      hidden = Tensor(d, static_cast<std::size_t>(n * c.hidden));
+      block.reserve(d, block_shape(c), n);
       token_rows = k::Buffer<int64_t>(d, static_cast<std::size_t>(2 * n));
-      pairs = k::Buffer<int64_t>(d, static_cast<std::size_t>(2 * n));
-      pair_ends = k::Buffer<int64_t>(d, static_cast<std::size_t>(n + 1));
+      token_ends = k::Buffer<int64_t>(d, static_cast<std::size_t>(n + 1));
       token_ids = k::Buffer<int64_t>(d, static_cast<std::size_t>(n));
     }
     if (b > texts) {
@@ -115,19 +146,6 @@ std::unique_ptr<BertWeights> load_weights(const BertConfig& c, const k::Device& 
         affine(q + "output.dense", {H, I}), affine(q + "output.LayerNorm", {H})});
   }
   return w;
-}
-
-void linear(const k::Device& device, int64_t n, int64_t in, int64_t out, const float* x,
-            const Affine& a, float* y) {
-  k::LinearParams p;
-  p.n = n;
-  p.in_features = in;
-  p.out_features = out;
-  p.x = x;
-  p.weight = a.weight.data();
-  p.bias = a.bias.data();
-  p.y = y;
-  k::linear_forward(device, p);
 }
 
 // x = layer_norm(x) in place (the kernel allows y == x at inference).
@@ -189,14 +207,11 @@ void BertEncoder::encode_ids(const std::vector<std::vector<int32_t>>& seqs, floa
 
 // Every array lives on the encoder's device; the host builds the index
 // arrays, uploads them, enqueues the kernels and downloads the pooled rows.
-// Residual adds are bags of two rows, (i, n + i), over a [2n, H] buffer that
-// holds the stream and the sublayer's output; two such buffers alternate so
-// no kernel writes what it reads.
 void BertEncoder::forward(const std::vector<std::vector<int32_t>>& seqs, float* out,
                           BertWorkspace& ws) const {
   const BertConfig& c = config_;
   const BertWeights& w = *weights_;
-  const int64_t H = c.hidden, I = c.intermediate, heads = c.heads;
+  const int64_t H = c.hidden;
   const int64_t B = static_cast<int64_t>(seqs.size());
   std::vector<int64_t> start(static_cast<std::size_t>(B) + 1, 0);
   for (int64_t b = 0; b < B; ++b) {
@@ -213,68 +228,34 @@ void BertEncoder::forward(const std::vector<std::vector<int32_t>>& seqs, float* 
   if (B == 0) return;
   ws.reserve(device_, c, n, B);
 
-  // Bags: token i = its word row + row (vocab + position); residual i = (i, n + i).
-  std::vector<int64_t> token_rows(static_cast<std::size_t>(2 * n)), pairs(token_rows.size());
-  std::vector<int64_t> pair_ends(static_cast<std::size_t>(n) + 1);
+  // Bags: token i = its word row + row (vocab + position).
+  std::vector<int64_t> token_rows(static_cast<std::size_t>(2 * n));
+  std::vector<int64_t> token_ends(static_cast<std::size_t>(n) + 1);
+  std::vector<int64_t> lengths(static_cast<std::size_t>(B));
   for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < start[b + 1] - start[b]; ++t) {
+    lengths[b] = start[b + 1] - start[b];
+    for (int64_t t = 0; t < lengths[b]; ++t) {
       const int64_t i = start[b] + t;
       token_rows[2 * i] = seqs[b][t];
       token_rows[2 * i + 1] = c.vocab_size + t;
     }
   }
-  for (int64_t i = 0; i <= n; ++i) {
-    if (i < n) {
-      pairs[2 * i] = i;
-      pairs[2 * i + 1] = n + i;
-    }
-    pair_ends[i] = 2 * i;
-  }
+  for (int64_t i = 0; i <= n; ++i) token_ends[i] = 2 * i;
   upload(device_, ws.token_rows, token_rows);
-  upload(device_, ws.pairs, pairs);
-  upload(device_, ws.pair_ends, pair_ends);
+  upload(device_, ws.token_ends, token_ends);
+  // One attention call per run of equal-length sequences (encode() sorts by
+  // length, so they are adjacent).
+  const std::vector<nn::LengthGroup> groups = nn::length_groups(lengths.data(), B);
+  const nn::PackedRows packed{n, groups.data(), static_cast<int64_t>(groups.size())};
 
   const int64_t rows = n * H;
-  float* x = ws.stream_a.data();  // the stream entering a layer
-  float* r1 = x + rows;           // the attention sublayer's output
-  float* y = ws.stream_b.data();  // the stream after attention
-  float* r2 = y + rows;           // the feed-forward sublayer's output
-
+  float* x = ws.hidden.data();
   bags(device_, w.embeddings.data(), c.vocab_size + c.max_positions, H, ws.token_rows.data(), 2 * n,
-       ws.pair_ends.data(), n, k::Pooling::kSum, x);
+       ws.token_ends.data(), n, k::Pooling::kSum, x);
   layer_norm(device_, n, H, c.layer_norm_eps, w.embedding_norm, x);
+  const nn::BlockShape shape = block_shape(c);
   for (const LayerWeights& lw : w.layers) {
-    linear(device_, n, H, H, x, lw.query, ws.q.data());
-    linear(device_, n, H, H, x, lw.key, ws.k.data());
-    linear(device_, n, H, H, x, lw.value, ws.v.data());
-    // One attention call per run of equal-length sequences: [count, len,
-    // heads, head_dim] blocks of the packed rows, no padding, no mask.
-    for (int64_t s = 0; s < B;) {
-      const int64_t len = start[s + 1] - start[s];
-      int64_t e = s + 1;
-      while (e < B && start[e + 1] - start[e] == len) ++e;
-      k::AttentionParams p;
-      p.batch = e - s;
-      p.seq_len = len;
-      p.heads = heads;
-      p.head_dim = H / heads;
-      const int64_t off = start[s] * H;
-      p.q = ws.q.data() + off;
-      p.k = ws.k.data() + off;
-      p.v = ws.v.data() + off;
-      p.out = ws.att.data() + off;
-      p.lse = ws.lse.data() + start[s] * heads;
-      k::attention_forward(device_, p);
-      s = e;
-    }
-    linear(device_, n, H, H, ws.att.data(), lw.attention_out, r1);
-    bags(device_, x, 2 * n, H, ws.pairs.data(), 2 * n, ws.pair_ends.data(), n, k::Pooling::kSum, y);
-    layer_norm(device_, n, H, c.layer_norm_eps, lw.attention_norm, y);
-    linear(device_, n, H, I, y, lw.ffn_in, ws.ff.data());
-    k::gelu_forward(device_, ws.ff.data(), n * I, ws.ff.data());
-    linear(device_, n, I, H, ws.ff.data(), lw.ffn_out, r2);
-    bags(device_, y, 2 * n, H, ws.pairs.data(), 2 * n, ws.pair_ends.data(), n, k::Pooling::kSum, x);
-    layer_norm(device_, n, H, c.layer_norm_eps, lw.output_norm, x);
+    nn::block_inference(device_, shape, block_weights(lw), packed, x, &ws.block, x);
   }
 
   // Pooling over each text's real tokens (mean: one bag per text; [CLS]:

@@ -10,9 +10,11 @@
 // nothing is padded. encode() sorts the texts by token count, so the texts
 // of a batch have close lengths and those of equal length are adjacent:
 // attention runs once per run of equal length, as one batch with no mask.
-// Every step is a kernels-library op (embedding bags for the embedding sum,
-// the residual adds and the pooling), so the same code runs on the CPU and
-// the CUDA backend; only index arrays and the pooled rows cross to the host.
+// The layers are the shared transformer block (trainer/nn, its inference
+// forward, run in place on the token rows). Every step is a kernels-library
+// op (embedding bags for the embedding sum and the mean pooling, the block's
+// ops for the layers), so the same code runs on the CPU and the CUDA
+// backend; only index arrays and the pooled rows cross to the host.
 #pragma once
 
 #include <cstdint>
