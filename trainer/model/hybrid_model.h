@@ -24,7 +24,8 @@
 // memory for Device::cuda(stream). Index arrays stay on the host (the Batch,
 // and the item ids and histories of the evaluation functions): the model
 // builds from them the index arrays its kernels need and uploads each once
-// per call. Every step of forward and backward is a kernels op enqueued on
+// per call (kernels::copy_to_device, which on CUDA also waits for the
+// stream). Every step of forward and backward is a kernels op enqueued on
 // the device's stream; the host reads back only the loss (one copy per
 // call, which on CUDA waits for the stream). On CUDA the other outputs are
 // complete once the stream has run up to that point.
@@ -35,8 +36,9 @@
 // tests/trainer/model (inputs of magnitude <= 1, two encoder layers), stated
 // from the kernels' own tolerances (linear 1e-6 * k / 1e-4, layer norm 1e-5,
 // attention 1e-5 / 1e-4 forward and 1e-4 / 1e-3 backward, bilinear z 1e-4 /
-// 1e-4 and dw 1e-3 / 1e-4) compounded through two blocks, and checked by
-// tests/trainer/model/hybrid_model_gpu_test.cc:
+// 1e-4 and dw 1e-3 / 1e-4) compounded through two blocks with a margin, for
+// tests/trainer/model/hybrid_model_gpu_test.cc to check (written where no
+// GPU was available: not yet run on one):
 //   loss, logits, item vectors, user states, queries, scores
 //                                  atol kCudaValueAtol, rtol kCudaValueRtol
 //   dense and row gradients        atol kCudaGradAtol, rtol kCudaGradRtol
