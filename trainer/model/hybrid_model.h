@@ -28,7 +28,9 @@
 // stream). Every step of forward and backward is a kernels op enqueued on
 // the device's stream; the host reads back only the loss (one copy per
 // call, which on CUDA waits for the stream). On CUDA the other outputs are
-// complete once the stream has run up to that point.
+// complete once the stream has run up to that point. On CUDA the history
+// encoder needs a head dim (dim / heads) that the CUDA attention supports
+// (32, 64 or 128; see hybrec/kernels/attention.h).
 //
 // On the CPU the results are bit for bit those of the model's former host
 // loops (the kernels' CPU ops reproduce them; see elementwise.h). CUDA
