@@ -2,7 +2,7 @@
 // backward in reverse, reporting finished dense gradient ranges as it goes.
 #include "trainer/model/hybrid_model.h"
 
-#include <cstring>
+#include <mutex>
 
 #include "hybrec/kernels/error.h"
 #include "trainer/model/grad_ready.h"
@@ -14,12 +14,6 @@
 
 namespace hybrec::trainer {
 namespace {
-
-template <typename T>
-T* grow(std::vector<T>* v, int64_t n) {
-  v->resize(static_cast<std::size_t>(n));
-  return v->data();
-}
 
 bool needs_text(const ModelConfig& c) { return c.use_text || c.use_text_score; }
 
@@ -64,77 +58,144 @@ void check_inputs(const ModelConfig& c, const HybridModel::StepInputs& in) {
                "HybridModel: use_text / use_text_score need StepInputs::text_emb");
 }
 
-// The forward of a step; leaves everything the backward needs in ws.
-float forward(const ModelConfig& c, const ParamLayout& layout, const HybridModel::StepInputs& in,
-              bool dropout, ModelWorkspace* ws) {
+// Builds the step's index arrays on the host from the Batch and uploads
+// each once. backward: also the scatters the backward needs.
+void stage_indices(const ModelConfig& c, const HybridModel::StepInputs& in, bool dropout,
+                   bool backward, ModelActivations* ws) {
+  const kernels::Device& dev = ws->device;
   const Batch& batch = *in.batch;
-  const int64_t bsz = batch.size, cands = batch.candidates, len = batch.history_len;
+  StepIndexArrays& h = ws->host;
+  const int64_t bsz = batch.size, cands = batch.candidates, n = bsz * cands;
+  const int64_t num_users = static_cast<int64_t>(batch.user_ids.size());
+  const int64_t num_items = static_cast<int64_t>(batch.item_ids.size());
+  widen(batch.cand_slot, &h.cand);
+  h.pair_user.resize(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) h.pair_user[static_cast<std::size_t>(i)] = i / cands;
+  upload(dev, h.cand, &ws->cand);
+  upload(dev, h.pair_user, &ws->pair_user);
+  if (needs_text(c)) upload(dev, batch.item_ids, &ws->item_ids);
+  if (!batch.log_q.empty()) upload(dev, batch.log_q, &ws->log_q);
+  if (c.use_id) {
+    widen(batch.user_slot, &h.user_slot);
+    upload(dev, h.user_slot, &ws->user_slot);
+  }
+  if (dropout && c.use_id && c.id_dropout > 0.0f) {
+    h.keep.resize(static_cast<std::size_t>(num_items));
+    for (int64_t i = 0; i < num_items; ++i) {
+      h.keep[static_cast<std::size_t>(i)] =
+          id_keep(in.dropout_seed, batch.item_ids[static_cast<std::size_t>(i)], c.id_dropout);
+    }
+    upload(dev, h.keep, &ws->keep);
+  }
+  if (c.loss == Loss::kBce) {
+    h.labels.assign(static_cast<std::size_t>(n), 0.0f);
+    for (int64_t b = 0; b < bsz; ++b) h.labels[static_cast<std::size_t>(b * cands)] = 1.0f;
+    upload(dev, h.labels, &ws->labels);
+  }
+  if (c.use_text_score) {
+    query_scatter(bsz, batch.history_len, batch.hist_slot.data(), &h.query);
+    ws->query.upload(dev, h.query, bsz);
+  }
+  if (c.use_history) {
+    pack_history(bsz, batch.history_len, batch.hist_slot.data(), backward, num_items, &h.history);
+  }
+  if (!backward) return;
+  h.pairs_to_users = kernels::make_row_scatter(h.pair_user.data(), n, bsz);
+  h.pairs_to_items = kernels::make_row_scatter(h.cand.data(), n, num_items);
+  ws->pairs_to_users.upload(dev, h.pairs_to_users, bsz);
+  ws->pairs_to_items.upload(dev, h.pairs_to_items, num_items);
+  if (c.use_id) {
+    h.users_to_rows = kernels::make_row_scatter(h.user_slot.data(), bsz, num_users);
+    ws->users_to_rows.upload(dev, h.users_to_rows, num_users);
+  }
+}
+
+ScoreArgs score_args(const ModelConfig& c, const Batch& batch, const ModelActivations& ws) {
+  ScoreArgs a;
+  a.batch = batch.size;
+  a.cands = batch.candidates;
+  a.dim = c.dim;
+  a.num_items = static_cast<int64_t>(batch.item_ids.size());
+  a.users = ws.users.data();
+  a.items = ws.item_vecs.data();
+  a.pair_user = ws.pair_user.data();
+  a.cand = ws.cand.data();
+  a.cos = c.use_text_score ? ws.cos.data() : nullptr;
+  a.log_q = batch.log_q.empty() ? nullptr : ws.log_q.data();
+  a.labels = c.loss == Loss::kBce ? ws.labels.data() : nullptr;
+  a.to_users = ws.pairs_to_users.view();
+  a.to_items = ws.pairs_to_items.view();
+  return a;
+}
+
+ItemTowerArgs tower_args(const ModelConfig& c, const ParamLayout& layout,
+                         const HybridModel::StepInputs& in, bool dropout,
+                         const ModelActivations& ws) {
+  ItemTowerArgs tower;
+  tower.n = static_cast<int64_t>(in.batch->item_ids.size());
+  tower.dim = c.dim;
+  tower.text_dim = c.text_dim;
+  tower.id_rows = c.use_id ? in.item_rows : nullptr;
+  tower.keep = dropout && c.use_id && c.id_dropout > 0.0f ? ws.keep.data() : nullptr;
+  tower.text_rows = c.use_text ? ws.text_rows.data() : nullptr;
+  tower.adapter = c.use_text ? in.params + layout.adapter : nullptr;
+  return tower;
+}
+
+// The forward of a step; leaves everything the backward needs in ws and the
+// mean loss in ws->scoring.loss (on the device).
+void forward(const ModelConfig& c, const ParamLayout& layout, const HybridModel::StepInputs& in,
+             bool dropout, bool backward, ModelActivations* ws) {
+  const kernels::Device& dev = ws->device;
+  const Batch& batch = *in.batch;
+  const int64_t bsz = batch.size, n = bsz * batch.candidates;
   const int64_t d = c.dim, t = c.text_dim;
+  const int64_t num_users = static_cast<int64_t>(batch.user_ids.size());
   const int64_t num_items = static_cast<int64_t>(batch.item_ids.size());
   const float* params = in.params;
+  stage_indices(c, in, dropout, backward, ws);
 
-  const float* keep = nullptr;
-  if (dropout && c.use_id && c.id_dropout > 0.0f) {
-    float* k = grow(&ws->keep, num_items);
-    for (int64_t i = 0; i < num_items; ++i) {
-      k[i] = id_keep(in.dropout_seed, batch.item_ids[static_cast<std::size_t>(i)], c.id_dropout);
-    }
-    keep = k;
-  }
   if (needs_text(c)) {
-    gather_text_rows(num_items, t, batch.item_ids.data(), in.text_emb, in.num_text_rows,
-                     grow(&ws->text_rows, num_items * t));
+    gather_text_rows(dev, num_items, t, batch.item_ids.data(), ws->item_ids.data(), in.text_emb,
+                     in.num_text_rows, grow(dev, num_items * t, &ws->text_rows));
   }
+  item_tower_forward(dev, tower_args(c, layout, in, dropout, *ws),
+                     grow(dev, num_items * d, &ws->item_vecs));
 
-  ItemTowerArgs tower;
-  tower.n = num_items;
-  tower.dim = d;
-  tower.text_dim = t;
-  tower.id_rows = c.use_id ? in.item_rows : nullptr;
-  tower.keep = keep;
-  tower.text_rows = c.use_text ? ws->text_rows.data() : nullptr;
-  tower.adapter = c.use_text ? params + layout.adapter : nullptr;
-  item_tower_forward(tower, grow(&ws->item_vecs, num_items * d));
-
-  float* users = grow(&ws->users, bsz * d);
+  float* users = grow(dev, bsz * d, &ws->users);
   if (c.use_history) {
-    history_inputs(bsz, len, d, batch.hist_slot.data(), ws->item_vecs.data(),
+    history_inputs(dev, c, ws->host.history, backward, num_items, ws->item_vecs.data(),
                    params + layout.positions, &ws->history);
-    history_encoder_forward(c, layout, params, bsz, &ws->history, users);
+    history_encoder_forward(dev, c, layout, params, ws->host.history, &ws->history, users);
   } else {
-    std::memset(users, 0, static_cast<std::size_t>(bsz * d) * sizeof(float));
+    kernels::fill_zero(dev, users, static_cast<std::size_t>(bsz * d) * sizeof(float));
   }
-  if (c.use_id) {
-    for (int64_t b = 0; b < bsz; ++b) {
-      const float* e =
-          in.user_rows + static_cast<int64_t>(batch.user_slot[static_cast<std::size_t>(b)]) * d;
-      for (int64_t k = 0; k < d; ++k) users[b * d + k] += e[k];
-    }
+  if (c.use_id) {  // u' = s_u + e_u
+    kernels::gather_rows(dev, in.user_rows, num_users, d, ws->user_slot.data(), bsz, users, true);
   }
 
-  ScoreArgs score;
-  score.batch = bsz;
-  score.cands = cands;
-  score.dim = d;
-  score.users = users;
-  score.items = ws->item_vecs.data();
-  score.cand = batch.cand_slot.data();
   if (c.use_text_score) {
-    text_inverse_norms(num_items, t, ws->text_rows.data(), grow(&ws->text_inv, num_items));
-    text_queries(bsz, len, t, batch.hist_slot.data(), ws->text_rows.data(),
-                 grow(&ws->queries, bsz * t));
-    text_cosines(bsz, cands, t, ws->queries.data(), batch.cand_slot.data(), ws->text_rows.data(),
-                 ws->text_inv.data(), grow(&ws->cos, bsz * cands));
-    score.cos = ws->cos.data();
+    float* inv = grow(dev, num_items, &ws->text_inv);
+    kernels::row_inverse_norms(dev, ws->text_rows.data(), num_items, t, inv);
+    text_queries(dev, ws->query.view(), num_items, t, ws->text_rows.data(),
+                 grow(dev, bsz * t, &ws->queries), grow(dev, bsz, &ws->query_inv));
+    text_cosines(dev, n, t, ws->queries.data(), ws->pair_user.data(), ws->text_rows.data(),
+                 num_items, inv, ws->cand.data(), grow(dev, n, &ws->pair_inv),
+                 grow(dev, n, &ws->cos));
   }
-  const float* log_q = batch.log_q.empty() ? nullptr : batch.log_q.data();
-  return score_and_loss_forward(c, layout, params, score, log_q, &ws->scoring);
+  score_and_loss_forward(dev, c, layout, params, score_args(c, batch, *ws), &ws->scoring);
+}
+
+float read_loss(const ModelActivations& ws) {
+  float loss = 0.0f;
+  kernels::copy_to_host(ws.device, &loss, ws.scoring.loss.data(), sizeof(float));
+  return loss;
 }
 
 }  // namespace
 
-HybridModel::HybridModel(const ModelConfig& config)
-    : config_(config), workspace_(std::make_unique<ModelWorkspace>()) {
+HybridModel::HybridModel(const ModelConfig& config, const kernels::Device& device)
+    : config_(config), device_(device), acts_(std::make_unique<ModelActivations>(device)) {
   validate(config_);
   layout_ = make_param_layout(config_, &tensors_);
   num_params_ = layout_.total;
@@ -142,18 +203,20 @@ HybridModel::HybridModel(const ModelConfig& config)
 
 HybridModel::HybridModel(const HybridModel& other)
     : config_(other.config_),
+      device_(other.device_),
       tensors_(other.tensors_),
       num_params_(other.num_params_),
       layout_(other.layout_),
-      workspace_(std::make_unique<ModelWorkspace>()) {}
+      acts_(std::make_unique<ModelActivations>(other.device_)) {}
 
 HybridModel& HybridModel::operator=(const HybridModel& other) {
   if (this != &other) {
     config_ = other.config_;
+    device_ = other.device_;
     tensors_ = other.tensors_;
     num_params_ = other.num_params_;
     layout_ = other.layout_;
-    workspace_ = std::make_unique<ModelWorkspace>();
+    acts_ = std::make_unique<ModelActivations>(device_);
   }
   return *this;
 }
@@ -171,78 +234,57 @@ const DenseTensor* HybridModel::find_tensor(const std::string& name) const {
 
 float HybridModel::forward_loss(const StepInputs& in, float* logits) const {
   check_inputs(config_, in);
-  std::lock_guard<std::mutex> lock(workspace_->mutex);
-  const float loss = forward(config_, layout_, in, false, workspace_.get());
+  std::lock_guard<std::mutex> lock(acts_->mutex);
+  forward(config_, layout_, in, false, false, acts_.get());
   if (logits != nullptr) {
-    const std::vector<float>& z = workspace_->scoring.logits;
-    std::memcpy(logits, z.data(),
-                static_cast<std::size_t>(in.batch->size * in.batch->candidates) * sizeof(float));
+    kernels::copy(device_, acts_->scoring.logits.data(), in.batch->size * in.batch->candidates,
+                  logits);
   }
-  return loss;
+  return read_loss(*acts_);
 }
 
 float HybridModel::forward_backward(const StepInputs& in, const StepOutputs& out) const {
   check_inputs(config_, in);
   HYBREC_CHECK(out.dense_grad != nullptr, "HybridModel::forward_backward: dense_grad is null");
-  std::lock_guard<std::mutex> lock(workspace_->mutex);
-  ModelWorkspace* ws = workspace_.get();
-  const float loss = forward(config_, layout_, in, in.training, ws);
+  std::lock_guard<std::mutex> lock(acts_->mutex);
+  ModelActivations* ws = acts_.get();
+  const kernels::Device& dev = device_;
+  forward(config_, layout_, in, in.training, true, ws);
 
   const Batch& batch = *in.batch;
-  const int64_t bsz = batch.size, cands = batch.candidates, len = batch.history_len;
-  const int64_t d = config_.dim;
+  const int64_t bsz = batch.size, d = config_.dim;
   const int64_t num_users = static_cast<int64_t>(batch.user_ids.size());
   const int64_t num_items = static_cast<int64_t>(batch.item_ids.size());
   float* grad = out.dense_grad;
-  std::memset(grad, 0, static_cast<std::size_t>(num_params_) * sizeof(float));
+  kernels::fill_zero(dev, grad, static_cast<std::size_t>(num_params_) * sizeof(float));
   GradReadyTracker ready(out.grad_ready, num_params_);
 
-  ScoreArgs score;
-  score.batch = bsz;
-  score.cands = cands;
-  score.dim = d;
-  score.users = ws->users.data();
-  score.items = ws->item_vecs.data();
-  score.cand = batch.cand_slot.data();
-  score.cos = config_.use_text_score ? ws->cos.data() : nullptr;
-  float* dusers = grow(&ws->dusers, bsz * d);
-  float* ditems = grow(&ws->ditems, num_items * d);
-  std::memset(ditems, 0, static_cast<std::size_t>(num_items * d) * sizeof(float));
-  const float* log_q = batch.log_q.empty() ? nullptr : batch.log_q.data();
-  score_and_loss_backward(config_, layout_, in.params, score, log_q, &ws->scoring, grad, &ready,
-                          dusers, ditems);
+  float* dusers = grow(dev, bsz * d, &ws->dusers);
+  float* ditems = grow(dev, num_items * d, &ws->ditems);
+  kernels::fill_zero(dev, ditems, static_cast<std::size_t>(num_items * d) * sizeof(float));
+  score_and_loss_backward(dev, config_, layout_, in.params, score_args(config_, batch, *ws),
+                          &ws->scoring, grad, &ready, dusers, ditems);
 
   if (out.user_row_grads != nullptr) {
-    std::memset(out.user_row_grads, 0, static_cast<std::size_t>(num_users * d) * sizeof(float));
-    if (config_.use_id) {
-      for (int64_t b = 0; b < bsz; ++b) {
-        float* g = out.user_row_grads +
-                   static_cast<int64_t>(batch.user_slot[static_cast<std::size_t>(b)]) * d;
-        for (int64_t k = 0; k < d; ++k) g[k] += dusers[b * d + k];
-      }
+    kernels::fill_zero(dev, out.user_row_grads,
+                       static_cast<std::size_t>(num_users * d) * sizeof(float));
+    if (config_.use_id) {  // each user's examples in batch order
+      kernels::scatter_add_rows(dev, ws->users_to_rows.view(), dusers, bsz, d, out.user_row_grads);
     }
   }
 
   if (config_.use_history) {
-    history_encoder_backward(config_, layout_, in.params, bsz, dusers, grad, &ready, &ws->history);
-    history_inputs_backward(bsz, len, d, batch.hist_slot.data(), ws->history, ditems,
+    history_encoder_backward(dev, config_, layout_, in.params, ws->host.history, dusers, grad,
+                             &ready, &ws->history);
+    history_inputs_backward(dev, d, ws->host.history, ws->history, ditems,
                             grad + layout_.positions);
     ready.finish(layout_.positions);
   }
 
-  ItemTowerArgs tower;
-  tower.n = num_items;
-  tower.dim = d;
-  tower.text_dim = config_.text_dim;
-  tower.id_rows = config_.use_id ? in.item_rows : nullptr;
-  const bool dropped = in.training && config_.use_id && config_.id_dropout > 0.0f;
-  tower.keep = dropped ? ws->keep.data() : nullptr;
-  tower.text_rows = config_.use_text ? ws->text_rows.data() : nullptr;
-  tower.adapter = config_.use_text ? in.params + layout_.adapter : nullptr;
-  item_tower_backward(tower, ditems, out.item_row_grads,
-                      config_.use_text ? grad + layout_.adapter : nullptr);
+  item_tower_backward(dev, tower_args(config_, layout_, in, in.training, *ws), ditems,
+                      out.item_row_grads, config_.use_text ? grad + layout_.adapter : nullptr);
   ready.finish(0);
-  return loss;
+  return read_loss(*ws);
 }
 
 }  // namespace hybrec::trainer

@@ -1,5 +1,5 @@
 // The hybrid recommender of DESIGN.md ("The model"), forward and backward on
-// the kernels library's CPU backend:
+// one kernels::Device (the CPU or a CUDA stream), chosen at construction:
 //
 //   v_j  = m_j * e_j + A t_j          item vector (m_j = 0 when ID dropout drops j)
 //   h    = Encoder([v_h1 + p_1, ..., v_hL + p_L], padding mask)
@@ -16,6 +16,34 @@
 // and checkpoints one buffer); tensors() names its pieces. The id embeddings
 // e_u, e_j are NOT dense parameters: the trainer pulls them from the
 // parameter server and pushes their gradients back.
+//
+// Device (DESIGN.md, "One model, any device"): every float array passed to
+// or returned by the model (params, user_rows, item_rows, text_emb,
+// dense_grad, the row gradients, logits, and every array of the evaluation
+// functions) is on the model's device: host memory for Device::cpu(), device
+// memory for Device::cuda(stream). Index arrays stay on the host (the Batch,
+// and the item ids and histories of the evaluation functions): the model
+// builds from them the index arrays its kernels need and uploads each once
+// per call (kernels::copy_to_device, which on CUDA also waits for the
+// stream). Every step of forward and backward is a kernels op enqueued on
+// the device's stream; the host reads back only the loss (one copy per
+// call, which on CUDA waits for the stream). On CUDA the other outputs are
+// complete once the stream has run up to that point. On CUDA the history
+// encoder needs a head dim (dim / heads) that the CUDA attention supports
+// (32, 64 or 128; see hybrec/kernels/attention.h).
+//
+// On the CPU the results are bit for bit those of the model's former host
+// loops (the kernels' CPU ops reproduce them; see elementwise.h). CUDA
+// against CPU, |cuda - cpu| <= atol + rtol * |cpu| for the tiny model of
+// tests/trainer/model (inputs of magnitude <= 1, two encoder layers), stated
+// from the kernels' own tolerances (linear 1e-6 * k / 1e-4, layer norm 1e-5,
+// attention 1e-5 / 1e-4 forward and 1e-4 / 1e-3 backward, bilinear z 1e-4 /
+// 1e-4 and dw 1e-3 / 1e-4) compounded through two blocks with a margin, for
+// tests/trainer/model/hybrid_model_gpu_test.cc to check (written where no
+// GPU was available: not yet run on one):
+//   loss, logits, item vectors, user states, queries, scores
+//                                  atol kCudaValueAtol, rtol kCudaValueRtol
+//   dense and row gradients        atol kCudaGradAtol, rtol kCudaGradRtol
 #pragma once
 
 #include <cstdint>
@@ -24,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "hybrec/kernels/device.h"
 #include "trainer/model/batch.h"
 #include "trainer/model/model_config.h"
 #include "trainer/model/param_layout.h"
@@ -38,19 +67,27 @@ struct DenseTensor {
   int64_t size() const { return rows * cols; }
 };
 
-struct ModelWorkspace;
+// CUDA-versus-CPU tolerances of the model (see the header comment).
+inline constexpr double kCudaValueAtol = 2e-4;
+inline constexpr double kCudaValueRtol = 1e-3;
+inline constexpr double kCudaGradAtol = 2e-3;
+inline constexpr double kCudaGradRtol = 2e-3;
 
-// Threading: forward_backward and forward_loss reuse one scratch workspace
-// owned by the model (buffers grow to the largest batch and are never freed
-// between steps), guarded by a mutex: concurrent calls on one model are safe
-// but run one at a time; use one model (copies are cheap: a copy gets its own
-// empty workspace) per concurrent caller. The evaluation functions use
-// scratch of their own and may run concurrently with anything. Inside a call
-// the kernels use OpenMP/BLAS threads; results are bit-identical run to run
-// for a fixed thread count.
+struct ModelActivations;
+
+// Threading: forward_backward and forward_loss reuse one activation struct
+// owned by the model (device buffers grow to the largest batch and are never
+// freed between steps), guarded by a mutex: concurrent calls on one model are
+// safe but run one at a time; use one model (copies are cheap: a copy gets
+// its own empty activations on the same device) per concurrent caller. The
+// evaluation functions use scratch of their own and may run concurrently
+// with anything. Inside a call the CPU kernels use OpenMP/BLAS threads;
+// results are bit-identical run to run for a fixed thread count.
 class HybridModel {
  public:
-  explicit HybridModel(const ModelConfig& config);  // validates the config
+  // Validates the config; every array the model reads or writes is on `device`.
+  explicit HybridModel(const ModelConfig& config,
+                       const kernels::Device& device = kernels::Device::cpu());
   HybridModel(const HybridModel& other);
   HybridModel& operator=(const HybridModel& other);
   HybridModel(HybridModel&&) noexcept;
@@ -58,17 +95,20 @@ class HybridModel {
   ~HybridModel();
 
   const ModelConfig& config() const { return config_; }
+  const kernels::Device& device() const { return device_; }
   const std::vector<DenseTensor>& tensors() const { return tensors_; }
   int64_t num_params() const { return num_params_; }
   // The tensor called `name`, or nullptr when this configuration has none.
   const DenseTensor* find_tensor(const std::string& name) const;
 
-  // Writes the initial dense parameters, a pure function of (config, seed):
+  // Writes the initial dense parameters (params: a host array), a pure
+  // function of (config, seed):
   // linear weights and the adapter xavier-uniform, biases 0, layer norm
   // gamma 1 / beta 0, positions U(-init_scale, init_scale), bilinear W =
   // identity + U(-init_scale, init_scale), text_scale 5, lambda lambda_init.
   void init_params(uint64_t seed, float* params) const;
 
+  // Arrays on the model's device; the batch is a host struct.
   struct StepInputs {
     const Batch* batch = nullptr;
     const float* params = nullptr;     // [num_params()]
@@ -88,7 +128,11 @@ class HybridModel {
     // Called during the backward with [begin, end) ranges of dense_grad that
     // are final, in decreasing order of offset, covering [0, num_params())
     // exactly once; the trainer starts each bucket's all-reduce from here
-    // while the rest of the backward runs. May be empty.
+    // while the rest of the backward runs. May be empty. On the CPU a range
+    // is final when reported; on CUDA it is final once the device's stream
+    // reaches the point where it was reported (the kernels writing it are
+    // enqueued before the call): order the all-reduce after it on the stream,
+    // or synchronise.
     std::function<void(int64_t begin, int64_t end)> grad_ready;
   };
 
@@ -101,6 +145,8 @@ class HybridModel {
   float forward_loss(const StepInputs& in, float* logits = nullptr) const;
 
   // ---- Full-ranking evaluation: the same functions, per user and per item.
+  // Float arrays are on the model's device; item_ids and history are host
+  // arrays of global item ids.
 
   // v_j for n items (no dropout): item_rows [n, dim] (ignored without use_id),
   // their ids index text_emb. Writes out [n, dim].
@@ -122,10 +168,11 @@ class HybridModel {
 
  private:
   ModelConfig config_;
+  kernels::Device device_;
   std::vector<DenseTensor> tensors_;
   int64_t num_params_ = 0;
   ParamLayout layout_;
-  std::unique_ptr<ModelWorkspace> workspace_;  // training scratch, see "Threading"
+  std::unique_ptr<ModelActivations> acts_;  // training activations, see "Threading"
 };
 
 }  // namespace hybrec::trainer

@@ -1,13 +1,15 @@
 #include "trainer/model/item_tower.h"
 
-#include <cstring>
+#include <limits>
 
 #include "hybrec/kernels/dense.h"
+#include "hybrec/kernels/elementwise.h"
 #include "hybrec/kernels/error.h"
 #include "trainer/model/counter_rng.h"
 
 namespace hybrec::trainer {
 namespace {
+namespace k = hybrec::kernels;
 constexpr uint64_t kDropoutStream = 0xD40F0F17ull;
 }  // namespace
 
@@ -18,22 +20,25 @@ float id_keep(uint64_t dropout_seed, int64_t item_id, float p) {
                                                                                            : 1.0f;
 }
 
-void gather_text_rows(int64_t n, int64_t text_dim, const int64_t* ids, const float* text_emb,
-                      int64_t num_text_rows, float* out) {
-  const std::size_t row_bytes = static_cast<std::size_t>(text_dim) * sizeof(float);
+void gather_text_rows(const k::Device& device, int64_t n, int64_t text_dim, const int64_t* host_ids,
+                      const int64_t* device_ids, const float* text_emb, int64_t num_text_rows,
+                      float* out) {
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t id = ids[i];
+    const int64_t id = host_ids[i];
     HYBREC_CHECK(id >= 0 && (num_text_rows <= 0 || id < num_text_rows), "item id ", id,
                  " out of range [0, ", num_text_rows, ") of the text embeddings at position ", i);
-    std::memcpy(out + i * text_dim, text_emb + id * text_dim, row_bytes);
   }
+  // The ids are checked above; without a row count the table's end is the
+  // caller's promise.
+  const int64_t rows = num_text_rows > 0 ? num_text_rows : std::numeric_limits<int64_t>::max();
+  k::gather_rows(device, text_emb, rows, text_dim, device_ids, n, out, false);
 }
 
 namespace {
 
 // The adapter A t as a linear layer without bias over the n text rows.
-kernels::LinearParams adapter_linear(const ItemTowerArgs& a) {
-  kernels::LinearParams lp;
+k::LinearParams adapter_linear(const ItemTowerArgs& a) {
+  k::LinearParams lp;
   lp.n = a.n;
   lp.in_features = a.text_dim;
   lp.out_features = a.dim;
@@ -44,45 +49,38 @@ kernels::LinearParams adapter_linear(const ItemTowerArgs& a) {
 
 }  // namespace
 
-void item_tower_forward(const ItemTowerArgs& a, float* out) {
+void item_tower_forward(const k::Device& device, const ItemTowerArgs& a, float* out) {
   const int64_t n = a.n, d = a.dim;
   if (n == 0) return;
   if (a.text_rows != nullptr) {
-    kernels::LinearParams lp = adapter_linear(a);
+    k::LinearParams lp = adapter_linear(a);
     lp.y = out;
-    kernels::linear_forward(kernels::Device::cpu(), lp);
+    k::linear_forward(device, lp);
   } else {
-    std::memset(out, 0, static_cast<std::size_t>(n * d) * sizeof(float));
+    k::fill_zero(device, out, static_cast<std::size_t>(n * d) * sizeof(float));
   }
-  if (a.id_rows == nullptr) return;
-  for (int64_t i = 0; i < n; ++i) {
-    const float m = a.keep != nullptr ? a.keep[i] : 1.0f;
-    if (m == 0.0f) continue;
-    const float* e = a.id_rows + i * d;
-    float* v = out + i * d;
-    for (int64_t k = 0; k < d; ++k) v[k] += m * e[k];
-  }
+  // v += m * e, skipping dropped rows (m == 0) rather than adding 0 * e.
+  if (a.id_rows != nullptr) k::add_scaled_rows(device, a.id_rows, a.keep, n, d, out);
 }
 
-void item_tower_backward(const ItemTowerArgs& a, const float* dv, float* id_row_grads,
-                         float* dadapter) {
+void item_tower_backward(const k::Device& device, const ItemTowerArgs& a, const float* dv,
+                         float* id_row_grads, float* dadapter) {
   const int64_t n = a.n, d = a.dim;
   if (n == 0) return;
   if (id_row_grads != nullptr) {
     if (a.id_rows == nullptr) {
-      std::memset(id_row_grads, 0, static_cast<std::size_t>(n * d) * sizeof(float));
+      k::fill_zero(device, id_row_grads, static_cast<std::size_t>(n * d) * sizeof(float));
+    } else if (a.keep != nullptr) {
+      k::scale_rows(device, dv, a.keep, n, d, id_row_grads);
     } else {
-      for (int64_t i = 0; i < n; ++i) {
-        const float m = a.keep != nullptr ? a.keep[i] : 1.0f;
-        for (int64_t k = 0; k < d; ++k) id_row_grads[i * d + k] = m * dv[i * d + k];
-      }
+      k::copy(device, dv, n * d, id_row_grads);  // m = 1: 1 * dv is dv exactly
     }
   }
   if (a.text_rows != nullptr) {
-    kernels::LinearParams lp = adapter_linear(a);
+    k::LinearParams lp = adapter_linear(a);
     lp.dy = dv;
     lp.dweight = dadapter;
-    kernels::linear_backward(kernels::Device::cpu(), lp);
+    k::linear_backward(device, lp);
   }
 }
 

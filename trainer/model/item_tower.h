@@ -1,18 +1,24 @@
 // The item tower: v_j = m_j * e_j + A t_j for a set of items, with its
-// backward into the id rows and the adapter A.
+// backward into the id rows and the adapter A, on the model's device.
 #pragma once
 
 #include <cstdint>
 
+#include "hybrec/kernels/device.h"
+
 namespace hybrec::trainer {
 
 // DropoutNet's ID dropout: 0 when item_id's id embedding is dropped for this
-// dropout_seed (probability p), else 1. A pure function of its arguments.
+// dropout_seed (probability p), else 1. A pure function of its arguments
+// (the model evaluates it on the host and uploads the mask).
 float id_keep(uint64_t dropout_seed, int64_t item_id, float p);
 
-// out[i, :] = text_emb[ids[i], :] for i < n (T floats per row). With
-// num_text_rows > 0 every id is checked against [0, num_text_rows).
-void gather_text_rows(int64_t n, int64_t text_dim, const int64_t* ids, const float* text_emb,
+// out[i, :] = text_emb[ids[i], :] for i < n (T floats per row), on the
+// device. host_ids and device_ids hold the same n ids: the host copy is
+// checked (with num_text_rows > 0, against [0, num_text_rows); else only the
+// sign), so a bad id is reported as the item id it is.
+void gather_text_rows(const kernels::Device& device, int64_t n, int64_t text_dim,
+                      const int64_t* host_ids, const int64_t* device_ids, const float* text_emb,
                       int64_t num_text_rows, float* out);
 
 struct ItemTowerArgs {
@@ -26,12 +32,12 @@ struct ItemTowerArgs {
 };
 
 // out [n, d] = m * e + A t (OVERWRITTEN).
-void item_tower_forward(const ItemTowerArgs& a, float* out);
+void item_tower_forward(const kernels::Device& device, const ItemTowerArgs& a, float* out);
 
 // Given dv [n, d]: id_row_grads [n, d] = m * dv (OVERWRITTEN; nullptr skips;
 // zeros without an id term) and dadapter [d, T] += dv^T t (ACCUMULATED; used
 // only with a text term).
-void item_tower_backward(const ItemTowerArgs& a, const float* dv, float* id_row_grads,
-                         float* dadapter);
+void item_tower_backward(const kernels::Device& device, const ItemTowerArgs& a, const float* dv,
+                         float* id_row_grads, float* dadapter);
 
 }  // namespace hybrec::trainer

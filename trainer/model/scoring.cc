@@ -1,16 +1,16 @@
 #include "trainer/model/scoring.h"
 
-#include <cstring>
-
 #include "hybrec/kernels/bilinear.h"
 #include "hybrec/kernels/dense.h"
+#include "trainer/model/device_arrays.h"
 
 namespace hybrec::trainer {
 namespace {
 
 namespace k = hybrec::kernels;
 
-k::BilinearParams bilinear_params(const ScoreArgs& a, const ScoringWorkspace& ws, const float* w) {
+k::BilinearParams bilinear_params(const ScoreArgs& a, const ScoringActivations& ws,
+                                  const float* w) {
   k::BilinearParams p;
   p.batch = a.batch * a.cands;
   p.dim = a.dim;
@@ -20,106 +20,82 @@ k::BilinearParams bilinear_params(const ScoreArgs& a, const ScoringWorkspace& ws
   return p;
 }
 
-}  // namespace
-
-float score_and_loss_forward(const ModelConfig& config, const ParamLayout& layout,
-                             const float* params, const ScoreArgs& a, const float* log_q,
-                             ScoringWorkspace* ws) {
-  const k::Device cpu = k::Device::cpu();
-  const int64_t n = a.batch * a.cands, d = a.dim;
-  const auto nd = static_cast<std::size_t>(n * d);
-  ws->u_pairs.resize(nd);
-  ws->v_pairs.resize(nd);
-  ws->z.resize(static_cast<std::size_t>(n));
-  ws->logits.resize(static_cast<std::size_t>(n));
-  const std::size_t row_bytes = static_cast<std::size_t>(d) * sizeof(float);
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(ws->u_pairs.data() + i * d, a.users + (i / a.cands) * d, row_bytes);
-    std::memcpy(ws->v_pairs.data() + i * d, a.items + static_cast<int64_t>(a.cand[i]) * d,
-                row_bytes);
-  }
-  k::bilinear_forward(cpu, bilinear_params(a, *ws, params + layout.bilinear), ws->z.data());
-
-  if (a.cos != nullptr) {
-    ws->g.resize(static_cast<std::size_t>(n));
-    const float scale = params[layout.text_scale];
-    for (int64_t i = 0; i < n; ++i) ws->g[static_cast<std::size_t>(i)] = scale * a.cos[i];
-    k::FusedScoreParams f;
-    f.batch = n;
-    f.z = ws->z.data();
-    f.g = ws->g.data();
-    f.lambda = params + layout.lambda;
-    k::fused_score_forward(cpu, f, ws->logits.data());
-  } else {
-    std::memcpy(ws->logits.data(), ws->z.data(), static_cast<std::size_t>(n) * sizeof(float));
-  }
-
-  float loss = 0.0f;
-  if (config.loss == Loss::kSampledSoftmax) {
-    k::sampled_softmax_loss_forward(cpu, ws->logits.data(), log_q, a.batch, a.cands, &loss);
-  } else {
-    ws->labels.assign(static_cast<std::size_t>(n), 0.0f);
-    for (int64_t b = 0; b < a.batch; ++b) ws->labels[static_cast<std::size_t>(b * a.cands)] = 1.0f;
-    k::bce_with_logits_forward(cpu, ws->logits.data(), ws->labels.data(), nullptr, n, &loss);
-  }
-  return loss;
+k::FusedScoreParams fused_params(const ScoreArgs& a, const ScoringActivations& ws,
+                                 const float* lambda) {
+  k::FusedScoreParams f;
+  f.batch = a.batch * a.cands;
+  f.z = ws.z.data();
+  f.g = ws.g.data();
+  f.lambda = lambda;
+  return f;
 }
 
-void score_and_loss_backward(const ModelConfig& config, const ParamLayout& layout,
-                             const float* params, const ScoreArgs& a, const float* log_q,
-                             ScoringWorkspace* ws, float* grad, GradReadyTracker* ready,
-                             float* dusers, float* ditems) {
-  const k::Device cpu = k::Device::cpu();
+}  // namespace
+
+void score_and_loss_forward(const k::Device& device, const ModelConfig& config,
+                            const ParamLayout& layout, const float* params, const ScoreArgs& a,
+                            ScoringActivations* ws) {
   const int64_t n = a.batch * a.cands, d = a.dim;
-  ws->dlogits.resize(static_cast<std::size_t>(n));
-  ws->dz.resize(static_cast<std::size_t>(n));
-  if (config.loss == Loss::kSampledSoftmax) {
-    k::sampled_softmax_loss_backward(cpu, ws->logits.data(), log_q, a.batch, a.cands, 1.0f,
-                                     ws->dlogits.data());
+  float* u_pairs = grow(device, n * d, &ws->u_pairs);
+  float* v_pairs = grow(device, n * d, &ws->v_pairs);
+  float* z = grow(device, n, &ws->z);
+  float* logits = grow(device, n, &ws->logits);
+  float* loss = grow(device, 1, &ws->loss);
+  k::gather_rows(device, a.users, a.batch, d, a.pair_user, n, u_pairs, false);
+  k::gather_rows(device, a.items, a.num_items, d, a.cand, n, v_pairs, false);
+  k::bilinear_forward(device, bilinear_params(a, *ws, params + layout.bilinear), z);
+
+  if (a.cos != nullptr) {
+    // g = text_scale * cos with text_scale read on the device.
+    k::scale_by(device, params + layout.text_scale, a.cos, n, grow(device, n, &ws->g));
+    k::fused_score_forward(device, fused_params(a, *ws, params + layout.lambda), logits);
   } else {
-    k::bce_with_logits_backward(cpu, ws->logits.data(), ws->labels.data(), nullptr, n, 1.0f,
-                                ws->dlogits.data());
+    k::copy(device, z, n, logits);
+  }
+
+  if (config.loss == Loss::kSampledSoftmax) {
+    k::sampled_softmax_loss_forward(device, logits, a.log_q, a.batch, a.cands, loss);
+  } else {
+    k::bce_with_logits_forward(device, logits, a.labels, nullptr, n, loss);
+  }
+}
+
+void score_and_loss_backward(const k::Device& device, const ModelConfig& config,
+                             const ParamLayout& layout, const float* params, const ScoreArgs& a,
+                             ScoringActivations* ws, float* grad, GradReadyTracker* ready,
+                             float* dusers, float* ditems) {
+  const int64_t n = a.batch * a.cands, d = a.dim;
+  float* dlogits = grow(device, n, &ws->dlogits);
+  float* dz = grow(device, n, &ws->dz);
+  if (config.loss == Loss::kSampledSoftmax) {
+    k::sampled_softmax_loss_backward(device, ws->logits.data(), a.log_q, a.batch, a.cands, 1.0f,
+                                     dlogits);
+  } else {
+    k::bce_with_logits_backward(device, ws->logits.data(), a.labels, nullptr, n, 1.0f, dlogits);
   }
 
   if (a.cos != nullptr) {
-    ws->dg.resize(static_cast<std::size_t>(n));
-    k::FusedScoreParams f;
-    f.batch = n;
-    f.z = ws->z.data();
-    f.g = ws->g.data();
-    f.lambda = params + layout.lambda;
-    k::fused_score_backward(cpu, f, ws->dlogits.data(), ws->dz.data(), ws->dg.data(),
+    float* dg = grow(device, n, &ws->dg);
+    k::fused_score_backward(device, fused_params(a, *ws, params + layout.lambda), dlogits, dz, dg,
                             grad + layout.lambda);
     // g = text_scale * cos, so dtext_scale = sum dg * cos (summed in double,
-    // like the kernel's dlambda).
-    double dscale = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      dscale += static_cast<double>(ws->dg[static_cast<std::size_t>(i)]) * a.cos[i];
-    }
-    grad[layout.text_scale] += static_cast<float>(dscale);
+    // like the kernel's dlambda), added on the device.
+    k::dot_accumulate(device, dg, a.cos, n, grad + layout.text_scale);
     ready->finish(layout.text_scale);
   } else {
-    std::memcpy(ws->dz.data(), ws->dlogits.data(), static_cast<std::size_t>(n) * sizeof(float));
+    k::copy(device, dlogits, n, dz);
   }
 
-  const auto nd = static_cast<std::size_t>(n * d);
-  ws->du_pairs.resize(nd);
-  ws->dv_pairs.resize(nd);
-  k::bilinear_backward(cpu, bilinear_params(a, *ws, params + layout.bilinear), ws->dz.data(),
-                       ws->du_pairs.data(), ws->dv_pairs.data(), grad + layout.bilinear);
+  float* du_pairs = grow(device, n * d, &ws->du_pairs);
+  float* dv_pairs = grow(device, n * d, &ws->dv_pairs);
+  k::bilinear_backward(device, bilinear_params(a, *ws, params + layout.bilinear), dz, du_pairs,
+                       dv_pairs, grad + layout.bilinear);
   ready->finish(layout.bilinear);
 
-  std::memset(dusers, 0, static_cast<std::size_t>(a.batch * d) * sizeof(float));
-  for (int64_t i = 0; i < n; ++i) {
-    const float* du = ws->du_pairs.data() + i * d;
-    const float* dv = ws->dv_pairs.data() + i * d;
-    float* dst_u = dusers + (i / a.cands) * d;
-    float* dst_v = ditems + static_cast<int64_t>(a.cand[i]) * d;
-    for (int64_t j = 0; j < d; ++j) {
-      dst_u[j] += du[j];
-      dst_v[j] += dv[j];
-    }
-  }
+  // Each user and item receives its pairs' gradients in order of the pair.
+  k::fill_zero(device, dusers, static_cast<std::size_t>(a.batch * d) * sizeof(float));
+  k::scatter_add_rows(device, a.to_users, du_pairs, n, d, dusers);
+  k::scatter_add_rows(device, a.to_items, dv_pairs, n, d, ditems);
 }
 
 }  // namespace hybrec::trainer

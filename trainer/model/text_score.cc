@@ -1,54 +1,48 @@
 #include "trainer/model/text_score.h"
 
-#include <cmath>
 #include <cstring>
 
 namespace hybrec::trainer {
 
-void text_inverse_norms(int64_t n, int64_t text_dim, const float* rows, float* inv) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float* t = rows + i * text_dim;
-    float sq = 0.0f;
-    for (int64_t k = 0; k < text_dim; ++k) sq += t[k] * t[k];
-    inv[i] = sq > 0.0f ? 1.0f / std::sqrt(sq) : 0.0f;
-  }
-}
+namespace k = hybrec::kernels;
 
 template <typename Index>
-void text_queries(int64_t batch, int64_t len, int64_t text_dim, const Index* hist,
-                  const float* rows, float* q) {
-  std::memset(q, 0, static_cast<std::size_t>(batch * text_dim) * sizeof(float));
+void query_scatter(int64_t batch, int64_t len, const Index* hist, k::HostRowScatter* out) {
+  out->offsets.resize(static_cast<std::size_t>(batch + 1));
+  out->src_index.clear();
+  out->offsets[0] = 0;
   for (int64_t b = 0; b < batch; ++b) {
-    float* out = q + b * text_dim;
     for (int64_t l = 0; l < len; ++l) {
       const int64_t h = static_cast<int64_t>(hist[b * len + l]);
-      if (h < 0) continue;
-      const float* t = rows + h * text_dim;
-      for (int64_t k = 0; k < text_dim; ++k) out[k] += t[k];
+      if (h >= 0) out->src_index.push_back(h);
     }
-    float inv = 0.0f;
-    text_inverse_norms(1, text_dim, out, &inv);
-    for (int64_t k = 0; k < text_dim; ++k) out[k] *= inv;
+    out->offsets[static_cast<std::size_t>(b + 1)] = static_cast<int64_t>(out->src_index.size());
   }
 }
 
-template void text_queries<int32_t>(int64_t, int64_t, int64_t, const int32_t*, const float*,
-                                    float*);
-template void text_queries<int64_t>(int64_t, int64_t, int64_t, const int64_t*, const float*,
-                                    float*);
+template void query_scatter<int32_t>(int64_t, int64_t, const int32_t*, k::HostRowScatter*);
+template void query_scatter<int64_t>(int64_t, int64_t, const int64_t*, k::HostRowScatter*);
 
-void text_cosines(int64_t batch, int64_t cands, int64_t text_dim, const float* q,
-                  const int32_t* cand, const float* rows, const float* inv, float* cos) {
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* qb = q + b * text_dim;
-    for (int64_t c = 0; c < cands; ++c) {
-      const int64_t j = cand[b * cands + c];
-      const float* t = rows + j * text_dim;
-      float dot = 0.0f;
-      for (int64_t k = 0; k < text_dim; ++k) dot += qb[k] * t[k];
-      cos[b * cands + c] = dot * inv[j];
-    }
-  }
+void text_queries(const k::Device& device, const k::RowScatter& scatter, int64_t num_rows,
+                  int64_t text_dim, const float* rows, float* q, float* q_inv) {
+  const int64_t batch = scatter.dst_rows;
+  if (batch == 0) return;
+  // The sums start from zero and add each history row in turn, as the
+  // trainer's original loop did, so the CPU results keep their bits.
+  k::fill_zero(device, q, static_cast<std::size_t>(batch * text_dim) * sizeof(float));
+  k::scatter_add_rows(device, scatter, rows, num_rows, text_dim, q);
+  k::row_inverse_norms(device, q, batch, text_dim, q_inv);
+  k::scale_rows(device, q, q_inv, batch, text_dim, q);
+}
+
+void text_cosines(const k::Device& device, int64_t n, int64_t text_dim, const float* q,
+                  const int64_t* user, const float* rows, int64_t num_rows, const float* inv,
+                  const int64_t* cand, float* pair_inv, float* cos) {
+  if (n == 0) return;
+  // The dot first, then the candidate's inverse norm: (q . t) * inv.
+  k::row_dot(device, q, user, rows, cand, n, text_dim, cos);
+  k::gather_rows(device, inv, num_rows, 1, cand, n, pair_inv, false);
+  k::mul(device, cos, pair_inv, n, cos);
 }
 
 }  // namespace hybrec::trainer

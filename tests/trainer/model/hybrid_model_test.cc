@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "hybrec/kernels/device.h"
 #include "hybrec/kernels/error.h"
 #include "model_fixture.h"
 #include "trainer/model/item_tower.h"
@@ -360,6 +361,18 @@ TEST(HybridModel, ScoreItemsEqualsTrainingForwardCfOnly) {
 }
 TEST(HybridModel, ScoreItemsEqualsTrainingForwardTextOnly) {
   expect_evaluation_matches_training(text_only());
+}
+
+TEST(HybridModel, RunsOnTheDeviceItIsGivenAndCopiesKeepIt) {
+  EXPECT_FALSE(HybridModel(hybrid()).device().is_cuda());
+  kernels::Device cpu = kernels::Device::cpu();
+  cpu.check_bounds = false;
+  const HybridModel m(hybrid(), cpu);
+  EXPECT_FALSE(m.device().check_bounds);
+  HybridModel copy(m);
+  EXPECT_FALSE(copy.device().check_bounds);
+  copy = HybridModel(hybrid());
+  EXPECT_TRUE(copy.device().check_bounds);
 }
 
 TEST(HybridModel, UserWithoutHistoryHasOnlyItsIdEmbedding) {
