@@ -5,7 +5,8 @@ usage: ab_model_step.py BENCH_A BENCH_B [--rounds N] [--filter REGEX]
 
 Runs A, B, A, B, ... (N rounds, default 5), each run one repetition of every
 benchmark matching REGEX, and prints per benchmark the median real time of A
-and of B and the median of the per-round ratios B/A. Ratios taken round by
+and of B, the median of the per-round ratios B/A, and the ratio of the
+fastest runs (the least disturbed by other load). Ratios taken round by
 round hold when a shared machine's speed drifts between rounds.
 """
 import argparse
@@ -33,11 +34,13 @@ def main():
         for binary, times in ((args.a, times_a), (args.b, times_b)):
             for name, t in run(binary, args.filter).items():
                 times.setdefault(name, []).append(t)
-    print(f"{'benchmark':48} {'A median':>10} {'B median':>10} {'B/A median':>11}")
+    print(f"{'benchmark':48} {'A median':>10} {'B median':>10} {'B/A median':>11} "
+          f"{'B/A of mins':>12}")
     for name in times_a:
         ratios = [b / a for a, b in zip(times_a[name], times_b.get(name, []))]
         print(f"{name:48} {statistics.median(times_a[name]):10.1f} "
-              f"{statistics.median(times_b[name]):10.1f} {statistics.median(ratios):11.3f}")
+              f"{statistics.median(times_b[name]):10.1f} {statistics.median(ratios):11.3f} "
+              f"{min(times_b[name]) / min(times_a[name]):12.3f}")
 
 
 if __name__ == "__main__":

@@ -237,8 +237,8 @@ float HybridModel::forward_loss(const StepInputs& in, float* logits) const {
   std::lock_guard<std::mutex> lock(acts_->mutex);
   forward(config_, layout_, in, false, false, acts_.get());
   if (logits != nullptr) {
-    kernels::copy(device_, acts_->scoring.logits.data(), in.batch->size * in.batch->candidates,
-                  logits);
+    kernels::copy(acts_->device, acts_->scoring.logits.data(),
+                  in.batch->size * in.batch->candidates, logits);
   }
   return read_loss(*acts_);
 }
@@ -248,7 +248,7 @@ float HybridModel::forward_backward(const StepInputs& in, const StepOutputs& out
   HYBREC_CHECK(out.dense_grad != nullptr, "HybridModel::forward_backward: dense_grad is null");
   std::lock_guard<std::mutex> lock(acts_->mutex);
   ModelActivations* ws = acts_.get();
-  const kernels::Device& dev = device_;
+  const kernels::Device& dev = ws->device;
   forward(config_, layout_, in, in.training, true, ws);
 
   const Batch& batch = *in.batch;

@@ -29,7 +29,12 @@ struct StepIndexArrays {
 };
 
 struct ModelActivations {
-  explicit ModelActivations(const kernels::Device& d) : device(d) {}
+  // The step's kernels run without their own index checks: every index
+  // array here is built by the model from a Batch that check_inputs has
+  // validated (and text ids are checked on the host), so a second pass over
+  // each array in every op would only cost time (and, on CUDA, a
+  // synchronisation per check).
+  explicit ModelActivations(const kernels::Device& d) : device(d) { device.check_bounds = false; }
 
   kernels::Device device;
   std::mutex mutex;  // one forward_backward / forward_loss at a time
