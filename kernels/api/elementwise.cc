@@ -240,26 +240,35 @@ void scatter_add_rows(const Device& device, const RowScatter& scatter, const flo
       [&] { cuda::scatter_add_rows(scatter, src, dim, dst, device.stream); });
 }
 
-HostRowScatter make_row_scatter(const int64_t* index, int64_t n, int64_t dst_rows) {
+void make_row_scatter(const int64_t* index, int64_t n, int64_t dst_rows, HostRowScatter* out) {
   constexpr const char* op = "make_row_scatter";
   check_count(op, "n", n);
   check_count(op, "dst_rows", dst_rows);
   check_ptr(op, "index", index, n);
-  HostRowScatter out;
-  out.offsets.assign(static_cast<std::size_t>(dst_rows) + 1, 0);
+  check_ptr(op, "out", out);
+  std::vector<int64_t>& offsets = out->offsets;
+  offsets.assign(static_cast<std::size_t>(dst_rows) + 1, 0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = index[i];
     HYBREC_CHECK(r < dst_rows, op, ": index ", r, " at position ", i,
                  " must be < dst_rows = ", dst_rows, " (negative values are skipped)");
-    if (r >= 0) ++out.offsets[static_cast<std::size_t>(r) + 1];
+    if (r >= 0) ++offsets[static_cast<std::size_t>(r) + 1];
   }
-  for (int64_t r = 0; r < dst_rows; ++r) out.offsets[r + 1] += out.offsets[r];
-  // A counting sort: i increases within each destination's run.
-  std::vector<int64_t> next(out.offsets.begin(), out.offsets.end() - 1);
-  out.src_index.resize(static_cast<std::size_t>(out.offsets.back()));
+  for (int64_t r = 0; r < dst_rows; ++r) offsets[r + 1] += offsets[r];
+  // A counting sort with offsets[r] as destination r's cursor (i increases
+  // within each destination's run); each cursor ends at the next run's
+  // start, so shifting them up one place restores the offsets.
+  out->src_index.resize(static_cast<std::size_t>(offsets.back()));
   for (int64_t i = 0; i < n; ++i) {
-    if (index[i] >= 0) out.src_index[static_cast<std::size_t>(next[index[i]]++)] = i;
+    if (index[i] >= 0) out->src_index[static_cast<std::size_t>(offsets[index[i]]++)] = i;
   }
+  for (int64_t r = dst_rows - 1; r >= 1; --r) offsets[r] = offsets[r - 1];
+  if (dst_rows > 0) offsets[0] = 0;
+}
+
+HostRowScatter make_row_scatter(const int64_t* index, int64_t n, int64_t dst_rows) {
+  HostRowScatter out;
+  make_row_scatter(index, n, dst_rows, &out);
   return out;
 }
 

@@ -19,8 +19,8 @@
 #include "testing.h"
 
 namespace hk = hybrec::kernels;
-using hybrec::testing::expect_error;
 using hybrec::testing::all_close;
+using hybrec::testing::expect_error;
 using hybrec::testing::numeric_gradient;
 using hybrec::testing::random_floats;
 using hybrec::testing::random_ints;
@@ -33,7 +33,6 @@ namespace {
 
 const hk::Device kCpu = hk::Device::cpu();
 constexpr double kGradAtol = 1e-5, kGradRtol = 1e-5;
-
 
 double dot(const std::vector<double>& a, const std::vector<float>& b) {
   double s = 0.0;
@@ -300,6 +299,20 @@ TEST(MakeRowScatter, GroupsByDestinationStableInSourceOrder) {
   const auto empty = hk::make_row_scatter(nullptr, 0, 3);
   EXPECT_EQ(empty.offsets, (std::vector<int64_t>{0, 0, 0, 0}));
   EXPECT_TRUE(empty.src_index.empty());
+}
+
+// Rebuilt into the same struct (a training step's reuse), a scatter equals a
+// fresh one whatever the struct held before: larger, smaller, one row.
+TEST(MakeRowScatter, ReusedOutputEqualsAFreshOne) {
+  hk::HostRowScatter reused;
+  for (int64_t dst_rows : {6, 2, 9, 1}) {
+    const auto index = random_ints<int64_t>(3 * dst_rows + 1, dst_rows, -1, dst_rows);
+    const int64_t n = static_cast<int64_t>(index.size());
+    hk::make_row_scatter(index.data(), n, dst_rows, &reused);
+    const auto fresh = hk::make_row_scatter(index.data(), n, dst_rows);
+    EXPECT_EQ(reused.offsets, fresh.offsets) << "dst_rows " << dst_rows;
+    EXPECT_EQ(reused.src_index, fresh.src_index) << "dst_rows " << dst_rows;
+  }
 }
 
 // The loop a model wrote for its gradients, dst[index[i]] += src[i], is what

@@ -42,7 +42,7 @@ std::size_t at(int64_t i) { return static_cast<std::size_t>(i); }
 // as a CSR over source rows: make_row_scatter keeps the visit order within
 // each destination, and its source positions are mapped back to rows.
 void visit_scatter(const HistoryPacking& p, int64_t dst_rows, k::HostRowScatter* out) {
-  *out = k::make_row_scatter(p.visit_dst.data(), p.rows, dst_rows);
+  k::make_row_scatter(p.visit_dst.data(), p.rows, dst_rows, out);
   for (int64_t& j : out->src_index) j = p.visit_row[at(j)];
 }
 

@@ -100,12 +100,12 @@ void stage_indices(const ModelConfig& c, const HybridModel::StepInputs& in, bool
     pack_history(bsz, batch.history_len, batch.hist_slot.data(), backward, num_items, &h.history);
   }
   if (!backward) return;
-  h.pairs_to_users = kernels::make_row_scatter(h.pair_user.data(), n, bsz);
-  h.pairs_to_items = kernels::make_row_scatter(h.cand.data(), n, num_items);
+  kernels::make_row_scatter(h.pair_user.data(), n, bsz, &h.pairs_to_users);
+  kernels::make_row_scatter(h.cand.data(), n, num_items, &h.pairs_to_items);
   ws->pairs_to_users.upload(dev, h.pairs_to_users, bsz);
   ws->pairs_to_items.upload(dev, h.pairs_to_items, num_items);
   if (c.use_id) {
-    h.users_to_rows = kernels::make_row_scatter(h.user_slot.data(), bsz, num_users);
+    kernels::make_row_scatter(h.user_slot.data(), bsz, num_users, &h.users_to_rows);
     ws->users_to_rows.upload(dev, h.users_to_rows, num_users);
   }
 }

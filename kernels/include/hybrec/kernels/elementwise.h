@@ -140,6 +140,9 @@ struct HostRowScatter {
   std::vector<int64_t> src_index;
 };
 HostRowScatter make_row_scatter(const int64_t* index, int64_t n, int64_t dst_rows);
+// The same into *out, reusing its vectors' capacity: a training step that
+// rebuilds its scatters every batch allocates nothing once they have grown.
+void make_row_scatter(const int64_t* index, int64_t n, int64_t dst_rows, HostRowScatter* out);
 
 // ---------------------------------------------------------------------------
 // Segments: segment s covers rows [offsets[s], offsets[s+1]) of x, with
