@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -23,6 +22,22 @@ std::vector<std::string> words(const std::string& s) {
 bool holds(const std::string& room, const std::string& path) {
   return path.size() > room.size() && path.compare(0, room.size(), room) == 0 &&
          path[room.size()] == '/';
+}
+
+// The target of an #include line: sets *quoted and returns the path between
+// the quotes or brackets, or "" when the line is no include. (Hand-parsed:
+// GCC 12's std::regex trips -Werror=maybe-uninitialized under the sanitizers.)
+std::string include_target(const std::string& line, bool* quoted) {
+  std::size_t i = line.find_first_not_of(" \t");
+  if (i == std::string::npos || line[i] != '#') return "";
+  i = line.find_first_not_of(" \t", i + 1);
+  if (i == std::string::npos || line.compare(i, 7, "include") != 0) return "";
+  i = line.find_first_not_of(" \t", i + 7);
+  if (i == std::string::npos || (line[i] != '"' && line[i] != '<')) return "";
+  *quoted = line[i] == '"';
+  const std::size_t end = line.find(*quoted ? '"' : '>', i + 1);
+  if (end == std::string::npos) return "";
+  return line.substr(i + 1, end - i - 1);
 }
 
 std::string read_file(const fs::path& path) {
@@ -118,7 +133,6 @@ std::vector<Violation> check_file(const Rules& rules, const std::string& root,
     out.push_back({file, 0, "", "the file belongs to no room of tests/architecture/rooms.txt"});
     return out;
   }
-  static const std::regex include_re(R"(^\s*#\s*include\s*([<"])([^>"]+)[>"])");
   std::istringstream in(text);
   std::string line;
   int number = 0;
@@ -126,10 +140,9 @@ std::vector<Violation> check_file(const Rules& rules, const std::string& root,
   const std::string dir = fs::path(file).parent_path().string();
   while (std::getline(in, line)) {
     ++number;
-    std::smatch m;
-    if (!std::regex_search(line, m, include_re)) continue;
-    const bool quoted = m[1] == "\"";
-    const std::string target = m[2];
+    bool quoted = false;
+    const std::string target = include_target(line, &quoted);
+    if (target.empty()) continue;
     const std::string written = quoted ? "\"" + target + "\"" : "<" + target + ">";
     if (!quoted) {
       for (const std::string& prefix : room->forbidden_system) {
