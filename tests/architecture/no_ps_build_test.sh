@@ -5,7 +5,7 @@
 # its CMake cache) and builds those libraries. Usage: no_ps_build_test.sh SOURCE_DIR
 set -euo pipefail
 src=$1
-build=$(mktemp -d /tmp/hybrec-no-ps.XXXXXX)
+build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DHYBREC_BUILD_PS=OFF -DHYBREC_CUDA=OFF \
   -DHYBREC_BUILD_TESTS=OFF -DHYBREC_BUILD_BENCHMARKS=OFF > "$build/configure.log"

@@ -15,18 +15,9 @@
 
 namespace hk = hybrec::kernels;
 namespace ref = hybrec::testing::dense_ref;
-using hybrec::testing::all_close;
-using hybrec::testing::numeric_gradient;
-using hybrec::testing::random_floats;
-using hybrec::testing::to_double;
-
-using hybrec::testing::expect_error;
-using hybrec::testing::dense::kAtol;
-using hybrec::testing::dense::kCpu;
-using hybrec::testing::dense::kGradAtol;
-using hybrec::testing::dense::kGradRtol;
-using hybrec::testing::dense::kRtol;
-
+// The suites live in the dense helpers' namespace: its names and
+// hybrec::testing's need no using-declarations.
+namespace hybrec::testing::dense {
 namespace {
 
 // ---------------------------------------------------------------------------
@@ -227,3 +218,4 @@ TEST(SampledSoftmax, RejectsBadArguments) {
 }
 
 }  // namespace
+}  // namespace hybrec::testing::dense

@@ -16,18 +16,9 @@
 
 namespace hk = hybrec::kernels;
 namespace ref = hybrec::testing::dense_ref;
-using hybrec::testing::all_close;
-using hybrec::testing::numeric_gradient;
-using hybrec::testing::random_floats;
-using hybrec::testing::to_double;
-
-using hybrec::testing::expect_error;
-using hybrec::testing::dense::kAtol;
-using hybrec::testing::dense::kCpu;
-using hybrec::testing::dense::kGradAtol;
-using hybrec::testing::dense::kGradRtol;
-using hybrec::testing::dense::kRtol;
-
+// The suites live in the dense helpers' namespace: its names and
+// hybrec::testing's need no using-declarations.
+namespace hybrec::testing::dense {
 namespace {
 
 // ---------------------------------------------------------------------------
@@ -64,7 +55,7 @@ const LinearShape kLinearShapes[] = {{0, 3, 4},    {1, 1, 1},    {1, 3, 33},    
 
 TEST(Linear, ForwardMatchesNaiveReference) {
   for (const auto& shape : kLinearShapes) {
-    SCOPED_TRACE(testing::Message()
+    SCOPED_TRACE(::testing::Message()
                  << "n=" << shape.n << " in=" << shape.in << " out=" << shape.out);
     LinearCase c(shape, 10);
     std::vector<float> y(shape.n * shape.out, -7.0f);
@@ -93,7 +84,7 @@ TEST(Linear, ForwardWithoutBiasMatchesReference) {
 // written out naively for the large shapes where finite differences are slow.
 TEST(Linear, BackwardMatchesNaiveFormulas) {
   for (const auto& shape : kLinearShapes) {
-    SCOPED_TRACE(testing::Message()
+    SCOPED_TRACE(::testing::Message()
                  << "n=" << shape.n << " in=" << shape.in << " out=" << shape.out);
     LinearCase c(shape, 30);
     std::vector<float> dx(shape.n * shape.in, -7.0f), dw(shape.out * shape.in, 0.0f),
@@ -123,7 +114,7 @@ TEST(Linear, BackwardMatchesNaiveFormulas) {
 TEST(Linear, BackwardMatchesFiniteDifferences) {
   const LinearShape shapes[] = {{1, 1, 1}, {3, 33, 3}, {5, 3, 33}, {2, 1, 7}};
   for (const auto& shape : shapes) {
-    SCOPED_TRACE(testing::Message()
+    SCOPED_TRACE(::testing::Message()
                  << "n=" << shape.n << " in=" << shape.in << " out=" << shape.out);
     LinearCase c(shape, 40);
     std::vector<float> dx(shape.n * shape.in), dw(shape.out * shape.in, 0.0f), db(shape.out, 0.0f);
@@ -241,7 +232,7 @@ const std::pair<int64_t, int64_t> kRowShapes[] = {{0, 3},  {1, 1},    {1, 3},   
 TEST(LayerNorm, ForwardMatchesNaiveReferenceAndSavesStatistics) {
   for (const auto& shape : kRowShapes) {
     const int64_t n = shape.first, dim = shape.second;
-    SCOPED_TRACE(testing::Message() << "n=" << n << " dim=" << dim);
+    SCOPED_TRACE(::testing::Message() << "n=" << n << " dim=" << dim);
     LayerNormCase c(n, dim, 100);
     std::vector<float> y(n * dim), mean(n), rstd(n);
     auto p = c.params();
@@ -286,7 +277,7 @@ TEST(LayerNorm, BackwardMatchesFiniteDifferences) {
   const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {1, 3}, {4, 33}, {2, 64}, {2, 1000}};
   for (const auto& shape : shapes) {
     const int64_t n = shape.first, dim = shape.second;
-    SCOPED_TRACE(testing::Message() << "n=" << n << " dim=" << dim);
+    SCOPED_TRACE(::testing::Message() << "n=" << n << " dim=" << dim);
     LayerNormCase c(n, dim, 130);
     std::vector<float> y(n * dim), mean(n), rstd(n), dx(n * dim), dgamma(dim, 0.0f),
         dbeta(dim, 0.0f);
@@ -503,3 +494,4 @@ TEST(Dense, CudaRequestWithoutCudaBuildNamesTheOp) {
 }
 
 }  // namespace
+}  // namespace hybrec::testing::dense

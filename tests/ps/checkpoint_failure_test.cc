@@ -4,29 +4,9 @@
 // temporary is left), and snapshots taken while pushes continue.
 #include "checkpoint_testing.h"
 
-namespace ps = hybrec::ps;
-namespace fs = std::filesystem;
-using ps::ErrorCode;
-using ps::JumpHashSlicer;
-using ps::Optimizer;
-using ps::RowStore;
-using ps::RowTable;
-using ps::ShardId;
-using ps::TableSpec;
-using ps::checkpoint_testing::CheckpointTest;
-using ps::checkpoint_testing::entries;
-using ps::checkpoint_testing::expect_checkpoint_error;
-using ps::checkpoint_testing::expect_same_table;
-using ps::checkpoint_testing::keys_of;
-using ps::checkpoint_testing::make_spec;
-using ps::checkpoint_testing::pull_fresh;
-using ps::checkpoint_testing::read_bytes;
-using ps::checkpoint_testing::same_bits;
-using ps::checkpoint_testing::slot_of;
-using ps::checkpoint_testing::test_keys;
-using ps::checkpoint_testing::train;
-using ps::checkpoint_testing::write_bytes;
-
+// The suites live in the helpers' namespace: its names (and hybrec::ps's)
+// need no using-declarations.
+namespace hybrec::ps::checkpoint_testing {
 namespace {
 
 class CorruptFileTest : public CheckpointTest {
@@ -290,3 +270,4 @@ TEST_F(CheckpointTest, SnapshotIsConsistentWhilePushesContinue) {
 }
 
 }  // namespace
+}  // namespace hybrec::ps::checkpoint_testing
