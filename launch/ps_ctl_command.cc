@@ -11,8 +11,10 @@ namespace hybrec::launch {
 int run_ps_ctl(int argc, char** argv) {
   Flags flags(
       "hybrec ps-ctl",
-      "hybrec ps-ctl --ps HOST:PORT[,HOST:PORT...] {health|stats|save VERSION|load VERSION}");
+      "hybrec ps-ctl --ps HOST:PORT[,HOST:PORT...] {health|stats|save VERSION|load VERSION}\n"
+      "       save and load need --run ID: snapshots are kept per run (runs/ID/vVERSION)");
   flags.add("ps", "LIST", "every shard's address, in shard order");
+  flags.add("run", "ID", "the run whose snapshot save/load names (a trainer's is in its log)");
   flags.add("timeout-s", "S",
             "per-call timeout (default 600: a save of a large shard takes a while)");
   flags.add("help", "", "print this help");
@@ -40,7 +42,8 @@ int run_ps_ctl(int argc, char** argv) {
     for (const auto& h : client.health()) {
       if (h.reachable) {
         std::cout << h.endpoint.to_string() << ": serving shard " << h.shard_index << "/"
-                  << h.num_shards << ", wire version " << h.wire_version << "\n";
+                  << h.num_shards << ", wire version " << h.wire_version << ", incarnation "
+                  << h.incarnation << "\n";
       } else {
         ++down;
         std::cout << h.endpoint.to_string() << ": DOWN: " << h.error << "\n";
@@ -56,11 +59,12 @@ int run_ps_ctl(int argc, char** argv) {
   const long long version = std::strtoll(args[1].c_str(), &end, 10);
   HYBREC_CHECK(*end == '\0' && !args[1].empty() && version >= 0, "hybrec ps-ctl ", verb,
                ": VERSION '", args[1], "' is not a non-negative integer");
+  const std::string run = flags.require("run");
   if (verb == "save") {
-    client.save(version);
+    client.save(run, version);
     std::cout << "saved version " << version << " on " << client.num_shards() << " shards\n";
   } else {
-    client.load(version);
+    client.load(run, version);
     std::cout << "loaded version " << version << " on " << client.num_shards() << " shards\n";
   }
   return 0;

@@ -98,11 +98,15 @@ struct PsClient::Impl {
     return Request(state);
   }
 
-  // save and load: the same call on every shard at once; blocks.
-  void on_every_shard(const char* what, int64_t version,
-                      void (wire::ParameterServerClient::*method)(int64_t)) {
+  // The same acknowledged call on every shard at once; blocks.
+  void on_every_shard(const char* what,
+                      const std::function<void(wire::ParameterServerClient&, wire::Ack&)>& call) {
     fan_out(std::make_shared<Request::State>(), all_shards(), [=](int, ShardChannel& c) {
-      c.call(what, [&](wire::ParameterServerClient& client) { (client.*method)(version); });
+      c.call(what, [&](wire::ParameterServerClient& client) {
+        wire::Ack ack;
+        call(client, ack);
+        c.expect(ack);
+      });
     }).wait();
   }
 
@@ -191,19 +195,21 @@ int PsClient::num_shards() const { return static_cast<int>(impl_->shards.size())
 const Slicer& PsClient::slicer() const { return *impl_->slicer; }
 
 void PsClient::create_table(const TableSpec& spec) {
-  validate(spec);
-  const wire::TableSpec w = to_wire(spec);
-  impl_
-      ->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
-                [w](int, ShardChannel& c) {
-                  c.call("create_table",
-                         [&](wire::ParameterServerClient& client) { client.create_table(w); });
-                })
-      .wait();
+  // The routing is this client's: every shard checks it is its own.
+  TableSpec routed = spec;
+  routed.num_shards = num_shards();
+  routed.routing = kJumpRouting;
+  validate(routed);
+  const wire::TableSpec w = to_wire(routed);
+  impl_->on_every_shard("create_table", [w](wire::ParameterServerClient& client, wire::Ack& ack) {
+    client.create_table(ack, w);
+  });
 }
 
 PsClient::Request PsClient::pull(const std::string& table, const int64_t* keys, int64_t n,
-                                 int64_t dim, float* out) {
+                                 int64_t dim, float* out, PullMode mode) {
+  const wire::PullMode::type wire_mode =
+      mode == PullMode::kReadOnly ? wire::PullMode::READ_ONLY : wire::PullMode::TRAIN;
   HYBREC_CHECK(n >= 0 && dim >= 1, "pull of ", n, " keys with dim ", dim);
   std::vector<int> targets;
   auto state = impl_->route(keys, n, &targets);
@@ -212,7 +218,7 @@ PsClient::Request PsClient::pull(const std::string& table, const int64_t* keys, 
     const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
     const auto& uniques = raw->shard_uniques[s];
     const auto& groups = raw->groups;
-    c.pull(table, shard_keys, [&](const char* rows, size_t bytes) {
+    c.pull(table, shard_keys, wire_mode, [&](const char* rows, size_t bytes) {
       if (bytes != uniques.size() * dim * sizeof(float)) {
         HYBREC_THROW("parameter server shard ", s, " at ", c.endpoint().to_string(), ": pull of ",
                      uniques.size(), " keys from table '", table, "' returned ", bytes,
@@ -268,17 +274,35 @@ PsClient::Request PsClient::assign(const std::string& table, const int64_t* keys
     }
     const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
     c.call("assign", [&](wire::ParameterServerClient& client) {
-      client.assign(table, shard_keys, shard_rows);
+      wire::Ack ack;
+      client.assign(ack, table, shard_keys, shard_rows);
+      c.expect(ack);
     });
   });
 }
 
-void PsClient::save(int64_t version) {
-  impl_->on_every_shard("save", version, &wire::ParameterServerClient::save);
+void PsClient::save(const std::string& run, int64_t version) {
+  impl_->on_every_shard("save", [&](wire::ParameterServerClient& client, wire::Ack& ack) {
+    client.save(ack, run, version);
+  });
 }
 
-void PsClient::load(int64_t version) {
-  impl_->on_every_shard("load", version, &wire::ParameterServerClient::load);
+void PsClient::load(const std::string& run, int64_t version) {
+  impl_->on_every_shard("load", [&](wire::ParameterServerClient& client, wire::Ack& ack) {
+    client.load(ack, run, version);
+  });
+}
+
+void PsClient::prune(const std::string& run, const std::vector<int64_t>& keep) {
+  impl_->on_every_shard("prune", [&](wire::ParameterServerClient& client, wire::Ack& ack) {
+    client.prune(ack, run, keep);
+  });
+}
+
+void PsClient::accept_restarts() {
+  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                 [](int, ShardChannel& c) { c.forget_incarnation(); })
+      .wait();
 }
 
 std::vector<ShardHealth> PsClient::health() {
@@ -297,6 +321,7 @@ std::vector<ShardHealth> PsClient::health() {
                     h.wire_version = w.wire_version;
                     h.shard_index = w.shard_index;
                     h.num_shards = w.num_shards;
+                    h.incarnation = w.incarnation;
                   } catch (const std::exception& e) {
                     h.error = e.what();
                   }
@@ -314,10 +339,13 @@ std::vector<std::string> PsClient::stats() {
                   c.call("stats", [&](wire::ParameterServerClient& client) { client.stats(w); });
                   std::ostringstream text;
                   text << "shard " << w.shard_index << "/" << w.num_shards << " at "
-                       << c.endpoint().to_string() << ": up " << w.uptime_s << " s, "
+                       << c.endpoint().to_string() << " (incarnation " << w.incarnation
+                       << "): up " << w.uptime_s << " s, "
                        << w.pull_requests << " pulls (" << w.keys_pulled << " keys), "
                        << w.push_requests << " pushes (" << w.keys_pushed << " keys), "
-                       << w.rejected_requests << " rejected, last checkpoint "
+                       << w.rejected_requests << " rejected, " << w.rows_evicted
+                       << " rows evicted, " << w.pushes_unadmitted
+                       << " pushed keys not admitted, last checkpoint "
                        << w.last_checkpoint_version << "\n";
                   for (const auto& t : w.tables) {
                     text << "  table " << describe(from_wire(t.spec)) << ": " << t.rows << " rows, "

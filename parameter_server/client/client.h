@@ -14,6 +14,14 @@
 // out) must stay alive and untouched until wait() returns; the handle's
 // destructor waits too.
 //
+// Restarts: every shard reports an incarnation id, new at each start of its
+// process, in health and in every reply. The client remembers the first it
+// sees per shard; a different one later (after a reconnect, or in a reply)
+// means the shard restarted and lost whatever it had not checkpointed, and
+// the pending call throws ShardRestartedError instead of carrying on against
+// older rows. accept_restarts() adopts the new incarnations, for a caller
+// that has rewound (loaded one snapshot on every shard).
+//
 // Failures: a transport failure (connection refused or reset, timeout) closes
 // the connection and retries with exponential backoff up to max_attempts;
 // then wait() throws hybrec::Error naming the shard and its address. A typed
@@ -32,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "hybrec/kernels/error.h"
 #include "parameter_server/wire/endpoint.h"
 #include "parameter_server/wire/slicer.h"
 #include "parameter_server/wire/table_spec.h"
@@ -47,12 +56,29 @@ struct ClientOptions {
   int64_t max_frame_bytes = 256LL << 20;  // must not exceed the servers' --max-frame-mib
 };
 
+// A shard answered with another incarnation than the one this client first
+// met: it restarted.
+class ShardRestartedError : public Error {
+ public:
+  ShardRestartedError(int shard, int64_t before, int64_t after, const std::string& message,
+                      const char* file, int line)
+      : Error(message, file, line), shard_(shard), before_(before), after_(after) {}
+  int shard() const { return shard_; }
+  int64_t before() const { return before_; }
+  int64_t after() const { return after_; }
+
+ private:
+  int shard_;
+  int64_t before_, after_;
+};
+
 struct ShardHealth {
   Endpoint endpoint;
   bool reachable = false;
   int wire_version = 0;
   int shard_index = -1;
   int num_shards = 0;
+  int64_t incarnation = 0;
   std::string error;  // why it is unreachable
 };
 
@@ -75,8 +101,10 @@ class PsClient {
   // Creates the table on every shard (idempotent); blocks.
   void create_table(const TableSpec& spec);
 
-  // Rows of keys[0..n) into out [n, dim].
-  Request pull(const std::string& table, const int64_t* keys, int64_t n, int64_t dim, float* out);
+  // Rows of keys[0..n) into out [n, dim]. kReadOnly stores nothing on the
+  // shards (evaluation, serving): unknown keys come back as initial rows.
+  Request pull(const std::string& table, const int64_t* keys, int64_t n, int64_t dim, float* out,
+               PullMode mode = PullMode::kTrain);
   // Gradients grads [n, dim] for keys[0..n).
   Request push(const std::string& table, const int64_t* keys, int64_t n, int64_t dim,
                const float* grads);
@@ -84,9 +112,16 @@ class PsClient {
   Request assign(const std::string& table, const int64_t* keys, int64_t n, int64_t dim,
                  const float* rows);
 
-  // Every shard, concurrently; blocks.
-  void save(int64_t version);
-  void load(int64_t version);
+  // Every shard, concurrently; blocks. Snapshots are kept per run id
+  // (runs/<run>/v<version> under each shard's --checkpoint-dir).
+  void save(const std::string& run, int64_t version);
+  void load(const std::string& run, int64_t version);
+  // Deletes every snapshot of run but the versions in keep.
+  void prune(const std::string& run, const std::vector<int64_t>& keep);
+  // Forgets the incarnations seen so far: the next reply of each shard sets
+  // them anew. For a caller that has loaded one snapshot on every shard
+  // after a ShardRestartedError.
+  void accept_restarts();
   // Never throws: an unreachable shard is reported in its entry.
   std::vector<ShardHealth> health();
   // One human-readable block per shard (tables, rows, bytes, counters).

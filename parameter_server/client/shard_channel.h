@@ -58,13 +58,36 @@ class ShardChannel {
   // pull, with the reply's rows handed to consume(bytes, size) straight out
   // of the transport's frame buffer: the generated recv_pull would first
   // copy all of them into a string (one full extra pass over the reply).
-  void pull(const std::string& table, const std::string& keys,
+  void pull(const std::string& table, const std::string& keys, wire::PullMode::type mode,
             const std::function<void(const char*, size_t)>& consume) {
     call("pull", [&](wire::ParameterServerClient& client) {
-      client.send_pull(table, keys);
+      client.send_pull(table, keys, mode);
       recv_pull_rows(consume);
     });
   }
+
+  // Fails with ShardRestartedError when a reply's incarnation is not the one
+  // this channel met first (on this channel's thread).
+  void expect(int64_t incarnation) {
+    if (incarnation_ == 0) {
+      incarnation_ = incarnation;
+      return;
+    }
+    if (incarnation != incarnation_) {
+      const int64_t before = incarnation_;
+      disconnect();
+      throw ShardRestartedError(
+          index_, before, incarnation,
+          prefix() + "the shard restarted (incarnation " + std::to_string(before) + " is now " +
+              std::to_string(incarnation) +
+              "): it lost every update since its last checkpoint, so carrying on would train "
+              "against older rows",
+          __FILE__, __LINE__);
+    }
+  }
+  void expect(const wire::Ack& ack) { expect(ack.incarnation); }
+  // Forgets the incarnation met so far (on this channel's thread).
+  void forget_incarnation() { incarnation_ = 0; }
 
   // Runs task on this shard's thread, after every task submitted before it.
   void submit(std::function<void()> task) {
@@ -109,7 +132,9 @@ class ShardChannel {
       out.writeMessageEnd();
       transport_->writeEnd();
       transport_->flush();
-      client.recv_push();
+      wire::Ack ack;
+      client.recv_push(ack);
+      expect(ack);
     });
   }
 
@@ -125,6 +150,8 @@ class ShardChannel {
         connect();
         fn(*client_);
         return;
+      } catch (const ShardRestartedError&) {
+        throw;  // not a transport failure: retrying cannot help
       } catch (const wire::PsError& e) {
         RequestError error = from_wire(e);
         throw RequestError(error.code(), prefix() + error.what(), __FILE__, __LINE__);
@@ -180,6 +207,9 @@ class ShardChannel {
                    health.shard_index, " of ", health.num_shards, " speaking version ",
                    health.wire_version);
     }
+    // A reconnect is where a restart shows first: the old process's
+    // connection broke with it.
+    expect(health.incarnation);
   }
 
   // The generated recv_pull, except for the rows field (see pull()).
@@ -208,7 +238,46 @@ class ShardChannel {
       int16_t field_id;
       in.readFieldBegin(name, field_type, field_id);
       if (field_type == at::protocol::T_STOP) break;
-      if (field_id == 0 && field_type == at::protocol::T_STRING) {
+      if (field_id == 0 && field_type == at::protocol::T_STRUCT) {
+        got_rows = read_pull_reply(consume);
+            } else if (field_id == 1 && field_type == at::protocol::T_STRUCT) {
+        error.read(&in);
+        got_error = true;
+      } else {
+        in.skip(field_type);
+      }
+      in.readFieldEnd();
+    }
+    in.readStructEnd();
+    in.readMessageEnd();
+    transport_->readEnd();
+    if (got_error) throw error;
+    if (!got_rows) {
+      throw at::TApplicationException(at::TApplicationException::MISSING_RESULT,
+                                      "pull failed: unknown result");
+    }
+  }
+
+  // A PullReply, its rows handed to consume straight from the frame buffer
+  // when they are all in it. Returns whether both fields came.
+  bool read_pull_reply(const std::function<void(const char*, size_t)>& consume) {
+    Protocol& in = *protocol_;
+    std::string name;
+    bool got_incarnation = false, got_rows = false;
+    int64_t incarnation = 0;
+    in.readStructBegin(name);
+    for (;;) {
+      at::protocol::TType field_type;
+      int16_t field_id;
+      in.readFieldBegin(name, field_type, field_id);
+      if (field_type == at::protocol::T_STOP) break;
+      if (field_id == 1 && field_type == at::protocol::T_I64) {
+        in.readI64(incarnation);
+        got_incarnation = true;
+      } else if (field_id == 2 && field_type == at::protocol::T_STRING) {
+        // Checked before the rows are handed over: rows of a restarted
+        // shard must not reach the caller.
+        if (got_incarnation) expect(incarnation);
         int32_t size = 0;
         in.readI32(size);
         if (size < 0) {
@@ -225,22 +294,13 @@ class ShardChannel {
           consume(rows.data(), rows.size());
         }
         got_rows = true;
-      } else if (field_id == 1 && field_type == at::protocol::T_STRUCT) {
-        error.read(&in);
-        got_error = true;
       } else {
         in.skip(field_type);
       }
       in.readFieldEnd();
     }
     in.readStructEnd();
-    in.readMessageEnd();
-    transport_->readEnd();
-    if (got_error) throw error;
-    if (!got_rows) {
-      throw at::TApplicationException(at::TApplicationException::MISSING_RESULT,
-                                      "pull failed: unknown result");
-    }
+    return got_incarnation && got_rows;
   }
 
   void disconnect() {
@@ -275,6 +335,7 @@ class ShardChannel {
   const ClientOptions options_;
   const int64_t client_id_;
   int64_t push_sequence_ = 0;  // used only on this channel's thread
+  int64_t incarnation_ = 0;    // the shard's, as first met (0: not yet); this thread only
   std::shared_ptr<at::transport::TFramedTransport> transport_;
   std::shared_ptr<Protocol> protocol_;
   std::unique_ptr<wire::ParameterServerClient> client_;

@@ -1,7 +1,11 @@
-// The server's Thrift processor: the generated one, except that pull writes
-// its rows straight into the reply frame (reply_frame.h). The bytes on the
-// wire are exactly the generated processor's (tests/ps/wire_golden_test.cc
-// compares the two).
+// The server's Thrift processor. It differs from the generated one in two
+// ways, and the bytes on the wire are exactly the generated processor's
+// (tests/ps/wire_golden_test.cc compares the two):
+//   - presence: the generated code hands a handler zero for a field the
+//     request left out (a 5-byte `load` frame would load version 0). Every
+//     call here checks that each argument it reads was sent, and answers
+//     BAD_REQUEST naming the first missing one without calling the handler;
+//   - pull writes its rows straight into the reply frame (reply_frame.h).
 #pragma once
 
 #include <memory>

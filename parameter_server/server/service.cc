@@ -2,10 +2,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <new>
+#include <random>
 #include <vector>
 
+#include "parameter_server/store/snapshot_dirs.h"
 #include "parameter_server/wire/payload.h"
+#include "parameter_server/wire/row_init.h"
 #include "parameter_server/wire/wire_convert.h"
 #include "ps_constants.h"
 
@@ -58,16 +62,66 @@ void check_finite(const char* what, const float* values, int64_t n, int64_t dim,
   }
 }
 
+// A positive id no earlier start of this shard had: random bits from the
+// OS, mixed with the clock in case the random device is weak.
+int64_t new_incarnation() {
+  std::random_device device;
+  const uint64_t bits = (static_cast<uint64_t>(device()) << 32) ^ device() ^
+                        static_cast<uint64_t>(
+                            std::chrono::system_clock::now().time_since_epoch().count());
+  const int64_t id = static_cast<int64_t>(mix13(bits) >> 1);
+  return id == 0 ? 1 : id;
+}
+
+wire::Ack ack_of(int64_t incarnation) {
+  wire::Ack ack;
+  ack.__set_incarnation(incarnation);
+  return ack;
+}
+
 }  // namespace
 
 PsService::PsService(ServiceOptions options)
     : options_(std::move(options)),
+      incarnation_(new_incarnation()),
       slicer_(make_default_slicer(options_.shard.count)),
       store_(std::make_shared<RowStore>()),
       started_(std::chrono::steady_clock::now()) {
   HYBREC_CHECK(options_.shard.index >= 0 && options_.shard.index < options_.shard.count,
                "shard index ", options_.shard.index, " out of range [0, ", options_.shard.count,
                ")");
+}
+
+PsService::~PsService() {
+  {
+    std::lock_guard<std::mutex> lock(sweeper_mutex_);
+    sweeper_stopping_ = true;
+  }
+  sweeper_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+wire::PsError PsService::missing_field(const char* method, const char* field) {
+  ++rejected_requests_;
+  return to_wire(RequestError(ErrorCode::kBadRequest,
+                              std::string(method) + ": the request lacks the required field '" +
+                                  field + "'; nothing was changed",
+                              __FILE__, __LINE__));
+}
+
+void PsService::check_owned(const char* what, const std::string& table, const int64_t* keys,
+                            int64_t n) const {
+  if (options_.shard.count == 1) return;
+  for (int64_t i = 0; i < n; ++i) {
+    const int owner = slicer_->shard_of(keys[i]);
+    if (owner != options_.shard.index) {
+      HYBREC_PS_REJECT(ErrorCode::kWrongShard, what, " of table '", table, "': key ", keys[i],
+                       " (position ", i, ") belongs to shard ", owner, " of ",
+                       options_.shard.count, " under routing '", kJumpRouting,
+                       "', not to this shard ", options_.shard.index,
+                       "; the request was rejected whole and stored nothing");
+    }
+  }
 }
 
 // Turns every failure into a PsError so the connection and the server stay
@@ -96,23 +150,42 @@ std::shared_ptr<RowStore> PsService::current_store() const {
   return store_;
 }
 
-void PsService::create_table(const wire::TableSpec& spec) {
+void PsService::create_table(wire::Ack& ack, const wire::TableSpec& spec) {
   guarded("create_table", [&] {
-    std::shared_lock<std::shared_mutex> lock(store_mutex_);
-    store_->create_table(from_wire(spec));
+    const TableSpec wanted = from_wire(spec);
+    validate(wanted);
+    if (wanted.num_shards != options_.shard.count) {
+      HYBREC_PS_REJECT(ErrorCode::kBadSpec, "table '", wanted.name, "' is spread over ",
+                       wanted.num_shards, " shards, but this is shard ", options_.shard.index,
+                       " of ", options_.shard.count);
+    }
+    {
+      std::shared_lock<std::shared_mutex> lock(store_mutex_);
+      store_->create_table(wanted);
+    }
+    if (wanted.ttl_s > 0) start_sweeper();
   });
+  ack = ack_of(incarnation_);
 }
 
-void PsService::pull(std::string& rows, const std::string& table, const std::string& keys) {
-  pull_into(table, keys, [&](uint32_t bytes) {
-    rows.resize(bytes);
-    return reinterpret_cast<uint8_t*>(rows.data());
+void PsService::pull(wire::PullReply& reply, const std::string& table, const std::string& keys,
+                     wire::PullMode::type mode) {
+  pull_into(table, keys, mode, [&](uint32_t bytes) {
+    reply.rows.resize(bytes);
+    return reinterpret_cast<uint8_t*>(reply.rows.data());
   });
+  reply.__isset.rows = true;
+  reply.__set_incarnation(incarnation_);
 }
 
 void PsService::pull_into(const std::string& table, const std::string& keys,
+                          wire::PullMode::type mode,
                           const std::function<uint8_t*(uint32_t bytes)>& reserve) {
   guarded("pull", [&] {
+    if (mode != wire::PullMode::TRAIN && mode != wire::PullMode::READ_ONLY) {
+      HYBREC_PS_REJECT(ErrorCode::kBadRequest, "pull: mode ", static_cast<int>(mode),
+                       " is neither TRAIN (1) nor READ_ONLY (2)");
+    }
     std::shared_lock<std::shared_mutex> lock(store_mutex_);
     RowTable& t = store_->table(table);
     const int64_t n = key_count(keys, options_.max_keys_per_request);
@@ -123,7 +196,12 @@ void PsService::pull_into(const std::string& table, const std::string& keys,
     }
     std::vector<int64_t> key_scratch;
     const int64_t* k = view_as<int64_t>(keys, &key_scratch);
-    t.pull_bytes(k, n, reserve(static_cast<uint32_t>(bytes)));
+    check_owned("pull", table, k, n);
+    const PullMode row_mode =
+        mode == wire::PullMode::READ_ONLY ? PullMode::kReadOnly : PullMode::kTrain;
+    // A pull refused by the row cap throws after reserve(): the processor
+    // then discards the half-written reply (reply_frame.h).
+    t.pull_bytes(k, n, reserve(static_cast<uint32_t>(bytes)), row_mode);
     ++pull_requests_;
     keys_pulled_ += n;
   });
@@ -144,6 +222,7 @@ void PsService::with_rows(const char* what, const char* values_name, const std::
     std::vector<float> value_scratch;
     const int64_t* k = view_as<int64_t>(keys, &key_scratch);
     const float* v = view_as<float>(values, &value_scratch);
+    check_owned(what, table, k, n);
     check_finite(values_name, v, n, t.dim(), k);
     apply(t, k, n, v);
   });
@@ -156,26 +235,37 @@ PsService::PushLedger& PsService::ledger(int64_t client_id) {
   return *entry;
 }
 
-void PsService::push(const std::string& table, const std::string& keys, const std::string& grads,
-                     int64_t client_id, int64_t sequence) {
+void PsService::push(wire::Ack& ack, const std::string& table, const std::string& keys,
+                     const std::string& grads, int64_t client_id, int64_t sequence) {
   with_rows("push", "grads", table, keys, grads,
             [&](RowTable& t, const int64_t* k, int64_t n, const float* g) {
+              if (client_id != 0 && sequence < 1) {
+                HYBREC_PS_REJECT(ErrorCode::kBadRequest, "push: sequence ", sequence,
+                                 " of client ", client_id, " must be >= 1 (pushes count from 1)");
+              }
               std::unique_lock<std::mutex> once;
               if (client_id != 0) {
                 PushLedger& l = ledger(client_id);
                 once = std::unique_lock<std::mutex>(l.mutex);
                 if (sequence <= l.applied) return;  // a retry of an applied push
+                // Recorded only once the push is applied: a push refused
+                // (the row cap) may be retried with the same sequence.
+                pushes_unadmitted_ += t.push(k, n, g);
                 l.applied = sequence;
+              } else {
+                pushes_unadmitted_ += t.push(k, n, g);
               }
-              t.push(k, n, g);
               ++push_requests_;
               keys_pushed_ += n;
             });
+  ack = ack_of(incarnation_);
 }
 
-void PsService::assign(const std::string& table, const std::string& keys, const std::string& rows) {
+void PsService::assign(wire::Ack& ack, const std::string& table, const std::string& keys,
+                       const std::string& rows) {
   with_rows("assign", "rows", table, keys, rows,
             [](RowTable& t, const int64_t* k, int64_t n, const float* r) { t.assign(k, n, r); });
+  ack = ack_of(incarnation_);
 }
 
 void PsService::require_checkpoint_dir(const char* what) const {
@@ -185,18 +275,24 @@ void PsService::require_checkpoint_dir(const char* what) const {
   }
 }
 
-void PsService::save_as(const std::string& name, int64_t version) {
+void PsService::save_as(const std::string& root, const std::string& name, int64_t version) {
   std::lock_guard<std::mutex> checkpoint_lock(checkpoint_mutex_);
   std::shared_ptr<RowStore> store = current_store();
-  write_checkpoint(options_.checkpoint_dir, name, version, options_.shard, *store);
+  try {
+    write_checkpoint(root, name, version, options_.shard, *store);
+  } catch (...) {
+    // No save of this shard runs now (the lock): whatever .tmp- file of ours
+    // is left (an earlier process killed mid-save) is stale.
+    remove_stale_temporaries(options_.checkpoint_dir, options_.shard);
+    throw;
+  }
   last_checkpoint_version_ = version;
 }
 
-void PsService::load_from(const std::string& name) {
+void PsService::load_from(const std::string& root, const std::string& name) {
   std::lock_guard<std::mutex> checkpoint_lock(checkpoint_mutex_);
   std::shared_ptr<RowStore> current = current_store();
-  LoadedCheckpoint loaded =
-      read_checkpoint(options_.checkpoint_dir, name, options_.shard, *slicer_, *current);
+  LoadedCheckpoint loaded = read_checkpoint(root, name, options_.shard, *slicer_, *current);
   {
     std::unique_lock<std::shared_mutex> lock(store_mutex_);
     store_ = std::move(loaded.store);
@@ -204,35 +300,93 @@ void PsService::load_from(const std::string& name) {
   last_checkpoint_version_ = loaded.version;
 }
 
-void PsService::save(int64_t version) {
+namespace {
+void check_version(const char* what, int64_t version) {
+  if (version < 0) {
+    HYBREC_PS_REJECT(ErrorCode::kBadRequest, what, ": version ", version, " is negative");
+  }
+}
+}  // namespace
+
+void PsService::save(wire::Ack& ack, const std::string& run, int64_t version) {
   guarded("save", [&] {
+    check_run_id(run);
+    check_version("save", version);
     require_checkpoint_dir("save");
-    save_as(checkpoint_name(version), version);
+    save_as(run_snapshot_root(options_.checkpoint_dir, run), checkpoint_name(version), version);
   });
+  ack = ack_of(incarnation_);
 }
 
-void PsService::load(int64_t version) {
+void PsService::load(wire::Ack& ack, const std::string& run, int64_t version) {
   guarded("load", [&] {
+    check_run_id(run);
+    check_version("load", version);
     require_checkpoint_dir("load");
-    load_from(checkpoint_name(version));
+    load_from(run_snapshot_root(options_.checkpoint_dir, run), checkpoint_name(version));
   });
+  ack = ack_of(incarnation_);
+}
+
+void PsService::prune(wire::Ack& ack, const std::string& run, const std::vector<int64_t>& keep) {
+  guarded("prune", [&] {
+    check_run_id(run);
+    for (int64_t v : keep) check_version("prune", v);
+    require_checkpoint_dir("prune");
+    std::lock_guard<std::mutex> checkpoint_lock(checkpoint_mutex_);
+    prune_run_snapshots(options_.checkpoint_dir, run, options_.shard, keep);
+  });
+  ack = ack_of(incarnation_);
 }
 
 void PsService::save_latest() {
   if (options_.checkpoint_dir.empty()) return;
   // The latest checkpoint carries the version it continues from, so a
   // restart reports where its rows came from.
-  save_as(kLatestCheckpoint, last_checkpoint_version_.load());
+  save_as(options_.checkpoint_dir, kLatestCheckpoint, last_checkpoint_version_.load());
 }
 
 bool PsService::restore_latest() {
-  if (options_.checkpoint_dir.empty() ||
-      !checkpoint_exists(options_.checkpoint_dir, kLatestCheckpoint) ||
+  if (options_.checkpoint_dir.empty()) return false;
+  const int64_t freed = remove_stale_temporaries(options_.checkpoint_dir, options_.shard);
+  if (freed > 0) {
+    std::cerr << "hybrec ps: shard " << options_.shard.index << " removed " << freed
+              << " bytes of temporary files that interrupted saves left in "
+              << options_.checkpoint_dir << std::endl;
+  }
+  if (!checkpoint_exists(options_.checkpoint_dir, kLatestCheckpoint) ||
       shard_never_saved(options_.checkpoint_dir, kLatestCheckpoint, options_.shard)) {
     return false;
   }
-  load_from(kLatestCheckpoint);
+  load_from(options_.checkpoint_dir, kLatestCheckpoint);
   return true;
+}
+
+int64_t PsService::evict_expired() {
+  std::shared_ptr<RowStore> store = current_store();
+  int64_t evicted = 0;
+  for (const RowTable* t : store->tables()) {
+    RowTable& table = store->table(t->spec().name);
+    evicted += table.evict_expired(table.now_s());
+  }
+  rows_evicted_ += evicted;
+  return evicted;
+}
+
+void PsService::start_sweeper() {
+  std::lock_guard<std::mutex> lock(sweeper_mutex_);
+  if (sweeper_.joinable() || sweeper_stopping_) return;
+  sweeper_ = std::thread([this] { sweep_loop(); });
+}
+
+void PsService::sweep_loop() {
+  const auto interval = std::chrono::duration<double>(options_.eviction_sweep_s);
+  std::unique_lock<std::mutex> lock(sweeper_mutex_);
+  while (!sweeper_cv_.wait_for(lock, interval, [this] { return sweeper_stopping_; })) {
+    lock.unlock();
+    evict_expired();
+    lock.lock();
+  }
 }
 
 void PsService::stats(wire::ServerStats& out) {
@@ -257,6 +411,9 @@ void PsService::stats(wire::ServerStats& out) {
     out.__set_last_checkpoint_version(last_checkpoint_version_.load());
     out.__set_uptime_s(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    out.__set_incarnation(incarnation_);
+    out.__set_rows_evicted(rows_evicted_.load());
+    out.__set_pushes_unadmitted(pushes_unadmitted_.load());
   });
 }
 
@@ -265,6 +422,7 @@ void PsService::health(wire::Health& out) {
   out.__set_shard_index(options_.shard.index);
   out.__set_num_shards(options_.shard.count);
   out.__set_serving(true);
+  out.__set_incarnation(incarnation_);
 }
 
 }  // namespace hybrec::ps

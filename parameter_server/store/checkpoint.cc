@@ -97,6 +97,11 @@ void write_table(hid_t tables, const RowTable& table, const std::string& path,
   write_double_attr(group, "weight_decay", spec.weight_decay, path);
   write_double_attr(group, "init_scale", spec.init_scale, path);
   write_int64_attr(group, "seed", spec.seed, path);
+  // Format 2: the bounds. Routing is the deployment's (the manifest's shard
+  // count), not the file's, so it is not written.
+  write_int64_attr(group, "max_rows", spec.max_rows, path);
+  write_int_attr(group, "admit_after", spec.admit_after, path);
+  write_double_attr(group, "ttl_s", spec.ttl_s, path);
 
   // Only a chunk-size hint: pushes may add rows while the snapshot runs.
   const int64_t size = table.size();
@@ -183,6 +188,12 @@ TableSpec read_spec(hid_t group, const std::string& name, const std::string& pat
   spec.weight_decay = read_double_attr(group, "weight_decay", path, where);
   spec.init_scale = read_double_attr(group, "init_scale", path, where);
   spec.seed = read_int_attr(group, "seed", path, where);
+  // Format 1 files predate the bounds: no cap, no filter, no expiry.
+  if (H5Aexists(group, "max_rows") > 0) {
+    spec.max_rows = read_int_attr(group, "max_rows", path, where);
+    spec.admit_after = static_cast<int32_t>(read_int_attr(group, "admit_after", path, where));
+    spec.ttl_s = read_double_attr(group, "ttl_s", path, where);
+  }
   try {
     if (dim < 1 || dim > kMaxDim) {
       HYBREC_PS_REJECT(ErrorCode::kBadSpec, "dim ", dim, " out of range [1, ", kMaxDim, "]");
@@ -230,7 +241,9 @@ void read_table(hid_t tables, const std::string& name, const std::string& path, 
                        " but this server has it with optimizer ", optimizer_name(now.optimizer));
     }
   }
-  RowTable& table = out.create_table(spec);
+  TableSpec here = spec;
+  here.num_shards = shard.count;  // keys are routed over the loading shard count
+  RowTable& table = out.create_table(here);
   const int64_t dim = spec.dim;
   const int64_t state = state_floats(spec);
   const int64_t slot = table.slot_floats();

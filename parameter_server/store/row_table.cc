@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <unordered_set>
 
+#include "parameter_server/store/admission_filter.h"
 #include "parameter_server/store/optimizer.h"
 #include "parameter_server/wire/errors.h"
 #include "parameter_server/wire/huge_pages.h"
@@ -20,6 +22,7 @@ static_assert((1 << kChunkShift) == RowTable::kSlotsPerChunk);
 struct Bucket {
   int64_t key;
   uint32_t slot_plus_one;
+  uint32_t written;  // clock_tick() of the row's last write (the padding's 4 bytes)
 };
 
 }  // namespace
@@ -27,7 +30,9 @@ struct Bucket {
 struct RowTable::Stripe {
   mutable std::mutex mutex;
   std::vector<Bucket, HugePageAllocator<Bucket>> buckets;  // power-of-two size, linear probing
-  int64_t count = 0;
+  int64_t count = 0;             // rows stored
+  uint32_t next_slot = 0;        // slots ever handed out
+  std::vector<uint32_t> free_slots;  // of evicted rows, reused first
   std::vector<float*> chunks;  // owned by the table's arena
 
   float* slot(uint32_t s, int64_t slot_floats) const {
@@ -51,25 +56,50 @@ struct RowTable::Stripe {
   void grow() {
     std::vector<Bucket, HugePageAllocator<Bucket>> old;
     old.swap(buckets);
-    buckets.assign(old.empty() ? 16 : old.size() * 2, Bucket{0, kEmpty});
+    buckets.assign(old.empty() ? 16 : old.size() * 2, Bucket{0, kEmpty, 0});
     for (const Bucket& b : old) {
       if (b.slot_plus_one != kEmpty) probe(b.key, mix13(static_cast<uint64_t>(b.key))) = b;
     }
   }
 
   // A new slot (uninitialised) for key; the caller fills it.
-  uint32_t insert(int64_t key, uint64_t hash, SlotArena& arena) {
+  uint32_t insert(int64_t key, uint64_t hash, uint32_t now, SlotArena& arena) {
     if (4 * (count + 1) > 3 * static_cast<int64_t>(buckets.size())) grow();
-    if (count == static_cast<int64_t>(UINT32_MAX) - 1) {
-      HYBREC_PS_REJECT(ErrorCode::kTooLarge, "row table stripe is full (", count, " rows)");
+    uint32_t s;
+    if (!free_slots.empty()) {
+      s = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      if (next_slot == UINT32_MAX - 1) {
+        HYBREC_PS_REJECT(ErrorCode::kTooLarge, "row table stripe is full (", count, " rows)");
+      }
+      s = next_slot++;
+      if ((s >> kChunkShift) >= chunks.size()) chunks.push_back(arena.allocate_chunk());
     }
-    const uint32_t s = static_cast<uint32_t>(count);
-    if ((s >> kChunkShift) >= chunks.size()) {
-      chunks.push_back(arena.allocate_chunk());
-    }
-    probe(key, hash) = Bucket{key, s + 1};
+    probe(key, hash) = Bucket{key, s + 1, now};
     ++count;
     return s;
+  }
+
+  // Removes key's bucket (it must be stored) by backward-shift deletion, so
+  // every other key stays reachable from its home bucket with no tombstones.
+  void erase(int64_t key, uint64_t hash) {
+    const uint64_t mask = buckets.size() - 1;
+    uint64_t hole = static_cast<uint64_t>(&probe(key, hash) - buckets.data());
+    free_slots.push_back(buckets[hole].slot_plus_one - 1);
+    --count;
+    for (uint64_t next = (hole + 1) & mask; buckets[next].slot_plus_one != kEmpty;
+         next = (next + 1) & mask) {
+      const uint64_t home = mix13(static_cast<uint64_t>(buckets[next].key)) & mask;
+      // The entry at next may fill the hole unless its home lies cyclically
+      // in (hole, next]: moving it before its home would lose it.
+      const bool home_after_hole =
+          hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
+      if (home_after_hole) continue;
+      buckets[hole] = buckets[next];
+      hole = next;
+    }
+    buckets[hole] = Bucket{0, kEmpty, 0};
   }
 };
 
@@ -86,19 +116,18 @@ RowTable::RowTable(TableSpec spec)
       slot_floats_(spec_.dim + state_floats(spec_)),
       name_hash_(table_name_hash(spec_.name)),
       arena_(std::make_unique<SlotArena>(kSlotsPerChunk * slot_floats_ * sizeof(float))),
-      stripes_(new Stripe[kStripes]) {}
+      stripes_(new Stripe[kStripes]),
+      admission_(spec_.admit_after >= 2 ? std::make_unique<AdmissionFilter>(spec_.admit_after)
+                                        : nullptr),
+      born_(std::chrono::steady_clock::now()) {}
 
 RowTable::~RowTable() = default;
 
-float* RowTable::slot_for_update(Stripe& stripe, int64_t key, uint64_t hash, bool* inserted) {
-  if (const Bucket* b = stripe.lookup(key, hash)) {
-    *inserted = false;
-    return stripe.slot(b->slot_plus_one - 1, slot_floats_);
-  }
-  *inserted = true;
-  float* slot = stripe.slot(stripe.insert(key, hash, *arena_), slot_floats_);
-  return slot;
+double RowTable::now_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - born_).count();
 }
+
+uint32_t RowTable::clock_tick() const { return static_cast<uint32_t>(now_s()); }
 
 namespace {
 
@@ -112,8 +141,8 @@ inline void prefetch_bytes(const void* p, int64_t bytes) {
 }  // namespace
 
 template <typename Visit>
-void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const void* request_rows,
-                           Visit&& visit) {
+void RowTable::visit_slots(const int64_t* keys, int64_t n, Missing missing, bool touch,
+                           const void* request_rows, Visit&& visit) {
   if (n == 0) return;
   // Stable counting sort of the request by stripe.
   std::vector<uint64_t> hashes(static_cast<size_t>(n));
@@ -131,6 +160,7 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const 
   const int64_t dim = spec_.dim;
   const int64_t slot_bytes = slot_floats_ * static_cast<int64_t>(sizeof(float));
   const float scale = static_cast<float>(spec_.init_scale);
+  const uint32_t now = clock_tick();
   for (int s = 0; s < kStripes; ++s) {
     const int64_t first = begin[s], last = begin[s + 1];
     if (first == last) continue;
@@ -155,47 +185,127 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, bool init_new, const 
         }
       }
       const int64_t i = order[j];
-      bool inserted;
-      float* slot = slot_for_update(stripe, keys[i], hashes[i], &inserted);
-      if (inserted && init_new) {
-        init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, slot);
-        reset_state(spec_, slot + dim);
+      float* slot = nullptr;
+      if (Bucket* b = const_cast<Bucket*>(stripe.lookup(keys[i], hashes[i]))) {
+        if (touch) b->written = now;
+        slot = stripe.slot(b->slot_plus_one - 1, slot_floats_);
+      } else if (missing == Missing::kStoreRaw || missing == Missing::kStoreInitialised ||
+                 (missing == Missing::kAdmit && admission_->count_and_admit(keys[i]))) {
+        slot = stripe.slot(stripe.insert(keys[i], hashes[i], now, *arena_), slot_floats_);
+        if (missing != Missing::kStoreRaw) {
+          init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, slot);
+          reset_state(spec_, slot + dim);
+        }
       }
-      visit(i, slot, inserted);
+      visit(i, slot);
     }
   }
 }
 
-void RowTable::pull(const int64_t* keys, int64_t n, float* rows) {
-  pull_bytes(keys, n, reinterpret_cast<uint8_t*>(rows));
+int64_t RowTable::count_new(const int64_t* keys, int64_t n, Missing missing) const {
+  std::unordered_set<int64_t> fresh;
+  for (int64_t i = 0; i < n; ++i) {
+    if (find(keys[i], nullptr)) continue;
+    if (missing == Missing::kAdmit && !admission_->would_admit(keys[i])) continue;
+    fresh.insert(keys[i]);
+  }
+  return static_cast<int64_t>(fresh.size());
 }
 
-void RowTable::pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows) {
-  const int64_t row_bytes = spec_.dim * static_cast<int64_t>(sizeof(float));
-  visit_slots(keys, n, true, rows, [&](int64_t i, const float* slot, bool) {
-    std::memcpy(rows + i * row_bytes, slot, row_bytes);
-  });
+template <typename Visit>
+void RowTable::visit_bounded(const char* what, const int64_t* keys, int64_t n, Missing missing,
+                             bool touch, const void* request_rows, Visit&& visit) {
+  if (spec_.max_rows == 0 || missing == Missing::kSkip) {
+    visit_slots(keys, n, missing, touch, request_rows, visit);
+    return;
+  }
+  {
+    // The common case: every key is stored already. Holding the lock
+    // shared keeps inserting requests out until this one is done.
+    std::shared_lock<std::shared_mutex> shared(growth_mutex_);
+    if (count_new(keys, n, missing) == 0) {
+      visit_slots(keys, n, missing, touch, request_rows, visit);
+      return;
+    }
+  }
+  std::unique_lock<std::shared_mutex> exclusive(growth_mutex_);
+  const int64_t fresh = count_new(keys, n, missing);
+  const int64_t stored = size();
+  if (stored + fresh > spec_.max_rows) {
+    HYBREC_PS_REJECT(ErrorCode::kTooLarge, what, " would store ", fresh, " new rows in table '",
+                     spec_.name, "', which holds ", stored, " of its max_rows ", spec_.max_rows,
+                     " on this shard; nothing was stored");
+  }
+  visit_slots(keys, n, missing, touch, request_rows, visit);
 }
 
-void RowTable::push(const int64_t* keys, int64_t n, const float* grads) {
+void RowTable::pull(const int64_t* keys, int64_t n, float* rows, PullMode mode) {
+  pull_bytes(keys, n, reinterpret_cast<uint8_t*>(rows), mode);
+}
+
+void RowTable::pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows, PullMode mode) {
   const int64_t dim = spec_.dim;
-  visit_slots(keys, n, true, grads, [&](int64_t i, float* slot, bool) {
-    apply_update(spec_, slot, slot + dim, grads + i * dim);
+  const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
+  const Missing missing = mode == PullMode::kReadOnly ? Missing::kSkip
+                          : admission_                ? Missing::kAdmit
+                                                      : Missing::kStoreInitialised;
+  const float scale = static_cast<float>(spec_.init_scale);
+  std::vector<float> initial;
+  visit_bounded("pull", keys, n, missing, false, rows, [&](int64_t i, const float* slot) {
+    if (slot != nullptr) {
+      std::memcpy(rows + i * row_bytes, slot, row_bytes);
+    } else {  // not stored: its initial row, built aside (rows may be unaligned)
+      initial.resize(static_cast<size_t>(dim));
+      init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, initial.data());
+      std::memcpy(rows + i * row_bytes, initial.data(), row_bytes);
+    }
   });
+}
+
+int64_t RowTable::push(const int64_t* keys, int64_t n, const float* grads) {
+  const int64_t dim = spec_.dim;
+  int64_t dropped = 0;
+  visit_bounded("push", keys, n, admission_ ? Missing::kSkip : Missing::kStoreInitialised, true,
+                grads, [&](int64_t i, float* slot) {
+                  if (slot == nullptr) {
+                    ++dropped;  // not admitted: there is no row to update
+                    return;
+                  }
+                  apply_update(spec_, slot, slot + dim, grads + i * dim);
+                });
+  return dropped;
 }
 
 void RowTable::assign(const int64_t* keys, int64_t n, const float* rows) {
   const int64_t dim = spec_.dim;
-  visit_slots(keys, n, false, rows, [&](int64_t i, float* slot, bool) {
+  visit_bounded("assign", keys, n, Missing::kStoreRaw, true, rows, [&](int64_t i, float* slot) {
     std::memcpy(slot, rows + i * dim, sizeof(float) * dim);
     reset_state(spec_, slot + dim);
   });
 }
 
 void RowTable::restore(const int64_t* keys, int64_t n, const float* slots) {
-  visit_slots(keys, n, false, nullptr, [&](int64_t i, float* slot, bool) {
+  visit_slots(keys, n, Missing::kStoreRaw, true, nullptr, [&](int64_t i, float* slot) {
     std::memcpy(slot, slots + i * slot_floats_, sizeof(float) * slot_floats_);
   });
+}
+
+int64_t RowTable::evict_expired(double now_s) {
+  if (spec_.ttl_s <= 0 || now_s < spec_.ttl_s) return 0;
+  const auto oldest_kept = static_cast<uint32_t>(now_s - spec_.ttl_s);
+  int64_t evicted = 0;
+  std::vector<int64_t> expired;
+  for (int s = 0; s < kStripes; ++s) {
+    Stripe& stripe = stripes_[s];
+    std::lock_guard<std::mutex> lock(stripe.mutex);
+    expired.clear();
+    for (const Bucket& b : stripe.buckets) {
+      if (b.slot_plus_one != kEmpty && b.written < oldest_kept) expired.push_back(b.key);
+    }
+    for (int64_t key : expired) stripe.erase(key, mix13(static_cast<uint64_t>(key)));
+    evicted += static_cast<int64_t>(expired.size());
+  }
+  return evicted;
 }
 
 bool RowTable::find(int64_t key, float* slot_out) const {

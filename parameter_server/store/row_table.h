@@ -17,10 +17,21 @@
 // chunks of kSlotsPerChunk from huge-page regions (huge_pages.h); the index
 // costs 16 bytes per bucket at a load factor kept between 3/8 and 3/4, also
 // on huge pages once a stripe's index reaches 2 MiB. bytes() reports both.
+//
+// Bounds (the spec's max_rows, admit_after, ttl_s): a request that would
+// store rows past max_rows is refused whole (TOO_LARGE) before it touches
+// anything. Requests that insert take the table's growth lock exclusively
+// while a capped table is near its cap is checked; others share it, so the
+// cap holds exactly. Keys below admit_after (admission_filter.h) are served
+// their initial rows and not stored. Each bucket records when its row was
+// last written (seconds on the table's clock, in the bucket's padding), and
+// evict_expired() removes rows older than ttl_s and reuses their slots.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <shared_mutex>
 #include <memory>
 #include <vector>
 
@@ -29,6 +40,7 @@
 namespace hybrec::ps {
 
 class SlotArena;
+class AdmissionFilter;
 
 class RowTable {
  public:
@@ -47,19 +59,30 @@ class RowTable {
   int64_t slot_floats() const { return slot_floats_; }
 
   // Copies the rows of keys[0..n) into rows [n, dim]. A key seen for the
-  // first time is initialised (row_init.h) and stored with zero state.
-  void pull(const int64_t* keys, int64_t n, float* rows);
+  // first time gets its initial row (row_init.h); kTrain also stores it with
+  // zero state, once admitted. Throws RequestError(kTooLarge) before
+  // changing anything when storing would pass max_rows.
+  void pull(const int64_t* keys, int64_t n, float* rows, PullMode mode = PullMode::kTrain);
   // The same into raw bytes [n, dim * 4] with no alignment requirement (a
   // reply frame).
-  void pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows);
+  void pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows, PullMode mode = PullMode::kTrain);
 
   // Applies grads [n, dim] to the rows of keys, one key at a time in order
   // (a key given twice is updated twice). The caller has checked that every
-  // gradient is finite.
-  void push(const int64_t* keys, int64_t n, const float* grads);
+  // gradient is finite. A key not stored yet is stored from its initial row,
+  // unless admission has not admitted it: then its gradient is dropped.
+  // Returns how many keys were dropped so. Throws like pull.
+  int64_t push(const int64_t* keys, int64_t n, const float* grads);
 
   // Overwrites the rows of keys with rows [n, dim] and resets their state.
+  // Throws like pull.
   void assign(const int64_t* keys, int64_t n, const float* rows);
+
+  // Seconds since the table was made: the clock of ttl_s.
+  double now_s() const;
+  // Removes every row last written before now_s - ttl_s (none when ttl_s is
+  // 0); returns how many.
+  int64_t evict_expired(double now_s);
 
   // Stores whole slots [n, slot_floats] (row then state) verbatim: restoring
   // a checkpoint.
@@ -82,21 +105,38 @@ class RowTable {
 
  private:
   struct Stripe;
-  float* slot_for_update(Stripe& stripe, int64_t key, uint64_t hash, bool* inserted);
-  // Calls visit(i, slot, inserted) for every keys[i], stripe by stripe and
-  // in request order within a stripe (so repeats of a key are visited in
-  // order). A key not yet stored gets a slot, initialised when init_new.
-  // request_rows [n, dim] (may be nullptr) is the request's own per-key data,
-  // prefetched along with the slots.
+  // What visit_slots does with a key that is not stored.
+  enum class Missing {
+    kStoreInitialised,  // store it with its initial row and zero state
+    kStoreRaw,          // store it uninitialised; the visitor fills the slot
+    kAdmit,             // kStoreInitialised once the admission filter admits it
+    kSkip,              // leave it out: the visitor gets a null slot
+  };
+  // Calls visit(i, slot) for every keys[i], stripe by stripe and in request
+  // order within a stripe (so repeats of a key are visited in order); slot
+  // is null for a key left unstored. touch: stamp the rows visited as
+  // written now (ttl_s). request_rows [n, dim] (may be nullptr) is the
+  // request's own per-key data, prefetched along with the slots.
   template <typename Visit>
-  void visit_slots(const int64_t* keys, int64_t n, bool init_new, const void* request_rows,
-                   Visit&& visit);
+  void visit_slots(const int64_t* keys, int64_t n, Missing missing, bool touch,
+                   const void* request_rows, Visit&& visit);
+  // visit_slots under the growth lock, refusing (TOO_LARGE) a request that
+  // would store rows past max_rows.
+  template <typename Visit>
+  void visit_bounded(const char* what, const int64_t* keys, int64_t n, Missing missing, bool touch,
+                     const void* request_rows, Visit&& visit);
+  // Distinct keys of the request that visit_slots would store.
+  int64_t count_new(const int64_t* keys, int64_t n, Missing missing) const;
+  uint32_t clock_tick() const;
 
   TableSpec spec_;
   int64_t slot_floats_;
   uint64_t name_hash_;
   std::unique_ptr<SlotArena> arena_;  // before stripes_: their chunks point into it
   std::unique_ptr<Stripe[]> stripes_;
+  std::unique_ptr<AdmissionFilter> admission_;  // null unless admit_after >= 2
+  mutable std::shared_mutex growth_mutex_;
+  const std::chrono::steady_clock::time_point born_;
 };
 
 }  // namespace hybrec::ps

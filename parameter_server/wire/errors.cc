@@ -24,6 +24,10 @@ const char* error_code_name(ErrorCode code) {
       return "NOT_CONFIGURED";
     case ErrorCode::kInternal:
       return "INTERNAL";
+    case ErrorCode::kBadRequest:
+      return "BAD_REQUEST";
+    case ErrorCode::kWrongShard:
+      return "WRONG_SHARD";
   }
   return "UNKNOWN_ERROR";
 }

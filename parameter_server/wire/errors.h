@@ -23,6 +23,9 @@ enum class ErrorCode {
   kCheckpoint = 8,
   kNotConfigured = 9,
   kInternal = 10,
+  kBadRequest = 11,
+  kWrongShard = 12,
+  kLast = kWrongShard,  // the highest code this build knows
 };
 
 const char* error_code_name(ErrorCode code);

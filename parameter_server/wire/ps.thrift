@@ -15,7 +15,7 @@
 
 namespace cpp hybrec.ps.wire
 
-const i32 WIRE_VERSION = 1
+const i32 WIRE_VERSION = 2
 
 enum ErrorCode {
   UNKNOWN_TABLE = 1,     // no table of that name on this shard
@@ -28,6 +28,8 @@ enum ErrorCode {
   CHECKPOINT = 8,        // save/load failed (missing, incomplete, mismatched dims/optimizer)
   NOT_CONFIGURED = 9,    // save/load on a server started without --checkpoint-dir
   INTERNAL = 10,
+  BAD_REQUEST = 11,      // a field the handler reads is missing or out of range (named in the message)
+  WRONG_SHARD = 12,      // a key this shard does not own under the table's routing; nothing was stored
 }
 
 exception PsError {
@@ -52,6 +54,21 @@ struct TableSpec {
   8: double weight_decay,
   9: double init_scale,    // new rows are uniform in [-init_scale, init_scale]
   10: i64 seed,            // with the table name and key, fixes a new row's values
+  // Where keys live: routing names the function ("jump": jump consistent
+  // hash, the only one) and num_shards the count it spreads keys over. A
+  // shard accepts only a spec whose num_shards is its own, and answers
+  // WRONG_SHARD for a key the function sends elsewhere.
+  11: i32 num_shards,
+  12: string routing,
+  // Bounds, per shard: at most max_rows rows (0: no cap; a request that would
+  // insert past it is TOO_LARGE and inserts nothing). A key is stored from
+  // its admit_after-th training pull on (0 or 1: at once); before that, pulls
+  // answer its initial row and pushes to it are dropped (Monolith's
+  // frequency filter). A row not pushed for ttl_s seconds is evicted by the
+  // next sweep (0: never).
+  13: i64 max_rows,
+  14: i32 admit_after,
+  15: double ttl_s,
 }
 
 struct Health {
@@ -59,6 +76,24 @@ struct Health {
   2: i32 shard_index,
   3: i32 num_shards,
   4: bool serving,
+  // New at every start of the shard process: a client that sees it change
+  // knows the shard restarted (and lost what it had not checkpointed).
+  5: i64 incarnation,
+}
+
+// What every successful reply carries besides its result.
+struct Ack {
+  1: i64 incarnation,
+}
+
+struct PullReply {
+  1: i64 incarnation,
+  2: binary rows,          // n x dim little-endian float32, in key order
+}
+
+enum PullMode {
+  TRAIN = 1,               // unknown keys are initialised and stored (subject to admission)
+  READ_ONLY = 2,           // unknown keys answer their initial rows; nothing is stored
 }
 
 struct TableStats {
@@ -78,16 +113,23 @@ struct ServerStats {
   8: i64 rejected_requests,
   9: i64 last_checkpoint_version,   // -1: none written or loaded yet
   10: double uptime_s,
+  11: i64 incarnation,
+  12: i64 rows_evicted,             // by ttl_s sweeps
+  13: i64 pushes_unadmitted,        // keys of pushes dropped by admit_after
 }
 
 service ParameterServer {
+  // Every argument is required: a request missing one, or with one out of
+  // range, is BAD_REQUEST naming the field, and changes nothing.
+
   // Idempotent: the same spec again is a no-op; another spec under an existing
   // name is TABLE_CONFLICT.
-  void create_table(1: TableSpec spec) throws (1: PsError error),
+  Ack create_table(1: TableSpec spec) throws (1: PsError error),
 
-  // keys: n little-endian int64. Returns n x dim little-endian float32 rows in
-  // key order; a key seen for the first time is initialised and stored.
-  binary pull(1: string table, 2: binary keys) throws (1: PsError error),
+  // keys: n little-endian int64, all owned by this shard. Returns n x dim
+  // float32 rows in key order. TRAIN: a key seen for the first time is
+  // initialised and stored; READ_ONLY (evaluation, serving) stores nothing.
+  PullReply pull(1: string table, 2: binary keys, 3: PullMode mode) throws (1: PsError error),
 
   // grads: n x dim float32. The table's optimizer is applied once per key, in
   // request order. Any non-finite value rejects the whole request untouched.
@@ -95,18 +137,24 @@ service ParameterServer {
   // highest sequence it applied per client and acknowledges, without applying
   // again, a push whose sequence is not above it (a retry after a lost reply).
   // A client numbers its pushes to each shard 1, 2, 3, ... in the order it
-  // sends them; client_id 0 turns this off.
-  void push(1: string table, 2: binary keys, 3: binary grads, 4: i64 client_id,
-            5: i64 sequence) throws (1: PsError error),
+  // sends them; client_id 0 turns this off. The ledger lives in memory: a
+  // restarted shard (a new incarnation) has forgotten every sequence, and a
+  // client must treat its unacknowledged pushes as lost.
+  Ack push(1: string table, 2: binary keys, 3: binary grads, 4: i64 client_id,
+           5: i64 sequence) throws (1: PsError error),
 
   // Overwrites rows (n x dim float32) and resets their optimizer state: used
   // for loading pretrained embeddings.
-  void assign(1: string table, 2: binary keys, 3: binary rows) throws (1: PsError error),
+  Ack assign(1: string table, 2: binary keys, 3: binary rows) throws (1: PsError error),
 
-  // Checkpoints go under the server's own --checkpoint-dir as v<version>/;
-  // a client never names a path.
-  void save(1: i64 version) throws (1: PsError error),
-  void load(1: i64 version) throws (1: PsError error),
+  // Snapshots go under the server's own --checkpoint-dir as
+  // runs/<run>/v<version>/: a client never names a path, and runs sharing
+  // servers never overwrite each other. run: 1-64 of [A-Za-z0-9_-].
+  Ack save(1: string run, 2: i64 version) throws (1: PsError error),
+  Ack load(1: string run, 2: i64 version) throws (1: PsError error),
+  // Deletes this shard's snapshots of run other than the versions in keep
+  // (retention: the trainer keeps its best and its last N).
+  Ack prune(1: string run, 2: list<i64> keep) throws (1: PsError error),
 
   ServerStats stats() throws (1: PsError error),
   Health health(),

@@ -49,6 +49,23 @@ void validate(const TableSpec& spec) {
   check("learning_rate", spec.learning_rate, 0.0, 1e6);
   check("eps", spec.eps, 0.0, 1.0);
   check("init_scale", spec.init_scale, 0.0, 1e6);
+  if (spec.num_shards < 1 || spec.num_shards > 99999) {
+    HYBREC_PS_REJECT(ErrorCode::kBadSpec, "table '", spec.name, "': num_shards ", spec.num_shards,
+                     " out of range [1, 99999]");
+  }
+  if (spec.routing != kJumpRouting) {
+    HYBREC_PS_REJECT(ErrorCode::kBadSpec, "table '", spec.name, "': unknown routing '",
+                     spec.routing, "' (expected '", kJumpRouting, "')");
+  }
+  if (spec.max_rows < 0) {
+    HYBREC_PS_REJECT(ErrorCode::kBadSpec, "table '", spec.name, "': max_rows ", spec.max_rows,
+                     " is negative (0 means no cap)");
+  }
+  if (spec.admit_after < 0 || spec.admit_after > 255) {
+    HYBREC_PS_REJECT(ErrorCode::kBadSpec, "table '", spec.name, "': admit_after ",
+                     spec.admit_after, " out of range [0, 255]");
+  }
+  check("ttl_s", spec.ttl_s, 0.0, 1e9);
   if (spec.optimizer == Optimizer::kAdam) {
     check("beta1", spec.beta1, 0.0, 0.999999);
     check("beta2", spec.beta2, 0.0, 0.999999);
@@ -60,7 +77,8 @@ bool operator==(const TableSpec& a, const TableSpec& b) {
   return a.name == b.name && a.dim == b.dim && a.optimizer == b.optimizer &&
          a.learning_rate == b.learning_rate && a.eps == b.eps && a.beta1 == b.beta1 &&
          a.beta2 == b.beta2 && a.weight_decay == b.weight_decay && a.init_scale == b.init_scale &&
-         a.seed == b.seed;
+         a.seed == b.seed && a.num_shards == b.num_shards && a.routing == b.routing &&
+         a.max_rows == b.max_rows && a.admit_after == b.admit_after && a.ttl_s == b.ttl_s;
 }
 
 const char* optimizer_name(Optimizer optimizer) {
@@ -91,7 +109,12 @@ std::string describe(const TableSpec& spec) {
     out << ", beta1=" << spec.beta1 << ", beta2=" << spec.beta2
         << ", weight_decay=" << spec.weight_decay;
   }
-  out << ", init_scale=" << spec.init_scale << ", seed=" << spec.seed << ")";
+  out << ", init_scale=" << spec.init_scale << ", seed=" << spec.seed << ", " << spec.routing
+      << "/" << spec.num_shards;
+  if (spec.max_rows > 0) out << ", max_rows=" << spec.max_rows;
+  if (spec.admit_after > 1) out << ", admit_after=" << spec.admit_after;
+  if (spec.ttl_s > 0) out << ", ttl_s=" << spec.ttl_s;
+  out << ")";
   return out.str();
 }
 

@@ -11,6 +11,11 @@ namespace hybrec::ps {
 wire::TableSpec to_wire(const TableSpec& spec);
 // Unknown optimizer values become an invalid spec that validate() rejects.
 TableSpec from_wire(const wire::TableSpec& spec);
+// The first field a spec read off the wire lacks ("spec.dim"), or nullptr. Every field
+// is required (a missing one would read as zero). Only meaningful for a
+// struct that Thrift read: __set_ of a default-requiredness field does not
+// mark it set.
+const char* missing_field(const wire::TableSpec& spec);
 
 wire::PsError to_wire(const RequestError& error);
 RequestError from_wire(const wire::PsError& error);

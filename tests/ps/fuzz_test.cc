@@ -43,6 +43,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -70,6 +71,20 @@ constexpr int kIdleTimeoutS = 5;
 constexpr int kWorkers = 4;
 constexpr int64_t kMinFrames = 10000;
 
+// Every file under root with its size, one per line, in name order.
+std::string list_files(const std::string& root) {
+  std::set<std::string> lines;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string rel = std::filesystem::relative(it->path(), root).string();
+    lines.insert(rel + (it->is_regular_file() ? " " + std::to_string(it->file_size()) : "/"));
+  }
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return out;
+}
+
 uint64_t env_u64(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
@@ -86,9 +101,14 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
 
   TempDir dir;
   const std::string log = dir.path() + "/server.stderr";
-  // No --checkpoint-dir: save/load can never change the state under test.
+  // With a checkpoint dir, so that a frame that saves or loads anything
+  // shows up as a side effect (finding 1: mutated frames without a version
+  // once wrote ps/v0 on their own). The well-formed save/load frames name
+  // only invalid run ids, which must be refused.
+  const std::string checkpoints = dir.path() + "/checkpoints";
   auto server = start_server(log, {"--port", "0", "--max-frame-mib", std::to_string(kMaxFrameMib),
-                                   "--idle-timeout-s", std::to_string(kIdleTimeoutS)});
+                                   "--idle-timeout-s", std::to_string(kIdleTimeoutS),
+                                   "--checkpoint-dir", checkpoints});
   ASSERT_TRUE(server->running()) << tail(read_file(log));
   const pid_t pid = server->pid();
   ASSERT_GT(pid, 0) << "the server has no pid";
@@ -112,8 +132,13 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
     client.pull(kTable, snap.keys.data(), kNumKeys, kDim, again.data()).wait();
     ASSERT_EQ(pack(rows), pack(again)) << "a pull of existing keys changed them";
     snap.rows = pack(rows);
+    client.save(kRealRun, 1);
   }
-  ASSERT_EQ(rows_of(fetch_stats(port), kTable), kNumKeys);
+  const wire::ServerStats stats_before = fetch_stats(port);
+  ASSERT_EQ(rows_of(stats_before, kTable), kNumKeys);
+  ASSERT_EQ(stats_before.last_checkpoint_version, 1);
+  const std::string files_before = list_files(checkpoints);
+  ASSERT_NE(files_before.find("runs/real/v1/MANIFEST"), std::string::npos) << files_before;
   const int64_t rss_before = vm_kib(pid, "VmRSS");
   // Every connection holds at most a frame and the strings parsed from it, a
   // few times the frame limit; far fewer than 64 are served at once here.
@@ -203,7 +228,8 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
     EXPECT_TRUE(health[0].reachable) << health[0].error;
     EXPECT_EQ(health[0].shard_index, 0);
     EXPECT_EQ(health[0].num_shards, 1);
-    EXPECT_EQ(health[0].wire_version, 1);
+    EXPECT_EQ(health[0].wire_version, 2);
+    EXPECT_EQ(health[0].incarnation, stats_before.incarnation) << "the server restarted";
 
     std::vector<float> rows(static_cast<size_t>(kNumKeys) * kDim);
     client.pull(kTable, snap.keys.data(), kNumKeys, kDim, rows.data()).wait();
@@ -217,8 +243,14 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
     }
     EXPECT_EQ(changed, 0) << changed << " rows changed, the first of key " << snap.keys[first];
 
+    // No side effect beyond the counters: the snapshots on disk are the one
+    // saved before the fuzzing, byte for byte in size, and the server still
+    // reports that version.
     const wire::ServerStats stats = fetch_stats(port);
     EXPECT_EQ(rows_of(stats, kTable), kNumKeys);
+    EXPECT_EQ(list_files(checkpoints), files_before) << "the fuzzing wrote or deleted snapshots";
+    EXPECT_EQ(stats.last_checkpoint_version, 1) << "the fuzzing saved or loaded a version";
+    EXPECT_EQ(stats.incarnation, stats_before.incarnation);
     std::printf("server counters: %lld pulls, %lld pushes, %lld rejected requests, %zu tables\n",
                 static_cast<long long>(stats.pull_requests),
                 static_cast<long long>(stats.push_requests),
@@ -337,7 +369,7 @@ TEST(PsFuzz, AClientThatStopsReadingRepliesCannotHoldAConnectionForever) {
   // 1 MiB replies, requested until the socket buffers are full, never read.
   std::vector<int64_t> keys(256);
   for (size_t i = 0; i < keys.size(); ++i) keys[i] = static_cast<int64_t>(i);
-  const std::string pull = framed(encode([&](auto& cl) { cl.send_pull(kFuzzTable, pack(keys)); }));
+  const std::string pull = framed(encode([&](auto& cl) { cl.send_pull(kFuzzTable, pack(keys), wire::PullMode::TRAIN); }));
   Conn greedy(port);
   ASSERT_TRUE(greedy.ok()) << greedy.error();
   int requests = 0;

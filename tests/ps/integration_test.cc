@@ -168,17 +168,17 @@ TEST(PsIntegration, SaveThenLoadRestoresEveryShard) {
   std::vector<float> grads(keys.size() * dim, 0.01f);
   client.push("users", keys.data(), keys.size(), dim, grads.data()).wait();
   const auto saved = pull_all(client, "users", keys, dim);
-  client.save(4);
+  client.save("it", 4);
   client.push("users", keys.data(), keys.size(), dim, grads.data()).wait();
   const auto after_second_push = pull_all(client, "users", keys, dim);
   ASSERT_NE(after_second_push, saved);
-  client.load(4);
+  client.load("it", 4);
   EXPECT_EQ(pull_all(client, "users", keys, dim), saved);
   // Adam's moments and per-row steps came back too.
   client.push("users", keys.data(), keys.size(), dim, grads.data()).wait();
   EXPECT_EQ(pull_all(client, "users", keys, dim), after_second_push);
-  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/v4/MANIFEST"));
-  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/v4/shard-00001-of-00002.h5"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/runs/it/v4/MANIFEST"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/runs/it/v4/shard-00001-of-00002.h5"));
 }
 
 // Writes a checkpoint with `from` shards, loads it into `to` shards, and
@@ -196,13 +196,13 @@ void expect_reshard_keeps_everything(int from, int to) {
     client.create_table(table_spec("items", dim, Optimizer::kRowwiseAdagrad));
     client.push("items", keys.data(), keys.size(), dim, grads.data()).wait();
     saved = pull_all(client, "items", keys, dim);
-    client.save(1);
+    client.save("it", 1);
     client.push("items", keys.data(), keys.size(), dim, grads.data()).wait();
     pushed_again = pull_all(client, "items", keys, dim);
   }
   Cluster after = start_cluster(to, {"--checkpoint-dir", dir.path()});
   PsClient client(parse_endpoints(after.addresses()));
-  client.load(1);
+  client.load("it", 1);
   EXPECT_EQ(pull_all(client, "items", keys, dim), saved) << from << " -> " << to;
   client.push("items", keys.data(), keys.size(), dim, grads.data()).wait();
   EXPECT_EQ(pull_all(client, "items", keys, dim), pushed_again) << from << " -> " << to;
@@ -219,7 +219,12 @@ void expect_reshard_keeps_everything(int from, int to) {
 TEST(PsIntegration, ReshardTwoShardsIntoThree) { expect_reshard_keeps_everything(2, 3); }
 TEST(PsIntegration, ReshardThreeShardsIntoTwo) { expect_reshard_keeps_everything(3, 2); }
 
-TEST(PsIntegration, KilledShardRestartsFromItsLastCheckpointAndClientsReconnect) {
+// Finding 2 of the integrity review: a shard killed with -9 and restarted
+// from its periodic `latest` went unnoticed, and the client carried on
+// against rows up to one interval old. The client must now refuse to
+// continue, naming the shard and the restart; accept_restarts() (what a
+// rewinding trainer calls) lets it carry on.
+TEST(PsIntegration, KilledShardRestartsFromItsLastCheckpointAndClientsNoticeTheRestart) {
   TempDir dir;
   const std::vector<int> ports = {testing::free_port(), testing::free_port()};
   const std::vector<std::string> args = {"--checkpoint-dir", dir.path(), "--checkpoint-every",
@@ -271,8 +276,34 @@ TEST(PsIntegration, KilledShardRestartsFromItsLastCheckpointAndClientsReconnect)
   ASSERT_TRUE(cluster.shards[1]->running());
   EXPECT_NE(cluster.shards[1]->banner().find("restored"), std::string::npos)
       << cluster.shards[1]->banner();
-  // The original client reconnects on its own (its connection to shard 1 died).
+  // The original client reconnects, sees another incarnation, and refuses.
+  std::vector<float> rows(keys.size() * dim);
+  try {
+    client.pull("items", keys.data(), keys.size(), dim, rows.data()).wait();
+    ADD_FAILURE() << "the pull carried on against a restarted shard";
+  } catch (const ShardRestartedError& e) {
+    EXPECT_EQ(e.shard(), 1);
+    EXPECT_NE(e.before(), e.after());
+    const std::string what = e.what();
+    EXPECT_NE(what.find("shard 1 at 127.0.0.1:" + std::to_string(ports[1])), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("restarted"), std::string::npos) << what;
+  }
+  // A push to the shard is refused the same way: it would go to rows the
+  // shard rolled back.
+  std::vector<int64_t> on_shard1;
+  for (int64_t k : keys) {
+    if (JumpHashSlicer(2).shard_of(k) == 1) on_shard1.push_back(k);
+  }
+  EXPECT_THROW(client.push("items", on_shard1.data(), on_shard1.size(), dim, grads.data()).wait(),
+               ShardRestartedError);
+  // Having been told, the caller may adopt the new incarnation; the shard
+  // then serves the rows of its last checkpoint.
+  client.accept_restarts();
   EXPECT_EQ(pull_all(client, "items", keys, dim), checkpointed);
+  // A new client has nothing to compare against and just works.
+  PsClient fresh(parse_endpoints(cluster.addresses()), options);
+  EXPECT_EQ(pull_all(fresh, "items", keys, dim), checkpointed);
 }
 
 TEST(PsIntegration, SigtermLosesNoAcknowledgedPushAndWritesTheFinalCheckpoint) {
@@ -370,9 +401,12 @@ TEST(PsIntegration, OperatorCliReportsHealthStatsAndSaves) {
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("table items(dim=4, sgd"), std::string::npos) << out;
   out = run_command(ctl + " save 12", &status);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(out.find("--run"), std::string::npos) << out;
+  out = run_command(ctl + " --run ops save 12", &status);
   EXPECT_EQ(status, 0) << out;
-  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/v12/shard-00000-of-00002.h5"));
-  out = run_command(ctl + " load 13", &status);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/runs/ops/v12/shard-00000-of-00002.h5"));
+  out = run_command(ctl + " --run ops load 13", &status);
   EXPECT_NE(status, 0) << out;
   EXPECT_NE(out.find("v13"), std::string::npos) << out;
   out = run_command(ctl + " frobnicate", &status);

@@ -12,6 +12,7 @@
 #include "parameter_server/wire/payload.h"
 #include "parameter_server/wire/wire_convert.h"
 #include "ps_testing.h"
+#include "service_calls.h"
 
 namespace hybrec::ps {
 namespace {
@@ -23,7 +24,7 @@ constexpr int kDim = 4;
 
 class ServiceTest : public ::testing::Test {
  protected:
-  ServiceTest() : service_(ServiceOptions{ShardId{0, 1}, "", 1000}) {
+  ServiceTest() : shard_(ServiceOptions{ShardId{0, 1}, "", 1000}) {
     TableSpec spec;
     spec.name = "items";
     spec.dim = kDim;
@@ -31,7 +32,7 @@ class ServiceTest : public ::testing::Test {
     service_.create_table(to_wire(spec));
     keys_ = {1, 2, 3};
     std::vector<float> grads(keys_.size() * kDim, 0.25f);
-    service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0,
+      service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0,
                   0);
     before_ = rows();
   }
@@ -56,7 +57,8 @@ class ServiceTest : public ::testing::Test {
     EXPECT_EQ(rows(), before_) << "a rejected request changed rows";
   }
 
-  PsService service_;
+  PsService shard_;
+  testing::ServiceCalls service_{shard_};
   std::vector<int64_t> keys_;
   std::string before_;
 };
@@ -154,7 +156,7 @@ TEST_F(ServiceTest, RejectionsAreCountedAndServingContinues) {
   wire::Health health;
   service_.health(health);
   EXPECT_TRUE(health.serving);
-  EXPECT_EQ(health.wire_version, 1);
+  EXPECT_EQ(health.wire_version, 2);
 }
 
 TEST_F(ServiceTest, ARetriedPushIsAppliedOnceAndNewSequencesApply) {
@@ -190,7 +192,8 @@ TEST_F(ServiceTest, EmptyRequestsAreValid) {
 
 TEST_F(ServiceTest, SaveLoadRoundTripRestoresRowsAndState) {
   testing::TempDir dir;
-  PsService service(ServiceOptions{ShardId{0, 1}, dir.path(), 1000});
+  PsService shard(ServiceOptions{ShardId{0, 1}, dir.path(), 1000});
+  testing::ServiceCalls service{shard};
   service.create_table(to_wire(testing::test_spec("items", kDim, Optimizer::kRowwiseAdagrad)));
   std::vector<float> grads(3 * kDim, 0.5f);
   const std::string keys = pack_keys(keys_.data(), 3);
@@ -216,7 +219,8 @@ TEST_F(ServiceTest, SaveLoadRoundTripRestoresRowsAndState) {
 
 TEST_F(ServiceTest, LoadOfMissingVersionFailsAndKeepsRows) {
   testing::TempDir dir;
-  PsService service(ServiceOptions{ShardId{0, 1}, dir.path(), 1000});
+  PsService shard(ServiceOptions{ShardId{0, 1}, dir.path(), 1000});
+  testing::ServiceCalls service{shard};
   service.create_table(to_wire(testing::test_spec("items", kDim, Optimizer::kRowwiseAdagrad)));
   std::string a, b;
   service.pull(a, "items", pack_keys(keys_.data(), 3));

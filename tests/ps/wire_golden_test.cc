@@ -1,23 +1,19 @@
-// Golden bytes of the wire contract (ps.thrift, WIRE_VERSION 1).
+// Golden bytes of the wire contract (ps.thrift, WIRE_VERSION 2).
 //
 // The expected bytes are built here from the Thrift binary protocol spec
-// (strict message header, field headers as type byte + big-endian i16 id,
-// big-endian integers, length-prefixed strings, framed by a big-endian
-// length), field by field as ps.thrift declares them. The generated client
-// must produce exactly these requests and the generated processor must parse
-// them and answer with exactly these replies. Renumbering a field, changing
-// a type or reordering arguments fails here: bump WIRE_VERSION and update
-// these bytes on purpose.
+// (golden_bytes.h), field by field as ps.thrift declares them. The generated
+// client must produce exactly these requests and the generated processor
+// must parse them and answer with exactly these replies; the server's own
+// processor (presence checks, direct pull replies) must answer with the
+// generated processor's bytes. Renumbering a field, changing a type or
+// reordering arguments fails here: bump WIRE_VERSION and update these bytes
+// on purpose.
 #include <gtest/gtest.h>
-#include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/transport/TBufferTransports.h>
 
-#include <cstring>
 #include <string>
 
-#include "ParameterServer.h"
+#include "golden_bytes.h"
 #include "parameter_server/server/processor.h"
-#include "parameter_server/server/reply_frame.h"
 #include "parameter_server/server/service.h"
 #include "parameter_server/wire/wire_convert.h"
 #include "ps_constants.h"
@@ -25,74 +21,22 @@
 namespace hybrec::ps {
 namespace {
 
-namespace at = apache::thrift;
+using namespace golden;  // NOLINT: the byte builder's vocabulary
 
-enum Type : uint8_t {
-  kStop = 0,
-  kBool = 2,
-  kDouble = 4,
-  kI32 = 8,
-  kI64 = 10,
-  kString = 11,
-  kStruct = 12,
-  kList = 15
+// A framed client whose requests land in a memory buffer.
+struct Recorder {
+  std::shared_ptr<at::transport::TMemoryBuffer> memory =
+      std::make_shared<at::transport::TMemoryBuffer>();
+  std::shared_ptr<at::transport::TFramedTransport> framed =
+      std::make_shared<at::transport::TFramedTransport>(memory);
+  wire::ParameterServerClient client{
+      std::make_shared<at::protocol::TBinaryProtocol>(framed, 0, 0, true, true)};
+  std::string bytes() { return memory->getBufferAsString(); }
 };
 
-// Thrift binary protocol, written out by hand.
-struct Golden {
-  std::string b;
-  Golden& u8(uint8_t v) {
-    b.push_back(static_cast<char>(v));
-    return *this;
-  }
-  Golden& i16(int16_t v) { return u8(static_cast<uint8_t>(v >> 8)).u8(static_cast<uint8_t>(v)); }
-  Golden& i32(int32_t v) {
-    for (int s = 24; s >= 0; s -= 8) u8(static_cast<uint8_t>(static_cast<uint32_t>(v) >> s));
-    return *this;
-  }
-  Golden& i64(int64_t v) {
-    for (int s = 56; s >= 0; s -= 8) u8(static_cast<uint8_t>(static_cast<uint64_t>(v) >> s));
-    return *this;
-  }
-  Golden& dbl(double v) {
-    int64_t bits;
-    std::memcpy(&bits, &v, 8);
-    return i64(bits);
-  }
-  Golden& str(const std::string& s) {
-    i32(static_cast<int32_t>(s.size()));
-    b += s;
-    return *this;
-  }
-  Golden& field(Type t, int16_t id) { return u8(t).i16(id); }
-  Golden& stop() { return u8(kStop); }
-  // Strict header: version 1 in the top half, message type in the low byte.
-  Golden& message(const std::string& name, uint8_t type) {
-    return i32(static_cast<int32_t>(0x80010000u | type)).str(name).i32(0);
-  }
-  std::string framed() const {
-    Golden f;
-    f.i32(static_cast<int32_t>(b.size()));
-    return f.b + b;
-  }
-};
-
-constexpr uint8_t kCall = 1, kReply = 2;
-
-std::string hex(const std::string& s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += d[c >> 4];
-    out += d[c & 15];
-    out += ' ';
-  }
-  return out;
+void expect_bytes(const std::string& got, const std::string& want) {
+  EXPECT_EQ(hex(got), hex(want));
 }
-
-// Payloads as packed little-endian bytes, per the contract.
-const std::string kKeys = std::string("\x07\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16);
-const std::string kRows = std::string("\0\0\x80\x3f\0\0\0\xc0", 8);  // 1.0f, -2.0f
 
 wire::TableSpec example_spec() {
   wire::TableSpec s;
@@ -106,6 +50,11 @@ wire::TableSpec example_spec() {
   s.__set_weight_decay(0.0);
   s.__set_init_scale(0.01);
   s.__set_seed(42);
+  s.__set_num_shards(2);
+  s.__set_routing("jump");
+  s.__set_max_rows(1000);
+  s.__set_admit_after(3);
+  s.__set_ttl_s(60.0);
   return s;
 }
 
@@ -130,25 +79,24 @@ Golden& spec_fields(Golden& g) {
       .dbl(0.01)
       .field(kI64, 10)
       .i64(42)
+      .field(kI32, 11)
+      .i32(2)
+      .field(kString, 12)
+      .str("jump")
+      .field(kI64, 13)
+      .i64(1000)
+      .field(kI32, 14)
+      .i32(3)
+      .field(kDouble, 15)
+      .dbl(60.0)
       .stop();
 }
 
-// A framed client whose requests land in a memory buffer.
-struct Recorder {
-  std::shared_ptr<at::transport::TMemoryBuffer> memory =
-      std::make_shared<at::transport::TMemoryBuffer>();
-  std::shared_ptr<at::transport::TFramedTransport> framed =
-      std::make_shared<at::transport::TFramedTransport>(memory);
-  wire::ParameterServerClient client{
-      std::make_shared<at::protocol::TBinaryProtocol>(framed, 0, 0, true, true)};
-  std::string bytes() { return memory->getBufferAsString(); }
-};
+constexpr int64_t kIncarnation = 0x0123456789abcdefLL;
 
-void expect_bytes(const std::string& got, const std::string& want) {
-  EXPECT_EQ(hex(got), hex(want));
-}
+Golden& ack(Golden& g) { return g.field(kStruct, 0).field(kI64, 1).i64(kIncarnation).stop().stop(); }
 
-TEST(WireGolden, VersionIsOne) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 1); }
+TEST(WireGolden, VersionIsTwo) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 2); }
 
 TEST(WireGolden, Requests) {
   {
@@ -161,9 +109,16 @@ TEST(WireGolden, Requests) {
   }
   {
     Recorder r;
-    r.client.send_pull("items", kKeys);
+    r.client.send_pull("items", kKeys, wire::PullMode::READ_ONLY);
     Golden g;
-    g.message("pull", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys).stop();
+    g.message("pull", kCall)
+        .field(kString, 1)
+        .str("items")
+        .field(kString, 2)
+        .str(kKeys)
+        .field(kI32, 3)
+        .i32(2)
+        .stop();
     expect_bytes(r.bytes(), g.framed());
   }
   {
@@ -201,11 +156,26 @@ TEST(WireGolden, Requests) {
   for (const char* method : {"save", "load"}) {
     Recorder r;
     if (std::string(method) == "save")
-      r.client.send_save(7);
+      r.client.send_save("run-1", 7);
     else
-      r.client.send_load(7);
+      r.client.send_load("run-1", 7);
     Golden g;
-    g.message(method, kCall).field(kI64, 1).i64(7).stop();
+    g.message(method, kCall).field(kString, 1).str("run-1").field(kI64, 2).i64(7).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_prune("run-1", {3, 9});
+    Golden g;
+    g.message("prune", kCall)
+        .field(kString, 1)
+        .str("run-1")
+        .field(kList, 2)
+        .u8(kI64)
+        .i32(2)
+        .i64(3)
+        .i64(9)
+        .stop();
     expect_bytes(r.bytes(), g.framed());
   }
   {
@@ -220,7 +190,8 @@ TEST(WireGolden, Requests) {
 // Answers with fixed values, or a PsError for table "missing".
 class FixedHandler : public wire::ParameterServerNull {
  public:
-  void pull(std::string& rows, const std::string& table, const std::string& keys) override {
+  void pull(wire::PullReply& reply, const std::string& table, const std::string& keys,
+            wire::PullMode::type mode) override {
     if (table == "missing") {
       wire::PsError e;
       e.__set_code(wire::ErrorCode::UNKNOWN_TABLE);
@@ -228,13 +199,20 @@ class FixedHandler : public wire::ParameterServerNull {
       throw e;
     }
     EXPECT_EQ(keys, kKeys);
-    rows = kRows;
+    EXPECT_EQ(mode, wire::PullMode::TRAIN);
+    reply.__set_incarnation(kIncarnation);
+    reply.__set_rows(kRows);
+  }
+  void push(wire::Ack& a, const std::string&, const std::string&, const std::string&, int64_t,
+            int64_t) override {
+    a.__set_incarnation(kIncarnation);
   }
   void health(wire::Health& h) override {
-    h.__set_wire_version(1);
+    h.__set_wire_version(2);
     h.__set_shard_index(2);
     h.__set_num_shards(4);
     h.__set_serving(true);
+    h.__set_incarnation(kIncarnation);
   }
   void stats(wire::ServerStats& s) override {
     s.__set_shard_index(1);
@@ -251,36 +229,44 @@ class FixedHandler : public wire::ParameterServerNull {
     s.__set_rejected_requests(9);
     s.__set_last_checkpoint_version(-1);
     s.__set_uptime_s(1.5);
+    s.__set_incarnation(kIncarnation);
+    s.__set_rows_evicted(10);
+    s.__set_pushes_unadmitted(11);
   }
 };
-
-// Feeds a hand-built framed request to the generated processor; returns its reply.
-// Feeds a hand-built framed request to the generated processor over
-// FixedHandler; returns its reply.
-std::string process_with(at::TProcessor& processor, const std::string& framed_request,
-                         bool reply_frame = false);
 
 std::string process(const std::string& framed_request) {
   wire::ParameterServerProcessor processor(std::make_shared<FixedHandler>());
   return process_with(processor, framed_request);
 }
 
+Golden pull_call(const std::string& table, const std::string& keys) {
+  Golden call;
+  call.message("pull", kCall)
+      .field(kString, 1)
+      .str(table)
+      .field(kString, 2)
+      .str(keys)
+      .field(kI32, 3)
+      .i32(1)
+      .stop();
+  return call;
+}
+
 TEST(WireGolden, Replies) {
   {
-    Golden call;
-    call.message("pull", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys).stop();
     Golden reply;
-    reply.message("pull", kReply).field(kString, 0).str(kRows).stop();
-    expect_bytes(process(call.framed()), reply.framed());
+    reply.message("pull", kReply)
+        .field(kStruct, 0)
+        .field(kI64, 1)
+        .i64(kIncarnation)
+        .field(kString, 2)
+        .str(kRows)
+        .stop()
+        .stop();
+    expect_bytes(process(pull_call("items", kKeys).framed()), reply.framed());
   }
   {
-    Golden call;
-    call.message("pull", kCall)
-        .field(kString, 1)
-        .str("missing")
-        .field(kString, 2)
-        .str(kKeys)
-        .stop();
     Golden reply;
     reply.message("pull", kReply)
         .field(kStruct, 1)
@@ -290,6 +276,25 @@ TEST(WireGolden, Replies) {
         .str("unknown table 'missing'")
         .stop()
         .stop();
+    expect_bytes(process(pull_call("missing", kKeys).framed()), reply.framed());
+  }
+  {
+    Golden call;
+    call.message("push", kCall)
+        .field(kString, 1)
+        .str("items")
+        .field(kString, 2)
+        .str(kKeys)
+        .field(kString, 3)
+        .str(kRows)
+        .field(kI64, 4)
+        .i64(1)
+        .field(kI64, 5)
+        .i64(1)
+        .stop();
+    Golden reply;
+    reply.message("push", kReply);
+    ack(reply);
     expect_bytes(process(call.framed()), reply.framed());
   }
   {
@@ -299,13 +304,15 @@ TEST(WireGolden, Replies) {
     reply.message("health", kReply)
         .field(kStruct, 0)
         .field(kI32, 1)
-        .i32(1)
+        .i32(2)
         .field(kI32, 2)
         .i32(2)
         .field(kI32, 3)
         .i32(4)
         .field(kBool, 4)
         .u8(1)
+        .field(kI64, 5)
+        .i64(kIncarnation)
         .stop()
         .stop();
     expect_bytes(process(call.framed()), reply.framed());
@@ -339,75 +346,57 @@ TEST(WireGolden, Replies) {
         .i64(-1)
         .field(kDouble, 10)
         .dbl(1.5)
+        .field(kI64, 11)
+        .i64(kIncarnation)
+        .field(kI64, 12)
+        .i64(10)
+        .field(kI64, 13)
+        .i64(11)
         .stop()
         .stop();
     expect_bytes(process(call.framed()), reply.framed());
   }
 }
 
-// The server's own processor writes pull replies straight into the frame;
-// its bytes must be the generated processor's, for rows and for errors.
-std::string process_with(at::TProcessor& processor, const std::string& framed_request,
-                         bool reply_frame) {
-  auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
-      reinterpret_cast<uint8_t*>(const_cast<char*>(framed_request.data())),
-      static_cast<uint32_t>(framed_request.size()));
-  auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
-  std::shared_ptr<at::transport::TFramedTransport> out_frame =
-      reply_frame ? std::make_shared<ReplyFrameTransport>(out_mem)
-                  : std::make_shared<at::transport::TFramedTransport>(out_mem);
-  auto in = std::make_shared<at::protocol::TBinaryProtocol>(
-      std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
-  auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_frame, 0, 0, true, true);
-  EXPECT_TRUE(processor.process(in, out, nullptr));
-  return out_mem->getBufferAsString();
-}
-
-TEST(WireGolden, DirectPullRepliesAreTheGeneratedBytes) {
+// The server's own processor writes pull replies straight into the frame,
+// and answers everything else through its presence-checking path; its bytes
+// must be the generated processor's, for results and for errors.
+TEST(WireGolden, ServerProcessorRepliesAreTheGeneratedBytes) {
   auto service = std::make_shared<PsService>(ServiceOptions{});
   TableSpec spec;
   spec.name = "items";
   spec.dim = 3;
-  service->create_table(to_wire(spec));
+  wire::Ack created;
+  service->create_table(created, to_wire(spec));
   wire::ParameterServerProcessor generated(service);
-  PsProcessor direct(service);
+  PsProcessor server(service);
+  // The incarnation is the service's own, random: splice the reply bytes
+  // of both processors, which must carry the same one.
   const std::string requests[] = {
+      pull_call("items", kKeys).framed(),
+      pull_call("missing", kKeys).framed(),
+      pull_call("items", std::string(13, '\1')).framed(),
+      pull_call("items", "").framed(),
       Golden()
-          .message("pull", kCall)
+          .message("push", kCall)
           .field(kString, 1)
           .str("items")
           .field(kString, 2)
           .str(kKeys)
+          .field(kString, 3)
+          .str(std::string(24, '\0'))
+          .field(kI64, 4)
+          .i64(0)
+          .field(kI64, 5)
+          .i64(0)
           .stop()
           .framed(),
-      Golden()
-          .message("pull", kCall)
-          .field(kString, 1)
-          .str("missing")
-          .field(kString, 2)
-          .str(kKeys)
-          .stop()
-          .framed(),
-      Golden()
-          .message("pull", kCall)
-          .field(kString, 1)
-          .str("items")
-          .field(kString, 2)
-          .str(std::string(13, '\1'))
-          .stop()
-          .framed(),
-      Golden()
-          .message("pull", kCall)
-          .field(kString, 1)
-          .str("items")
-          .field(kString, 2)
-          .str("")
-          .stop()
-          .framed(),
+      Golden().message("save", kCall).field(kString, 1).str("r").field(kI64, 2).i64(1).stop().framed(),
   };
   for (const std::string& request : requests) {
     const std::string want = process_with(generated, request, false);
-    EXPECT_EQ(hex(process_with(direct, request, true)), hex(want));
+    EXPECT_EQ(hex(process_with(server, request, true)), hex(want));
+    EXPECT_EQ(hex(process_with(server, request, false)), hex(want));
   }
   // And a reply frame reused across requests (the server keeps one per
   // connection) stays byte-exact.
@@ -420,7 +409,7 @@ TEST(WireGolden, DirectPullRepliesAreTheGeneratedBytes) {
       std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
   auto out = std::make_shared<at::protocol::TBinaryProtocol>(
       std::make_shared<ReplyFrameTransport>(out_mem), 0, 0, true, true);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(direct.process(in, out, nullptr));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(server.process(in, out, nullptr));
   EXPECT_EQ(hex(out_mem->getBufferAsString()), hex(process_with(generated, requests[0], false) +
                                                    process_with(generated, requests[1], false) +
                                                    process_with(generated, requests[0], false)));

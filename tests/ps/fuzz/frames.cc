@@ -19,7 +19,10 @@ std::string fuzz_message(Rng& rng) {
   switch (rng() % 10) {
     case 0:
     case 1:
-      return encode([&](auto& c) { c.send_pull(kFuzzTable, pack(keys)); });
+      return encode([&](auto& c) {
+        c.send_pull(kFuzzTable, pack(keys),
+                    rng() % 2 ? wire::PullMode::TRAIN : wire::PullMode::READ_ONLY);
+      });
     case 2:
     case 3:
       return encode([&](auto& c) { c.send_push(kFuzzTable, pack(keys), values, 0, 0); });
@@ -32,9 +35,11 @@ std::string fuzz_message(Rng& rng) {
     case 7:
       return encode([&](auto& c) { c.send_stats(); });
     case 8:
-      return encode([&](auto& c) { c.send_save(static_cast<int64_t>(rng() % 8)); });
+      return encode(
+          [&](auto& c) { c.send_save(kBadRuns[rng() % 5], static_cast<int64_t>(rng() % 8)); });
     default:
-      return encode([&](auto& c) { c.send_load(static_cast<int64_t>(rng() % 8)); });
+      return encode(
+          [&](auto& c) { c.send_load(kBadRuns[rng() % 5], static_cast<int64_t>(rng() % 8)); });
   }
 }
 

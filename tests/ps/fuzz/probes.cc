@@ -182,7 +182,7 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
     }
     case 7:
       p = {"pull with keys not a multiple of 8 bytes", "", Call::kPull, 3, ""};
-      message = encode([&](auto& c) { c.send_pull(kTable, ragged_keys(rng, keys)); });
+      message = encode([&](auto& c) { c.send_pull(kTable, ragged_keys(rng, keys), wire::PullMode::TRAIN); });
       break;
     case 8: {
       const char* names[] = {"items2", "Items", "", "item", "items ", "itemsitems"};
@@ -207,13 +207,14 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
     case 12: {
       const int64_t version = static_cast<int64_t>(rng() % 4);
       const bool save = rng() % 2 == 0;
-      p = {save ? "save without --checkpoint-dir" : "load without --checkpoint-dir", "",
-           save ? Call::kSave : Call::kLoad, 9, ""};
+      const std::string& run = kBadRuns[rng() % 5];
+      p = {std::string(save ? "save" : "load") + " of invalid run id '" + run.substr(0, 10) + "'",
+           "", save ? Call::kSave : Call::kLoad, 11, ""};
       message = encode([&](auto& c) {
         if (save)
-          c.send_save(version);
+          c.send_save(run, version);
         else
-          c.send_load(version);
+          c.send_load(run, version);
       });
       break;
     }
@@ -231,7 +232,7 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
       for (int i : index) {
         p.rows += snap.rows.substr(static_cast<size_t>(i) * kDim * 4, kDim * 4);
       }
-      message = encode([&](auto& c) { c.send_pull(kTable, pack(keys)); });
+      message = encode([&](auto& c) { c.send_pull(kTable, pack(keys), wire::PullMode::TRAIN); });
       break;
     default:
       if (rng() % 2 == 0) {
@@ -255,26 +256,29 @@ std::string check_reply(const Probe& p, const std::string& reply) {
       std::make_shared<at::transport::TFramedTransport>(memory), 0, 0, true, true));
   try {
     std::string rows;
+    wire::Ack ack;
+    wire::PullReply pulled;
     wire::ServerStats stats;
     wire::Health health;
     switch (p.call) {
       case Call::kCreateTable:
-        client.recv_create_table();
+        client.recv_create_table(ack);
         break;
       case Call::kPull:
-        client.recv_pull(rows);
+        client.recv_pull(pulled);
+        rows = pulled.rows;
         break;
       case Call::kPush:
-        client.recv_push();
+        client.recv_push(ack);
         break;
       case Call::kAssign:
-        client.recv_assign();
+        client.recv_assign(ack);
         break;
       case Call::kSave:
-        client.recv_save();
+        client.recv_save(ack);
         break;
       case Call::kLoad:
-        client.recv_load();
+        client.recv_load(ack);
         break;
       case Call::kStats:
         client.recv_stats(stats);

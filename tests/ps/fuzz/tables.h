@@ -28,6 +28,13 @@ inline const std::string kTable = "items";
 // No small mutation turns it into kTable (and it holds no 'm', see the top of
 // fuzz_test.cc).
 inline const std::string kFuzzTable = "zzzzzzzzzzzz-fuzz";
+// The run id the test's own snapshot is saved under, before any fuzzing;
+// the server must hold exactly that snapshot when the fuzzing is over.
+inline const std::string kRealRun = "real";
+// Run ids the fuzz frames' save/load name: none is valid (a valid load
+// would legitimately replace the rows under test), so each must be refused
+// with BAD_REQUEST and write nothing.
+inline const std::string kBadRuns[] = {"", "../up", "a/b", "zzz zzz", std::string(65, 'z')};
 
 TableSpec items_spec();
 TableSpec fuzz_spec();
