@@ -17,8 +17,10 @@ namespace hybrec::trainer {
 
 class SnapshotRows {
  public:
-  // Reads snapshot v<version> under ps_dir. Errors name the directory and file.
-  SnapshotRows(const std::string& ps_dir, int64_t version);
+  // Reads snapshot v<version> of run under ps_dir (ps_dir/runs/<run>/; an
+  // empty run: ps_dir itself, the layout before run namespaces). Errors
+  // name the directory and file.
+  SnapshotRows(const std::string& ps_dir, const std::string& run, int64_t version);
   ~SnapshotRows();
   // A fetcher over the snapshot's rows (rows the run never touched get their
   // deterministic initial values, as a server would give them).

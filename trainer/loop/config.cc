@@ -189,6 +189,7 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("train.eval_every", &t.eval_every, 0, kBig),
       int_key("train.patience", &t.patience, 0, 1000),
       int_key("train.checkpoint_every", &t.checkpoint_every, 0, kBig),
+      int_key("train.keep_checkpoints", &t.keep_checkpoints, 1, 1000000),
       int_key("train.log_every_s", &t.log_every_s, 1, 86400),
       int_key("train.threads", &t.threads, 0, 1024),
       int_key("train.bucket_kib", &t.bucket_kib, 1, 1 << 20),
@@ -198,6 +199,9 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("ps.local_shards", &c.ps.local_shards, 1, 64),
       int_key("ps.max_frame_mib", &c.ps.max_frame_mib, 1, 2047),
       int_key("ps.retry_attempts", &c.ps.retry_attempts, 1, 1000),
+      int_key("ps.max_rows", &c.ps.max_rows, 0, kBig),
+      int_key("ps.admit_after", &c.ps.admit_after, 0, 255),
+      float_key("ps.ttl_s", &c.ps.ttl_s, 0.0, 1e9),
   };
 }
 

@@ -40,6 +40,9 @@ struct TrainOptions {
   int64_t eval_every = 0;        // validation every N steps; 0 = once per epoch
   int64_t patience = 3;          // early stopping: evaluations without improvement; 0 = off
   int64_t checkpoint_every = 0;  // steps; 0 = at validations and the end only
+  // Parameter-server snapshots kept per run: the last N checkpoints' and the
+  // best validated one's; older ones are deleted on the servers.
+  int64_t keep_checkpoints = 3;
   int64_t log_every_s = 10;      // plain progress lines when stderr is not a terminal
   // Compute threads per rank; 0 = cores / local ranks. Default 1: at the
   // default shapes a step is too small to split (2 threads ran 0.5-0.7x as
@@ -61,6 +64,12 @@ struct PsOptions {
   // reset, timeout), with backoff 50 ms doubling to 2 s: 8 tries wait about
   // 5 s in all before the call fails naming the shard.
   int64_t retry_attempts = 8;
+  // Bounds of the id tables, per shard (ps.thrift TableSpec): a row cap (0:
+  // none), the training pulls before a key gets a row (0 or 1: the first),
+  // and seconds without a push before a row is evicted (0: never).
+  int64_t max_rows = 0;
+  int64_t admit_after = 0;
+  double ttl_s = 0;
 };
 
 struct TrainConfig {

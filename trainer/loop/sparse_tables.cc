@@ -13,6 +13,9 @@ ps::TableSpec table_spec(const std::string& name, const TrainConfig& config) {
   spec.learning_rate = config.train.sparse_lr;
   spec.init_scale = config.train.sparse_init_scale;
   spec.seed = config.train.seed;
+  spec.max_rows = config.ps.max_rows;
+  spec.admit_after = static_cast<int32_t>(config.ps.admit_after);
+  spec.ttl_s = config.ps.ttl_s;
   return spec;
 }
 
@@ -54,7 +57,7 @@ SparseTables::Pending SparseTables::push(const Batch& batch, const float* user_g
 }
 
 void SparseTables::fetch(const std::string& table, const int64_t* keys, int64_t n, float* out) {
-  client_.pull(table, keys, n, dim_, out).wait();
+  client_.pull(table, keys, n, dim_, out, ps::PullMode::kReadOnly).wait();
 }
 
 }  // namespace hybrec::trainer

@@ -37,11 +37,15 @@ class SparseTables {
   Pending pull(const Batch& batch, float* user_rows, float* item_rows);
   Pending push(const Batch& batch, const float* user_grads, const float* item_grads);
 
-  // Blocking pull of any rows of one table.
+  // Blocking read-only pull of any rows of one table (evaluation): unknown
+  // keys come back as their initial rows and nothing is stored.
   void fetch(const std::string& table, const int64_t* keys, int64_t n, float* out);
 
-  void save(int64_t version) { client_.save(version); }
-  void load(int64_t version) { client_.load(version); }
+  void save(const std::string& run, int64_t version) { client_.save(run, version); }
+  void load(const std::string& run, int64_t version) { client_.load(run, version); }
+  void prune(const std::string& run, const std::vector<int64_t>& keep) {
+    client_.prune(run, keep);
+  }
 
  private:
   ps::PsClient client_;

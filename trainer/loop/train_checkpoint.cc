@@ -78,6 +78,8 @@ std::string write_trainer_checkpoint(const std::string& checkpoint_root, const T
         h5::write_int64_attr(file, "ranks", s.ranks, temp);
         h5::write_int64_attr(file, "ps_version", s.ps_version, temp);
         h5::write_string_attr(file, "ps_dir", s.ps_dir.empty() ? std::string(" ") : s.ps_dir, temp);
+        h5::write_string_attr(file, "ps_run", s.ps_run.empty() ? std::string(" ") : s.ps_run,
+                              temp);
         h5::write_int64_attr(file, "best_step", s.best_step, temp);
         h5::write_double_attr(file, "best_metric", s.best_metric, temp);
         h5::write_int64_attr(file, "evals_since_best", s.evals_since_best, temp);
@@ -126,6 +128,8 @@ TrainerState read_trainer_checkpoint(const std::string& step_dir) {
   s.ps_version = h5::read_int_attr(file, "ps_version", path, "root");
   s.ps_dir = h5::read_string_attr(file, "ps_dir", path, "root");
   if (s.ps_dir == " ") s.ps_dir.clear();
+  if (H5Aexists(file, "ps_run") > 0) s.ps_run = h5::read_string_attr(file, "ps_run", path, "root");
+  if (s.ps_run == " ") s.ps_run.clear();
   s.best_step = h5::read_int_attr(file, "best_step", path, "root");
   s.best_metric = h5::read_double_attr(file, "best_metric", path, "root");
   s.evals_since_best = h5::read_int_attr(file, "evals_since_best", path, "root");

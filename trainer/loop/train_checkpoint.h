@@ -23,6 +23,9 @@ struct TrainerState {
   int64_t ranks = 1;        // trainer ranks that wrote it (readers are strided by it)
   int64_t ps_version = -1;  // parameter-server snapshot version; -1 = no id tables
   std::string ps_dir;       // where the servers keep their snapshots
+  // The run id the snapshots are saved under (ps_dir/runs/<ps_run>/); empty
+  // in checkpoints from before run namespaces (ps_dir/v<version>).
+  std::string ps_run;
   int64_t best_step = -1;   // early stopping: the step of the best validation
   double best_metric = -1.0;
   int64_t evals_since_best = 0;

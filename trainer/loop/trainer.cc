@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <memory>
 #include <thread>
 
@@ -29,6 +31,14 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// 16 hex digits from the OS's entropy: a fresh run's snapshot namespace.
+std::string new_run_id() {
+  std::random_device entropy;
+  char id[24];
+  std::snprintf(id, sizeof id, "r%08x%08x", entropy(), entropy());
+  return id;
+}
+
 int compute_threads(const TrainConfig& config, int local_ranks) {
   if (config.train.threads > 0) return static_cast<int>(config.train.threads);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -47,13 +57,15 @@ class Run {
         set_(make_training_set(data_)),
         log_(rank0_ ? (fs::path(setup.out_dir) / "metrics.jsonl").string() : std::string()),
         checkpoint_root_((fs::path(setup.out_dir) / "checkpoints").string()),
-        ps_dir_(setup.ps_dir.empty() ? (fs::path(setup.out_dir) / "ps").string() : setup.ps_dir) {}
+        ps_dir_(setup.ps_dir.empty() ? (fs::path(setup.out_dir) / "ps").string() : setup.ps_dir),
+        ps_run_(new_run_id()) {}
 
   TrainSummary run();
 
  private:
   void start_tables();
   void checkpoint(int64_t step);
+  void save_snapshot(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
   bool stop_requested();
@@ -70,6 +82,10 @@ class Run {
   TrainingSet set_;
   MetricsLog log_;
   std::string checkpoint_root_, ps_dir_;
+  // The namespace of this run's snapshots on the servers: new for a fresh
+  // run, the checkpoint's on resume (rank 0 saves and loads).
+  std::string ps_run_;
+  std::vector<int64_t> saved_steps_;  // snapshot versions kept so far, oldest first
 
   std::unique_ptr<SparseTables> tables_;
   std::unique_ptr<TrainStep> step_;
@@ -91,8 +107,9 @@ void Run::checkpoint(int64_t step) {
   state_.step = step;
   state_.ranks = comm_.size();
   state_.ps_dir = ps_dir_;
+  state_.ps_run = ps_run_;
   state_.ps_version = tables_ ? step : -1;
-  if (tables_ && rank0_) tables_->save(step);
+  if (tables_ && rank0_) save_snapshot(step);
   if (rank0_) {
     state_.params = step_->params();
     state_.adam_m = step_->adam().m();
@@ -108,6 +125,24 @@ void Run::checkpoint(int64_t step) {
   comm_.barrier();
 }
 
+// Saves snapshot `step` of this run on every shard, then deletes the ones
+// retention no longer keeps: all but the last train.keep_checkpoints and the
+// best validated (the one a finished run reloads).
+void Run::save_snapshot(int64_t step) {
+  tables_->save(ps_run_, step);
+  saved_steps_.erase(std::remove(saved_steps_.begin(), saved_steps_.end(), step),
+                     saved_steps_.end());
+  saved_steps_.push_back(step);
+  const auto keep_last = static_cast<size_t>(config_.train.keep_checkpoints);
+  if (saved_steps_.size() > keep_last) {
+    saved_steps_.erase(saved_steps_.begin(),
+                       saved_steps_.end() - static_cast<std::ptrdiff_t>(keep_last));
+  }
+  std::vector<int64_t> keep = saved_steps_;
+  if (state_.best_step >= 0) keep.push_back(state_.best_step);
+  tables_->prune(ps_run_, keep);
+}
+
 void Run::restore(const std::string& step_dir) {
   TrainerState s = read_trainer_checkpoint(step_dir);
   HYBREC_CHECK(s.ranks == comm_.size(), "checkpoint ", step_dir, " was written by ", s.ranks,
@@ -120,7 +155,16 @@ void Run::restore(const std::string& step_dir) {
                                  : " has no id tables but model.use_id is true");
   step_->params() = s.params;
   step_->adam().load_state(s.adam_m, s.adam_v, s.adam_step);
-  if (tables_ && rank0_) tables_->load(s.ps_version);
+  if (tables_ && rank0_) {
+    HYBREC_CHECK(!s.ps_run.empty(), "checkpoint ", step_dir,
+                 " predates run-namespaced snapshots (it has no ps_run); this server keeps them "
+                 "under runs/<run>/ and cannot load it");
+    ps_run_ = s.ps_run;
+    tables_->load(ps_run_, s.ps_version);
+    if (std::find(saved_steps_.begin(), saved_steps_.end(), s.ps_version) == saved_steps_.end()) {
+      saved_steps_.push_back(s.ps_version);
+    }
+  }
   comm_.barrier();
   state_ = std::move(s);
 }
