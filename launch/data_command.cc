@@ -134,7 +134,8 @@ int run_import(int argc, char** argv) {
                  flags.positional().size(), " arguments");
     const std::filesystem::path dir(flags.positional()[0]);
     std::vector<std::string> inputs{dir.string()};
-    for (const char* name : {"u.data", "u.item", "u.genre", "ratings.csv", "movies.csv", "tags.csv"})
+    for (const char* name :
+         {"u.data", "u.item", "u.genre", "ratings.csv", "movies.csv", "tags.csv"})
       inputs.push_back((dir / name).string());
     check_output_is_not_input("hybrec data import movielens", flags.require("out"), inputs);
     const ImportOptions options = import_options(flags, trainer::movielens_defaults());

@@ -44,8 +44,8 @@ void check_host_memory(double needed_bytes, const std::string& what) {
   const int64_t available = available_host_memory_bytes(&source);
   HYBREC_CHECK(needed_bytes <= static_cast<double>(available), what, " needs about ",
                format_bytes(needed_bytes), " (", needed_bytes, " bytes) of memory, more than the ",
-               format_bytes(static_cast<double>(available)), " (", available,
-               " bytes) available (", source, ")");
+               format_bytes(static_cast<double>(available)), " (", available, " bytes) available (",
+               source, ")");
 }
 
 }  // namespace hybrec::kernels

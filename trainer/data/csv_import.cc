@@ -100,8 +100,7 @@ Dataset import_csv(const std::string& interactions_path, const std::string& text
   // threshold) would make a dataset without users: an error, not a file.
   HYBREC_CHECK(!d.user.empty(), interactions_path, ": no events to import (",
                record == 0 ? "the file is empty" : std::to_string(record) + " records read",
-               below_threshold(options.rating_threshold),
-               ")");
+               below_threshold(options.rating_threshold), ")");
   std::vector<std::pair<int64_t, std::string>> texts;
   if (!text_path.empty()) {
     CsvReader text_reader(text_path, ends_with(text_path, ".tsv") ? '\t' : ',');

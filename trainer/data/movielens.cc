@@ -71,8 +71,7 @@ void read_events(CsvReader& reader, double threshold, std::vector<RawEvent>* eve
   // An empty or header-only ratings file would make a dataset without users.
   HYBREC_CHECK(!events->empty(), reader.path(), ": no events to import (",
                records == 0 ? "the file is empty" : std::to_string(records) + " records read",
-               below_threshold(threshold),
-               ")");
+               below_threshold(threshold), ")");
 }
 
 Source read_ml100k(const fs::path& dir, const ImportOptions& options) {

@@ -128,10 +128,10 @@ std::string item_text(Rng& rng, const std::string& title, const std::vector<std:
 
 Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_topic) {
   check_options(o);
-  kernels::check_host_memory(synth_memory_bytes(o),
-                             "synth: " + std::to_string(o.users) + " users x " +
-                                 std::to_string(o.items) + " items x " +
-                                 std::to_string(o.topics) + " topics");
+  kernels::check_host_memory(synth_memory_bytes(o), "synth: " + std::to_string(o.users) +
+                                                        " users x " + std::to_string(o.items) +
+                                                        " items x " + std::to_string(o.topics) +
+                                                        " topics");
   Rng rng(o.seed);
   const auto D = static_cast<size_t>(o.latent_dim);
   const int64_t K = o.topics, I = o.items;

@@ -71,9 +71,8 @@ TEST_F(DataCommand, AnOutputThatIsAnInputIsRefused) {
   const std::string input = bytes_of(dir_ / "good.csv");
   fs::create_directories(dir_ / "sub");
   fs::create_symlink(dir_ / "good.csv", dir_ / "link.csv");
-  for (const std::string& spelling :
-       {std::string("good.csv"), std::string("./sub/../good.csv"), dir_ / "good.csv",
-        std::string("link.csv")}) {
+  for (const std::string& spelling : {std::string("good.csv"), std::string("./sub/../good.csv"),
+                                      dir_ / "good.csv", std::string("link.csv")}) {
     const auto r = import("good.csv --out " + spelling);
     EXPECT_EQ(r.status, 1) << spelling << ": " << r.output;
     EXPECT_NE(r.output.find("is the input file good.csv"), std::string::npos) << r.output;
@@ -106,7 +105,8 @@ TEST_F(DataCommand, ANulInAFieldIsAnErrorNamingTheFileAndLine) {
   EXPECT_EQ(bytes_of(out()), before_);
 
   fs::create_directories(dir_ / "ml");
-  write(dir_ / "ml/ratings.csv", std::string("userId,movieId,rating,timestamp\n1\0002,3,5,10\n", 43));
+  write(dir_ / "ml/ratings.csv",
+        std::string("userId,movieId,rating,timestamp\n1\0002,3,5,10\n", 43));
   r = run_command(kBin + " data import movielens " + dir_ / "ml" + " --out " + out());
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("ratings.csv line 2: user id '1\\x002' holds control byte \\x00"),
