@@ -2,8 +2,11 @@
 // describe them (info). See trainer/data/ for what each one writes.
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <iostream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
@@ -59,6 +62,28 @@ int save(const Dataset& dataset, const Flags& flags, std::chrono::steady_clock::
   return 0;
 }
 
+// Refuses an --out that is one of the command's input files: the import
+// would replace what it reads. Compared as files (std::filesystem::
+// equivalent: another spelling, a symlink or a hard link is the same file)
+// when both exist, else as normalized absolute paths.
+void check_output_is_not_input(const std::string& command, const std::string& out,
+                               const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    bool same = false;
+    if (fs::exists(out, ec) && fs::exists(in, ec)) {
+      same = fs::equivalent(out, in, ec) && !ec;
+    } else {
+      const fs::path a = fs::weakly_canonical(out, ec);
+      const fs::path b = fs::weakly_canonical(in, ec);
+      same = !ec && a == b;
+    }
+    HYBREC_CHECK(!same, command, ": --out ", out, " is the input file ", in,
+                 " (writing the dataset would replace what it reads); choose another output file");
+  }
+}
+
 bool wants_help(const Flags& flags) {
   if (!flags.has("help")) return false;
   std::cout << flags.help();
@@ -107,7 +132,12 @@ int run_import(int argc, char** argv) {
     HYBREC_CHECK(flags.positional().size() == 1,
                  "hybrec data import movielens: expected one directory, got ",
                  flags.positional().size(), " arguments");
-    flags.require("out");
+    const std::filesystem::path dir(flags.positional()[0]);
+    std::vector<std::string> inputs{dir.string()};
+    for (const char* name :
+         {"u.data", "u.item", "u.genre", "ratings.csv", "movies.csv", "tags.csv"})
+      inputs.push_back((dir / name).string());
+    check_output_is_not_input("hybrec data import movielens", flags.require("out"), inputs);
     const ImportOptions options = import_options(flags, trainer::movielens_defaults());
     return save(trainer::import_movielens(flags.positional()[0], options), flags, start);
   }
@@ -121,7 +151,9 @@ int run_import(int argc, char** argv) {
     HYBREC_CHECK(flags.positional().size() == 1,
                  "hybrec data import csv: expected one interactions file, got ",
                  flags.positional().size(), " arguments");
-    flags.require("out");
+    std::vector<std::string> inputs{flags.positional()[0]};
+    if (flags.has("text")) inputs.push_back(flags.require("text"));
+    check_output_is_not_input("hybrec data import csv", flags.require("out"), inputs);
     const ImportOptions options = import_options(flags, ImportOptions());
     return save(trainer::import_csv(flags.positional()[0], flags.get("text", ""), options), flags,
                 start);

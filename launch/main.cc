@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "hybrec/kernels/error.h"
@@ -53,6 +54,13 @@ int main(int argc, char** argv) {
     if (command == "embed") return hybrec::launch::run_embed(argc, argv);
     std::cerr << "hybrec: unknown command '" << command << "'\n" << kUsage;
     return 2;
+  } catch (const std::bad_alloc&) {
+    // The last resort: the commands check what a config needs against the
+    // machine's memory before they allocate it (hybrec/kernels/host_memory.h).
+    std::cerr << "hybrec " << command
+              << ": error: out of memory (an allocation failed; the config or dataset asks for "
+                 "more memory than this machine has: reduce its sizes)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "hybrec " << command << ": error: " << e.what() << "\n";
     return 1;

@@ -3,9 +3,9 @@
 // job, learns the server ranks' addresses through MPI and all-reduces with
 // the other trainer ranks.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
+#include <system_error>
 
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
@@ -15,8 +15,8 @@
 #include "launch/stop_signals.h"
 #include "launch/trainer_ranks.h"
 #include "parameter_server/server/local_servers.h"
-#include "parameter_server/storage/atomic_file.h"
 #include "trainer/eval/evaluate.h"
+#include "trainer/loop/run_dir.h"
 #include "trainer/loop/trainer.h"
 
 namespace hybrec::launch {
@@ -25,7 +25,11 @@ namespace {
 
 constexpr const char* kUsage =
     "hybrec train CONFIG --out DIR [--set section.key=value ...] [--data FILE]\n"
-    "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume DIR] [--stop-after-steps N]\n"
+    "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume DIR | --fresh]\n"
+    "             [--stop-after-steps N]\n"
+    "--out on a directory that already holds a run is refused: continue it with\n"
+    "--resume DIR, or discard it with --fresh. Nothing is written before every\n"
+    "check passed (config, dataset, memory, run directory).\n"
     "Under mpirun (MPMD): mpirun -np P hybrec ps --mpi --port 0 --checkpoint-dir DIR/ps : \\\n"
     "                     -np W hybrec train CONFIG --out DIR";
 
@@ -41,6 +45,9 @@ int run_train(int argc, char** argv) {
             "where the servers write snapshots (their --checkpoint-dir; default DIR/ps)");
   flags.add("resume", "DIR",
             "continue the run in DIR from DIR/checkpoints/latest (--out defaults to DIR)");
+  flags.add("fresh", "",
+            "--out DIR holds an old run: discard it (DIR/checkpoints, metrics.jsonl, config.toml "
+            "and the snapshot dir when inside DIR) and start over");
   flags.add("stop-after-steps", "N", "checkpoint and stop after N steps (as if preempted)");
   flags.add("help", "", "print this help");
   flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
@@ -67,6 +74,15 @@ int run_train(int argc, char** argv) {
   }
   setup.ps_dir = flags.get("ps-dir", "");
   setup.resume = flags.has("resume");
+  setup.fresh = flags.has("fresh");
+  HYBREC_CHECK(!(setup.resume && setup.fresh),
+               "hybrec train: --resume continues a run and --fresh discards it; pass one");
+  const std::string ps_dir =
+      setup.ps_dir.empty() ? (std::filesystem::path(setup.out_dir) / "ps").string() : setup.ps_dir;
+  const std::string old_run = setup.resume ? "" : trainer::existing_run(setup.out_dir);
+  HYBREC_CHECK(old_run.empty() || setup.fresh, "hybrec train: --out ", setup.out_dir,
+               " already holds a run (", old_run, "); continue it with --resume ", setup.out_dir,
+               ", or discard it and start over with --fresh");
   setup.stop_after_steps = flags.get_int("stop-after-steps", 0, 0, 1LL << 40);
   setup.stop_signal = &install_stop_signals();
   setup.before_latest_moves = checkpoint_fault_from_env();
@@ -82,34 +98,41 @@ int run_train(int argc, char** argv) {
     setup.endpoints = ps::parse_endpoints(list);
   }
   setup.comm = &ranks.comm();
+  // Servers started elsewhere (MPMD ranks, --ps) loaded their snapshot dir
+  // when they started: --fresh cannot take an old run's rows back from them.
+  if (setup.fresh && !setup.endpoints.empty() && setup.config.model.use_id) {
+    std::error_code ec;
+    HYBREC_CHECK(
+        !std::filesystem::is_directory(ps_dir, ec) || std::filesystem::is_empty(ps_dir, ec),
+        "hybrec train --fresh: the servers' snapshot dir ", ps_dir,
+        " holds the old run's snapshots, which servers started before this trainer have "
+        "loaded; remove it before starting the servers, or use a new --out");
+  }
+  // --fresh clears a snapshot dir only inside the run directory.
+  if (setup.fresh && !old_run.empty() && !trainer::is_inside(ps_dir, setup.out_dir)) {
+    std::error_code ec;
+    HYBREC_CHECK(
+        !std::filesystem::is_directory(ps_dir, ec) || std::filesystem::is_empty(ps_dir, ec),
+        "hybrec train --fresh: --ps-dir ", ps_dir, " lies outside ", setup.out_dir,
+        " and holds snapshots; --fresh removes only what is inside the run directory");
+  }
   // A one-process run without servers serves its id tables from shards
-  // of its own, threads of this process on loopback ports.
+  // of its own, threads of this process on loopback ports, started by the
+  // trainer once its checks passed.
   std::unique_ptr<ps::LocalServers> local_servers;
   if (setup.endpoints.empty() && setup.config.model.use_id) {
     HYBREC_CHECK(ranks.comm().size() == 1, ranks.comm().size(),
                  " trainer ranks need shared parameter servers: add server ranks to the mpirun "
                  "command (-np P hybrec ps --mpi : ...) or pass --ps host:port,...");
-    const std::string ps_dir = setup.ps_dir.empty()
-                                   ? (std::filesystem::path(setup.out_dir) / "ps").string()
-                                   : setup.ps_dir;
-    local_servers =
-        std::make_unique<ps::LocalServers>(static_cast<int>(setup.config.ps.local_shards), ps_dir,
-                                           setup.config.ps.max_frame_mib << 20);
-    setup.endpoints = local_servers->endpoints();
+    setup.start_servers = [&] {
+      local_servers =
+          std::make_unique<ps::LocalServers>(static_cast<int>(setup.config.ps.local_shards), ps_dir,
+                                             setup.config.ps.max_frame_mib << 20);
+      return local_servers->endpoints();
+    };
   }
   const bool rank0 = ranks.comm().rank() == 0;
-  if (rank0) {
-    std::filesystem::create_directories(setup.out_dir);
-    const std::string toml = trainer::to_toml(setup.config);
-    storage::write_atomically((std::filesystem::path(setup.out_dir) / "config.toml").string(),
-                              [&](const std::string& temp) {
-                                std::ofstream out(temp);
-                                out << toml;
-                                HYBREC_CHECK(out.good(), "run directory ", setup.out_dir,
-                                             ": cannot write config.toml");
-                              },
-                              "run config");
-  }
+  ranks.comm().barrier();  // every rank checked DIR before rank 0 writes into it
   const trainer::TrainSummary summary = trainer::run_training(setup);
   if (rank0) {
     std::cout << "trained " << summary.steps << " steps on " << ranks.comm().size() << " rank"

@@ -13,6 +13,13 @@
 
 namespace hybrec::trainer {
 
+std::string below_threshold(double threshold) {
+  if (threshold <= 0) return "";
+  std::ostringstream text;
+  text << ", none rated >= " << threshold;
+  return text.str();
+}
+
 int64_t IdMap::get_or_add(const std::string& key) {
   const auto [it, added] = ids_.emplace(key, static_cast<int64_t>(keys_.size()));
   if (added) keys_.push_back(key);

@@ -24,6 +24,10 @@ struct ImportOptions {
   int64_t text_dim = kDefaultTextDim;
 };
 
+// ", none rated >= R" for a message about a file without kept events, or
+// "" when threshold is 0 (every event kept).
+std::string below_threshold(double threshold);
+
 // Maps source ids (any strings) to dense ids 0, 1, ... in first-seen order.
 class IdMap {
  public:

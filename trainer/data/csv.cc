@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -96,23 +97,51 @@ std::string trimmed(const std::string& text) {
 
 }  // namespace
 
+std::string escaped(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+void check_no_control_bytes(const std::string& text, const CsvReader& reader, const char* column) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    HYBREC_CHECK(c >= 0x20 && c != 0x7f, reader.where(), column, " '", escaped(text),
+                 "' holds control byte ", escaped(std::string(1, text[i])), " at byte ", i + 1,
+                 " (NUL and other control bytes are not allowed)");
+  }
+}
+
+// strtoll and strtod stop at a NUL, so "1\0002" would read as 1: the whole
+// field must be consumed and hold no control byte.
 int64_t parse_int64(const std::string& text, const CsvReader& reader, const char* column) {
   const std::string t = trimmed(text);
+  check_no_control_bytes(t, reader, column);
   errno = 0;
   char* end = nullptr;
   const long long value = std::strtoll(t.c_str(), &end, 10);
-  HYBREC_CHECK(!t.empty() && *end == '\0' && errno == 0, reader.where(), column, " '", text,
-               "' is not an integer");
+  HYBREC_CHECK(!t.empty() && end == t.c_str() + t.size() && errno == 0, reader.where(), column,
+               " '", text, "' is not an integer");
   return value;
 }
 
 double parse_double(const std::string& text, const CsvReader& reader, const char* column) {
   const std::string t = trimmed(text);
+  check_no_control_bytes(t, reader, column);
   errno = 0;
   char* end = nullptr;
   const double value = std::strtod(t.c_str(), &end);
-  HYBREC_CHECK(!t.empty() && *end == '\0' && errno == 0 && std::isfinite(value), reader.where(),
-               column, " '", text, "' is not a number");
+  HYBREC_CHECK(!t.empty() && end == t.c_str() + t.size() && errno == 0 && std::isfinite(value),
+               reader.where(), column, " '", text, "' is not a number");
   return value;
 }
 

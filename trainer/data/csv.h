@@ -43,9 +43,18 @@ class CsvReader {
 };
 
 // Strict numeric parses of a whole field (surrounding spaces allowed);
-// throw "<reader.where()><column> '<text>' is not an integer / a number".
+// throw "<reader.where()><column> '<text>' is not an integer / a number",
+// or name the byte when the field holds a NUL or another control byte.
 int64_t parse_int64(const std::string& text, const CsvReader& reader, const char* column);
 double parse_double(const std::string& text, const CsvReader& reader, const char* column);
+
+// Throws "<reader.where()><column> '<text>' holds control byte \x00 at byte
+// N" when `text` holds a byte below 0x20 or 0x7f (ids must be printable:
+// a NUL would end them in C strings and HDF5).
+void check_no_control_bytes(const std::string& text, const CsvReader& reader, const char* column);
+
+// `text` with control bytes written as \xNN, for messages.
+std::string escaped(const std::string& text);
 
 // The whole file as bytes; throws naming `path` if it cannot be read.
 std::string read_file_bytes(const std::string& path);

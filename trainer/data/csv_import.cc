@@ -89,11 +89,18 @@ Dataset import_csv(const std::string& interactions_path, const std::string& text
         columns.timestamp >= 0 ? parse_int64(f[columns.timestamp], reader, "timestamp") : record;
     HYBREC_CHECK(!f[columns.user].empty() && !f[columns.item].empty(), reader.where(),
                  "empty user or item id");
+    check_no_control_bytes(f[columns.user], reader, "user id");
+    check_no_control_bytes(f[columns.item], reader, "item id");
     d.user.push_back(users.get_or_add(f[columns.user]));
     d.item.push_back(items.get_or_add(f[columns.item]));
     d.rating.push_back(static_cast<float>(rating));
     d.timestamp.push_back(timestamp);
   }
+  // An empty or header-only file (or one whose ratings are all below the
+  // threshold) would make a dataset without users: an error, not a file.
+  HYBREC_CHECK(!d.user.empty(), interactions_path, ": no events to import (",
+               record == 0 ? "the file is empty" : std::to_string(record) + " records read",
+               below_threshold(options.rating_threshold), ")");
   std::vector<std::pair<int64_t, std::string>> texts;
   if (!text_path.empty()) {
     CsvReader text_reader(text_path, ends_with(text_path, ".tsv") ? '\t' : ',');
@@ -104,6 +111,7 @@ Dataset import_csv(const std::string& interactions_path, const std::string& text
       if (header) continue;
       HYBREC_CHECK(f.size() == 2, text_reader.where(), "expected item,text, got ", f.size(),
                    " fields");
+      check_no_control_bytes(f[0], text_reader, "item id");
       texts.emplace_back(items.get_or_add(f[0]), f[1]);
     }
   }

@@ -54,7 +54,9 @@ bool is_integer(const std::string& text) {
 void read_events(CsvReader& reader, double threshold, std::vector<RawEvent>* events) {
   std::vector<std::string> f;
   bool first = true;
+  int64_t records = 0;
   while (reader.next(&f)) {
+    ++records;
     const bool header = first && !f.empty() && !is_integer(f[0]);
     first = false;
     if (header) continue;
@@ -66,6 +68,10 @@ void read_events(CsvReader& reader, double threshold, std::vector<RawEvent>* eve
                                parse_int64(f[1], reader, "item id"), static_cast<float>(rating),
                                parse_int64(f[3], reader, "timestamp")});
   }
+  // An empty or header-only ratings file would make a dataset without users.
+  HYBREC_CHECK(!events->empty(), reader.path(), ": no events to import (",
+               records == 0 ? "the file is empty" : std::to_string(records) + " records read",
+               below_threshold(threshold), ")");
 }
 
 Source read_ml100k(const fs::path& dir, const ImportOptions& options) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hybrec/kernels/error.h"
+#include "hybrec/kernels/host_memory.h"
 #include "trainer/data/builder.h"
 #include "trainer/data/rng.h"
 
@@ -30,6 +31,20 @@ void check_options(const SynthOptions& o) {
   HYBREC_CHECK(
       o.latent_dim >= 1 && o.drift_stages >= 1 && o.words_per_topic >= 1 && o.common_words >= 1,
       "synth: latent_dim, drift_stages, words_per_topic and common_words must be >= 1");
+}
+
+// The bytes generate_synthetic holds at its peak, in double so that absurd
+// options cannot overflow: the [K, I] topic scores and [I, D] latents, the
+// per-item work arrays, the events (user, item, rating, timestamp, split,
+// twice: finalize sorts a copy) and the item text with its embeddings.
+double synth_memory_bytes(const SynthOptions& o) {
+  const double items = static_cast<double>(o.items), topics = static_cast<double>(o.topics);
+  const double per_user = std::min(items / 2, o.events_per_user);
+  const double events = static_cast<double>(o.users) * per_user;
+  const double event_bytes = 2 * (8 + 8 + 4 + 8 + 1);
+  const double text_bytes = 128 + 4 * static_cast<double>(o.text_dim);
+  return 8 * topics * items + 8 * items * static_cast<double>(o.latent_dim) + 6 * 8 * items +
+         event_bytes * events + text_bytes * items;
 }
 
 std::vector<double> unit_gaussian(Rng& rng, int64_t dim, double norm) {
@@ -113,6 +128,10 @@ std::string item_text(Rng& rng, const std::string& title, const std::vector<std:
 
 Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_topic) {
   check_options(o);
+  kernels::check_host_memory(synth_memory_bytes(o), "synth: " + std::to_string(o.users) +
+                                                        " users x " + std::to_string(o.items) +
+                                                        " items x " + std::to_string(o.topics) +
+                                                        " topics");
   Rng rng(o.seed);
   const auto D = static_cast<size_t>(o.latent_dim);
   const int64_t K = o.topics, I = o.items;

@@ -10,6 +10,7 @@
 #include "hybrec/kernels/error.h"
 #include "parameter_server/storage/atomic_file.h"
 #include "parameter_server/storage/hdf5_util.h"
+#include "trainer/loop/run_dir.h"
 
 namespace hybrec::trainer {
 
@@ -18,7 +19,9 @@ namespace h5 = storage::hdf5;
 
 namespace {
 
-constexpr int32_t kTrainerCheckpointVersion = 1;
+// 2: ps_dir relative to the run directory when inside it. 1: as given.
+constexpr int32_t kTrainerCheckpointVersion = 2;
+constexpr int32_t kOldestReadableVersion = 1;
 constexpr const char* kKind = "trainer checkpoint";
 
 void write_vector(hid_t file, const char* name, const std::vector<float>& v,
@@ -54,6 +57,35 @@ void write_text(const std::string& path, const std::string& text) {
       kKind);
 }
 
+// The run directory of a checkpoint root (DIR of DIR/checkpoints).
+std::string run_dir_of(const std::string& checkpoint_root) {
+  fs::path root = fs::absolute(checkpoint_root).lexically_normal();
+  if (!root.has_filename()) root = root.parent_path();  // "DIR/checkpoints/"
+  return root.parent_path().string();
+}
+
+// What a file of `version` recorded as ps_dir, for the current directory.
+// Version 1 recorded the path as the training command saw it: absolute
+// paths keep working; a relative one that ends in the default "ps" is the
+// run's own DIR/ps (the only reading that does not depend on the directory
+// the reader runs in); any other relative one is kept as it was read.
+std::string resolve_ps_dir(const std::string& recorded, int64_t version,
+                           const std::string& run_dir) {
+  if (recorded.empty() || fs::path(recorded).is_absolute()) return recorded;
+  if (version >= 2) return path_from_run_dir(recorded, run_dir);
+  if (fs::path(recorded).lexically_normal().filename() == "ps") {
+    return (fs::path(run_dir) / "ps").string();
+  }
+  return recorded;
+}
+
+int64_t parse_step_name(const std::string& name, const fs::path& latest) {
+  HYBREC_CHECK(name.rfind("step-", 0) == 0 && name.find('/') == std::string::npos &&
+                   name.size() > 5 && name.find_first_not_of("0123456789", 5) == std::string::npos,
+               kKind, " ", latest.string(), ": does not name a step directory ('", name, "')");
+  return std::stoll(name.substr(5));
+}
+
 }  // namespace
 
 std::string step_dir_name(int64_t step) {
@@ -77,7 +109,8 @@ std::string write_trainer_checkpoint(const std::string& checkpoint_root, const T
         h5::write_int64_attr(file, "step", s.step, temp);
         h5::write_int64_attr(file, "ranks", s.ranks, temp);
         h5::write_int64_attr(file, "ps_version", s.ps_version, temp);
-        h5::write_string_attr(file, "ps_dir", s.ps_dir.empty() ? std::string(" ") : s.ps_dir, temp);
+        const std::string ps_dir = path_for_run_dir(s.ps_dir, run_dir_of(checkpoint_root));
+        h5::write_string_attr(file, "ps_dir", ps_dir.empty() ? std::string(" ") : ps_dir, temp);
         h5::write_string_attr(file, "ps_run", s.ps_run.empty() ? std::string(" ") : s.ps_run,
                               temp);
         h5::write_int64_attr(file, "best_step", s.best_step, temp);
@@ -95,7 +128,21 @@ std::string write_trainer_checkpoint(const std::string& checkpoint_root, const T
   return dir.string();
 }
 
-void mark_latest(const std::string& checkpoint_root, int64_t step) {
+int64_t latest_step(const std::string& checkpoint_root) {
+  const fs::path latest = fs::path(checkpoint_root) / "latest";
+  std::ifstream in(latest);
+  if (!in.good()) return -1;
+  std::string name;
+  std::getline(in, name);
+  return parse_step_name(name, latest);
+}
+
+void mark_latest(const std::string& checkpoint_root, int64_t step, LatestMove move) {
+  const int64_t current = latest_step(checkpoint_root);
+  HYBREC_CHECK(move == LatestMove::kRewindToBest || current <= step, kKind, " ",
+               (fs::path(checkpoint_root) / "latest").string(), " names ", step_dir_name(current),
+               "; refusing to move it back to the older ", step_dir_name(step),
+               " (latest never moves backwards)");
   write_text((fs::path(checkpoint_root) / "latest").string(), step_dir_name(step) + "\n");
 }
 
@@ -105,8 +152,7 @@ std::string latest_checkpoint(const std::string& checkpoint_root) {
   if (!in.good()) return "";
   std::string name;
   std::getline(in, name);
-  HYBREC_CHECK(name.rfind("step-", 0) == 0 && name.find('/') == std::string::npos, kKind, " ",
-               latest.string(), ": does not name a step directory ('", name, "')");
+  parse_step_name(name, latest);
   const fs::path dir = fs::path(checkpoint_root) / name;
   HYBREC_CHECK(fs::exists(dir / "trainer.h5"), kKind, " ", latest.string(), " names ", dir.string(),
                ", which has no trainer.h5");
@@ -120,14 +166,19 @@ TrainerState read_trainer_checkpoint(const std::string& step_dir) {
   h5::Handle file =
       h5::open_file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "H5Fopen", path);
   const int64_t version = h5::read_int_attr(file, "format_version", path, "root");
-  HYBREC_CHECK(version == kTrainerCheckpointVersion, kKind, " ", path, ": format version ", version,
-               ", this build reads ", kTrainerCheckpointVersion);
+  HYBREC_CHECK(version >= kOldestReadableVersion && version <= kTrainerCheckpointVersion, kKind,
+               " ", path, ": format version ", version, ", this build reads ",
+               kOldestReadableVersion, " to ", kTrainerCheckpointVersion);
   TrainerState s;
   s.step = h5::read_int_attr(file, "step", path, "root");
   s.ranks = h5::read_int_attr(file, "ranks", path, "root");
   s.ps_version = h5::read_int_attr(file, "ps_version", path, "root");
   s.ps_dir = h5::read_string_attr(file, "ps_dir", path, "root");
   if (s.ps_dir == " ") s.ps_dir.clear();
+  fs::path step = fs::absolute(step_dir).lexically_normal();
+  if (!step.has_filename()) step = step.parent_path();  // "step-000010/"
+  s.ps_dir = resolve_ps_dir(s.ps_dir, version, run_dir_of(step.parent_path().string()));
+  s.format_version = version;
   if (H5Aexists(file, "ps_run") > 0) s.ps_run = h5::read_string_attr(file, "ps_run", path, "root");
   if (s.ps_run == " ") s.ps_run.clear();
   s.best_step = h5::read_int_attr(file, "best_step", path, "root");

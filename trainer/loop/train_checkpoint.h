@@ -9,7 +9,14 @@
 //   DIR/checkpoints/latest                "step-<N>": the newest complete one
 // Each file is written under a temporary name and renamed; `latest` moves
 // only after the step's files and the server snapshot are complete, so an
-// interrupted checkpoint leaves the previous one in force.
+// interrupted checkpoint leaves the previous one in force, and `latest`
+// never moves back to an older step (except explicitly, to the best step
+// of an early-stopped run).
+//
+// trainer.h5 records ps_dir relative to the run directory (DIR above
+// checkpoints/) when it lies inside it, so a run can be moved and evaluated
+// from anywhere (format version 2; version 1 files, which recorded the path
+// as the training command saw it, are still read).
 #pragma once
 
 #include <cstdint>
@@ -19,14 +26,17 @@
 namespace hybrec::trainer {
 
 struct TrainerState {
-  int64_t step = 0;         // steps completed
-  int64_t ranks = 1;        // trainer ranks that wrote it (readers are strided by it)
-  int64_t ps_version = -1;  // parameter-server snapshot version; -1 = no id tables
-  std::string ps_dir;       // where the servers keep their snapshots
+  int64_t step = 0;            // steps completed
+  int64_t ranks = 1;           // trainer ranks that wrote it (readers are strided by it)
+  int64_t ps_version = -1;     // parameter-server snapshot version; -1 = no id tables
+  std::string ps_dir;          // where the servers keep their snapshots (as the
+                               // current directory sees it: the reader resolves
+                               // what trainer.h5 records against the run dir)
   // The run id the snapshots are saved under (ps_dir/runs/<ps_run>/); empty
   // in checkpoints from before run namespaces (ps_dir/v<version>).
   std::string ps_run;
-  int64_t best_step = -1;   // early stopping: the step of the best validation
+  int64_t format_version = 0;  // of the file it was read from (0: not read)
+  int64_t best_step = -1;      // early stopping: the step of the best validation
   double best_metric = -1.0;
   int64_t evals_since_best = 0;
   int64_t adam_step = 0;
@@ -38,8 +48,18 @@ struct TrainerState {
 std::string write_trainer_checkpoint(const std::string& checkpoint_root, const TrainerState& state,
                                      const std::string& config_toml);
 
-// Points checkpoint_root/latest at step-<step>, atomically.
-void mark_latest(const std::string& checkpoint_root, int64_t step);
+enum class LatestMove {
+  kForward,       // refuse a step below the current latest's
+  kRewindToBest,  // early stopping: back to the best validated step
+};
+
+// Points checkpoint_root/latest at step-<step>, atomically. With kForward,
+// throws (leaving `latest` as it was) when latest already names a later step.
+void mark_latest(const std::string& checkpoint_root, int64_t step,
+                 LatestMove move = LatestMove::kForward);
+
+// The step checkpoint_root/latest names, or -1 when there is none.
+int64_t latest_step(const std::string& checkpoint_root);
 
 // The directory `latest` names, or "" when there is none.
 std::string latest_checkpoint(const std::string& checkpoint_root);

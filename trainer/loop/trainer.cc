@@ -8,16 +8,20 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <memory>
 #include <thread>
 
 #include "hybrec/kernels/error.h"
+#include "hybrec/kernels/host_memory.h"
+#include "parameter_server/storage/atomic_file.h"
 #include "trainer/data/dataset.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/loop/examples.h"
 #include "trainer/loop/lr_schedule.h"
+#include "trainer/loop/run_dir.h"
 #include "trainer/loop/run_log.h"
 #include "trainer/loop/sparse_tables.h"
 #include "trainer/loop/train_checkpoint.h"
@@ -45,6 +49,30 @@ int compute_threads(const TrainConfig& config, int local_ranks) {
   return std::max(1, cores / std::max(1, local_ranks));
 }
 
+// The bytes a training step holds, at least, in double so that absurd
+// configs cannot overflow: the dense parameters with their gradients, Adam
+// moments, all-reduce buffers and checkpoint copies; the step's activations
+// (candidates and the history encoder's layers); the all-item vectors of
+// evaluation; and, with in-process servers, the id rows with their
+// optimizer state.
+double training_memory_bytes(const TrainConfig& c, const HybridModel& model, const Dataset& data,
+                             bool local_rows) {
+  const ModelConfig& m = model.config();
+  const double d = static_cast<double>(m.dim), T = static_cast<double>(m.text_dim);
+  const double B = static_cast<double>(c.train.batch_size);
+  const double C = static_cast<double>(c.train.negatives + 1);
+  const double L = m.use_history ? static_cast<double>(m.history_len) : 0.0;
+  const double layers = static_cast<double>(m.layers), F = static_cast<double>(ffn_hidden(m));
+  const double params = 8 * static_cast<double>(model.num_params());
+  const double activations =
+      B * C * (4 * d + T) +
+      B * L * (layers * (12 * d + 3 * F + static_cast<double>(m.heads) * L) + 4 * d);
+  const double items = static_cast<double>(data.num_items) * 2 * (d + T);
+  const double rows =
+      local_rows ? static_cast<double>(data.num_users + data.num_items) * 3 * d : 0.0;
+  return 4 * (params + activations + items + rows);
+}
+
 class Run {
  public:
   explicit Run(const TrainSetup& setup)
@@ -55,7 +83,7 @@ class Run {
         data_(read_dataset(config_.data_path)),
         model_(model_config_for(config_, data_)),
         set_(make_training_set(data_)),
-        log_(rank0_ ? (fs::path(setup.out_dir) / "metrics.jsonl").string() : std::string()),
+        log_(std::string()),
         checkpoint_root_((fs::path(setup.out_dir) / "checkpoints").string()),
         ps_dir_(setup.ps_dir.empty() ? (fs::path(setup.out_dir) / "ps").string() : setup.ps_dir),
         ps_run_(new_run_id()) {}
@@ -64,6 +92,7 @@ class Run {
 
  private:
   void start_tables();
+  void start_run_dir();
   void checkpoint(int64_t step);
   void save_snapshot(int64_t step);
   void restore(const std::string& step_dir);
@@ -86,6 +115,7 @@ class Run {
   // run, the checkpoint's on resume (rank 0 saves and loads).
   std::string ps_run_;
   std::vector<int64_t> saved_steps_;  // snapshot versions kept so far, oldest first
+  std::vector<ps::Endpoint> endpoints_;
 
   std::unique_ptr<SparseTables> tables_;
   std::unique_ptr<TrainStep> step_;
@@ -96,9 +126,11 @@ class Run {
 
 void Run::start_tables() {
   if (!config_.model.use_id) return;
-  HYBREC_CHECK(!setup_.endpoints.empty(),
+  endpoints_ = setup_.endpoints;
+  if (endpoints_.empty() && setup_.start_servers) endpoints_ = setup_.start_servers();
+  HYBREC_CHECK(!endpoints_.empty(),
                "run_training: model.use_id needs parameter servers (TrainSetup::endpoints)");
-  tables_ = std::make_unique<SparseTables>(setup_.endpoints, config_);
+  tables_ = std::make_unique<SparseTables>(endpoints_, config_);
   tables_->create_tables();  // idempotent: every rank may create
 }
 
@@ -115,7 +147,8 @@ void Run::checkpoint(int64_t step) {
     state_.adam_m = step_->adam().m();
     state_.adam_v = step_->adam().v();
     state_.adam_step = step_->adam().steps();
-    write_trainer_checkpoint(checkpoint_root_, state_, to_toml(config_));
+    write_trainer_checkpoint(checkpoint_root_, state_,
+                             to_toml(config_for_run_dir(config_, setup_.out_dir)));
     if (setup_.before_latest_moves) setup_.before_latest_moves(step);
     mark_latest(checkpoint_root_, step);
     log_.write({{"event", "checkpoint"},
@@ -167,6 +200,24 @@ void Run::restore(const std::string& step_dir) {
   }
   comm_.barrier();
   state_ = std::move(s);
+}
+
+// The run directory's first writes, after every check: DIR/config.toml
+// (what the run records: see run_dir.h) and the metrics log.
+void Run::start_run_dir() {
+  if (!rank0_) return;
+  fs::create_directories(setup_.out_dir);
+  const std::string toml = to_toml(config_for_run_dir(config_, setup_.out_dir));
+  storage::write_atomically((fs::path(setup_.out_dir) / "config.toml").string(),
+                            [&](const std::string& temp) {
+                              std::ofstream out(temp);
+                              out << toml;
+                              out.flush();
+                              HYBREC_CHECK(out.good(), "run directory ", setup_.out_dir,
+                                           ": cannot write config.toml");
+                            },
+                            "run config");
+  log_ = MetricsLog((fs::path(setup_.out_dir) / "metrics.jsonl").string());
 }
 
 std::vector<EvalResult> Run::evaluate_split(const std::string& split,
@@ -250,17 +301,31 @@ TrainSummary Run::run() {
   const int64_t eval_every =
       config_.train.eval_every > 0 ? config_.train.eval_every : steps_per_epoch_;
 
+  const bool local_rows = setup_.endpoints.empty() && static_cast<bool>(setup_.start_servers);
+  kernels::check_host_memory(
+      training_memory_bytes(config_, model_, data_, config_.model.use_id && local_rows),
+      "training (" + std::to_string(model_.num_params()) + " dense parameters, model.dim " +
+          std::to_string(config_.model.dim) + ", train.batch_size " +
+          std::to_string(config_.train.batch_size) + ")");
+  std::string resume_dir;
+  if (setup_.resume) {
+    resume_dir = latest_checkpoint(checkpoint_root_);
+    HYBREC_CHECK(!resume_dir.empty(), "--resume: no checkpoint in ", checkpoint_root_);
+  }
+  // Every check above passed: only now may the old run go (--fresh) and
+  // in-process shards start (they would load an old snapshot).
+  if (setup_.fresh && rank0_) discard_run_state(setup_.out_dir, ps_dir_);
+  if (setup_.fresh) comm_.barrier();
   start_tables();
   step_ = std::make_unique<TrainStep>(config_, comm_, data_, model_, set_, tables_.get(),
                                       steps_per_epoch_, total_steps_);
 
   int64_t step = 0;
   if (setup_.resume) {
-    const std::string dir = latest_checkpoint(checkpoint_root_);
-    HYBREC_CHECK(!dir.empty(), "--resume: no checkpoint in ", checkpoint_root_);
-    restore(dir);
+    restore(resume_dir);
     step = state_.step;
   }
+  start_run_dir();
   Progress progress(total_steps_, config_.train.log_every_s, rank0_);
   if (rank0_) {
     log_.write({{"event", "start"},
@@ -355,7 +420,7 @@ TrainSummary Run::run() {
   // The model evaluated is the best validated one (early stopping's point).
   if (state_.best_step >= 0 && state_.best_step != step) {
     restore((fs::path(checkpoint_root_) / step_dir_name(state_.best_step)).string());
-    if (rank0_) mark_latest(checkpoint_root_, state_.best_step);
+    if (rank0_) mark_latest(checkpoint_root_, state_.best_step, LatestMove::kRewindToBest);
   } else if (last_checkpoint_ != step) {
     checkpoint(step);
   }

@@ -28,8 +28,16 @@ struct TrainSetup {
   std::vector<ps::Endpoint> endpoints;  // the servers, in shard order (model.use_id needs them)
   std::string ps_dir;                   // where the servers snapshot; "" = DIR/ps
   bool resume = false;                  // continue from DIR/checkpoints/latest
-  int64_t stop_after_steps = 0;         // > 0: checkpoint and stop after this many steps
-                                        // (as if preempted; tests and demos)
+  // Start over in a DIR that holds an old run: once every check passed,
+  // rank 0 discards the old run's state (run_dir.h discard_run_state).
+  bool fresh = false;
+  // Starts in-process parameter-server shards and returns their endpoints;
+  // called once every check passed (so a failed start writes nothing, and
+  // --fresh discards old snapshots before a shard could load them), when
+  // `endpoints` is empty and the model has id tables. May be empty.
+  std::function<std::vector<ps::Endpoint>()> start_servers;
+  int64_t stop_after_steps = 0;  // > 0: checkpoint and stop after this many steps
+                                 // (as if preempted; tests and demos)
   // Non-zero (the signal's number) once this process was asked to stop:
   // every rank then checkpoints after the same step and the run returns
   // (preemption: scancel, Slurm's --signal, hybrec-launch's forwarding).
@@ -51,6 +59,10 @@ struct TrainSummary {
   std::vector<float> params;     // final dense parameters of this rank
 };
 
+// Trains as `setup` says. Everything is checked before anything is written
+// (the config against the dataset, the memory the model needs, the
+// checkpoint to resume): a failed start leaves DIR as it was. Then rank 0
+// writes DIR/config.toml (paths as run_dir.h records them).
 TrainSummary run_training(const TrainSetup& setup);
 
 // The model config for this dataset: the config's [model] with the dataset's

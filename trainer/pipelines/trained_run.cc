@@ -5,6 +5,7 @@
 #include "hybrec/kernels/error.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/loop/examples.h"
+#include "trainer/loop/run_dir.h"
 #include "trainer/loop/trainer.h"
 
 namespace hybrec::trainer {
@@ -12,7 +13,9 @@ namespace hybrec::trainer {
 namespace fs = std::filesystem;
 
 std::string checkpoint_step_dir(const std::string& checkpoint) {
-  if (fs::exists(fs::path(checkpoint) / "trainer.h5")) return checkpoint;
+  fs::path given = fs::path(checkpoint).lexically_normal();
+  if (!given.has_filename() && given.has_parent_path()) given = given.parent_path();  // "DIR/"
+  if (fs::exists(given / "trainer.h5")) return given.string();
   const std::string latest = latest_checkpoint((fs::path(checkpoint) / "checkpoints").string());
   HYBREC_CHECK(!latest.empty(), checkpoint,
                " is neither a checkpoint step directory (with trainer.h5) nor a run directory "
@@ -22,13 +25,28 @@ std::string checkpoint_step_dir(const std::string& checkpoint) {
 
 namespace {
 
+bool overrides_data_path(const std::vector<std::string>& overrides) {
+  for (const std::string& o : overrides) {
+    if (o.rfind("data.path=", 0) == 0) return true;
+  }
+  return false;
+}
+
 TrainedRun load(const std::string& step_dir, const std::vector<std::string>& overrides) {
+  const fs::path absolute_step = fs::absolute(step_dir).lexically_normal();
+  const std::string run_dir = absolute_step.parent_path().parent_path().string();
+  TrainerState state = read_trainer_checkpoint(step_dir);  // ps_dir resolved against run_dir
   TrainConfig config = load_config((fs::path(step_dir) / "config.toml").string(), overrides);
+  // A relative data.path of the run's config is relative to the run
+  // directory (run_dir.h); --data (an override) is the caller's own path.
+  // Version 1 checkpoints recorded it as the training command saw it.
+  if (state.format_version >= 2 && !overrides_data_path(overrides)) {
+    config.data_path = path_from_run_dir(config.data_path, run_dir);
+  }
   Dataset data = read_dataset(config.data_path);
   HybridModel model(model_config_for(config, data));
-  return TrainedRun{step_dir,          fs::path(step_dir).parent_path().parent_path().string(),
-                    std::move(config), std::move(data),
-                    std::move(model),  read_trainer_checkpoint(step_dir)};
+  return TrainedRun{step_dir,        run_dir,          std::move(config),
+                    std::move(data), std::move(model), std::move(state)};
 }
 
 }  // namespace
