@@ -14,6 +14,14 @@
 // out) must stay alive and untouched until wait() returns; the handle's
 // destructor waits too.
 //
+// Authentication: with options.tls each connection is mutual TLS (the
+// client checks the server's certificate against the CA and the host it
+// dials, and shows its own); with options.auth_token_file each connection
+// proves, once, that both ends hold the token (ps.thrift auth_begin). A
+// failed TLS handshake or a wrong token is not retried: wait() throws
+// hybrec::Error saying which (bad certificate, wrong token, server wants a
+// token).
+//
 // Failures: a transport failure (connection refused or reset, timeout) closes
 // the connection and retries with exponential backoff up to max_attempts;
 // then wait() throws hybrec::Error naming the shard and its address. A typed
@@ -35,6 +43,7 @@
 #include "parameter_server/wire/endpoint.h"
 #include "parameter_server/wire/slicer.h"
 #include "parameter_server/wire/table_spec.h"
+#include "parameter_server/wire/tls.h"
 
 namespace hybrec::ps {
 
@@ -45,6 +54,12 @@ struct ClientOptions {
   int backoff_initial_ms = 50;  // doubled after each failed try
   int backoff_max_ms = 2000;
   int64_t max_frame_bytes = 256LL << 20;  // must not exceed the servers' --max-frame-mib
+  // Authentication, matching how the servers were started (README "The
+  // parameter server"): all three TLS files for servers with --tls-*, the
+  // servers' token file for servers with --auth-token-file. PsClient's
+  // constructor loads them and throws naming a file it cannot use.
+  TlsFiles tls;
+  std::string auth_token_file;
 };
 
 struct ShardHealth {

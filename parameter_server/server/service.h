@@ -48,6 +48,10 @@ class PsService : public wire::ParameterServerIf {
   void load(int64_t version) override;
   void stats(wire::ServerStats& out) override;
   void health(wire::Health& out) override;
+  // Authentication is per connection: PsProcessor answers these itself
+  // (processor.h); called on the service directly they refuse.
+  void auth_begin(std::string& reply, const std::string& client_nonce) override;
+  void auth_finish(const std::string& client_proof) override;
 
   // Writes <checkpoint_dir>/latest (periodic and final checkpoints). Throws
   // like save(); a no-op without a checkpoint dir.

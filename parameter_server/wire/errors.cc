@@ -24,6 +24,8 @@ const char* error_code_name(ErrorCode code) {
       return "NOT_CONFIGURED";
     case ErrorCode::kInternal:
       return "INTERNAL";
+    case ErrorCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
   }
   return "UNKNOWN_ERROR";
 }

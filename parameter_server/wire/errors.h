@@ -23,6 +23,7 @@ enum class ErrorCode {
   kCheckpoint = 8,
   kNotConfigured = 9,
   kInternal = 10,
+  kUnauthenticated = 11,
 };
 
 const char* error_code_name(ErrorCode code);

@@ -15,7 +15,7 @@
 
 namespace cpp hybrec.ps.wire
 
-const i32 WIRE_VERSION = 1
+const i32 WIRE_VERSION = 2
 
 enum ErrorCode {
   UNKNOWN_TABLE = 1,     // no table of that name on this shard
@@ -28,6 +28,7 @@ enum ErrorCode {
   CHECKPOINT = 8,        // save/load failed (missing, incomplete, mismatched dims/optimizer)
   NOT_CONFIGURED = 9,    // save/load on a server started without --checkpoint-dir
   INTERNAL = 10,
+  UNAUTHENTICATED = 11,  // a call before the connection proved the server's token, or a wrong proof
 }
 
 exception PsError {
@@ -110,4 +111,14 @@ service ParameterServer {
 
   ServerStats stats() throws (1: PsError error),
   Health health(),
+
+  // Token authentication (WIRE_VERSION 2), once per connection to a server
+  // started with --auth-token-file; until it succeeds every call except
+  // health and these two fails with UNAUTHENTICATED. The token never
+  // travels: the client sends 32 random bytes, the server answers with its
+  // own 32 random bytes followed by HMAC-SHA256(token, "hybrec-ps server\0" +
+  // client_nonce + server_nonce); the client checks that proof and sends
+  // HMAC-SHA256(token, "hybrec-ps client\0" + client_nonce + server_nonce).
+  binary auth_begin(1: binary client_nonce) throws (1: PsError error),
+  void auth_finish(1: binary client_proof) throws (1: PsError error),
 }

@@ -45,7 +45,7 @@ wire::PsError to_wire(const RequestError& error) {
 
 RequestError from_wire(const wire::PsError& error) {
   const int code = static_cast<int>(error.code);
-  const ErrorCode known = (code >= 1 && code <= static_cast<int>(ErrorCode::kInternal))
+  const ErrorCode known = (code >= 1 && code <= static_cast<int>(ErrorCode::kUnauthenticated))
                               ? static_cast<ErrorCode>(code)
                               : ErrorCode::kInternal;
   return RequestError(known, error.message, __FILE__, __LINE__);

@@ -1,4 +1,4 @@
-// Golden bytes of the wire contract (ps.thrift, WIRE_VERSION 1).
+// Golden bytes of the wire contract (ps.thrift, WIRE_VERSION 2).
 //
 // The expected bytes are built here from the Thrift binary protocol spec
 // (strict message header, field headers as type byte + big-endian i16 id,
@@ -17,7 +17,6 @@
 
 #include "ParameterServer.h"
 #include "parameter_server/server/processor.h"
-#include "parameter_server/server/reply_frame.h"
 #include "parameter_server/server/service.h"
 #include "parameter_server/wire/wire_convert.h"
 #include "ps_constants.h"
@@ -93,6 +92,7 @@ std::string hex(const std::string& s) {
 // Payloads as packed little-endian bytes, per the contract.
 const std::string kKeys = std::string("\x07\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16);
 const std::string kRows = std::string("\0\0\x80\x3f\0\0\0\xc0", 8);  // 1.0f, -2.0f
+const std::string kNonce(32, '\x5a');  // auth nonces and proofs are 32 raw bytes
 
 wire::TableSpec example_spec() {
   wire::TableSpec s;
@@ -148,7 +148,7 @@ void expect_bytes(const std::string& got, const std::string& want) {
   EXPECT_EQ(hex(got), hex(want));
 }
 
-TEST(WireGolden, VersionIsOne) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 1); }
+TEST(WireGolden, VersionIsTwo) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 2); }
 
 TEST(WireGolden, Requests) {
   {
@@ -215,6 +215,20 @@ TEST(WireGolden, Requests) {
     g.message("health", kCall).stop();
     expect_bytes(r.bytes(), g.framed());
   }
+  {
+    Recorder r;
+    r.client.send_auth_begin(kNonce);
+    Golden g;
+    g.message("auth_begin", kCall).field(kString, 1).str(kNonce).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_auth_finish(kNonce);
+    Golden g;
+    g.message("auth_finish", kCall).field(kString, 1).str(kNonce).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
 }
 
 // Answers with fixed values, or a PsError for table "missing".
@@ -229,6 +243,16 @@ class FixedHandler : public wire::ParameterServerNull {
     }
     EXPECT_EQ(keys, kKeys);
     rows = kRows;
+  }
+  void auth_begin(std::string& challenge, const std::string& nonce) override {
+    EXPECT_EQ(nonce, kNonce);
+    challenge = kNonce + kNonce;
+  }
+  void auth_finish(const std::string&) override {
+    wire::PsError e;
+    e.__set_code(wire::ErrorCode::UNAUTHENTICATED);
+    e.__set_message("wrong token");
+    throw e;
   }
   void health(wire::Health& h) override {
     h.__set_wire_version(1);
@@ -257,8 +281,10 @@ class FixedHandler : public wire::ParameterServerNull {
 // Feeds a hand-built framed request to the generated processor; returns its reply.
 // Feeds a hand-built framed request to the generated processor over
 // FixedHandler; returns its reply.
+// memory_reply: the reply goes unframed into a TMemoryBuffer, as the
+// nonblocking server hands it to the processor (it frames it itself).
 std::string process_with(at::TProcessor& processor, const std::string& framed_request,
-                         bool reply_frame = false);
+                         bool memory_reply = false);
 
 std::string process(const std::string& framed_request) {
   wire::ParameterServerProcessor processor(std::make_shared<FixedHandler>());
@@ -312,6 +338,27 @@ TEST(WireGolden, Replies) {
   }
   {
     Golden call;
+    call.message("auth_begin", kCall).field(kString, 1).str(kNonce).stop();
+    Golden reply;
+    reply.message("auth_begin", kReply).field(kString, 0).str(kNonce + kNonce).stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
+    call.message("auth_finish", kCall).field(kString, 1).str(kNonce).stop();
+    Golden reply;
+    reply.message("auth_finish", kReply)
+        .field(kStruct, 1)
+        .field(kI32, 1)
+        .i32(11)
+        .field(kString, 2)
+        .str("wrong token")
+        .stop()
+        .stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
     call.message("stats", kCall).stop();
     Golden reply;
     reply.message("stats", kReply)
@@ -345,20 +392,19 @@ TEST(WireGolden, Replies) {
   }
 }
 
-// The server's own processor writes pull replies straight into the frame;
-// its bytes must be the generated processor's, for rows and for errors.
+// The server's own processor writes pull replies straight into the reply
+// buffer; its bytes must be the generated processor's, for rows and errors.
 std::string process_with(at::TProcessor& processor, const std::string& framed_request,
-                         bool reply_frame) {
+                         bool memory_reply) {
   auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
       reinterpret_cast<uint8_t*>(const_cast<char*>(framed_request.data())),
       static_cast<uint32_t>(framed_request.size()));
   auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
-  std::shared_ptr<at::transport::TFramedTransport> out_frame =
-      reply_frame ? std::make_shared<ReplyFrameTransport>(out_mem)
-                  : std::make_shared<at::transport::TFramedTransport>(out_mem);
+  std::shared_ptr<at::transport::TTransport> out_transport = out_mem;
+  if (!memory_reply) out_transport = std::make_shared<at::transport::TFramedTransport>(out_mem);
   auto in = std::make_shared<at::protocol::TBinaryProtocol>(
       std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
-  auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_frame, 0, 0, true, true);
+  auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_transport, 0, 0, true, true);
   EXPECT_TRUE(processor.process(in, out, nullptr));
   return out_mem->getBufferAsString();
 }
@@ -406,11 +452,22 @@ TEST(WireGolden, DirectPullRepliesAreTheGeneratedBytes) {
           .framed(),
   };
   for (const std::string& request : requests) {
-    const std::string want = process_with(generated, request, false);
+    const std::string want = process_with(generated, request, true);
     EXPECT_EQ(hex(process_with(direct, request, true)), hex(want));
+    // Behind bytes already in the buffer (the server's 4-byte frame
+    // length), a discarded reply keeps them.
+    auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
+        reinterpret_cast<uint8_t*>(const_cast<char*>(request.data())),
+        static_cast<uint32_t>(request.size()));
+    auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
+    out_mem->write(reinterpret_cast<const uint8_t*>("LEN!"), 4);
+    auto in = std::make_shared<at::protocol::TBinaryProtocol>(
+        std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
+    auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_mem, 0, 0, true, true);
+    ASSERT_TRUE(direct.process(in, out, nullptr));
+    EXPECT_EQ(hex(out_mem->getBufferAsString()), hex("LEN!" + want));
   }
-  // And a reply frame reused across requests (the server keeps one per
-  // connection) stays byte-exact.
+  // And a reply buffer reused across requests stays byte-exact.
   auto in_mem = std::make_shared<at::transport::TMemoryBuffer>();
   for (int i = 0; i < 3; ++i)
     in_mem->write(reinterpret_cast<const uint8_t*>(requests[i % 2].data()),
@@ -418,12 +475,51 @@ TEST(WireGolden, DirectPullRepliesAreTheGeneratedBytes) {
   auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
   auto in = std::make_shared<at::protocol::TBinaryProtocol>(
       std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
-  auto out = std::make_shared<at::protocol::TBinaryProtocol>(
-      std::make_shared<ReplyFrameTransport>(out_mem), 0, 0, true, true);
+  auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_mem, 0, 0, true, true);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(direct.process(in, out, nullptr));
-  EXPECT_EQ(hex(out_mem->getBufferAsString()), hex(process_with(generated, requests[0], false) +
-                                                   process_with(generated, requests[1], false) +
-                                                   process_with(generated, requests[0], false)));
+  EXPECT_EQ(hex(out_mem->getBufferAsString()), hex(process_with(generated, requests[0], true) +
+                                                   process_with(generated, requests[1], true) +
+                                                   process_with(generated, requests[0], true)));
+}
+
+// A server with a token answers every call but health, on a connection that
+// has not authenticated, with PsError UNAUTHENTICATED in field 1 of the
+// method's result, which the generated client reads as that method's error.
+TEST(WireGolden, UnauthenticatedCallsGetUnauthenticatedErrors) {
+  auto service = std::make_shared<PsService>(ServiceOptions{});
+  PsProcessor guarded(service, "a token of at least 16 bytes");
+  const std::string message =
+      "pull refused: this server requires token authentication (give the client the server's "
+      "--auth-token-file)";
+  Golden call;
+  call.message("pull", kCall).field(kString, 1).str("items").field(kString, 2).str(kKeys).stop();
+  Golden reply;
+  reply.message("pull", kReply)
+      .field(kStruct, 1)
+      .field(kI32, 1)
+      .i32(11)
+      .field(kString, 2)
+      .str(message)
+      .stop()
+      .stop();
+  expect_bytes(process_with(guarded, call.framed()), reply.framed());
+
+  Golden health;
+  health.message("health", kCall).stop();
+  Golden healthy;
+  healthy.message("health", kReply)
+      .field(kStruct, 0)
+      .field(kI32, 1)
+      .i32(2)
+      .field(kI32, 2)
+      .i32(0)
+      .field(kI32, 3)
+      .i32(1)
+      .field(kBool, 4)
+      .u8(1)
+      .stop()
+      .stop();
+  expect_bytes(process_with(guarded, health.framed()), healthy.framed());
 }
 
 }  // namespace

@@ -198,6 +198,10 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("ps.local_shards", &c.ps.local_shards, 1, 64),
       int_key("ps.max_frame_mib", &c.ps.max_frame_mib, 1, 2047),
       int_key("ps.retry_attempts", &c.ps.retry_attempts, 1, 1000),
+      string_key("ps.tls_cert", &c.ps.tls_cert),
+      string_key("ps.tls_key", &c.ps.tls_key),
+      string_key("ps.tls_ca", &c.ps.tls_ca),
+      string_key("ps.auth_token_file", &c.ps.auth_token_file),
   };
 }
 

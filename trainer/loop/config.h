@@ -61,6 +61,11 @@ struct PsOptions {
   // reset, timeout), with backoff 50 ms doubling to 2 s: 8 tries wait about
   // 5 s in all before the call fails naming the shard.
   int64_t retry_attempts = 8;
+  // Authentication, as the servers were started (README "The parameter
+  // server"): all three TLS files (PEM) for servers with --tls-*, the
+  // servers' token file for servers with --auth-token-file.
+  std::string tls_cert, tls_key, tls_ca;
+  std::string auth_token_file;
 };
 
 struct TrainConfig {
