@@ -203,7 +203,7 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
     EXPECT_TRUE(health[0].reachable) << health[0].error;
     EXPECT_EQ(health[0].shard_index, 0);
     EXPECT_EQ(health[0].num_shards, 1);
-    EXPECT_EQ(health[0].wire_version, 1);
+    EXPECT_EQ(health[0].wire_version, 2);
 
     std::vector<float> rows(static_cast<size_t>(kNumKeys) * kDim);
     client.pull(kTable, snap.keys.data(), kNumKeys, kDim, rows.data()).wait();

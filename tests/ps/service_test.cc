@@ -154,7 +154,7 @@ TEST_F(ServiceTest, RejectionsAreCountedAndServingContinues) {
   wire::Health health;
   service_.health(health);
   EXPECT_TRUE(health.serving);
-  EXPECT_EQ(health.wire_version, 1);
+  EXPECT_EQ(health.wire_version, 2);
 }
 
 TEST_F(ServiceTest, ARetriedPushIsAppliedOnceAndNewSequencesApply) {
