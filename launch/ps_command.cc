@@ -15,6 +15,7 @@
 #include "launch/commands.h"
 #include "launch/flags.h"
 #include "launch/mpi_job.h"
+#include "launch/ps_auth_flags.h"
 #include "parameter_server/server/server.h"
 
 namespace hybrec::launch {
@@ -143,12 +144,17 @@ int run_ps(int argc, char** argv) {
             "when bound to 0.0.0.0)");
   flags.add("checkpoint-dir", "DIR", "where save/load and periodic checkpoints live");
   flags.add("checkpoint-every", "S", "also checkpoint to DIR/latest every S seconds");
-  flags.add("threads", "T", "connections served at once, one thread each (default 64)");
+  flags.add("threads", "T",
+            "requests processed at once (default 64); open connections cost no thread");
+  flags.add("io-threads", "T", "event loops reading and writing connections (default 2)");
   flags.add("max-frame-mib", "M", "largest request or reply frame (default 256)");
   flags.add("idle-timeout-s", "S", "drop a connection idle or stalled this long (default 300)");
   flags.add("drain-timeout-s", "S",
             "with --mpi: after SIGTERM/SIGINT/SIGUSR1, serve the trainers' final checkpoint "
             "for up to S seconds before stopping (default 120)");
+  add_ps_auth_flags(flags, true);
+  flags.add("insecure", "",
+            "allow --bind to a non-loopback address without --tls-* or --auth-token-file");
   flags.add("help", "", "print this help");
   flags.parse(argc, argv, 2);
   if (flags.has("help")) {
@@ -171,7 +177,11 @@ int run_ps(int argc, char** argv) {
   options.bind_address = flags.get("bind", options.bind_address);
   options.checkpoint_dir = flags.get("checkpoint-dir", "");
   options.checkpoint_interval_s = flags.get_double("checkpoint-every", 0, 0, 1e7);
-  options.max_connections = static_cast<int>(flags.get_int("threads", 64, 1, 4096));
+  options.threads = static_cast<int>(flags.get_int("threads", 64, 1, 4096));
+  options.io_threads = static_cast<int>(flags.get_int("io-threads", 2, 1, 64));
+  options.tls = tls_files(flags);
+  options.auth_token_file = auth_token_file(flags);
+  options.insecure = flags.has("insecure");
   options.max_frame_bytes = flags.get_int("max-frame-mib", 256, 1, 2047) << 20;
   options.idle_timeout_ms = static_cast<int>(flags.get_int("idle-timeout-s", 300, 1, 86400) * 1000);
 

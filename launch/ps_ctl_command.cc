@@ -4,6 +4,7 @@
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
 #include "launch/flags.h"
+#include "launch/ps_auth_flags.h"
 #include "parameter_server/client/client.h"
 
 namespace hybrec::launch {
@@ -17,6 +18,7 @@ int run_ps_ctl(int argc, char** argv) {
   flags.add("run", "ID", "the run whose snapshot save/load names (a trainer's is in its log)");
   flags.add("timeout-s", "S",
             "per-call timeout (default 600: a save of a large shard takes a while)");
+  add_ps_auth_flags(flags, false);
   flags.add("help", "", "print this help");
   flags.parse(argc, argv, 2);
   if (flags.has("help")) {
@@ -35,6 +37,8 @@ int run_ps_ctl(int argc, char** argv) {
   ps::ClientOptions options;
   options.io_timeout_ms = static_cast<int>(flags.get_double("timeout-s", 600, 0.001, 86400) * 1000);
   options.max_attempts = 2;
+  options.tls = tls_files(flags);
+  options.auth_token_file = auth_token_file(flags);
   ps::PsClient client(ps::parse_endpoints(flags.require("ps")), options);
 
   if (verb == "health") {

@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libthrift-dev thrift-compiler libboost-dev # parameter server RPC (Thrift 0.17; its headers use Boost)
+  libevent-dev libssl-dev openssl # the nonblocking server (libthriftnb), TLS and tokens, scripts/make-certs.sh
   libhdf5-dev                   # checkpoints and datasets (HDF5 1.10, C API)
   libopenmpi-dev openmpi-bin    # trainer ranks (Open MPI 4.1) and the MPMD launch
   libtomlplusplus-dev           # training configs (TOML)

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "parameter_server/client/shard_channel.h"
+#include "parameter_server/wire/auth_token.h"
 #include "parameter_server/wire/huge_pages.h"
 #include "parameter_server/wire/key_groups.h"
 #include "parameter_server/wire/payload.h"
@@ -184,8 +185,14 @@ PsClient::PsClient(std::vector<Endpoint> endpoints, ClientOptions options,
         (static_cast<uint64_t>(entropy()) << 32) ^ entropy() ^
         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   }
+  // Credentials are loaded once, here, so a bad file fails at once.
+  std::shared_ptr<at::transport::TSSLSocketFactory> tls;
+  if (options.tls.enabled()) tls = make_tls_factory(options.tls, false);
+  const std::string token =
+      options.auth_token_file.empty() ? std::string() : read_token_file(options.auth_token_file);
   for (int i = 0; i < n; ++i) {
-    impl_->shards.push_back(std::make_unique<ShardChannel>(i, n, endpoints[i], options, client_id));
+    impl_->shards.push_back(
+        std::make_unique<ShardChannel>(i, n, endpoints[i], options, client_id, tls, token));
   }
 }
 

@@ -22,6 +22,14 @@
 // older rows. accept_restarts() adopts the new incarnations, for a caller
 // that has rewound (loaded one snapshot on every shard).
 //
+// Authentication: with options.tls each connection is mutual TLS (the
+// client checks the server's certificate against the CA and the host it
+// dials, and shows its own); with options.auth_token_file each connection
+// proves, once, that both ends hold the token (ps.thrift auth_begin). A
+// failed TLS handshake or a wrong token is not retried: wait() throws
+// hybrec::Error saying which (bad certificate, wrong token, server wants a
+// token).
+//
 // Failures: a transport failure (connection refused or reset, timeout) closes
 // the connection and retries with exponential backoff up to max_attempts;
 // then wait() throws hybrec::Error naming the shard and its address. A typed
@@ -44,6 +52,7 @@
 #include "parameter_server/wire/endpoint.h"
 #include "parameter_server/wire/slicer.h"
 #include "parameter_server/wire/table_spec.h"
+#include "parameter_server/wire/tls.h"
 
 namespace hybrec::ps {
 
@@ -54,6 +63,12 @@ struct ClientOptions {
   int backoff_initial_ms = 50;  // doubled after each failed try
   int backoff_max_ms = 2000;
   int64_t max_frame_bytes = 256LL << 20;  // must not exceed the servers' --max-frame-mib
+  // Authentication, matching how the servers were started (README "The
+  // parameter server"): all three TLS files for servers with --tls-*, the
+  // servers' token file for servers with --auth-token-file. PsClient's
+  // constructor loads them and throws naming a file it cannot use.
+  TlsFiles tls;
+  std::string auth_token_file;
 };
 
 // A shard answered with another incarnation than the one this client first

@@ -9,6 +9,7 @@
 #include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 
 #include "ParameterServer.h"
 #include "parameter_server/client/client.h"
+#include "parameter_server/wire/auth_token.h"
 #include "parameter_server/wire/errors.h"
 #include "parameter_server/wire/wire_convert.h"
 #include "ps_constants.h"
@@ -35,13 +37,17 @@ using Protocol = at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>
 
 class ShardChannel {
  public:
+  // tls: null for plain TCP. token: empty for no token authentication.
   ShardChannel(int index, int num_shards, Endpoint endpoint, const ClientOptions& options,
-               int64_t client_id)
+               int64_t client_id, std::shared_ptr<at::transport::TSSLSocketFactory> tls,
+               std::string token)
       : index_(index),
         num_shards_(num_shards),
         endpoint_(std::move(endpoint)),
         options_(options),
-        client_id_(client_id) {
+        client_id_(client_id),
+        tls_(std::move(tls)),
+        token_(std::move(token)) {
     worker_ = std::thread([this] { run(); });
   }
   ~ShardChannel() {
@@ -158,6 +164,12 @@ class ShardChannel {
       } catch (const at::TApplicationException& e) {
         disconnect();  // the stream position is unknown after an application error
         HYBREC_THROW(prefix(), what, " failed on the server: ", e.what());
+      } catch (const at::transport::TSSLException& e) {
+        // A certificate the other side refuses does not get better with retries.
+        disconnect();
+        HYBREC_THROW(prefix(), what, " failed: TLS: ", e.what(),
+                     " (both certificates must be signed by the same --tls-ca, and the "
+                     "server's must name the host dialled)");
       } catch (const at::TException& e) {  // transport or protocol: the connection is suspect
         disconnect();
         last_error = e.what();
@@ -181,7 +193,9 @@ class ShardChannel {
     if (client_) return;
     const int limit = static_cast<int>(options_.max_frame_bytes);
     auto config = std::make_shared<at::TConfiguration>(limit, limit);
-    auto socket = std::make_shared<at::transport::TSocket>(endpoint_.host, endpoint_.port, config);
+    std::shared_ptr<at::transport::TSocket> socket =
+        tls_ ? tls_->createSocket(endpoint_.host, endpoint_.port)
+             : std::make_shared<at::transport::TSocket>(endpoint_.host, endpoint_.port, config);
     socket->setConnTimeout(options_.connect_timeout_ms);
     socket->setRecvTimeout(options_.io_timeout_ms);
     socket->setSendTimeout(options_.io_timeout_ms);
@@ -193,6 +207,12 @@ class ShardChannel {
     wire::Health health;
     try {
       client_->health(health);
+    } catch (const at::transport::TTransportException& e) {
+      disconnect();
+      if (tls_ || e.getType() != at::transport::TTransportException::END_OF_FILE) throw;
+      throw at::transport::TTransportException(
+          e.getType(), std::string(e.what()) +
+                           " (a server started with --tls-* closes connections without TLS)");
     } catch (...) {
       disconnect();
       throw;
@@ -207,9 +227,35 @@ class ShardChannel {
                    health.shard_index, " of ", health.num_shards, " speaking version ",
                    health.wire_version);
     }
+    if (!token_.empty()) {
+      try {
+        authenticate();
+      } catch (...) {
+        disconnect();
+        throw;
+      }
+    }
     // A reconnect is where a restart shows first: the old process's
     // connection broke with it.
     expect(health.incarnation);
+  }
+
+  // The client's half of ps.thrift's challenge-response: check the server's
+  // proof of the token, then prove it.
+  void authenticate() {
+    const std::string client_nonce = random_nonce();
+    std::string challenge;
+    client_->auth_begin(challenge, client_nonce);
+    HYBREC_CHECK(challenge.size() == kAuthNonceBytes + kAuthProofBytes, prefix(),
+                 "token authentication: the server's challenge is ", challenge.size(),
+                 " bytes, expected ", kAuthNonceBytes + kAuthProofBytes);
+    const std::string server_nonce = challenge.substr(0, kAuthNonceBytes);
+    HYBREC_CHECK(proofs_equal(challenge.substr(kAuthNonceBytes),
+                              auth_proof(token_, true, client_nonce, server_nonce)),
+                 prefix(),
+                 "wrong token: the server's proof does not match this client's "
+                 "--auth-token-file (the server holds another token)");
+    client_->auth_finish(auth_proof(token_, false, client_nonce, server_nonce));
   }
 
   // The generated recv_pull, except for the rows field (see pull()).
@@ -334,6 +380,8 @@ class ShardChannel {
   const Endpoint endpoint_;
   const ClientOptions options_;
   const int64_t client_id_;
+  const std::shared_ptr<at::transport::TSSLSocketFactory> tls_;
+  const std::string token_;
   int64_t push_sequence_ = 0;  // used only on this channel's thread
   int64_t incarnation_ = 0;    // the shard's, as first met (0: not yet); this thread only
   std::shared_ptr<at::transport::TFramedTransport> transport_;

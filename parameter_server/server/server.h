@@ -1,16 +1,26 @@
-// One parameter-server shard behind Thrift: framed binary protocol over TCP,
-// one thread per connection, periodic and final checkpoints.
+// One parameter-server shard behind Thrift: framed binary protocol over TCP
+// (optionally mutual TLS), served by Thrift's nonblocking server: event
+// loops (io_threads) read and write every connection, and a pool of
+// `threads` workers processes the requests whose frame has arrived, so an
+// open connection costs a socket and a small buffer, not a thread, and any
+// number of idle connections leave the workers free.
 //
-// Limits: every connection's frames and messages are capped at
-// max_frame_bytes through Thrift's TConfiguration, so no request can make the
-// server allocate more than that; a connection idle (or stalled mid-frame)
-// for idle_timeout_ms is dropped; at most max_connections are served at
-// once (the next ones wait in the accept queue).
+// Limits: a frame larger than max_frame_bytes is refused (the connection is
+// closed) before anything is allocated for it, and strings and containers
+// are capped at the same size; a connection with no request in progress and
+// no activity for idle_timeout_ms (idle, or stalled mid-frame, or not
+// reading its reply) is dropped.
 //
-// Shutdown: stop() (from any thread, e.g. on SIGTERM) stops accepting and
-// wakes idle connections; requests already being processed finish and are
-// answered; then serve() takes the final checkpoint, when configured, and
-// returns.
+// Authentication (see README "The parameter server"): tls.cert/key/ca turn
+// on mutual TLS, auth_token_file the token challenge-response (ps.thrift
+// auth_begin), both may be on. A bind address other than loopback needs one
+// of them, or insecure = true.
+//
+// Shutdown: stop() (from any thread, e.g. on SIGTERM) stops reading new
+// requests and closes connections as they become idle; requests already
+// received finish and their replies are written (for at most
+// idle_timeout_ms); then serve() takes the final checkpoint, when
+// configured, and returns.
 #pragma once
 
 #include <condition_variable>
@@ -21,12 +31,18 @@
 #include <thread>
 
 #include "parameter_server/server/service.h"
+#include "parameter_server/wire/tls.h"
 
 namespace apache::thrift::server {
-class TThreadedServer;
+class TNonblockingServer;
+}
+namespace apache::thrift::concurrency {
+class ThreadManager;
 }
 
 namespace hybrec::ps {
+
+class ConnectionRegistry;
 
 struct ServerOptions {
   std::string bind_address = "127.0.0.1";  // loopback unless told otherwise
@@ -34,15 +50,23 @@ struct ServerOptions {
   ShardId shard;
   std::string checkpoint_dir;        // empty: no checkpoints
   double checkpoint_interval_s = 0;  // 0: only on request and at shutdown
-  int max_connections = 64;
+  int threads = 64;                  // requests processed at once
+  int io_threads = 2;                // event loops reading and writing connections
   int64_t max_frame_bytes = 256LL << 20;
   int idle_timeout_ms = 300000;
+  TlsFiles tls;                 // all three set: mutual TLS
+  std::string auth_token_file;  // set: token authentication
+  bool insecure = false;        // allow a non-loopback bind without either
 };
+
+// Whether `address` is a loopback address (127.0.0.0/8, ::1, localhost).
+bool is_loopback_address(const std::string& address);
 
 class PsServer {
  public:
   // Restores <checkpoint_dir>/latest when this shard has one, then binds.
-  // Throws hybrec::Error (bad options, port in use, unreadable checkpoint).
+  // Throws hybrec::Error (bad options, port in use, unreadable checkpoint,
+  // unusable TLS files or token, non-loopback bind without authentication).
   explicit PsServer(ServerOptions options);
   ~PsServer();
 
@@ -58,10 +82,13 @@ class PsServer {
 
  private:
   void checkpoint_loop();
+  void watch_loop();
 
   ServerOptions options_;
   std::shared_ptr<PsService> service_;
-  std::shared_ptr<apache::thrift::server::TThreadedServer> server_;
+  std::shared_ptr<ConnectionRegistry> connections_;
+  std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;
+  std::shared_ptr<apache::thrift::server::TNonblockingServer> server_;
   int port_ = 0;
   bool restored_ = false;
 
@@ -69,6 +96,7 @@ class PsServer {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread checkpointer_;
+  std::thread watcher_;
 };
 
 }  // namespace hybrec::ps

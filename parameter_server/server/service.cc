@@ -417,6 +417,18 @@ void PsService::stats(wire::ServerStats& out) {
   });
 }
 
+void PsService::auth_begin(std::string&, const std::string&) {
+  throw to_wire(RequestError(ErrorCode::kUnauthenticated,
+                             "auth_begin is answered by the server's connection layer", __FILE__,
+                             __LINE__));
+}
+
+void PsService::auth_finish(const std::string&) {
+  throw to_wire(RequestError(ErrorCode::kUnauthenticated,
+                             "auth_finish is answered by the server's connection layer", __FILE__,
+                             __LINE__));
+}
+
 void PsService::health(wire::Health& out) {
   out.__set_wire_version(wire::g_ps_constants.WIRE_VERSION);
   out.__set_shard_index(options_.shard.index);

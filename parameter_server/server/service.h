@@ -63,6 +63,10 @@ class PsService : public wire::ParameterServerIf {
   void prune(wire::Ack& ack, const std::string& run, const std::vector<int64_t>& keep) override;
   void stats(wire::ServerStats& out) override;
   void health(wire::Health& out) override;
+  // Authentication is per connection: PsProcessor answers these itself
+  // (processor.h); called on the service directly they refuse.
+  void auth_begin(std::string& reply, const std::string& client_nonce) override;
+  void auth_finish(const std::string& client_proof) override;
 
   int64_t incarnation() const { return incarnation_; }
   // The error for a request that lacks a field its handler reads (the

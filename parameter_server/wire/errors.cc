@@ -28,6 +28,8 @@ const char* error_code_name(ErrorCode code) {
       return "BAD_REQUEST";
     case ErrorCode::kWrongShard:
       return "WRONG_SHARD";
+    case ErrorCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
   }
   return "UNKNOWN_ERROR";
 }

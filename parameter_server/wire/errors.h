@@ -25,7 +25,8 @@ enum class ErrorCode {
   kInternal = 10,
   kBadRequest = 11,
   kWrongShard = 12,
-  kLast = kWrongShard,  // the highest code this build knows
+  kUnauthenticated = 13,
+  kLast = kUnauthenticated,  // the highest code this build knows
 };
 
 const char* error_code_name(ErrorCode code);

@@ -30,6 +30,7 @@ enum ErrorCode {
   INTERNAL = 10,
   BAD_REQUEST = 11,      // a field the handler reads is missing or out of range (named in the message)
   WRONG_SHARD = 12,      // a key this shard does not own under the table's routing; nothing was stored
+  UNAUTHENTICATED = 13,  // a call before the connection proved the server's token, or a wrong proof
 }
 
 exception PsError {
@@ -158,4 +159,14 @@ service ParameterServer {
 
   ServerStats stats() throws (1: PsError error),
   Health health(),
+
+  // Token authentication (WIRE_VERSION 2), once per connection to a server
+  // started with --auth-token-file; until it succeeds every call except
+  // health and these two fails with UNAUTHENTICATED. The token never
+  // travels: the client sends 32 random bytes, the server answers with its
+  // own 32 random bytes followed by HMAC-SHA256(token, "hybrec-ps server\0" +
+  // client_nonce + server_nonce); the client checks that proof and sends
+  // HMAC-SHA256(token, "hybrec-ps client\0" + client_nonce + server_nonce).
+  binary auth_begin(1: binary client_nonce) throws (1: PsError error),
+  void auth_finish(1: binary client_proof) throws (1: PsError error),
 }

@@ -38,15 +38,18 @@ echo "== a hostfile: servers on two hosts, trainers on the rest"
 printf '# test hosts\nalpha slots=2\nbeta slots=2  # second server host\ngamma slots=4\n\ndelta slots=4\n' \
   > "$WORK/hosts"
 out=$("$LAUNCH" "$CONFIG" --hostfile "$WORK/hosts" --ps-hosts alpha,beta --ps 3 --trainers 4 \
-  --out "$WORK/multi" --dry-run)
-expect_in "$out" "-np 2 --host alpha:2 $HYBREC_BIN ps --mpi --port 0 --checkpoint-dir $WORK/multi/ps --bind 0.0.0.0 --advertise alpha"
-expect_in "$out" "-np 1 --host beta:1 $HYBREC_BIN ps --mpi --port 0 --checkpoint-dir $WORK/multi/ps --bind 0.0.0.0 --advertise beta"
+  --insecure --out "$WORK/multi" --dry-run)
+expect_in "$out" "-np 2 --host alpha:2 $HYBREC_BIN ps --mpi --port 0 --checkpoint-dir $WORK/multi/ps --insecure --bind 0.0.0.0 --advertise alpha"
+expect_in "$out" "-np 1 --host beta:1 $HYBREC_BIN ps --mpi --port 0 --checkpoint-dir $WORK/multi/ps --insecure --bind 0.0.0.0 --advertise beta"
 expect_in "$out" "-np 4 --host gamma:2,delta:2 --map-by node $HYBREC_BIN train"
 expect_in "$out" "ranks 0-1: hybrec ps (shards 0-1) on alpha"
 expect_in "$out" "ranks 2-2: hybrec ps (shards 2-2) on beta"
 expect_in "$out" "ranks 3-6: hybrec train (trainer ranks 0-3)"
-out=$("$LAUNCH" "$CONFIG" --hostfile "$WORK/hosts" --out "$WORK/multi" --dry-run)
+"$REPO/scripts/make-certs.sh" "$WORK/certs" alpha > /dev/null
+out=$("$LAUNCH" "$CONFIG" --hostfile "$WORK/hosts" --tls "$WORK/certs" --out "$WORK/multi" --dry-run)
 expect_in "$out" "--host alpha:2 $HYBREC_BIN ps"
+expect_in "$out" "--tls-cert $WORK/certs/server.pem --tls-key $WORK/certs/server-key.pem --tls-ca $WORK/certs/ca.pem"
+expect_in "$out" "train $CONFIG --set ps.tls_cert=$WORK/certs/client.pem"
 expect_in "$out" "-np 2 --host beta:1,gamma:1,delta:1 --map-by node"
 
 echo "== bad input"
@@ -55,6 +58,7 @@ expect_error "--ps '0' is not a positive integer" "$CONFIG" --ps 0
 expect_error "--trainers 'x' is not a positive integer" "$CONFIG" --trainers x
 expect_error "unknown option '--bogus'" "$CONFIG" --bogus
 expect_error "--ps-hosts needs --hostfile" "$CONFIG" --ps-hosts a
+expect_error "give --tls DIR or --auth-token-file F, or --insecure" "$CONFIG" --hostfile "$WORK/hosts"
 expect_error "hostfile '$WORK/nohosts' does not exist" "$CONFIG" --hostfile "$WORK/nohosts"
 : > "$WORK/empty-hosts"
 expect_error "names no host" "$CONFIG" --hostfile "$WORK/empty-hosts"

@@ -4,7 +4,8 @@
 # bridge, each with its own address. hybrec-launch runs with a hostfile in
 # trainer A's namespace; Open MPI reaches the other two through an rsh agent
 # (netns_rsh.sh, "ssh into a namespace") and talks TCP between them, and the
-# trainers dial the servers' advertised address over Thrift/TCP. The run
+# trainers dial the servers' advertised address over Thrift/TCP with mutual
+# TLS (certificates from scripts/make-certs.sh). The run
 # must end with the same test metrics as a single-host run with the same
 # seed (sync mode), and the ranks must really have run where the hostfile
 # says. Every namespace, link and process it made is gone at exit, also on
@@ -81,7 +82,13 @@ run_job "single-host reference" "$ref" 120 \
   ip netns exec "${NETNS_NS[ta]}" "$LAUNCH" "$CONFIG" --ps 2 --trainers 2 --out "$ref" \
   -- "${train_args[@]}"
 
-say "multi-host run: servers on $ps_host, trainers on ${NETNS_ADDR[ta]} and ${NETNS_ADDR[tb]}"
+# The servers bind 0.0.0.0, so the job runs with mutual TLS: certificates
+# for the server host's address from scripts/make-certs.sh.
+certs=$WORK/certs
+"$CLUSTER_TESTS/../../scripts/make-certs.sh" "$certs" "$ps_host" > /dev/null ||
+  fail "scripts/make-certs.sh failed"
+
+say "multi-host run over mutual TLS: servers on $ps_host, trainers on ${NETNS_ADDR[ta]} and ${NETNS_ADDR[tb]}"
 : > "$record"
 multi=$WORK/multi
 # Open MPI over TCP on the test subnet only, remote daemons started through
@@ -95,7 +102,7 @@ run_job "multi-host run" "$multi" 180 \
   OMPI_MCA_oob_tcp_if_include="$NETNS_SUBNET.0/24" \
   TMPDIR="$WORK/tmp/ta" NETNS_RSH_LOG="$WORK/rsh.log" \
   ip netns exec "${NETNS_NS[ta]}" "$LAUNCH" "$CONFIG" --hostfile "$WORK/hostfile" \
-  --ps 2 --trainers 2 --out "$multi" -- "${train_args[@]}"
+  --ps 2 --trainers 2 --tls "$certs" --out "$multi" -- "${train_args[@]}"
 
 say "checking the layout"
 echo "rank mode namespace address (from netns_rank.sh):"
@@ -117,6 +124,8 @@ for r in 0 1; do
     fail "server rank $r did not advertise $ps_host"
   }
 done
+grep -q -- "--tls-cert $certs/server.pem" "$multi/launch.log" ||
+  fail "the servers were not started with --tls-cert (launch.log)"
 # The daemons on the other two hosts came through the rsh agent.
 for h in "$ps_host" "${NETNS_ADDR[tb]}"; do
   grep -q "^$h -> .*orted" "$WORK/rsh.log" || fail "no orted started on $h through netns_rsh.sh"

@@ -45,6 +45,9 @@ at_exit on_failure
 phase "node $(hostname -s) is idle"
 
 small_dataset "$WORK/data.bin"
+# The servers bind 0.0.0.0: the job authenticates with a token.
+token=$WORK/ps-token
+(umask 077 && openssl rand -hex 32 > "$token")
 
 # submit NAME OUT [SBATCH_ARGS...]: submits train.sbatch (2 servers + 2
 # trainers on the one node) and prints the job id.
@@ -53,7 +56,7 @@ submit() {
   shift 2
   (cd "$WORK" && sbatch --parsable --job-name="$name" --nodes=1 --ntasks=4 \
     --output="$WORK/$name.out" "$@" \
-    --export="ALL,HYBREC_CONFIG=$CONFIG,HYBREC_OUT=$out,HYBREC_PS=2,HYBREC_BIN=$HYBREC_BIN" \
+    --export="ALL,HYBREC_CONFIG=$CONFIG,HYBREC_OUT=$out,HYBREC_PS=2,HYBREC_BIN=$HYBREC_BIN,HYBREC_AUTH_TOKEN_FILE=$token" \
     "$SBATCH_SCRIPT")
 }
 

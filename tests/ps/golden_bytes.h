@@ -12,7 +12,6 @@
 #include <string>
 
 #include "ParameterServer.h"
-#include "parameter_server/server/reply_frame.h"
 
 namespace hybrec::ps::golden {
 
@@ -85,18 +84,18 @@ inline std::string hex(const std::string& s) {
 inline const std::string kKeys = std::string("\x07\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16);
 inline const std::string kRows = std::string("\0\0\x80\x3f\0\0\0\xc0", 8);  // 1.0f, -2.0f
 
-// A framed request run through processor; returns the framed reply.
-// reply_frame: the reply goes into the server's ReplyFrameTransport (the
-// direct pull path) instead of a plain framed transport.
+// A framed request run through processor; returns its reply. memory_reply:
+// the reply goes unframed into a TMemoryBuffer, as the nonblocking server
+// hands it to the processor (the direct pull path; the server frames it
+// itself); otherwise through a framed transport.
 inline std::string process_with(at::TProcessor& processor, const std::string& framed_request,
-                                bool reply_frame = false) {
+                                bool memory_reply = false) {
   auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
       reinterpret_cast<uint8_t*>(const_cast<char*>(framed_request.data())),
       static_cast<uint32_t>(framed_request.size()));
   auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
-  std::shared_ptr<at::transport::TFramedTransport> out_frame =
-      reply_frame ? std::make_shared<ReplyFrameTransport>(out_mem)
-                  : std::make_shared<at::transport::TFramedTransport>(out_mem);
+  std::shared_ptr<at::transport::TTransport> out_frame = out_mem;
+  if (!memory_reply) out_frame = std::make_shared<at::transport::TFramedTransport>(out_mem);
   auto in = std::make_shared<at::protocol::TBinaryProtocol>(
       std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
   auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_frame, 0, 0, true, true);

@@ -93,6 +93,7 @@ Golden& spec_fields(Golden& g) {
 }
 
 constexpr int64_t kIncarnation = 0x0123456789abcdefLL;
+const std::string kNonce(32, '\x5a');  // auth nonces and proofs are 32 raw bytes
 
 Golden& ack(Golden& g) { return g.field(kStruct, 0).field(kI64, 1).i64(kIncarnation).stop().stop(); }
 
@@ -185,6 +186,20 @@ TEST(WireGolden, Requests) {
     g.message("health", kCall).stop();
     expect_bytes(r.bytes(), g.framed());
   }
+  {
+    Recorder r;
+    r.client.send_auth_begin(kNonce);
+    Golden g;
+    g.message("auth_begin", kCall).field(kString, 1).str(kNonce).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_auth_finish(kNonce);
+    Golden g;
+    g.message("auth_finish", kCall).field(kString, 1).str(kNonce).stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
 }
 
 // Answers with fixed values, or a PsError for table "missing".
@@ -206,6 +221,16 @@ class FixedHandler : public wire::ParameterServerNull {
   void push(wire::Ack& a, const std::string&, const std::string&, const std::string&, int64_t,
             int64_t) override {
     a.__set_incarnation(kIncarnation);
+  }
+  void auth_begin(std::string& challenge, const std::string& nonce) override {
+    EXPECT_EQ(nonce, kNonce);
+    challenge = kNonce + kNonce;
+  }
+  void auth_finish(const std::string&) override {
+    wire::PsError e;
+    e.__set_code(wire::ErrorCode::UNAUTHENTICATED);
+    e.__set_message("wrong token");
+    throw e;
   }
   void health(wire::Health& h) override {
     h.__set_wire_version(2);
@@ -299,6 +324,27 @@ TEST(WireGolden, Replies) {
   }
   {
     Golden call;
+    call.message("auth_begin", kCall).field(kString, 1).str(kNonce).stop();
+    Golden reply;
+    reply.message("auth_begin", kReply).field(kString, 0).str(kNonce + kNonce).stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
+    call.message("auth_finish", kCall).field(kString, 1).str(kNonce).stop();
+    Golden reply;
+    reply.message("auth_finish", kReply)
+        .field(kStruct, 1)
+        .field(kI32, 1)
+        .i32(13)
+        .field(kString, 2)
+        .str("wrong token")
+        .stop()
+        .stop();
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
     call.message("health", kCall).stop();
     Golden reply;
     reply.message("health", kReply)
@@ -358,9 +404,10 @@ TEST(WireGolden, Replies) {
   }
 }
 
-// The server's own processor writes pull replies straight into the frame,
-// and answers everything else through its presence-checking path; its bytes
-// must be the generated processor's, for results and for errors.
+// The server's own processor writes pull replies straight into the
+// nonblocking server's reply buffer, and answers everything else through its
+// presence-checking path; its bytes must be the generated processor's, for
+// results and for errors.
 TEST(WireGolden, ServerProcessorRepliesAreTheGeneratedBytes) {
   auto service = std::make_shared<PsService>(ServiceOptions{});
   TableSpec spec;
@@ -394,12 +441,24 @@ TEST(WireGolden, ServerProcessorRepliesAreTheGeneratedBytes) {
       Golden().message("save", kCall).field(kString, 1).str("r").field(kI64, 2).i64(1).stop().framed(),
   };
   for (const std::string& request : requests) {
-    const std::string want = process_with(generated, request, false);
-    EXPECT_EQ(hex(process_with(server, request, true)), hex(want));
-    EXPECT_EQ(hex(process_with(server, request, false)), hex(want));
+    EXPECT_EQ(hex(process_with(server, request, true)), hex(process_with(generated, request, true)));
+    EXPECT_EQ(hex(process_with(server, request, false)),
+              hex(process_with(generated, request, false)));
+    // Behind bytes already in the buffer (the server's 4-byte frame
+    // length), a reply, or a discarded one, keeps them.
+    auto in_mem = std::make_shared<at::transport::TMemoryBuffer>(
+        reinterpret_cast<uint8_t*>(const_cast<char*>(request.data())),
+        static_cast<uint32_t>(request.size()));
+    auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
+    out_mem->write(reinterpret_cast<const uint8_t*>("LEN!"), 4);
+    auto in = std::make_shared<at::protocol::TBinaryProtocol>(
+        std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
+    auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_mem, 0, 0, true, true);
+    ASSERT_TRUE(server.process(in, out, nullptr));
+    EXPECT_EQ(hex(out_mem->getBufferAsString()),
+              hex("LEN!" + process_with(generated, request, true)));
   }
-  // And a reply frame reused across requests (the server keeps one per
-  // connection) stays byte-exact.
+  // And a reply buffer reused across requests stays byte-exact.
   auto in_mem = std::make_shared<at::transport::TMemoryBuffer>();
   for (int i = 0; i < 3; ++i)
     in_mem->write(reinterpret_cast<const uint8_t*>(requests[i % 2].data()),
@@ -407,12 +466,51 @@ TEST(WireGolden, ServerProcessorRepliesAreTheGeneratedBytes) {
   auto out_mem = std::make_shared<at::transport::TMemoryBuffer>();
   auto in = std::make_shared<at::protocol::TBinaryProtocol>(
       std::make_shared<at::transport::TFramedTransport>(in_mem), 0, 0, true, true);
-  auto out = std::make_shared<at::protocol::TBinaryProtocol>(
-      std::make_shared<ReplyFrameTransport>(out_mem), 0, 0, true, true);
+  auto out = std::make_shared<at::protocol::TBinaryProtocol>(out_mem, 0, 0, true, true);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(server.process(in, out, nullptr));
-  EXPECT_EQ(hex(out_mem->getBufferAsString()), hex(process_with(generated, requests[0], false) +
-                                                   process_with(generated, requests[1], false) +
-                                                   process_with(generated, requests[0], false)));
+  EXPECT_EQ(hex(out_mem->getBufferAsString()), hex(process_with(generated, requests[0], true) +
+                                                   process_with(generated, requests[1], true) +
+                                                   process_with(generated, requests[0], true)));
+}
+
+// A server with a token answers every call but health, on a connection that
+// has not authenticated, with PsError UNAUTHENTICATED in field 1 of the
+// method's result, which the generated client reads as that method's error.
+TEST(WireGolden, UnauthenticatedCallsGetUnauthenticatedErrors) {
+  auto service = std::make_shared<PsService>(ServiceOptions{});
+  PsProcessor guarded(service, "a token of at least 16 bytes");
+  const std::string message =
+      "pull refused: this server requires token authentication (give the client the server's "
+      "--auth-token-file)";
+  Golden reply;
+  reply.message("pull", kReply)
+      .field(kStruct, 1)
+      .field(kI32, 1)
+      .i32(13)
+      .field(kString, 2)
+      .str(message)
+      .stop()
+      .stop();
+  expect_bytes(process_with(guarded, pull_call("items", kKeys).framed()), reply.framed());
+
+  Golden health;
+  health.message("health", kCall).stop();
+  Golden healthy;
+  healthy.message("health", kReply)
+      .field(kStruct, 0)
+      .field(kI32, 1)
+      .i32(2)
+      .field(kI32, 2)
+      .i32(0)
+      .field(kI32, 3)
+      .i32(1)
+      .field(kBool, 4)
+      .u8(1)
+      .field(kI64, 5)
+      .i64(service->incarnation())
+      .stop()
+      .stop();
+  expect_bytes(process_with(guarded, health.framed()), healthy.framed());
 }
 
 }  // namespace

@@ -156,6 +156,16 @@ class WirePresence : public ::testing::Test {
     return out;
   }
 
+  // The reply to a framed request, framed: memory_reply takes the
+  // nonblocking server's path (an unframed reply the server frames itself).
+  std::string reply(const std::string& framed_request, bool memory_reply) {
+    std::string r = process_with(processor_, framed_request, memory_reply);
+    if (!memory_reply) return r;
+    Golden length;
+    length.i32(static_cast<int32_t>(r.size()));
+    return length.b + r;
+  }
+
   testing::TempDir dir_;
   std::shared_ptr<PsService> service_;
   PsProcessor processor_;
@@ -182,7 +192,7 @@ TEST_F(WirePresence, EveryMissingFieldIsBadRequestAndChangesNothing) {
       }
       partial.stop();
       const std::string bytes = request("create_table", {{"spec", partial.b}}, nullptr);
-      const auto [code, message] = error_of(process_with(processor_, bytes, true));
+      const auto [code, message] = error_of(reply(bytes, true));
       EXPECT_EQ(code, wire::ErrorCode::BAD_REQUEST) << missing.name << ": " << message;
       EXPECT_NE(message.find(std::string("'") + missing.name + "'"), std::string::npos) << message;
       EXPECT_EQ(state(), before_) << "create_table without " << missing.name;
@@ -190,9 +200,9 @@ TEST_F(WirePresence, EveryMissingFieldIsBadRequestAndChangesNothing) {
   }
   for (const Method& m : all) {
     for (const Field& missing : m.fields) {
-      for (bool reply_frame : {true, false}) {
+      for (bool memory_reply : {true, false}) {
         const std::string bytes = request(m.name, m.fields, missing.name);
-        const auto [code, message] = error_of(process_with(processor_, bytes, reply_frame));
+        const auto [code, message] = error_of(reply(bytes, memory_reply));
         EXPECT_EQ(code, wire::ErrorCode::BAD_REQUEST) << m.name << " without " << missing.name;
         EXPECT_NE(message.find(std::string("'") + missing.name + "'"), std::string::npos)
             << message;
@@ -204,7 +214,7 @@ TEST_F(WirePresence, EveryMissingFieldIsBadRequestAndChangesNothing) {
   // that matter, not a request the server refuses anyway).
   for (const Method& m : methods()) {
     if (std::string(m.name) == "load") continue;  // v0 was never saved: CHECKPOINT, tested below
-    const auto [code, message] = error_of(process_with(processor_, request(m.name, m.fields, nullptr), true));
+    const auto [code, message] = error_of(reply(request(m.name, m.fields, nullptr), true));
     EXPECT_EQ(code, 0) << m.name << ": " << message;
   }
   wire::ServerStats stats;
@@ -216,7 +226,7 @@ TEST_F(WirePresence, EveryMissingFieldIsBadRequestAndChangesNothing) {
 TEST_F(WirePresence, AnEmptyLoadDoesNotRollTheShardBack) {
   Golden g;
   g.message("load", kCall).stop();
-  const auto [code, message] = error_of(process_with(processor_, g.framed(), true));
+  const auto [code, message] = error_of(reply(g.framed(), true));
   EXPECT_EQ(code, wire::ErrorCode::BAD_REQUEST);
   EXPECT_NE(message.find("'run'"), std::string::npos) << message;
   EXPECT_EQ(state(), before_);
@@ -258,7 +268,7 @@ TEST_F(WirePresence, OutOfRangeFieldsAreBadRequests) {
        "sequence 0"},
   };
   for (const auto& [bytes, needle] : cases) {
-    const auto [code, message] = error_of(process_with(processor_, bytes, true));
+    const auto [code, message] = error_of(reply(bytes, true));
     EXPECT_EQ(code, wire::ErrorCode::BAD_REQUEST) << needle << ": " << message;
     EXPECT_NE(message.find(needle), std::string::npos) << message;
     EXPECT_EQ(state(), before_) << needle;

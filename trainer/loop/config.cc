@@ -202,6 +202,10 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("ps.max_rows", &c.ps.max_rows, 0, kBig),
       int_key("ps.admit_after", &c.ps.admit_after, 0, 255),
       float_key("ps.ttl_s", &c.ps.ttl_s, 0.0, 1e9),
+      string_key("ps.tls_cert", &c.ps.tls_cert),
+      string_key("ps.tls_key", &c.ps.tls_key),
+      string_key("ps.tls_ca", &c.ps.tls_ca),
+      string_key("ps.auth_token_file", &c.ps.auth_token_file),
   };
 }
 

@@ -70,6 +70,11 @@ struct PsOptions {
   int64_t max_rows = 0;
   int64_t admit_after = 0;
   double ttl_s = 0;
+  // Authentication, as the servers were started (README "The parameter
+  // server"): all three TLS files (PEM) for servers with --tls-*, the
+  // servers' token file for servers with --auth-token-file.
+  std::string tls_cert, tls_key, tls_ca;
+  std::string auth_token_file;
 };
 
 struct TrainConfig {

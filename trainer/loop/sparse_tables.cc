@@ -23,6 +23,8 @@ ps::ClientOptions client_options(const TrainConfig& config) {
   ps::ClientOptions options;
   options.max_frame_bytes = config.ps.max_frame_mib << 20;
   options.max_attempts = static_cast<int>(config.ps.retry_attempts);
+  options.tls = ps::TlsFiles{config.ps.tls_cert, config.ps.tls_key, config.ps.tls_ca};
+  options.auth_token_file = config.ps.auth_token_file;
   return options;
 }
 
