@@ -137,26 +137,43 @@ int64_t latest_step(const std::string& checkpoint_root) {
   return parse_step_name(name, latest);
 }
 
-void mark_latest(const std::string& checkpoint_root, int64_t step, LatestMove move) {
+void mark_latest(const std::string& checkpoint_root, int64_t step) {
   const int64_t current = latest_step(checkpoint_root);
-  HYBREC_CHECK(move == LatestMove::kRewindToBest || current <= step, kKind, " ",
-               (fs::path(checkpoint_root) / "latest").string(), " names ", step_dir_name(current),
-               "; refusing to move it back to the older ", step_dir_name(step),
-               " (latest never moves backwards)");
+  HYBREC_CHECK(current <= step, kKind, " ", (fs::path(checkpoint_root) / "latest").string(),
+               " names ", step_dir_name(current), "; refusing to move it back to the older ",
+               step_dir_name(step), " (latest never moves backwards)");
   write_text((fs::path(checkpoint_root) / "latest").string(), step_dir_name(step) + "\n");
 }
 
-std::string latest_checkpoint(const std::string& checkpoint_root) {
-  const fs::path latest = fs::path(checkpoint_root) / "latest";
-  std::ifstream in(latest);
+void mark_best(const std::string& checkpoint_root, int64_t step) {
+  write_text((fs::path(checkpoint_root) / "best").string(), step_dir_name(step) + "\n");
+}
+
+namespace {
+
+// The step directory a pointer file (`latest`, `best`) names, or "".
+std::string pointed_checkpoint(const std::string& checkpoint_root, const char* pointer) {
+  const fs::path file = fs::path(checkpoint_root) / pointer;
+  std::ifstream in(file);
   if (!in.good()) return "";
   std::string name;
   std::getline(in, name);
-  parse_step_name(name, latest);
+  parse_step_name(name, file);
   const fs::path dir = fs::path(checkpoint_root) / name;
-  HYBREC_CHECK(fs::exists(dir / "trainer.h5"), kKind, " ", latest.string(), " names ", dir.string(),
+  HYBREC_CHECK(fs::exists(dir / "trainer.h5"), kKind, " ", file.string(), " names ", dir.string(),
                ", which has no trainer.h5");
   return dir.string();
+}
+
+}  // namespace
+
+std::string latest_checkpoint(const std::string& checkpoint_root) {
+  return pointed_checkpoint(checkpoint_root, "latest");
+}
+
+std::string result_checkpoint(const std::string& checkpoint_root) {
+  const std::string best = pointed_checkpoint(checkpoint_root, "best");
+  return best.empty() ? latest_checkpoint(checkpoint_root) : best;
 }
 
 TrainerState read_trainer_checkpoint(const std::string& step_dir) {

@@ -7,11 +7,12 @@
 //   DIR/checkpoints/step-<N>/trainer.h5   params, adam_m, adam_v + attributes
 //   DIR/checkpoints/step-<N>/config.toml  the resolved config of the run
 //   DIR/checkpoints/latest                "step-<N>": the newest complete one
+//   DIR/checkpoints/best                  "step-<N>": the best validated one
 // Each file is written under a temporary name and renamed; `latest` moves
 // only after the step's files and the server snapshot are complete, so an
 // interrupted checkpoint leaves the previous one in force, and `latest`
-// never moves back to an older step (except explicitly, to the best step
-// of an early-stopped run).
+// never moves back to an older step. Resuming continues from `latest`;
+// evaluating a run uses `best`.
 //
 // trainer.h5 records ps_dir relative to the run directory (DIR above
 // checkpoints/) when it lies inside it, so a run can be moved and evaluated
@@ -48,21 +49,25 @@ struct TrainerState {
 std::string write_trainer_checkpoint(const std::string& checkpoint_root, const TrainerState& state,
                                      const std::string& config_toml);
 
-enum class LatestMove {
-  kForward,       // refuse a step below the current latest's
-  kRewindToBest,  // early stopping: back to the best validated step
-};
+// Points checkpoint_root/latest at step-<step>, atomically. `latest` never
+// moves backwards: throws (leaving it as it was) when it already names a
+// later step.
+void mark_latest(const std::string& checkpoint_root, int64_t step);
 
-// Points checkpoint_root/latest at step-<step>, atomically. With kForward,
-// throws (leaving `latest` as it was) when latest already names a later step.
-void mark_latest(const std::string& checkpoint_root, int64_t step,
-                 LatestMove move = LatestMove::kForward);
+// Points checkpoint_root/best at step-<step>, atomically: the best validated
+// checkpoint, the one a finished run is evaluated with (early stopping's
+// point). Unlike `latest` it may name an earlier step.
+void mark_best(const std::string& checkpoint_root, int64_t step);
 
 // The step checkpoint_root/latest names, or -1 when there is none.
 int64_t latest_step(const std::string& checkpoint_root);
 
 // The directory `latest` names, or "" when there is none.
 std::string latest_checkpoint(const std::string& checkpoint_root);
+
+// The directory `best` names, else `latest`'s, else "": the checkpoint that
+// stands for a run's result (what `hybrec eval RUN` loads).
+std::string result_checkpoint(const std::string& checkpoint_root);
 
 // Reads DIR/trainer.h5 of a step directory; errors name the file and what is wrong.
 TrainerState read_trainer_checkpoint(const std::string& step_dir);

@@ -151,6 +151,7 @@ void Run::checkpoint(int64_t step) {
                              to_toml(config_for_run_dir(config_, setup_.out_dir)));
     if (setup_.before_latest_moves) setup_.before_latest_moves(step);
     mark_latest(checkpoint_root_, step);
+    if (state_.best_step == step) mark_best(checkpoint_root_, step);
     log_.write({{"event", "checkpoint"},
                 {"step", step},
                 {"dir", (fs::path(checkpoint_root_) / step_dir_name(step)).string()}});
@@ -419,8 +420,9 @@ TrainSummary Run::run() {
   }
   // The model evaluated is the best validated one (early stopping's point).
   if (state_.best_step >= 0 && state_.best_step != step) {
+    // `latest` stays at the newest checkpoint (it never moves back);
+    // `best` already names this one.
     restore((fs::path(checkpoint_root_) / step_dir_name(state_.best_step)).string());
-    if (rank0_) mark_latest(checkpoint_root_, state_.best_step, LatestMove::kRewindToBest);
   } else if (last_checkpoint_ != step) {
     checkpoint(step);
   }

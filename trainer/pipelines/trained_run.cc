@@ -16,11 +16,11 @@ std::string checkpoint_step_dir(const std::string& checkpoint) {
   fs::path given = fs::path(checkpoint).lexically_normal();
   if (!given.has_filename() && given.has_parent_path()) given = given.parent_path();  // "DIR/"
   if (fs::exists(given / "trainer.h5")) return given.string();
-  const std::string latest = latest_checkpoint((fs::path(checkpoint) / "checkpoints").string());
-  HYBREC_CHECK(!latest.empty(), checkpoint,
+  const std::string result = result_checkpoint((fs::path(checkpoint) / "checkpoints").string());
+  HYBREC_CHECK(!result.empty(), checkpoint,
                " is neither a checkpoint step directory (with trainer.h5) nor a run directory "
-               "with checkpoints/latest");
-  return latest;
+               "with checkpoints/best or checkpoints/latest");
+  return result;
 }
 
 namespace {

@@ -20,8 +20,9 @@
 namespace hybrec::trainer {
 
 // The step directory CHECKPOINT names: CHECKPOINT itself when it holds
-// trainer.h5, else the run directory's checkpoints/latest. Throws naming
-// CHECKPOINT when it is neither.
+// trainer.h5, else the run directory's checkpoints/best (the best validated
+// step), else its checkpoints/latest. Throws naming CHECKPOINT when it is
+// neither.
 std::string checkpoint_step_dir(const std::string& checkpoint);
 
 struct TrainedRun {

@@ -52,9 +52,13 @@ TEST(CheckpointLatest, RefusesToMoveBackToAnOlderStep) {
   EXPECT_NE(message.find("back to the older step-000005"), std::string::npos) << message;
   EXPECT_EQ(bytes_of(root + "/latest"), before);
   EXPECT_EQ(latest_step(root), 20);
-  mark_latest(root, 20);                            // the same step again is no move back
-  mark_latest(root, 5, LatestMove::kRewindToBest);  // early stopping, explicitly
-  EXPECT_EQ(latest_step(root), 5);
+  mark_latest(root, 20);  // the same step again is no move back
+  // An early-stopped run's result is its best step, named by `best`, while
+  // `latest` stays at the newest.
+  EXPECT_EQ(result_checkpoint(root), (fs::path(root) / "step-000020").string());
+  mark_best(root, 5);
+  EXPECT_EQ(result_checkpoint(root), (fs::path(root) / "step-000005").string());
+  EXPECT_EQ(latest_step(root), 20);
 }
 
 TEST(CheckpointLatest, SnapshotDirIsRecordedRelativeToTheRunDir) {

@@ -52,7 +52,7 @@ class RunDir : public ::testing::Test {
     return run_command("cd " + cwd + " && " + kBin + " train " + config() + kArgs + args);
   }
   static std::vector<float> params_of(const std::string& run) {
-    return read_trainer_checkpoint(latest_checkpoint(run + "/checkpoints")).params;
+    return read_trainer_checkpoint(result_checkpoint(run + "/checkpoints")).params;
   }
   static double eval_ndcg(const std::string& cwd, const std::string& run, const std::string& out) {
     const auto r = run_command("cd " + cwd + " && " + kBin + " eval " + run + " --out " + out);

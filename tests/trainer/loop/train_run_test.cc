@@ -40,7 +40,7 @@ class TrainRun : public ::testing::Test {
   }
 
   static std::vector<float> final_params(const std::string& run) {
-    return read_trainer_checkpoint(latest_checkpoint(run + "/checkpoints")).params;
+    return read_trainer_checkpoint(result_checkpoint(run + "/checkpoints")).params;
   }
 
   static testing::TempDir* dir_;
