@@ -2,7 +2,9 @@
 // dataset, one rank with in-process parameter-server shards.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "run_testing.h"
 #include "trainer/loop/train_checkpoint.h"
@@ -78,6 +80,35 @@ TEST_F(TrainRun, ResumeReachesTheSameLossAsAnUninterruptedSyncRun) {
   ASSERT_EQ(lp["step"], 16);
   EXPECT_EQ(lw["loss"].get<double>(), lp["loss"].get<double>());
   EXPECT_EQ(final_params(whole), final_params(parts));
+}
+
+// Finding 6 of the integrity review: versioned snapshots were never pruned
+// (and two runs sharing servers wrote the same ps/v<step>). A run saves under
+// its own id and keeps the last train.keep_checkpoints snapshots and the
+// best validated one.
+TEST_F(TrainRun, SnapshotsAreKeptPerRunForTheLastNAndTheBest) {
+  const std::string run = train("retention",
+                                "--set train.sync=true --set train.max_steps=16 "
+                                "--set train.checkpoint_every=2 --set train.eval_every=4 "
+                                "--set train.patience=0 --set train.keep_checkpoints=2");
+  const TrainerState best = read_trainer_checkpoint(result_checkpoint(run + "/checkpoints"));
+  const TrainerState last = read_trainer_checkpoint(latest_checkpoint(run + "/checkpoints"));
+  ASSERT_EQ(last.step, 16);
+  ASSERT_FALSE(last.ps_run.empty());
+  EXPECT_EQ(best.ps_run, last.ps_run);
+  std::set<std::string> kept;
+  for (const auto& e : std::filesystem::directory_iterator(run + "/ps/runs/" + last.ps_run)) {
+    kept.insert(e.path().filename().string());
+  }
+  std::set<std::string> expected = {"v14", "v16", "v" + std::to_string(best.best_step)};
+  EXPECT_EQ(kept, expected) << "best step " << best.best_step;
+  // Only this run's namespace exists under the servers' dir.
+  size_t runs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(run + "/ps/runs")) runs += e.is_directory();
+  EXPECT_EQ(runs, 1u);
+  // And what is kept evaluates.
+  const auto r = run_command(kBin + " eval " + run + " --out " + run + "/eval.jsonl");
+  EXPECT_EQ(r.status, 0) << r.output;
 }
 
 TEST_F(TrainRun, HybridBeatsPopularityAndRandomOnWarmAndCfOnCold) {
