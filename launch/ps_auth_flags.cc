@@ -5,8 +5,9 @@ namespace hybrec::launch {
 void add_ps_auth_flags(Flags& flags, bool server) {
   const std::string side = server ? "this server's" : "the client's";
   flags.add("tls-cert", "FILE",
-            "mutual TLS: " + side + " certificate (PEM, signed by --tls-ca; "
-            "scripts/make-certs.sh makes a set)");
+            "mutual TLS: " + side +
+                " certificate (PEM, signed by --tls-ca; "
+                "scripts/make-certs.sh makes a set)");
   flags.add("tls-key", "FILE", "mutual TLS: the private key of --tls-cert (PEM)");
   flags.add("tls-ca", "FILE",
             server ? "mutual TLS: the CA that must sign every client's certificate"
@@ -18,8 +19,7 @@ void add_ps_auth_flags(Flags& flags, bool server) {
 }
 
 ps::TlsFiles tls_files(const Flags& flags) {
-  return ps::TlsFiles{flags.get("tls-cert", ""), flags.get("tls-key", ""),
-                      flags.get("tls-ca", "")};
+  return ps::TlsFiles{flags.get("tls-cert", ""), flags.get("tls-key", ""), flags.get("tls-ca", "")};
 }
 
 std::string auth_token_file(const Flags& flags) { return flags.get("auth-token-file", ""); }

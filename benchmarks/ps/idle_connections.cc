@@ -40,7 +40,8 @@ void health_with_idle(benchmark::State& state) {
   const int idle = static_cast<int>(state.range(0));
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 2 * idle + 256));
+  limit.rlim_cur =
+      std::max<rlim_t>(limit.rlim_cur, std::min<rlim_t>(limit.rlim_max, 2 * idle + 256));
   setrlimit(RLIMIT_NOFILE, &limit);
 
   ServerOptions options;

@@ -76,15 +76,16 @@ void admission_zipf(benchmark::State& state, int64_t ids, int64_t pulls) {
   state.counters["rows_stored"] = static_cast<double>(stored);
   state.counters["MiB"] = static_cast<double>(bytes) / (1 << 20);
   state.counters["ns_per_key"] = benchmark::Counter(
-      static_cast<double>(pulls) * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
-                                             benchmark::Counter::kInvert);
+      static_cast<double>(pulls) * 1e-9,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void eviction_sweep(benchmark::State& state) {
   const int64_t n = state.range(0);
   ps::RowTable table(bounds_spec(0, 1.0));
   std::vector<int64_t> keys(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) keys[i] = static_cast<int64_t>(static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
+  for (int64_t i = 0; i < n; ++i)
+    keys[i] = static_cast<int64_t>(static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
   std::vector<float> rows(keys.size() * kDim);
   table.pull(keys.data(), n, rows.data());
   int64_t evicted = 0;
@@ -96,8 +97,8 @@ void eviction_sweep(benchmark::State& state) {
   }
   if (evicted != n) state.SkipWithError("the sweep did not evict every row");
   state.counters["ms_per_million_rows"] = benchmark::Counter(
-      static_cast<double>(n) * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
-                                         benchmark::Counter::kInvert);
+      static_cast<double>(n) * 1e-9,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 void BM_AdmissionZipf(benchmark::State& state) { admission_zipf(state, 10'000'000, 4'000'000); }
@@ -114,7 +115,11 @@ BENCHMARK(BM_AdmissionZipf)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AdmissionZipfSmall)->ArgName("admit_after")->Arg(0)->Arg(4)->Iterations(1);
-BENCHMARK(BM_EvictionSweep)->ArgName("rows")->Arg(1'000'000)->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EvictionSweep)
+    ->ArgName("rows")
+    ->Arg(1'000'000)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EvictionSweepSmall)->ArgName("rows")->Arg(10'000)->Iterations(2);
 
 }  // namespace

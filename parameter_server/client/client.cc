@@ -307,8 +307,9 @@ void PsClient::prune(const std::string& run, const std::vector<int64_t>& keep) {
 }
 
 void PsClient::accept_restarts() {
-  impl_->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
-                 [](int, ShardChannel& c) { c.forget_incarnation(); })
+  impl_
+      ->fan_out(std::make_shared<Request::State>(), impl_->all_shards(),
+                [](int, ShardChannel& c) { c.forget_incarnation(); })
       .wait();
 }
 
@@ -346,14 +347,13 @@ std::vector<std::string> PsClient::stats() {
                   c.call("stats", [&](wire::ParameterServerClient& client) { client.stats(w); });
                   std::ostringstream text;
                   text << "shard " << w.shard_index << "/" << w.num_shards << " at "
-                       << c.endpoint().to_string() << " (incarnation " << w.incarnation
-                       << "): up " << w.uptime_s << " s, "
-                       << w.pull_requests << " pulls (" << w.keys_pulled << " keys), "
-                       << w.push_requests << " pushes (" << w.keys_pushed << " keys), "
-                       << w.rejected_requests << " rejected, " << w.rows_evicted
+                       << c.endpoint().to_string() << " (incarnation " << w.incarnation << "): up "
+                       << w.uptime_s << " s, " << w.pull_requests << " pulls (" << w.keys_pulled
+                       << " keys), " << w.push_requests << " pushes (" << w.keys_pushed
+                       << " keys), " << w.rejected_requests << " rejected, " << w.rows_evicted
                        << " rows evicted, " << w.pushes_unadmitted
-                       << " pushed keys not admitted, last checkpoint "
-                       << w.last_checkpoint_version << "\n";
+                       << " pushed keys not admitted, last checkpoint " << w.last_checkpoint_version
+                       << "\n";
                   for (const auto& t : w.tables) {
                     text << "  table " << describe(from_wire(t.spec)) << ": " << t.rows << " rows, "
                          << t.bytes << " bytes\n";

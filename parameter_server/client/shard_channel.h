@@ -286,7 +286,7 @@ class ShardChannel {
       if (field_type == at::protocol::T_STOP) break;
       if (field_id == 0 && field_type == at::protocol::T_STRUCT) {
         got_rows = read_pull_reply(consume);
-            } else if (field_id == 1 && field_type == at::protocol::T_STRUCT) {
+      } else if (field_id == 1 && field_type == at::protocol::T_STRUCT) {
         error.read(&in);
         got_error = true;
       } else {

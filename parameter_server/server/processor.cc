@@ -59,7 +59,6 @@ void finish_reading(at::protocol::TProtocol* in) {
   in->getTransport()->readEnd();
 }
 
-
 using Fields = std::initializer_list<std::pair<bool, const char*>>;
 
 // The first field of `fields` (present?, name) that is absent, or nullptr.
@@ -75,8 +74,7 @@ const char* first_missing(Fields fields) {
 // BAD_REQUEST and never reaches the handler.
 template <typename Args, typename Result, typename Presence, typename Handle>
 void serve_call(PsService& service, const char* name, at::protocol::TProtocol* in,
-                at::protocol::TProtocol* out, int32_t seqid, Presence&& presence,
-                Handle&& handle) {
+                at::protocol::TProtocol* out, int32_t seqid, Presence&& presence, Handle&& handle) {
   Args args;
   args.read(in);
   finish_reading(in);
@@ -214,14 +212,16 @@ void PsProcessor::auth_begin(at::protocol::TProtocol* in, at::protocol::TProtoco
   finish_reading(in);
   wire::ParameterServer_auth_begin_result result;
   if (token_.empty()) {
-    set_error(result, unauthenticated(
-        "token authentication refused: this server was started without --auth-token-file"));
+    set_error(
+        result,
+        unauthenticated(
+            "token authentication refused: this server was started without --auth-token-file"));
   } else if (connection == nullptr) {
     set_error(result, unauthenticated("token authentication needs a connection"));
   } else if (args.client_nonce.size() != kAuthNonceBytes) {
     set_error(result, unauthenticated("auth_begin: client nonce of " +
-                                       std::to_string(args.client_nonce.size()) +
-                                       " bytes, expected " + std::to_string(kAuthNonceBytes)));
+                                      std::to_string(args.client_nonce.size()) +
+                                      " bytes, expected " + std::to_string(kAuthNonceBytes)));
   } else {
     connection->authenticated = false;
     connection->client_nonce = args.client_nonce;
@@ -240,8 +240,10 @@ void PsProcessor::auth_finish(at::protocol::TProtocol* in, at::protocol::TProtoc
   finish_reading(in);
   wire::ParameterServer_auth_finish_result result;
   if (token_.empty()) {
-    set_error(result, unauthenticated(
-        "token authentication refused: this server was started without --auth-token-file"));
+    set_error(
+        result,
+        unauthenticated(
+            "token authentication refused: this server was started without --auth-token-file"));
   } else if (connection == nullptr || connection->server_nonce.empty()) {
     set_error(result, unauthenticated("auth_finish without auth_begin on this connection"));
   } else {
@@ -251,7 +253,7 @@ void PsProcessor::auth_finish(at::protocol::TProtocol* in, at::protocol::TProtoc
     connection->authenticated = proofs_equal(args.client_proof, want);
     if (!connection->authenticated) {
       set_error(result, unauthenticated("wrong token: the client's proof does not match this "
-                                         "server's --auth-token-file"));
+                                        "server's --auth-token-file"));
     }
   }
   write_reply(out, "auth_finish", seqid, result);
@@ -287,8 +289,8 @@ void PsProcessor::pull(at::protocol::TProtocol* in, at::protocol::TProtocol* out
 
   ReplyBuffer reply(*static_cast<at::transport::TMemoryBuffer*>(out->getTransport().get()));
   try {
-    if (const char* missing = first_missing(
-            {{has_table, "table"}, {has_keys, "keys"}, {has_mode, "mode"}})) {
+    if (const char* missing =
+            first_missing({{has_table, "table"}, {has_keys, "keys"}, {has_mode, "mode"}})) {
       throw service_->missing_field("pull", missing);
     }
     // Field for field what ParameterServer_pull_result::write sends for a
@@ -312,11 +314,8 @@ void PsProcessor::pull(at::protocol::TProtocol* in, at::protocol::TProtocol* out
     out->writeFieldEnd();
   } catch (const wire::PsError& error) {
     reply.discard();
-    out->writeMessageBegin("pull", at::protocol::T_REPLY, seqid);
-    out->writeStructBegin("ParameterServer_pull_result");
-    out->writeFieldBegin("error", at::protocol::T_STRUCT, 1);
-    error.write(out);
-    out->writeFieldEnd();
+    write_error_reply(out, "pull", seqid, error);
+    return;
   }
   out->writeFieldStop();
   out->writeStructEnd();

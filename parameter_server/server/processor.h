@@ -47,11 +47,10 @@ class PsProcessor : public wire::ParameterServerProcessor {
                         int32_t seqid);
   void pull(apache::thrift::protocol::TProtocol* in, apache::thrift::protocol::TProtocol* out,
             int32_t seqid);
-  void auth_begin(apache::thrift::protocol::TProtocol* in,
-                  apache::thrift::protocol::TProtocol* out, int32_t seqid, Connection* connection);
+  void auth_begin(apache::thrift::protocol::TProtocol* in, apache::thrift::protocol::TProtocol* out,
+                  int32_t seqid, Connection* connection);
   void auth_finish(apache::thrift::protocol::TProtocol* in,
-                   apache::thrift::protocol::TProtocol* out, int32_t seqid,
-                   Connection* connection);
+                   apache::thrift::protocol::TProtocol* out, int32_t seqid, Connection* connection);
 
   std::shared_ptr<PsService> service_;
   const std::string token_;

@@ -156,16 +156,16 @@ PsServer::PsServer(ServerOptions options) : options_(std::move(options)) {
       socket = std::make_shared<EagerListener<att::TNonblockingSSLServerSocket>>(
           options_.bind_address, options_.port, tls_factory);
     } else {
-      socket = std::make_shared<EagerListener<att::TNonblockingServerSocket>>(
-          options_.bind_address, options_.port);
+      socket = std::make_shared<EagerListener<att::TNonblockingServerSocket>>(options_.bind_address,
+                                                                              options_.port);
     }
   } catch (const at::TException& e) {
     HYBREC_THROW("cannot listen on ", options_.bind_address, ":", options_.port, ": ", e.what());
   }
   port_ = socket->getListenPort();
 
-  workers_ = at::concurrency::ThreadManager::newSimpleThreadManager(
-      static_cast<size_t>(options_.threads));
+  workers_ =
+      at::concurrency::ThreadManager::newSimpleThreadManager(static_cast<size_t>(options_.threads));
   workers_->threadFactory(std::make_shared<at::concurrency::ThreadFactory>());
   workers_->start();
 

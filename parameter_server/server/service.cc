@@ -66,9 +66,9 @@ void check_finite(const char* what, const float* values, int64_t n, int64_t dim,
 // OS, mixed with the clock in case the random device is weak.
 int64_t new_incarnation() {
   std::random_device device;
-  const uint64_t bits = (static_cast<uint64_t>(device()) << 32) ^ device() ^
-                        static_cast<uint64_t>(
-                            std::chrono::system_clock::now().time_since_epoch().count());
+  const uint64_t bits =
+      (static_cast<uint64_t>(device()) << 32) ^ device() ^
+      static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   const int64_t id = static_cast<int64_t>(mix13(bits) >> 1);
   return id == 0 ? 1 : id;
 }
@@ -116,10 +116,9 @@ void PsService::check_owned(const char* what, const std::string& table, const in
     const int owner = slicer_->shard_of(keys[i]);
     if (owner != options_.shard.index) {
       HYBREC_PS_REJECT(ErrorCode::kWrongShard, what, " of table '", table, "': key ", keys[i],
-                       " (position ", i, ") belongs to shard ", owner, " of ",
-                       options_.shard.count, " under routing '", kJumpRouting,
-                       "', not to this shard ", options_.shard.index,
-                       "; the request was rejected whole and stored nothing");
+                       " (position ", i, ") belongs to shard ", owner, " of ", options_.shard.count,
+                       " under routing '", kJumpRouting, "', not to this shard ",
+                       options_.shard.index, "; the request was rejected whole and stored nothing");
     }
   }
 }
@@ -240,8 +239,8 @@ void PsService::push(wire::Ack& ack, const std::string& table, const std::string
   with_rows("push", "grads", table, keys, grads,
             [&](RowTable& t, const int64_t* k, int64_t n, const float* g) {
               if (client_id != 0 && sequence < 1) {
-                HYBREC_PS_REJECT(ErrorCode::kBadRequest, "push: sequence ", sequence,
-                                 " of client ", client_id, " must be >= 1 (pushes count from 1)");
+                HYBREC_PS_REJECT(ErrorCode::kBadRequest, "push: sequence ", sequence, " of client ",
+                                 client_id, " must be >= 1 (pushes count from 1)");
               }
               std::unique_lock<std::mutex> once;
               if (client_id != 0) {

@@ -321,9 +321,11 @@ void read_table(hid_t tables, const std::string& name, const std::string& path, 
   }
 }
 
-void read_shard_file(const std::string& path, const Manifest& manifest, int file_index,
-                     bool resharding, ShardId shard, const Slicer& slicer, const RowStore& current,
-                     RowStore& out, LoadState& load) {
+// Returns the version the file records. own_clock: the file may record
+// another version than the manifest (see read_checkpoint).
+int64_t read_shard_file(const std::string& path, const Manifest& manifest, int file_index,
+                        bool own_clock, bool resharding, ShardId shard, const Slicer& slicer,
+                        const RowStore& current, RowStore& out, LoadState& load) {
   storage::hdf5::Lock lock(kCheckpointFile);
   Handle fapl = file_access_props(path);
   Handle file = open_file_handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), "H5Fopen", path);
@@ -335,7 +337,7 @@ void read_shard_file(const std::string& path, const Manifest& manifest, int file
     HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": format_version ", format,
                      ", this server reads format ", kCheckpointFormatVersion);
   }
-  if (version != manifest.version) {
+  if (version != manifest.version && !own_clock) {
     HYBREC_PS_REJECT(ErrorCode::kCheckpoint, "checkpoint file ", path, ": version ", version,
                      " but the manifest says version ", manifest.version,
                      " (a shard's file from another save)");
@@ -364,6 +366,7 @@ void read_shard_file(const std::string& path, const Manifest& manifest, int file
     name.resize(static_cast<size_t>(size));
     read_table(tables, name, path, resharding, shard, slicer, current, out, load);
   }
+  return version;
 }
 
 }  // namespace
@@ -458,10 +461,18 @@ LoadedCheckpoint read_checkpoint(const std::string& root, const std::string& nam
   loaded.version = manifest.version;
   loaded.written_by_shards = manifest.num_shards;
   LoadState load;
+  // Shards write "latest" on their own clocks, and only shard 0 writes its
+  // manifest, so a shard's own file may continue from another version than
+  // shard 0's: restoring that one file is restoring exactly what the shard
+  // held. Reading every file (resharding) would mix states of different
+  // versions, and an explicit v<version> is one save: both must agree.
+  const bool own_clock = name == kLatestCheckpoint && !resharding;
   for (int i : files) {
     const std::string path = dir + "/" + shard_file_name(i, manifest.num_shards);
     as_checkpoint_error([&] {
-      read_shard_file(path, manifest, i, resharding, shard, slicer, current, *loaded.store, load);
+      const int64_t version = read_shard_file(path, manifest, i, own_clock, resharding, shard,
+                                              slicer, current, *loaded.store, load);
+      if (own_clock) loaded.version = version;
     });
   }
   // Keys are unique within a table, so fewer distinct rows than rows read

@@ -30,10 +30,10 @@ struct Bucket {
 struct RowTable::Stripe {
   mutable std::mutex mutex;
   std::vector<Bucket, HugePageAllocator<Bucket>> buckets;  // power-of-two size, linear probing
-  int64_t count = 0;             // rows stored
-  uint32_t next_slot = 0;        // slots ever handed out
-  std::vector<uint32_t> free_slots;  // of evicted rows, reused first
-  std::vector<float*> chunks;  // owned by the table's arena
+  int64_t count = 0;                                       // rows stored
+  uint32_t next_slot = 0;                                  // slots ever handed out
+  std::vector<uint32_t> free_slots;                        // of evicted rows, reused first
+  std::vector<float*> chunks;                              // owned by the table's arena
 
   float* slot(uint32_t s, int64_t slot_floats) const {
     return chunks[s >> kChunkShift] + static_cast<int64_t>(s & (kSlotsPerChunk - 1)) * slot_floats;

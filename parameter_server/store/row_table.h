@@ -31,8 +31,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <shared_mutex>
 #include <memory>
+#include <shared_mutex>
 #include <vector>
 
 #include "parameter_server/wire/table_spec.h"

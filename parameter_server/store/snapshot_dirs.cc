@@ -47,11 +47,11 @@ int64_t version_of(const std::string& name) {
 }  // namespace
 
 void check_run_id(const std::string& run) {
-  const bool ok = !run.empty() && run.size() <= 64 &&
-                  std::all_of(run.begin(), run.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '_' || c == '-';
-                  });
+  const bool ok =
+      !run.empty() && run.size() <= 64 && std::all_of(run.begin(), run.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+      });
   if (!ok) {
     HYBREC_PS_REJECT(ErrorCode::kBadRequest, "run id '", run.substr(0, 80),
                      "' must be 1 to 64 of A-Z, a-z, 0-9, '_' and '-'");

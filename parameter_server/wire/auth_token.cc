@@ -43,8 +43,8 @@ std::string random_nonce() {
 
 std::string auth_proof(const std::string& token, bool server, const std::string& client_nonce,
                        const std::string& server_nonce) {
-  const std::string label = server ? std::string("hybrec-ps server\0", 17)
-                                   : std::string("hybrec-ps client\0", 17);
+  const std::string label =
+      server ? std::string("hybrec-ps server\0", 17) : std::string("hybrec-ps client\0", 17);
   const std::string message = label + client_nonce + server_nonce;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

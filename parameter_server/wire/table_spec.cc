@@ -62,8 +62,8 @@ void validate(const TableSpec& spec) {
                      " is negative (0 means no cap)");
   }
   if (spec.admit_after < 0 || spec.admit_after > 255) {
-    HYBREC_PS_REJECT(ErrorCode::kBadSpec, "table '", spec.name, "': admit_after ",
-                     spec.admit_after, " out of range [0, 255]");
+    HYBREC_PS_REJECT(ErrorCode::kBadSpec, "table '", spec.name, "': admit_after ", spec.admit_after,
+                     " out of range [0, 255]");
   }
   check("ttl_s", spec.ttl_s, 0.0, 1e9);
   if (spec.optimizer == Optimizer::kAdam) {
@@ -109,8 +109,8 @@ std::string describe(const TableSpec& spec) {
     out << ", beta1=" << spec.beta1 << ", beta2=" << spec.beta2
         << ", weight_decay=" << spec.weight_decay;
   }
-  out << ", init_scale=" << spec.init_scale << ", seed=" << spec.seed << ", " << spec.routing
-      << "/" << spec.num_shards;
+  out << ", init_scale=" << spec.init_scale << ", seed=" << spec.seed << ", " << spec.routing << "/"
+      << spec.num_shards;
   if (spec.max_rows > 0) out << ", max_rows=" << spec.max_rows;
   if (spec.admit_after > 1) out << ", admit_after=" << spec.admit_after;
   if (spec.ttl_s > 0) out << ", ttl_s=" << spec.ttl_s;

@@ -1,7 +1,7 @@
 #include "parameter_server/wire/tls.h"
 
-#include <thrift/transport/TSSLSocket.h>
 #include <signal.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <unistd.h>
 
 #include "hybrec/kernels/error.h"
@@ -36,7 +36,8 @@ std::shared_ptr<att::TSSLSocketFactory> make_tls_factory(const TlsFiles& files, 
   try {
     factory->loadCertificate(files.cert.c_str());
   } catch (const att::TSSLException& e) {
-    HYBREC_THROW(flag_prefix, "cert '", files.cert, "' is not a usable PEM certificate: ", e.what());
+    HYBREC_THROW(flag_prefix, "cert '", files.cert,
+                 "' is not a usable PEM certificate: ", e.what());
   }
   try {
     factory->loadPrivateKey(files.key.c_str());

@@ -29,22 +29,21 @@ wire::TableSpec to_wire(const TableSpec& spec) {
 
 const char* missing_field(const wire::TableSpec& spec) {
   const auto& set = spec.__isset;
-  const std::pair<bool, const char*> fields[] = {
-      {set.name, "spec.name"},
-      {set.dim, "spec.dim"},
-      {set.optimizer, "spec.optimizer"},
-      {set.learning_rate, "spec.learning_rate"},
-      {set.eps, "spec.eps"},
-      {set.beta1, "spec.beta1"},
-      {set.beta2, "spec.beta2"},
-      {set.weight_decay, "spec.weight_decay"},
-      {set.init_scale, "spec.init_scale"},
-      {set.seed, "spec.seed"},
-      {set.num_shards, "spec.num_shards"},
-      {set.routing, "spec.routing"},
-      {set.max_rows, "spec.max_rows"},
-      {set.admit_after, "spec.admit_after"},
-      {set.ttl_s, "spec.ttl_s"}};
+  const std::pair<bool, const char*> fields[] = {{set.name, "spec.name"},
+                                                 {set.dim, "spec.dim"},
+                                                 {set.optimizer, "spec.optimizer"},
+                                                 {set.learning_rate, "spec.learning_rate"},
+                                                 {set.eps, "spec.eps"},
+                                                 {set.beta1, "spec.beta1"},
+                                                 {set.beta2, "spec.beta2"},
+                                                 {set.weight_decay, "spec.weight_decay"},
+                                                 {set.init_scale, "spec.init_scale"},
+                                                 {set.seed, "spec.seed"},
+                                                 {set.num_shards, "spec.num_shards"},
+                                                 {set.routing, "spec.routing"},
+                                                 {set.max_rows, "spec.max_rows"},
+                                                 {set.admit_after, "spec.admit_after"},
+                                                 {set.ttl_s, "spec.ttl_s"}};
   for (const auto& [present, field] : fields) {
     if (!present) return field;
   }

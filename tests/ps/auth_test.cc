@@ -16,8 +16,8 @@
 #include "ParameterServer.h"
 #include "hybrec/kernels/error.h"
 #include "parameter_server/client/client.h"
-#include "parameter_server/wire/errors.h"
 #include "parameter_server/wire/auth_token.h"
+#include "parameter_server/wire/errors.h"
 #include "ps_testing.h"
 #include "server_harness.h"
 

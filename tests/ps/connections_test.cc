@@ -76,7 +76,8 @@ TEST(PsServerConnections, ConnectionStalledMidFrameIsDropped) {
   const int fd = connect_loopback(server.port());
   ASSERT_GE(fd, 0);
   const unsigned char half_frame[] = {0, 0, 1, 0, 0x80, 0x01};  // 256-byte frame, 2 bytes sent
-  ASSERT_EQ(::send(fd, half_frame, sizeof(half_frame), 0), static_cast<ssize_t>(sizeof(half_frame)));
+  ASSERT_EQ(::send(fd, half_frame, sizeof(half_frame), 0),
+            static_cast<ssize_t>(sizeof(half_frame)));
   pollfd p{fd, POLLIN, 0};
   ASSERT_EQ(::poll(&p, 1, 10000), 1) << "not dropped within 10 s";
   char byte;

@@ -106,9 +106,9 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
   // once wrote ps/v0 on their own). The well-formed save/load frames name
   // only invalid run ids, which must be refused.
   const std::string checkpoints = dir.path() + "/checkpoints";
-  auto server = start_server(log, {"--port", "0", "--max-frame-mib", std::to_string(kMaxFrameMib),
-                                   "--idle-timeout-s", std::to_string(kIdleTimeoutS),
-                                   "--checkpoint-dir", checkpoints});
+  auto server = start_server(
+      log, {"--port", "0", "--max-frame-mib", std::to_string(kMaxFrameMib), "--idle-timeout-s",
+            std::to_string(kIdleTimeoutS), "--checkpoint-dir", checkpoints});
   ASSERT_TRUE(server->running()) << tail(read_file(log));
   const pid_t pid = server->pid();
   ASSERT_GT(pid, 0) << "the server has no pid";
@@ -178,7 +178,8 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
       }
     });
   }
-  threads.emplace_back([&] { slow_connections(port, splitmix64(seed + 99), snap, tally, failures); });
+  threads.emplace_back(
+      [&] { slow_connections(port, splitmix64(seed + 99), snap, tally, failures); });
   for (auto& t : threads) t.join();
   const double fuzz_s = std::chrono::duration<double>(Clock::now() - start).count();
 
@@ -369,7 +370,8 @@ TEST(PsFuzz, AClientThatStopsReadingRepliesCannotHoldAConnectionForever) {
   // 1 MiB replies, requested until the socket buffers are full, never read.
   std::vector<int64_t> keys(256);
   for (size_t i = 0; i < keys.size(); ++i) keys[i] = static_cast<int64_t>(i);
-  const std::string pull = framed(encode([&](auto& cl) { cl.send_pull(kFuzzTable, pack(keys), wire::PullMode::TRAIN); }));
+  const std::string pull = framed(
+      encode([&](auto& cl) { cl.send_pull(kFuzzTable, pack(keys), wire::PullMode::TRAIN); }));
   Conn greedy(port);
   ASSERT_TRUE(greedy.ok()) << greedy.error();
   int requests = 0;

@@ -81,7 +81,8 @@ inline std::string hex(const std::string& s) {
 }
 
 // Payloads as packed little-endian bytes, per the contract.
-inline const std::string kKeys = std::string("\x07\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16);
+inline const std::string kKeys =
+    std::string("\x07\0\0\0\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff", 16);
 inline const std::string kRows = std::string("\0\0\x80\x3f\0\0\0\xc0", 8);  // 1.0f, -2.0f
 
 // A framed request run through processor; returns its reply. memory_reply:

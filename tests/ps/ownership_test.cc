@@ -77,7 +77,8 @@ TEST_F(Ownership, ForeignKeysAreWrongShardAndNothingOfTheRequestIsStored) {
   const std::string keys = pack_keys(mixed.data(), static_cast<int64_t>(mixed.size()));
   std::vector<float> grads(mixed.size() * kDim, 1.0f);
   const std::string g = pack_floats(grads.data(), static_cast<int64_t>(grads.size()));
-  const std::string needle = "key " + std::to_string(theirs_[0]) + " (position 10) belongs to shard 1";
+  const std::string needle =
+      "key " + std::to_string(theirs_[0]) + " (position 10) belongs to shard 1";
   std::string before;
   calls_.pull(before, "items", pack_keys(mine_.data(), 50), wire::PullMode::READ_ONLY);
   expect_code([&] { calls_.pull(out, "items", keys); }, wire::ErrorCode::WRONG_SHARD, needle);

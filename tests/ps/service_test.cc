@@ -32,7 +32,7 @@ class ServiceTest : public ::testing::Test {
     service_.create_table(to_wire(spec));
     keys_ = {1, 2, 3};
     std::vector<float> grads(keys_.size() * kDim, 0.25f);
-      service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0,
+    service_.push("items", pack_keys(keys_.data(), 3), pack_floats(grads.data(), grads.size()), 0,
                   0);
     before_ = rows();
   }

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "parameter_server/server/service.h"
 #include "parameter_server/wire/errors.h"
@@ -104,7 +104,8 @@ TEST(SnapshotDirs, PruneKeepsExactlyTheListedVersions) {
 }
 
 TEST(SnapshotDirs, RunIdsAreOneSafePathComponent) {
-  for (const std::string& bad : std::vector<std::string>{"", "..", "a/b", "a b", "../../etc", std::string(65, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "..", "a/b", "a b", "../../etc", std::string(65, 'a')}) {
     EXPECT_THROW(check_run_id(bad), RequestError) << bad;
   }
   check_run_id("r0123456789abcdef");

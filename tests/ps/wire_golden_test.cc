@@ -95,7 +95,9 @@ Golden& spec_fields(Golden& g) {
 constexpr int64_t kIncarnation = 0x0123456789abcdefLL;
 const std::string kNonce(32, '\x5a');  // auth nonces and proofs are 32 raw bytes
 
-Golden& ack(Golden& g) { return g.field(kStruct, 0).field(kI64, 1).i64(kIncarnation).stop().stop(); }
+Golden& ack(Golden& g) {
+  return g.field(kStruct, 0).field(kI64, 1).i64(kIncarnation).stop().stop();
+}
 
 TEST(WireGolden, VersionIsTwo) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 2); }
 
@@ -438,10 +440,18 @@ TEST(WireGolden, ServerProcessorRepliesAreTheGeneratedBytes) {
           .i64(0)
           .stop()
           .framed(),
-      Golden().message("save", kCall).field(kString, 1).str("r").field(kI64, 2).i64(1).stop().framed(),
+      Golden()
+          .message("save", kCall)
+          .field(kString, 1)
+          .str("r")
+          .field(kI64, 2)
+          .i64(1)
+          .stop()
+          .framed(),
   };
   for (const std::string& request : requests) {
-    EXPECT_EQ(hex(process_with(server, request, true)), hex(process_with(generated, request, true)));
+    EXPECT_EQ(hex(process_with(server, request, true)),
+              hex(process_with(generated, request, true)));
     EXPECT_EQ(hex(process_with(server, request, false)),
               hex(process_with(generated, request, false)));
     // Behind bytes already in the buffer (the server's 4-byte frame

@@ -129,12 +129,12 @@ class WirePresence : public ::testing::Test {
     calls.create_table(to_wire(testing::test_spec("items", 4, Optimizer::kSgd)));
     std::vector<int64_t> keys = {5, 6};
     std::vector<float> grads(8, 0.5f);
-    calls.push("items", testing::pack_keys(keys.data(), 2),
-               testing::pack_floats(grads.data(), 8), 0, 0);
+    calls.push("items", testing::pack_keys(keys.data(), 2), testing::pack_floats(grads.data(), 8),
+               0, 0);
     // A snapshot of version 3, then more training: a rollback would show.
     calls.save(3, "r1");
-    calls.push("items", testing::pack_keys(keys.data(), 2),
-               testing::pack_floats(grads.data(), 8), 0, 0);
+    calls.push("items", testing::pack_keys(keys.data(), 2), testing::pack_floats(grads.data(), 8),
+               0, 0);
     before_ = state();
   }
 
@@ -234,11 +234,32 @@ TEST_F(WirePresence, AnEmptyLoadDoesNotRollTheShardBack) {
 
 TEST_F(WirePresence, OutOfRangeFieldsAreBadRequests) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {Golden().message("save", kCall).field(kString, 1).str("r1").field(kI64, 2).i64(-1).stop().framed(),
+      {Golden()
+           .message("save", kCall)
+           .field(kString, 1)
+           .str("r1")
+           .field(kI64, 2)
+           .i64(-1)
+           .stop()
+           .framed(),
        "negative"},
-      {Golden().message("save", kCall).field(kString, 1).str("../x").field(kI64, 2).i64(1).stop().framed(),
+      {Golden()
+           .message("save", kCall)
+           .field(kString, 1)
+           .str("../x")
+           .field(kI64, 2)
+           .i64(1)
+           .stop()
+           .framed(),
        "run id"},
-      {Golden().message("load", kCall).field(kString, 1).str("").field(kI64, 2).i64(3).stop().framed(),
+      {Golden()
+           .message("load", kCall)
+           .field(kString, 1)
+           .str("")
+           .field(kI64, 2)
+           .i64(3)
+           .stop()
+           .framed(),
        "run id"},
       {Golden()
            .message("pull", kCall)

@@ -14,18 +14,18 @@ SnapshotRows::SnapshotRows(const std::string& ps_dir, const std::string& run, in
   const ps::RowStore empty;
   ps::JumpHashSlicer one_shard(1);
   const std::string root = run.empty() ? ps_dir : ps::run_snapshot_root(ps_dir, run);
-  ps::LoadedCheckpoint loaded = ps::read_checkpoint(root, ps::checkpoint_name(version),
-                                                    ps::ShardId{0, 1}, one_shard, empty);
+  ps::LoadedCheckpoint loaded =
+      ps::read_checkpoint(root, ps::checkpoint_name(version), ps::ShardId{0, 1}, one_shard, empty);
   store_ = std::move(loaded.store);
 }
 
 SnapshotRows::~SnapshotRows() = default;
 
 RowFetcher SnapshotRows::fetcher() {
-  return [store = store_.get()](const std::string& table, const int64_t* keys, int64_t n,
-                                float* out) {
-    store->table(table).pull(keys, n, out, ps::PullMode::kReadOnly);
-  };
+  return
+      [store = store_.get()](const std::string& table, const int64_t* keys, int64_t n, float* out) {
+        store->table(table).pull(keys, n, out, ps::PullMode::kReadOnly);
+      };
 }
 
 }  // namespace hybrec::trainer

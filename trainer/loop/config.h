@@ -43,7 +43,7 @@ struct TrainOptions {
   // Parameter-server snapshots kept per run: the last N checkpoints' and the
   // best validated one's; older ones are deleted on the servers.
   int64_t keep_checkpoints = 3;
-  int64_t log_every_s = 10;      // plain progress lines when stderr is not a terminal
+  int64_t log_every_s = 10;  // plain progress lines when stderr is not a terminal
   // Compute threads per rank; 0 = cores / local ranks. Default 1: at the
   // default shapes a step is too small to split (2 threads ran 0.5-0.7x as
   // fast as 1 on the 2-core machine); scale with ranks instead.

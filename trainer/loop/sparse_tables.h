@@ -43,9 +43,7 @@ class SparseTables {
 
   void save(const std::string& run, int64_t version) { client_.save(run, version); }
   void load(const std::string& run, int64_t version) { client_.load(run, version); }
-  void prune(const std::string& run, const std::vector<int64_t>& keep) {
-    client_.prune(run, keep);
-  }
+  void prune(const std::string& run, const std::vector<int64_t>& keep) { client_.prune(run, keep); }
 
  private:
   ps::PsClient client_;

@@ -111,8 +111,7 @@ std::string write_trainer_checkpoint(const std::string& checkpoint_root, const T
         h5::write_int64_attr(file, "ps_version", s.ps_version, temp);
         const std::string ps_dir = path_for_run_dir(s.ps_dir, run_dir_of(checkpoint_root));
         h5::write_string_attr(file, "ps_dir", ps_dir.empty() ? std::string(" ") : ps_dir, temp);
-        h5::write_string_attr(file, "ps_run", s.ps_run.empty() ? std::string(" ") : s.ps_run,
-                              temp);
+        h5::write_string_attr(file, "ps_run", s.ps_run.empty() ? std::string(" ") : s.ps_run, temp);
         h5::write_int64_attr(file, "best_step", s.best_step, temp);
         h5::write_double_attr(file, "best_metric", s.best_metric, temp);
         h5::write_int64_attr(file, "evals_since_best", s.evals_since_best, temp);

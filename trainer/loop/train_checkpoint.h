@@ -27,12 +27,12 @@
 namespace hybrec::trainer {
 
 struct TrainerState {
-  int64_t step = 0;            // steps completed
-  int64_t ranks = 1;           // trainer ranks that wrote it (readers are strided by it)
-  int64_t ps_version = -1;     // parameter-server snapshot version; -1 = no id tables
-  std::string ps_dir;          // where the servers keep their snapshots (as the
-                               // current directory sees it: the reader resolves
-                               // what trainer.h5 records against the run dir)
+  int64_t step = 0;         // steps completed
+  int64_t ranks = 1;        // trainer ranks that wrote it (readers are strided by it)
+  int64_t ps_version = -1;  // parameter-server snapshot version; -1 = no id tables
+  std::string ps_dir;       // where the servers keep their snapshots (as the
+                            // current directory sees it: the reader resolves
+                            // what trainer.h5 records against the run dir)
   // The run id the snapshots are saved under (ps_dir/runs/<ps_run>/); empty
   // in checkpoints from before run namespaces (ps_dir/v<version>).
   std::string ps_run;

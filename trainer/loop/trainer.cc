@@ -9,8 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "hybrec/kernels/error.h"

@@ -70,8 +70,8 @@ std::vector<EvalResult> evaluate_trained_run(const TrainedRun& run, Communicator
   } else {
     RowFetcher fetch;
     if (run.config.model.use_id) {
-      rows = std::make_unique<SnapshotRows>(run.state.ps_dir, run.state.ps_run,
-                                            run.state.ps_version);
+      rows =
+          std::make_unique<SnapshotRows>(run.state.ps_dir, run.state.ps_run, run.state.ps_version);
       fetch = rows->fetcher();
     }
     scorer = std::make_unique<ModelScorer>(run.model, run.state.params.data(), run.data, fetch);

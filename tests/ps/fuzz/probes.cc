@@ -182,7 +182,8 @@ Probe make_probe(Rng& rng, const Snapshot& snap) {
     }
     case 7:
       p = {"pull with keys not a multiple of 8 bytes", "", Call::kPull, 3, ""};
-      message = encode([&](auto& c) { c.send_pull(kTable, ragged_keys(rng, keys), wire::PullMode::TRAIN); });
+      message = encode(
+          [&](auto& c) { c.send_pull(kTable, ragged_keys(rng, keys), wire::PullMode::TRAIN); });
       break;
     case 8: {
       const char* names[] = {"items2", "Items", "", "item", "items ", "itemsitems"};

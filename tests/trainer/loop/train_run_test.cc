@@ -104,7 +104,8 @@ TEST_F(TrainRun, SnapshotsAreKeptPerRunForTheLastNAndTheBest) {
   EXPECT_EQ(kept, expected) << "best step " << best.best_step;
   // Only this run's namespace exists under the servers' dir.
   size_t runs = 0;
-  for (const auto& e : std::filesystem::directory_iterator(run + "/ps/runs")) runs += e.is_directory();
+  for (const auto& e : std::filesystem::directory_iterator(run + "/ps/runs"))
+    runs += e.is_directory();
   EXPECT_EQ(runs, 1u);
   // And what is kept evaluates.
   const auto r = run_command(kBin + " eval " + run + " --out " + run + "/eval.jsonl");
