@@ -202,6 +202,8 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("ps.max_rows", &c.ps.max_rows, 0, kBig),
       int_key("ps.admit_after", &c.ps.admit_after, 0, 255),
       float_key("ps.ttl_s", &c.ps.ttl_s, 0.0, 1e9),
+      enum_key("ps.on_restart", &c.ps.on_restart, {"stop", "rewind"}),
+      int_key("ps.max_rewinds", &c.ps.max_rewinds, 0, 1000),
   };
 }
 

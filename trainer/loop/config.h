@@ -18,6 +18,7 @@ namespace hybrec::trainer {
 enum class Sampler { kUniform, kPopularity };
 enum class Decay { kNone, kLinear, kCosine };
 enum class SparseOptimizer { kRowwiseAdagrad, kAdam };
+enum class OnRestart { kStop, kRewind };
 
 struct TrainOptions {
   int64_t batch_size = 256;  // examples per rank per step
@@ -43,7 +44,7 @@ struct TrainOptions {
   // Parameter-server snapshots kept per run: the last N checkpoints' and the
   // best validated one's; older ones are deleted on the servers.
   int64_t keep_checkpoints = 3;
-  int64_t log_every_s = 10;      // plain progress lines when stderr is not a terminal
+  int64_t log_every_s = 10;  // plain progress lines when stderr is not a terminal
   // Compute threads per rank; 0 = cores / local ranks. Default 1: at the
   // default shapes a step is too small to split (2 threads ran 0.5-0.7x as
   // fast as 1 on the 2-core machine); scale with ranks instead.
@@ -70,6 +71,14 @@ struct PsOptions {
   int64_t max_rows = 0;
   int64_t admit_after = 0;
   double ttl_s = 0;
+  // A shard that restarted mid-run (kill -9 and a restart from its own
+  // periodic `latest`: rows of another time than the others') is met with
+  // kStop: the run stops with an error naming the shard; or kRewind: every
+  // rank goes back to DIR/checkpoints/latest (dense state, and that step's
+  // snapshot loaded on every shard) and trains on from there, at most
+  // max_rewinds times in a run. kRewind checkpoints step 0 of a fresh run.
+  OnRestart on_restart = OnRestart::kStop;
+  int64_t max_rewinds = 3;
 };
 
 struct TrainConfig {
