@@ -366,8 +366,8 @@ int64_t Run::rewind(int64_t step, Progress& progress) {
 // Validation on the warm valid split; returns whether training should stop.
 bool Run::validate(int64_t step) {
   const auto results = evaluate_split("valid", {EvalSubset::kWarm}, config_.eval.max_users);
-  if (rewind_on_restart() && agree())
-    return false;                     // rows of a restarted shard: the caller rewinds
+  // Rows of a restarted shard went into these results: the caller rewinds.
+  if (rewind_on_restart() && agree()) return false;
   if (results.empty()) return false;  // no validation events: nothing to early-stop on
   const EvalResult& r = results.front();
   log_.write(eval_event(r, step));
