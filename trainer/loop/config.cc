@@ -206,6 +206,8 @@ std::vector<Key> keys_of(TrainConfig& c) {
       string_key("ps.tls_key", &c.ps.tls_key),
       string_key("ps.tls_ca", &c.ps.tls_ca),
       string_key("ps.auth_token_file", &c.ps.auth_token_file),
+      enum_key("ps.on_restart", &c.ps.on_restart, {"stop", "rewind"}),
+      int_key("ps.max_rewinds", &c.ps.max_rewinds, 0, 1000),
   };
 }
 

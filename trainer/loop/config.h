@@ -18,6 +18,7 @@ namespace hybrec::trainer {
 enum class Sampler { kUniform, kPopularity };
 enum class Decay { kNone, kLinear, kCosine };
 enum class SparseOptimizer { kRowwiseAdagrad, kAdam };
+enum class OnRestart { kStop, kRewind };
 
 struct TrainOptions {
   int64_t batch_size = 256;  // examples per rank per step
@@ -75,6 +76,14 @@ struct PsOptions {
   // servers' token file for servers with --auth-token-file.
   std::string tls_cert, tls_key, tls_ca;
   std::string auth_token_file;
+  // A shard that restarted mid-run (kill -9 and a restart from its own
+  // periodic `latest`: rows of another time than the others') is met with
+  // kStop: the run stops with an error naming the shard; or kRewind: every
+  // rank goes back to DIR/checkpoints/latest (dense state, and that step's
+  // snapshot loaded on every shard) and trains on from there, at most
+  // max_rewinds times in a run. kRewind checkpoints step 0 of a fresh run.
+  OnRestart on_restart = OnRestart::kStop;
+  int64_t max_rewinds = 3;
 };
 
 struct TrainConfig {

@@ -60,8 +60,11 @@ std::string existing_run(const std::string& dir) {
   }
   if (fs::exists(root / "checkpoints", ec)) return (root / "checkpoints").string() + " exists";
   if (fs::exists(root / "config.toml", ec)) return (root / "config.toml").string() + " exists";
-  if (non_empty_dir(root / "ps")) {
-    return (root / "ps").string() + " holds parameter-server snapshots";
+  // A run's snapshots live under ps/runs/<id>/. The servers' own periodic
+  // ps/latest is not one: standalone shards started with --ps-dir DIR/ps
+  // write it before the run's first step.
+  if (non_empty_dir(root / "ps" / "runs")) {
+    return (root / "ps" / "runs").string() + " holds a run's parameter-server snapshots";
   }
   return "";
 }

@@ -29,8 +29,9 @@ std::string path_from_run_dir(const std::string& recorded, const std::string& ru
 TrainConfig config_for_run_dir(const TrainConfig& config, const std::string& run_dir);
 
 // Why `dir` already holds a run ("DIR/checkpoints/latest names step-000020",
-// "DIR/config.toml exists", "DIR/ps holds parameter-server snapshots"), or ""
-// when it does not (missing, empty, or only logs).
+// "DIR/config.toml exists", "DIR/ps/runs holds a run's parameter-server
+// snapshots"), or "" when it does not (missing, empty, only logs, or only
+// the servers' own DIR/ps/latest).
 std::string existing_run(const std::string& dir);
 
 // Whether `path` lies inside `dir` (both resolved, symlinks followed).

@@ -1,5 +1,8 @@
 #include "trainer/loop/sparse_tables.h"
 
+#include <algorithm>
+#include <exception>
+
 namespace hybrec::trainer {
 namespace {
 
@@ -31,7 +34,8 @@ ps::ClientOptions client_options(const TrainConfig& config) {
 }  // namespace
 
 SparseTables::SparseTables(const std::vector<ps::Endpoint>& endpoints, const TrainConfig& config)
-    : client_(endpoints, client_options(config)),
+    : endpoints_(endpoints),
+      client_(endpoints, client_options(config)),
       specs_{table_spec(kUserTable, config), table_spec(kItemTable, config)},
       dim_(config.model.dim) {}
 
@@ -39,8 +43,55 @@ void SparseTables::create_tables() {
   for (const auto& spec : specs_) client_.create_table(spec);
 }
 
+template <typename Call>
+bool SparseTables::guarded(Call&& call) {
+  try {
+    call();
+    return true;
+  } catch (const ps::ShardRestartedError& e) {
+    if (policy_ != RestartPolicy::kRecord) throw;
+    record(e);
+    return false;
+  }
+}
+
+void SparseTables::record(const ps::ShardRestartedError& error) {
+  if (restarted_.empty()) restart_message_ = error.what();
+  if (std::find(restarted_.begin(), restarted_.end(), error.shard()) == restarted_.end()) {
+    restarted_.insert(std::upper_bound(restarted_.begin(), restarted_.end(), error.shard()),
+                      error.shard());
+  }
+}
+
+void SparseTables::Pending::wait() {
+  std::exception_ptr failure;
+  for (ps::PsClient::Request* request : {&user, &item}) {
+    try {
+      if (tables != nullptr) {
+        tables->guarded([&] { request->wait(); });
+      } else {
+        request->wait();
+      }
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+std::string SparseTables::describe_shard(int shard) const {
+  return "shard " + std::to_string(shard) + " at " + endpoints_.at(shard).to_string();
+}
+
+void SparseTables::accept_restarts() {
+  client_.accept_restarts();
+  restarted_.clear();
+  restart_message_.clear();
+}
+
 SparseTables::Pending SparseTables::pull(const Batch& batch, float* user_rows, float* item_rows) {
   Pending p;
+  p.tables = this;
   p.user = client_.pull(kUserTable, batch.user_ids.data(),
                         static_cast<int64_t>(batch.user_ids.size()), dim_, user_rows);
   p.item = client_.pull(kItemTable, batch.item_ids.data(),
@@ -51,6 +102,7 @@ SparseTables::Pending SparseTables::pull(const Batch& batch, float* user_rows, f
 SparseTables::Pending SparseTables::push(const Batch& batch, const float* user_grads,
                                          const float* item_grads) {
   Pending p;
+  p.tables = this;
   p.user = client_.push(kUserTable, batch.user_ids.data(),
                         static_cast<int64_t>(batch.user_ids.size()), dim_, user_grads);
   p.item = client_.push(kItemTable, batch.item_ids.data(),
@@ -59,7 +111,17 @@ SparseTables::Pending SparseTables::push(const Batch& batch, const float* user_g
 }
 
 void SparseTables::fetch(const std::string& table, const int64_t* keys, int64_t n, float* out) {
-  client_.pull(table, keys, n, dim_, out, ps::PullMode::kReadOnly).wait();
+  if (!guarded([&] { client_.pull(table, keys, n, dim_, out, ps::PullMode::kReadOnly).wait(); })) {
+    std::fill(out, out + n * dim_, 0.0f);
+  }
+}
+
+void SparseTables::save(const std::string& run, int64_t version) {
+  guarded([&] { client_.save(run, version); });
+}
+
+void SparseTables::prune(const std::string& run, const std::vector<int64_t>& keep) {
+  guarded([&] { client_.prune(run, keep); });
 }
 
 }  // namespace hybrec::trainer

@@ -73,6 +73,19 @@ double training_memory_bytes(const TrainConfig& c, const HybridModel& model, con
   return 4 * (params + activations + items + rows);
 }
 
+// FNV-1a over the bytes of the dense parameters: two runs that end with
+// bit-identical parameters log the same value.
+std::string fingerprint(const std::vector<float>& params) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
+  for (std::size_t i = 0; i < params.size() * sizeof(float); ++i) {
+    h = (h ^ bytes[i]) * 0x100000001b3ULL;
+  }
+  char hex[20];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
 class Run {
  public:
   explicit Run(const TrainSetup& setup)
@@ -97,7 +110,15 @@ class Run {
   void save_snapshot(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
-  bool stop_requested();
+  bool rewind_on_restart() const {
+    return tables_ != nullptr && config_.ps.on_restart == OnRestart::kRewind;
+  }
+  bool agree(bool* stop = nullptr);
+  int64_t rewind(int64_t step, Progress& progress);
+  std::unique_ptr<TrainStep> make_step() {
+    return std::make_unique<TrainStep>(config_, comm_, data_, model_, set_, tables_.get(),
+                                       steps_per_epoch_, total_steps_);
+  }
   void check_replicas(int64_t step);
   std::vector<EvalResult> evaluate_split(const std::string& split,
                                          const std::vector<EvalSubset>& subsets, int64_t max_users);
@@ -122,6 +143,11 @@ class Run {
   TrainerState state_;  // best-so-far bookkeeping and what a checkpoint records
   int64_t steps_per_epoch_ = 0, total_steps_ = 0;
   int64_t last_checkpoint_ = -1;
+  // ps.on_restart = "rewind": the shards some rank saw restarted, as the
+  // last agreement found them, and the rewinds done so far.
+  std::vector<int> restarted_;
+  int64_t rewinds_ = 0;
+  std::vector<double> flags_;  // agree()'s all-reduce buffer
 };
 
 void Run::start_tables() {
@@ -134,14 +160,19 @@ void Run::start_tables() {
   tables_->create_tables();  // idempotent: every rank may create
 }
 
+// A checkpoint is consistent when every shard's snapshot holds every push
+// up to `step`: under ps.on_restart = "rewind", a restart that any rank saw
+// (a push lost, or the snapshot refused) leaves `latest` where it was and
+// restarted_ set for the caller to rewind.
 void Run::checkpoint(int64_t step) {
-  last_checkpoint_ = step;
   state_.step = step;
   state_.ranks = comm_.size();
   state_.ps_dir = ps_dir_;
   state_.ps_run = ps_run_;
   state_.ps_version = tables_ ? step : -1;
   if (tables_ && rank0_) save_snapshot(step);
+  if (rewind_on_restart() && agree()) return;
+  last_checkpoint_ = step;
   if (rank0_) {
     state_.params = step_->params();
     state_.adam_m = step_->adam().m();
@@ -164,6 +195,7 @@ void Run::checkpoint(int64_t step) {
 // best validated (the one a finished run reloads).
 void Run::save_snapshot(int64_t step) {
   tables_->save(ps_run_, step);
+  if (!tables_->restarted_shards().empty()) return;  // not saved everywhere: checkpoint() agrees
   saved_steps_.erase(std::remove(saved_steps_.begin(), saved_steps_.end(), step),
                      saved_steps_.end());
   saved_steps_.push_back(step);
@@ -263,18 +295,80 @@ void Run::check_replicas(int64_t step) {
                " (sum of max abs differences ", max_diff, ")");
 }
 
-// Whether any rank was asked to stop by a signal. Every rank must stop after
-// the same step (the checkpoint is collective), so they agree through one
-// small all-reduce per step.
-bool Run::stop_requested() {
-  double asked = setup_.stop_signal != nullptr && setup_.stop_signal->load() != 0 ? 1.0 : 0.0;
-  if (comm_.size() > 1) comm_.allreduce_sum(&asked, 1);
-  return asked > 0.0;
+// What every rank knows, summed over the ranks in one small all-reduce (none
+// on one rank): whether any was asked to stop by a signal (*stop, when
+// given) and, under ps.on_restart = "rewind", which shards any saw restarted
+// (into restarted_). The ranks call it at the same points (after every step,
+// after a validation, in a checkpoint), so they all take the same decision
+// there: every rank stops after the same step (the checkpoint is
+// collective), and every rank rewinds at the same point even when one alone
+// met the restart. Returns whether a shard restarted.
+bool Run::agree(bool* stop) {
+  const int shards = rewind_on_restart() ? tables_->num_shards() : 0;
+  flags_.assign(static_cast<std::size_t>(1 + shards), 0.0);
+  if (stop != nullptr && setup_.stop_signal != nullptr && setup_.stop_signal->load() != 0) {
+    flags_[0] = 1.0;
+  }
+  if (shards > 0) {
+    for (int s : tables_->restarted_shards()) flags_[static_cast<std::size_t>(1 + s)] = 1.0;
+  }
+  if (comm_.size() > 1) comm_.allreduce_sum(flags_.data(), static_cast<int64_t>(flags_.size()));
+  if (stop != nullptr) *stop = flags_[0] > 0.0;
+  restarted_.clear();
+  for (int s = 0; s < shards; ++s) {
+    if (flags_[static_cast<std::size_t>(1 + s)] > 0.0) restarted_.push_back(s);
+  }
+  return !restarted_.empty();
+}
+
+// Every rank, at the same point (an agreement that found restarted_): waits
+// for every request in flight, then goes back to checkpoints/latest as a
+// resumed run would (a fresh TrainStep, that checkpoint's dense state and
+// bookkeeping, and its snapshot loaded on every shard by rank 0 once every
+// rank adopted the shards' new incarnations). Returns the step to continue
+// from. Past ps.max_rewinds it throws, naming the shards.
+int64_t Run::rewind(int64_t step, Progress& progress) {
+  std::string shards;
+  for (int s : restarted_) shards += (shards.empty() ? "" : ", ") + tables_->describe_shard(s);
+  step_->drain();
+  HYBREC_CHECK(rewinds_ < config_.ps.max_rewinds, "parameter server ", shards,
+               " restarted (seen at step ", step,
+               "): it lost every update since its last checkpoint; ps.on_restart = \"rewind\" "
+               "already rewound ",
+               rewinds_, " times, the limit ps.max_rewinds");
+  const std::string dir = latest_checkpoint(checkpoint_root_);
+  HYBREC_CHECK(!dir.empty(), "parameter server ", shards, " restarted (seen at step ", step,
+               "): no checkpoint in ", checkpoint_root_, " to rewind to");
+  ++rewinds_;
+  comm_.barrier();  // every rank's requests settled before the shards are loaded
+  tables_->accept_restarts();
+  step_ = make_step();
+  restore(dir);
+  last_checkpoint_ = state_.step;
+  if (rank0_) {
+    nlohmann::json restarted = nlohmann::json::array();
+    for (int s : restarted_) restarted.push_back(s);
+    log_.write({{"event", "rewind"},
+                {"step", step},
+                {"to_step", state_.step},
+                {"shards", restarted},
+                {"rewind", rewinds_},
+                {"max_rewinds", config_.ps.max_rewinds}});
+    progress.note("parameter server " + shards + " restarted (seen at step " +
+                  std::to_string(step) + "): every rank rewinds to " + dir + " (step " +
+                  std::to_string(state_.step) + "), rewind " + std::to_string(rewinds_) +
+                  " of at most " + std::to_string(config_.ps.max_rewinds));
+  }
+  restarted_.clear();
+  step_->begin(state_.step);
+  return state_.step;
 }
 
 // Validation on the warm valid split; returns whether training should stop.
 bool Run::validate(int64_t step) {
   const auto results = evaluate_split("valid", {EvalSubset::kWarm}, config_.eval.max_users);
+  // Rows of a restarted shard went into these results: the caller rewinds.
+  if (rewind_on_restart() && agree()) return false;
   if (results.empty()) return false;  // no validation events: nothing to early-stop on
   const EvalResult& r = results.front();
   log_.write(eval_event(r, step));
@@ -318,8 +412,7 @@ TrainSummary Run::run() {
   if (setup_.fresh && rank0_) discard_run_state(setup_.out_dir, ps_dir_);
   if (setup_.fresh) comm_.barrier();
   start_tables();
-  step_ = std::make_unique<TrainStep>(config_, comm_, data_, model_, set_, tables_.get(),
-                                      steps_per_epoch_, total_steps_);
+  step_ = make_step();
 
   int64_t step = 0;
   if (setup_.resume) {
@@ -338,6 +431,9 @@ TrainSummary Run::run() {
                 {"resumed", setup_.resume},
                 {"data", config_.data_path}});
   }
+  // A rewind needs a checkpoint to go back to, from the first step on.
+  if (rewind_on_restart() && !setup_.resume) checkpoint(0);
+  if (rewind_on_restart()) tables_->set_restart_policy(RestartPolicy::kRecord);
 
   step_->begin(step);
   double train_seconds = 0.0, last_loss = 0.0;
@@ -357,7 +453,11 @@ TrainSummary Run::run() {
     const bool at_eval = step % eval_every == 0 || step == total_steps_;
     const bool at_checkpoint =
         config_.train.checkpoint_every > 0 && step % config_.train.checkpoint_every == 0;
-    const bool at_signal = stop_requested();
+    bool at_signal = false;
+    if (agree(&at_signal)) {
+      step = rewind(step, progress);
+      continue;
+    }
     const bool at_stop =
         at_signal || (setup_.stop_after_steps > 0 && step >= setup_.stop_after_steps);
     if (!(at_eval || at_checkpoint || at_stop)) continue;
@@ -374,7 +474,12 @@ TrainSummary Run::run() {
                   {"lr", learning_rate(config_.train, step - 1, total_steps_)},
                   {"samples_per_s", samples_per_s}});
     }
-    if (at_eval && validate(step)) {
+    const bool stop_early = at_eval && validate(step);
+    if (!restarted_.empty()) {
+      step = rewind(step, progress);
+      continue;
+    }
+    if (stop_early) {
       stopped_early = step < total_steps_;
       progress.note("early stopping at step " + std::to_string(step) +
                     ": no better validation in " + std::to_string(config_.train.patience) +
@@ -382,6 +487,10 @@ TrainSummary Run::run() {
       break;
     }
     if ((at_checkpoint || at_stop) && last_checkpoint_ != step) checkpoint(step);
+    if (!restarted_.empty()) {
+      step = rewind(step, progress);
+      continue;
+    }
     if (at_signal && rank0_) {
       const int signal = setup_.stop_signal->load();
       log_.write({{"event", "preempted"}, {"step", step}, {"signal", signal}});
@@ -395,6 +504,12 @@ TrainSummary Run::run() {
     }
   }
   step_->drain();
+  if (tables_) {
+    // Past the loop a restart stops the run whatever ps.on_restart says
+    // (the agreements above saw none; this is the last requests' view).
+    tables_->set_restart_policy(RestartPolicy::kThrow);
+    HYBREC_CHECK(tables_->restarted_shards().empty(), tables_->restart_message());
+  }
   progress.finish();
   check_replicas(step);
 
@@ -428,6 +543,11 @@ TrainSummary Run::run() {
   }
   if (rank0_ && stopped_early)
     log_.write({{"event", "early_stop"}, {"step", step}, {"best_step", state_.best_step}});
+  if (rank0_) {
+    log_.write({{"event", "params"},
+                {"step", state_.best_step >= 0 ? state_.best_step : step},
+                {"dense_fnv1a", fingerprint(step_->params())}});
+  }
   summary.test =
       evaluate_split("test", {EvalSubset::kWarm, EvalSubset::kCold, EvalSubset::kColdAll}, 0);
   if (rank0_) {

@@ -68,6 +68,17 @@ TEST(Config, OverridesApplyAfterTheFileAndAreChecked) {
   EXPECT_NE(error_of("", {"model.dim"}).find("expected section.key=value"), std::string::npos);
 }
 
+TEST(Config, ShardRestartsStopTheRunUnlessRewindIsAsked) {
+  EXPECT_EQ(parse_config("", "t", {}).ps.on_restart, OnRestart::kStop);
+  const TrainConfig c = parse_config("[ps]\non_restart = \"rewind\"\nmax_rewinds = 5\n", "t", {});
+  EXPECT_EQ(c.ps.on_restart, OnRestart::kRewind);
+  EXPECT_EQ(c.ps.max_rewinds, 5);
+  EXPECT_NE(error_of("[ps]\non_restart = \"retry\"\n").find("'retry' is not one of: stop, rewind"),
+            std::string::npos);
+  EXPECT_NE(error_of("", {"ps.max_rewinds=-1"}).find("ps.max_rewinds = -1 out of range"),
+            std::string::npos);
+}
+
 TEST(Config, ToTomlReadsBackToTheSameConfig) {
   const TrainConfig a =
       parse_config("[data]\npath = \"a \\\"b\\\".h5\"\n[model]\nid_dropout = 0.25\n", "t",
