@@ -2,7 +2,9 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -165,6 +167,24 @@ std::string pointed_checkpoint(const std::string& checkpoint_root, const char* p
 }
 
 }  // namespace
+
+void prune_trainer_checkpoints(const std::string& checkpoint_root,
+                               const std::vector<int64_t>& keep) {
+  std::error_code ec;
+  std::vector<fs::path> doomed;
+  for (const auto& entry : fs::directory_iterator(checkpoint_root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("step-", 0) != 0 || !entry.is_directory()) continue;
+    char* end = nullptr;
+    const long long step = std::strtoll(name.c_str() + 5, &end, 10);
+    if (*end != '\0' || std::find(keep.begin(), keep.end(), step) != keep.end()) continue;
+    doomed.push_back(entry.path());
+  }
+  for (const fs::path& dir : doomed) {
+    fs::remove_all(dir, ec);
+    HYBREC_CHECK(!ec, kKind, ": cannot delete ", dir.string(), " (retention): ", ec.message());
+  }
+}
 
 std::string latest_checkpoint(const std::string& checkpoint_root) {
   return pointed_checkpoint(checkpoint_root, "latest");

@@ -72,6 +72,11 @@ std::string result_checkpoint(const std::string& checkpoint_root);
 // Reads DIR/trainer.h5 of a step directory; errors name the file and what is wrong.
 TrainerState read_trainer_checkpoint(const std::string& step_dir);
 
+// Deletes every step-<N>/ under checkpoint_root whose N is not in keep
+// (retention). `latest` and `best` must name kept steps.
+void prune_trainer_checkpoints(const std::string& checkpoint_root,
+                               const std::vector<int64_t>& keep);
+
 // The step directory's name: "step-000123".
 std::string step_dir_name(int64_t step);
 

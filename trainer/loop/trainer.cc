@@ -107,7 +107,7 @@ class Run {
   void start_tables();
   void start_run_dir();
   void checkpoint(int64_t step);
-  void save_snapshot(int64_t step);
+  std::vector<int64_t> retain(int64_t step);
   void restore(const std::string& step_dir);
   bool validate(int64_t step);
   bool rewind_on_restart() const {
@@ -170,9 +170,10 @@ void Run::checkpoint(int64_t step) {
   state_.ps_dir = ps_dir_;
   state_.ps_run = ps_run_;
   state_.ps_version = tables_ ? step : -1;
-  if (tables_ && rank0_) save_snapshot(step);
-  if (rewind_on_restart() && agree()) return;
+  if (tables_ && rank0_) tables_->save(ps_run_, step);
+  if (rewind_on_restart() && agree()) return;  // not saved everywhere: no checkpoint
   last_checkpoint_ = step;
+  const std::vector<int64_t> keep = retain(step);
   if (rank0_) {
     state_.params = step_->params();
     state_.adam_m = step_->adam().m();
@@ -183,6 +184,8 @@ void Run::checkpoint(int64_t step) {
     if (setup_.before_latest_moves) setup_.before_latest_moves(step);
     mark_latest(checkpoint_root_, step);
     if (state_.best_step == step) mark_best(checkpoint_root_, step);
+    if (tables_) tables_->prune(ps_run_, keep);
+    prune_trainer_checkpoints(checkpoint_root_, keep);
     log_.write({{"event", "checkpoint"},
                 {"step", step},
                 {"dir", (fs::path(checkpoint_root_) / step_dir_name(step)).string()}});
@@ -190,12 +193,11 @@ void Run::checkpoint(int64_t step) {
   comm_.barrier();
 }
 
-// Saves snapshot `step` of this run on every shard, then deletes the ones
-// retention no longer keeps: all but the last train.keep_checkpoints and the
-// best validated (the one a finished run reloads).
-void Run::save_snapshot(int64_t step) {
-  tables_->save(ps_run_, step);
-  if (!tables_->restarted_shards().empty()) return;  // not saved everywhere: checkpoint() agrees
+// Records checkpoint `step` as saved and returns the steps retention keeps:
+// the last train.keep_checkpoints (`latest` among them) and the best
+// validated one (the one a finished run reloads). The others' server
+// snapshots and trainer step directories are deleted.
+std::vector<int64_t> Run::retain(int64_t step) {
   saved_steps_.erase(std::remove(saved_steps_.begin(), saved_steps_.end(), step),
                      saved_steps_.end());
   saved_steps_.push_back(step);
@@ -206,7 +208,7 @@ void Run::save_snapshot(int64_t step) {
   }
   std::vector<int64_t> keep = saved_steps_;
   if (state_.best_step >= 0) keep.push_back(state_.best_step);
-  tables_->prune(ps_run_, keep);
+  return keep;
 }
 
 void Run::restore(const std::string& step_dir) {

@@ -2,6 +2,7 @@
 // dataset, one rank with in-process parameter-server shards.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -102,6 +103,14 @@ TEST_F(TrainRun, SnapshotsAreKeptPerRunForTheLastNAndTheBest) {
   }
   std::set<std::string> expected = {"v14", "v16", "v" + std::to_string(best.best_step)};
   EXPECT_EQ(kept, expected) << "best step " << best.best_step;
+  // The trainer's own step directories follow the same retention.
+  std::set<std::string> steps;
+  for (const auto& e : std::filesystem::directory_iterator(run + "/checkpoints")) {
+    if (e.is_directory()) steps.insert(e.path().filename().string());
+  }
+  char best_dir[32];
+  std::snprintf(best_dir, sizeof best_dir, "step-%06lld", static_cast<long long>(best.best_step));
+  EXPECT_EQ(steps, (std::set<std::string>{"step-000014", "step-000016", best_dir}));
   // Only this run's namespace exists under the servers' dir.
   size_t runs = 0;
   for (const auto& e : std::filesystem::directory_iterator(run + "/ps/runs"))
