@@ -8,7 +8,13 @@
 #include <set>
 
 #include "run_testing.h"
+#include "parameter_server/store/checkpoint.h"
+#include "parameter_server/store/row_store.h"
+#include "parameter_server/wire/slicer.h"
+#include "trainer/data/dataset.h"
+#include "trainer/loop/examples.h"
 #include "trainer/loop/train_checkpoint.h"
+#include "trainer/model/id_tables.h"
 
 namespace hybrec::trainer {
 namespace {
@@ -119,6 +125,28 @@ TEST_F(TrainRun, SnapshotsAreKeptPerRunForTheLastNAndTheBest) {
   // And what is kept evaluates.
   const auto r = run_command(kBin + " eval " + run + " --out " + run + "/eval.jsonl");
   EXPECT_EQ(r.status, 0) << r.output;
+}
+
+// Finding 4 of the integrity review: evaluation created rows, because every
+// pull inserted. Validation and the test evaluation score every item,
+// including the cold ones that no training event touches; with read-only
+// pulls the servers end holding rows for the trained items only.
+TEST_F(TrainRun, EvaluationStoresNoRowsOnTheServers) {
+  const std::string run = train("no-eval-rows",
+                                "--set train.sync=true --set train.max_steps=12 "
+                                "--set train.eval_every=4 --set train.patience=0");
+  const Dataset data = read_dataset(this->data());
+  const TrainingSet set = make_training_set(data);
+  int64_t trained_items = 0;
+  for (int64_t c : set.item_count) trained_items += c > 0;
+  ASSERT_LT(trained_items, data.num_items) << "the dataset needs cold items for this test";
+  // The in-process shard's final snapshot, written when the run ended.
+  const ps::RowStore none;
+  ps::JumpHashSlicer one(1);
+  const ps::LoadedCheckpoint servers =
+      ps::read_checkpoint(run + "/ps", ps::kLatestCheckpoint, ps::ShardId{0, 1}, one, none);
+  EXPECT_LE(servers.store->table(kItemTable).size(), trained_items)
+      << "rows of items no training event touched were stored by evaluation";
 }
 
 TEST_F(TrainRun, HybridBeatsPopularityAndRandomOnWarmAndCfOnCold) {
