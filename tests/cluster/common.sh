@@ -77,3 +77,31 @@ wait_for() {
     sleep 0.1
   done
 }
+
+# start_shard RUN I [PORT [FLAG...]]: standalone shard I of 2 with
+# --checkpoint-dir RUN/ps, on PORT (default 0: a free one) and any further
+# flags; prints its port. Logs to RUN/ps<I>.<n>.log (n = 1, 2, ... per start)
+# and records its pid in RUN/ps<I>.pid.
+start_shard() {
+  local run=$1 i=$2 port=${3:-0} n=1
+  shift $(($# < 3 ? $# : 3))
+  while [ -e "$run/ps$i.$n.log" ]; do n=$((n + 1)); done
+  local log=$run/ps$i.$n.log
+  "$HYBREC_BIN" ps --port "$port" --shard "$i/2" --checkpoint-dir "$run/ps" "$@" > "$log" 2>&1 &
+  echo $! > "$run/ps$i.pid"
+  wait_for 30 "shard $i to serve" grep -qs "serving on" "$log"
+  sed -n 's/.*serving on [^:]*:\([0-9]*\).*/\1/p' "$log" | tail -1
+}
+
+# stop_shards RUN: SIGTERM to both of RUN's shards and waits until they are
+# gone (they write a final snapshot, which must not land after the scratch
+# directory is removed).
+stop_shards() {
+  local pid
+  for i in 0 1; do
+    [ -f "$1/ps$i.pid" ] || continue
+    pid=$(cat "$1/ps$i.pid")
+    kill "$pid" 2> /dev/null || continue
+    while kill -0 "$pid" 2> /dev/null; do sleep 0.1; done
+  done
+}

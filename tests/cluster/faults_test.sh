@@ -69,28 +69,9 @@ launch "$reference" || { cat "$reference.log"; fail "the reference run failed"; 
 echo "== 1. a server shard killed mid-run"
 run=$WORK/shard-killed
 mkdir -p "$run"
-# start_shard I LOG: a standalone shard on a free port; prints its port.
-start_shard() {
-  local log=$run/$2
-  "$HYBREC_BIN" ps --port 0 --shard "$1/2" --checkpoint-dir "$run/ps" > "$log" 2>&1 &
-  echo $! > "$run/ps$1.pid"
-  wait_for 30 "shard $1 to serve" grep -qs "serving on" "$log"
-  sed -n 's/.*serving on [^:]*:\([0-9]*\).*/\1/p' "$log" | tail -1
-}
-# Stops both shards and waits until they are gone (they write a final
-# snapshot on SIGTERM, which must not land after the scratch is removed).
-stop_shards() {
-  local pid
-  for i in 0 1; do
-    [ -f "$run/ps$i.pid" ] || continue
-    pid=$(cat "$run/ps$i.pid")
-    kill "$pid" 2> /dev/null || continue
-    while kill -0 "$pid" 2> /dev/null; do sleep 0.1; done
-  done
-}
-at_exit stop_shards
-port0=$(start_shard 0 ps0.log)
-port1=$(start_shard 1 ps1.log)
+at_exit stop_shards "$run"
+port0=$(start_shard "$run" 0)
+port1=$(start_shard "$run" 1)
 [ -n "$port0" ] && [ -n "$port1" ] || fail "the shards did not start: $(cat "$run"/ps?.log)"
 trainers() {
   mpirun --oversubscribe -np 2 "$HYBREC_BIN" train "$CONFIG" "$@" \
@@ -114,12 +95,12 @@ echo "   trainers stopped ${took}s after the kill: $(grep -o 'parameter server s
 no_processes_left "train $CONFIG --out $run"
 # The restarted shard starts empty (it died without a final snapshot); the
 # resumed trainers load the snapshot of their checkpoint's step into every shard.
-port1=$(start_shard 1 ps1.restarted.log)
-[ -n "$port1" ] || fail "shard 1 did not restart: $(cat "$run/ps1.restarted.log")"
+port1=$(start_shard "$run" 1)
+[ -n "$port1" ] || fail "shard 1 did not restart: $(cat "$run/ps1.2.log")"
 trainers --resume "$run" > "$run.resume.log" 2>&1 || { cat "$run.resume.log"; fail "the resumed run failed"; }
 [ "$(resumed_from "$run")" -gt 0 ] || fail "the relaunch did not resume from a checkpoint"
 same_test_metrics "$reference" "$run"
-stop_shards
+stop_shards "$run"
 echo "   resumed from step $(resumed_from "$run"); same test metrics as the reference"
 
 # kill_rank_and_resume NAME WHAT PATTERN: kills one rank of a hybrec-launch

@@ -22,29 +22,8 @@ small_dataset "$data"
 train_args=(--data "$data" --set train.epochs=10 --set train.patience=0
             --set ps.retry_attempts=12)
 
-# start_shard RUN I [PORT]: shard I of 2 with a periodic latest every 0.5 s,
-# on PORT (default: a free one); prints its port. Logs RUN/ps<I>.<n>.log.
-start_shard() {
-  local run=$1 i=$2 port=${3:-0} n=1
-  while [ -e "$run/ps$i.$n.log" ]; do n=$((n + 1)); done
-  local log=$run/ps$i.$n.log
-  "$HYBREC_BIN" ps --port "$port" --shard "$i/2" --checkpoint-dir "$run/ps" \
-    --checkpoint-every 0.5 > "$log" 2>&1 &
-  echo $! > "$run/ps$i.pid"
-  wait_for 30 "shard $i to serve" grep -qs "serving on" "$log"
-  sed -n 's/.*serving on [^:]*:\([0-9]*\).*/\1/p' "$log" | tail -1
-}
-# stop_shards RUN: SIGTERM to both and wait until they are gone (their final
-# snapshot must not land after the scratch directory is removed).
-stop_shards() {
-  local pid
-  for i in 0 1; do
-    [ -f "$1/ps$i.pid" ] || continue
-    pid=$(cat "$1/ps$i.pid")
-    kill "$pid" 2> /dev/null || continue
-    while kill -0 "$pid" 2> /dev/null; do sleep 0.1; done
-  done
-}
+# shard RUN I [PORT]: shard I of 2 with a periodic latest every 0.5 s.
+shard() { start_shard "$1" "$2" "${3:-0}" --checkpoint-every 0.5; }
 # trainers RUN PORT0 PORT1 [train args...]: 2 sync trainer ranks.
 trainers() {
   local run=$1 p0=$2 p1=$3
@@ -78,7 +57,7 @@ kill_and_restart_shard0() {
   kill -KILL "$(cat "$run/ps0.pid")"
   sleep 0.3  # a checkpoint whose snapshots completed before the kill is logged by now
   checkpoints_before=$(checkpoints_logged "$run")
-  [ "$(start_shard "$run" 0 "$port")" = "$port" ] || fail "shard 0 did not restart on port $port"
+  [ "$(shard "$run" 0 "$port")" = "$port" ] || fail "shard 0 did not restart on port $port"
   touch "$run/restarted"
   grep -q "restored from its latest checkpoint" "$run/ps0.2.log" ||
     fail "the restarted shard 0 did not restore its latest: $(cat "$run/ps0.2.log")"
@@ -88,8 +67,8 @@ echo "== reference: the run without faults"
 reference=$WORK/reference
 mkdir -p "$reference"
 at_exit stop_shards "$reference"
-r0=$(start_shard "$reference" 0)
-r1=$(start_shard "$reference" 1)
+r0=$(shard "$reference" 0)
+r1=$(shard "$reference" 1)
 trainers "$reference" "$r0" "$r1" > "$reference.log" 2>&1 ||
   { cat "$reference.log"; fail "the reference run failed"; }
 stop_shards "$reference"
@@ -100,8 +79,8 @@ echo "== 1. ps.on_restart = stop: a restarted shard stops the run, naming it"
 run=$WORK/stop
 mkdir -p "$run"
 at_exit stop_shards "$run"
-p0=$(start_shard "$run" 0)
-p1=$(start_shard "$run" 1)
+p0=$(shard "$run" 0)
+p1=$(shard "$run" 1)
 trainers "$run" "$p0" "$p1" > "$run.log" 2>&1 &
 trainers_pid=$!
 kill_and_restart_shard0 "$run" "$p0"
@@ -124,8 +103,8 @@ echo "== 2. ps.on_restart = rewind: every rank rewinds and ends as the run witho
 run=$WORK/rewind
 mkdir -p "$run"
 at_exit stop_shards "$run"
-p0=$(start_shard "$run" 0)
-p1=$(start_shard "$run" 1)
+p0=$(shard "$run" 0)
+p1=$(shard "$run" 1)
 trainers "$run" "$p0" "$p1" --set ps.on_restart=rewind > "$run.log" 2>&1 &
 trainers_pid=$!
 kill_and_restart_shard0 "$run" "$p0"
