@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -418,6 +419,32 @@ TEST(PsIntegration, OperatorCliReportsHealthStatsAndSaves) {
   out = run_command(ctl + " health", &status);
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find(cluster.shards[1]->address() + ": DOWN"), std::string::npos) << out;
+}
+
+// The operator CLI against shards that require a token: it works with the
+// token file, and without it names what the server wants.
+TEST(PsIntegration, OperatorCliAuthenticatesWithTheTokenFile) {
+  TempDir dir;
+  const std::string token = dir.path() + "/token";
+  {
+    std::ofstream(token) << "0123456789abcdef0123456789abcdef\n";
+  }
+  std::filesystem::permissions(token, std::filesystem::perms::owner_read |
+                                          std::filesystem::perms::owner_write);
+  Cluster cluster =
+      start_cluster(2, {"--checkpoint-dir", dir.path(), "--auth-token-file", token});
+  const std::string ctl = std::string(HYBREC_BIN) + " ps-ctl --ps " + cluster.addresses();
+  int status = 0;
+  std::string out = run_command(ctl + " --auth-token-file " + token + " stats", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("shard 1/2"), std::string::npos) << out;
+  out = run_command(ctl + " --auth-token-file " + token + " --run ops save 2", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/runs/ops/v2/MANIFEST")) << out;
+  out = run_command(ctl + " --run ops save 3", &status);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_NE(out.find("requires token authentication"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/runs/ops/v3")) << "an unauthenticated save ran";
 }
 
 TEST(PsIntegration, BadServerArgumentsExitNonZeroNamingTheProblem) {
