@@ -30,7 +30,9 @@ uint32_t AdmissionFilter::estimate(int64_t key) const {
   return least;
 }
 
-bool AdmissionFilter::would_admit(int64_t key) const { return estimate(key) + 1 >= admit_after_; }
+bool AdmissionFilter::would_admit(int64_t key, int64_t sightings) const {
+  return static_cast<int64_t>(estimate(key)) + sightings >= admit_after_;
+}
 
 bool AdmissionFilter::count_and_admit(int64_t key) {
   // Conservative update: only the counters at the minimum grow, which keeps

@@ -27,8 +27,9 @@ class AdmissionFilter {
   // Counts one sighting of key; true when it has now been seen admit_after
   // times (the caller stores it).
   bool count_and_admit(int64_t key);
-  // Whether the next sighting would admit key, without counting it.
-  bool would_admit(int64_t key) const;
+  // Whether `sightings` more sightings would admit key, without counting
+  // them.
+  bool would_admit(int64_t key, int64_t sightings = 1) const;
 
   static constexpr int64_t bytes() { return int64_t{kDepth} << kWidthBits; }
 

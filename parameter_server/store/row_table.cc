@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "parameter_server/store/admission_filter.h"
 #include "parameter_server/store/optimizer.h"
@@ -203,13 +203,17 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, Missing missing, bool
 }
 
 int64_t RowTable::count_new(const int64_t* keys, int64_t n, Missing missing) const {
-  std::unordered_set<int64_t> fresh;
+  // Missing keys with how often the request names each: a key repeated in
+  // one request is counted by the admission filter once per repeat.
+  std::unordered_map<int64_t, int64_t> missing_keys;
   for (int64_t i = 0; i < n; ++i) {
-    if (find(keys[i], nullptr)) continue;
-    if (missing == Missing::kAdmit && !admission_->would_admit(keys[i])) continue;
-    fresh.insert(keys[i]);
+    if (!find(keys[i], nullptr)) ++missing_keys[keys[i]];
   }
-  return static_cast<int64_t>(fresh.size());
+  int64_t fresh = 0;
+  for (const auto& [key, repeats] : missing_keys) {
+    fresh += missing != Missing::kAdmit || admission_->would_admit(key, repeats);
+  }
+  return fresh;
 }
 
 template <typename Visit>

@@ -142,6 +142,21 @@ TEST(RowBounds, AdmissionStoresAKeyFromItsNthTrainingPullOn) {
   EXPECT_EQ(t.push(keys.data(), 20, grads.data()), 0);
   t.pull(keys.data(), 20, rows.data(), PullMode::kReadOnly);
   EXPECT_NE(rows, initial);
+  // With a cap, a key repeated in one request up to its admission counts
+  // against the cap: the request is refused whole rather than passing it.
+  {
+    TableSpec capped = spec;
+    capped.max_rows = 1;
+    RowTable c(capped);
+    const int64_t twice[] = {1, 2, 2, 2};  // 2 is admitted by its 3rd sighting here
+    std::vector<float> r(4 * kDim);
+    c.pull(twice, 1, r.data());
+    c.pull(twice, 1, r.data());
+    c.pull(twice, 1, r.data());  // key 1 admitted: the table is full
+    ASSERT_EQ(c.size(), 1);
+    expect_too_large([&] { c.pull(twice + 1, 3, r.data()); }, "max_rows 1");
+    EXPECT_EQ(c.size(), 1);
+  }
   // Read-only pulls do not count towards admission.
   const auto other = key_range(1000, 5);
   for (int i = 0; i < 5; ++i) t.pull(other.data(), 5, rows.data(), PullMode::kReadOnly);
