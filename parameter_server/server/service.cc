@@ -199,7 +199,7 @@ void PsService::pull_into(const std::string& table, const std::string& keys,
     const PullMode row_mode =
         mode == wire::PullMode::READ_ONLY ? PullMode::kReadOnly : PullMode::kTrain;
     // A pull refused by the row cap throws after reserve(): the processor
-    // then discards the half-written reply (reply_frame.h).
+    // then discards the half-written reply (reply_buffer.h).
     t.pull_bytes(k, n, reserve(static_cast<uint32_t>(bytes)), row_mode);
     ++pull_requests_;
     keys_pulled_ += n;

@@ -2,14 +2,18 @@
 // manifest, under the server's own checkpoint root.
 //
 // Layout: <root>/<name>/shard-<index>-of-<count>.h5 and <root>/<name>/MANIFEST,
-// where <name> is "v<version>" for an explicit save(version) and "latest" for
-// the periodic and final checkpoints a shard takes on its own.
+// where <name> is "v<version>" for an explicit save(run, version) (under the
+// root runs/<run>/, snapshot_dirs.h) and "latest" for the periodic and final
+// checkpoints a shard takes on its own.
 //
 // Shard file: root attributes format_version, version, shard_index,
 // num_shards; one group per table /tables/<name> with the spec as attributes
 // (dim, optimizer, learning_rate, eps, beta1, beta2, weight_decay,
-// init_scale, seed) and three datasets: keys int64 [n], rows float32 [n, dim],
-// state float32 [n, state_floats] (absent for SGD). A row and its state come
+// init_scale, seed, and the bounds max_rows, admit_after, ttl_s, which files
+// written before them lack: read as none) and three datasets: keys int64
+// [n], rows float32 [n, dim], state float32 [n, state_floats] (absent for
+// SGD). The routing is not stored: a loaded table is routed over the loading
+// shard count. A row and its state come
 // from one RowTable::snapshot copy, so they are never torn.
 //
 // Manifest: written by shard 0; plain "key value" lines naming the format,
