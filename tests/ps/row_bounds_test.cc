@@ -95,7 +95,8 @@ TEST(RowBounds, TheCapRefusesAWholeRequestAndStoresNothingOfIt) {
   EXPECT_EQ(t.size(), 100);
   // At the cap, stored keys keep training and reads of unknown keys still
   // answer (read-only pulls never count against it).
-  t.push(first.data(), 90, grads.data());
+  const std::vector<float> first_grads(90 * kDim, 1.0f);
+  t.push(first.data(), 90, first_grads.data());
   t.pull(over.data(), 30, rows.data(), PullMode::kReadOnly);
   expect_too_large([&] { t.pull(over.data() + 29, 1, rows.data()); }, "holds 100");
 }
