@@ -192,6 +192,7 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, Missing missing, bool
       } else if (missing == Missing::kStoreRaw || missing == Missing::kStoreInitialised ||
                  (missing == Missing::kAdmit && admission_->count_and_admit(keys[i]))) {
         slot = stripe.slot(stripe.insert(keys[i], hashes[i], now, *arena_), slot_floats_);
+        stored_.fetch_add(1, std::memory_order_relaxed);
         if (missing != Missing::kStoreRaw) {
           init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, slot);
           reset_state(spec_, slot + dim);
@@ -224,9 +225,23 @@ void RowTable::visit_bounded(const char* what, const int64_t* keys, int64_t n, M
     return;
   }
   {
-    // The common case: every key is stored already. Holding the lock
-    // shared keeps inserting requests out until this one is done.
+    // Holding the lock shared keeps the exclusive (counting) path out
+    // until this request is done.
     std::shared_lock<std::shared_mutex> shared(growth_mutex_);
+    // Far from the cap: a request stores at most n rows, so while the rows
+    // stored plus the n of every request now under the shared lock fit,
+    // none of them needs its new keys counted (each reservation is seen by
+    // whichever request checks later).
+    struct Reservation {
+      std::atomic<int64_t>& reserved;
+      int64_t n;
+      ~Reservation() { reserved.fetch_sub(n); }
+    } reservation{reserved_, n};
+    if (size() + reserved_.fetch_add(n) + n <= spec_.max_rows) {
+      visit_slots(keys, n, missing, touch, request_rows, visit);
+      return;
+    }
+    // Near it: a request whose keys are all stored already stores nothing.
     if (count_new(keys, n, missing) == 0) {
       visit_slots(keys, n, missing, touch, request_rows, visit);
       return;
@@ -308,6 +323,7 @@ int64_t RowTable::evict_expired(double now_s) {
     }
     for (int64_t key : expired) stripe.erase(key, mix13(static_cast<uint64_t>(key)));
     evicted += static_cast<int64_t>(expired.size());
+    stored_.fetch_sub(static_cast<int64_t>(expired.size()), std::memory_order_relaxed);
   }
   return evicted;
 }
@@ -325,14 +341,7 @@ bool RowTable::find(int64_t key, float* slot_out) const {
   return true;
 }
 
-int64_t RowTable::size() const {
-  int64_t total = 0;
-  for (int s = 0; s < kStripes; ++s) {
-    std::lock_guard<std::mutex> lock(stripes_[s].mutex);
-    total += stripes_[s].count;
-  }
-  return total;
-}
+int64_t RowTable::size() const { return stored_.load(std::memory_order_relaxed); }
 
 int64_t RowTable::bytes() const {
   int64_t total = static_cast<int64_t>(sizeof(RowTable) + kStripes * sizeof(Stripe));

@@ -20,14 +20,16 @@
 //
 // Bounds (the spec's max_rows, admit_after, ttl_s): a request that would
 // store rows past max_rows is refused whole (TOO_LARGE) before it touches
-// anything. Requests that insert take the table's growth lock exclusively
-// while a capped table is near its cap is checked; others share it, so the
-// cap holds exactly. Keys below admit_after (admission_filter.h) are served
-// their initial rows and not stored. Each bucket records when its row was
-// last written (seconds on the table's clock, in the bucket's padding), and
-// evict_expired() removes rows older than ttl_s and reuses their slots.
+// anything. On a capped table, requests hold its growth lock shared while
+// the rows stored plus their key counts fit under the cap (no counting);
+// near the cap a request that would store new rows counts them with the
+// lock held exclusively, so the cap holds exactly. Keys below admit_after (admission_filter.h) are
+// served their initial rows and not stored. Each bucket records when its row was last written
+// (seconds on the table's clock, in the bucket's padding), and evict_expired() removes rows older
+// than ttl_s and reuses their slots.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -136,6 +138,8 @@ class RowTable {
   std::unique_ptr<Stripe[]> stripes_;
   std::unique_ptr<AdmissionFilter> admission_;  // null unless admit_after >= 2
   mutable std::shared_mutex growth_mutex_;
+  std::atomic<int64_t> stored_{0};    // rows stored, over all stripes
+  std::atomic<int64_t> reserved_{0};  // keys of capped requests under the shared lock
   const std::chrono::steady_clock::time_point born_;
 };
 
