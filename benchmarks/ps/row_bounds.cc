@@ -13,6 +13,10 @@
 // expire (the worst case a sweep meets), then the table refilled untimed.
 // Counter: sweep time per million rows.
 //
+// BM_WarmPull/capped:C: pulls of 4,096 stored keys from a table of 1M rows,
+// without a cap (C = 0) and with one far above the table (C = 1): what the
+// cap costs a request that stores nothing.
+//
 // The Small cases are for the CI smoke test (--benchmark_filter=Small).
 #include <benchmark/benchmark.h>
 
@@ -101,6 +105,34 @@ void eviction_sweep(benchmark::State& state) {
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
+void warm_pull(benchmark::State& state, int64_t rows_in_table) {
+  ps::TableSpec spec = bounds_spec(0, 0);
+  if (state.range(0) != 0) spec.max_rows = 4 * rows_in_table;
+  ps::RowTable table(spec);
+  std::vector<int64_t> keys(static_cast<size_t>(rows_in_table));
+  for (int64_t i = 0; i < rows_in_table; ++i) {
+    keys[i] = static_cast<int64_t>(static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
+  }
+  std::vector<float> rows(static_cast<size_t>(kBatch) * kDim);
+  for (int64_t i = 0; i < rows_in_table; i += kBatch)
+    table.pull(keys.data() + i, kBatch, rows.data());
+  std::mt19937_64 rng(3);
+  std::vector<int64_t> batch(static_cast<size_t>(kBatch));
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (auto& k : batch) k = keys[rng() % keys.size()];
+    state.ResumeTiming();
+    table.pull(batch.data(), kBatch, rows.data());
+  }
+  if (table.size() != rows_in_table) state.SkipWithError("a warm pull stored rows");
+  state.counters["ns_per_key"] = benchmark::Counter(
+      static_cast<double>(kBatch) * 1e-9,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void BM_WarmPull(benchmark::State& state) { warm_pull(state, 1 << 20); }
+void BM_WarmPullSmall(benchmark::State& state) { warm_pull(state, 1 << 14); }
+
 void BM_AdmissionZipf(benchmark::State& state) { admission_zipf(state, 10'000'000, 4'000'000); }
 void BM_AdmissionZipfSmall(benchmark::State& state) { admission_zipf(state, 100'000, 40'000); }
 void BM_EvictionSweep(benchmark::State& state) { eviction_sweep(state); }
@@ -120,6 +152,8 @@ BENCHMARK(BM_EvictionSweep)
     ->Arg(1'000'000)
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_WarmPull)->ArgName("capped")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_WarmPullSmall)->ArgName("capped")->Arg(0)->Arg(1);
 BENCHMARK(BM_EvictionSweepSmall)->ArgName("rows")->Arg(10'000)->Iterations(2);
 
 }  // namespace
