@@ -1,9 +1,9 @@
 # One helper registers every test executable with its ctest labels
 # (unit, kernels, ps, trainer, mpi, integration, gpu, slow, and for the cluster
-# tests slurm, multihost, faults), so a CPU-only machine runs `ctest -LE gpu`
-# and a GPU machine `ctest -L gpu`.
+# tests slurm, multihost, faults; serving and stream for the real-time path),
+# so a CPU-only machine runs `ctest -LE gpu` and a GPU machine `ctest -L gpu`.
 set(HYBREC_TEST_LABELS unit kernels ps trainer mpi integration gpu slow slurm multihost faults
-    parity)
+    parity serving stream)
 
 function(hybrec_check_labels name labels)
   foreach(label IN LISTS labels)

@@ -182,7 +182,7 @@ std::vector<Violation> check_file(const Rules& rules, const std::string& root,
 
 std::vector<Violation> check_tree(const Rules& rules, const std::string& root) {
   std::vector<std::string> files;
-  for (const char* top : {"kernels", "parameter_server", "trainer", "launch"}) {
+  for (const char* top : {"kernels", "parameter_server", "trainer", "serving", "launch"}) {
     for (const auto& entry : fs::recursive_directory_iterator(fs::path(root) / top)) {
       const std::string ext = entry.path().extension().string();
       if (!entry.is_regular_file() ||

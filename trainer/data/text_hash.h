@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "trainer/data/dataset.h"
@@ -34,6 +35,24 @@ inline constexpr double kHashingBigramWeight = 0.5;
 
 // Lower-cased tokens of `text`, in order.
 std::vector<std::string> tokenize(const std::string& text);
+
+// The encoder fitted on a corpus (its document frequencies), so a text that
+// arrives later (a search query, a new item) is weighted as the corpus's own
+// texts were: encode(corpus[i]) is row i of hashing_encode(corpus).
+class HashingEncoder {
+ public:
+  HashingEncoder(const std::vector<std::string>& corpus, int64_t dim,
+                 uint64_t seed = kDefaultHashingSeed);
+  int64_t dim() const { return dim_; }
+  // out [dim]: unit length, or zero for a text without tokens.
+  void encode(const std::string& text, float* out) const;
+
+ private:
+  int64_t dim_;
+  uint64_t seed_;
+  int64_t corpus_size_;
+  std::unordered_map<uint32_t, int64_t> df_;  // hashed bucket -> texts holding it
+};
 
 // [texts.size(), dim] row-major, each row unit length or zero. dim >= 1.
 std::vector<float> hashing_encode(const std::vector<std::string>& texts, int64_t dim,

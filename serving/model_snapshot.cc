@@ -1,0 +1,95 @@
+#include "serving/model_snapshot.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "hybrec/kernels/error.h"
+#include "trainer/model/id_tables.h"
+
+namespace hybrec::serving {
+
+namespace {
+
+constexpr int64_t kPullChunk = 65536;
+
+float param_scalar(const trainer::HybridModel& model, const std::vector<float>& params,
+                   const char* name) {
+  const trainer::DenseTensor* t = model.find_tensor(name);
+  HYBREC_CHECK(t != nullptr, "serving: the model has no tensor \"", name, "\"");
+  return params[static_cast<std::size_t>(t->offset)];
+}
+
+}  // namespace
+
+std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
+  HYBREC_CHECK(in.model != nullptr, "build_model_snapshot: no model");
+  const trainer::HybridModel& model = *in.model;
+  const trainer::ModelConfig& c = model.config();
+  HYBREC_CHECK(static_cast<int64_t>(in.params.size()) == model.num_params(),
+               "serving: ", in.params.size(), " dense parameters for a model of ",
+               model.num_params());
+  const int64_t n = in.num_items, d = c.dim, t = c.use_text ? c.text_dim : 0;
+  HYBREC_CHECK(n >= 1, "serving: an empty catalogue (", n, " items)");
+  HYBREC_CHECK(t == 0 || static_cast<int64_t>(in.text_emb.size()) == n * t, "serving: ",
+               in.text_emb.size(), " text floats for ", n, " items of dim ", t);
+
+  auto s = std::make_shared<ModelSnapshot>();
+  s->version = in.version;
+  s->built_at = std::chrono::system_clock::now();
+  s->rows_from = std::move(in.rows_from);
+  s->step_dir = std::move(in.step_dir);
+  s->num_items = n;
+  s->dim = d;
+  s->text_dim = t;
+
+  std::vector<int64_t> ids(static_cast<std::size_t>(n));
+  for (int64_t j = 0; j < n; ++j) ids[j] = j;
+  std::vector<float> rows;
+  if (c.use_id) {
+    rows.resize(static_cast<std::size_t>(n * d));
+    for (int64_t first = 0; first < n; first += kPullChunk) {
+      const int64_t count = std::min(kPullChunk, n - first);
+      in.item_rows(trainer::kItemTable, ids.data() + first, count, rows.data() + first * d);
+    }
+  }
+  s->item_vecs.resize(static_cast<std::size_t>(n * d));
+  model.item_vectors(in.params.data(), n, ids.data(), rows.empty() ? nullptr : rows.data(),
+                     in.text_emb.empty() ? nullptr : in.text_emb.data(), s->item_vecs.data());
+
+  const bool text_score = c.use_text_score && t > 0;
+  const int64_t D = text_score ? d + t : d;
+  s->score_dim = D;
+  s->scoring_items.assign(static_cast<std::size_t>(n * D), 0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    float* dst = s->scoring_items.data() + j * D;
+    std::copy_n(s->item_vecs.data() + j * d, d, dst);
+    if (text_score) std::copy_n(in.text_emb.data() + j * t, t, dst + d);
+  }
+
+  const trainer::DenseTensor* w = model.find_tensor("bilinear");
+  HYBREC_CHECK(w != nullptr, "serving: the model has no bilinear form");
+  float cf = 1.0f, text = 0.0f;
+  if (text_score) {
+    const float lambda = param_scalar(model, in.params, "lambda");
+    const float scale = param_scalar(model, in.params, "text_scale");
+    cf = 1.0f / std::sqrt(1.0f + lambda * lambda);
+    text = lambda * scale * cf;
+  }
+  s->cf_weight = cf;
+  s->text_weight = text;
+  s->scoring_form.assign(static_cast<std::size_t>(D * D), 0.0f);
+  for (int64_t i = 0; i < d; ++i) {
+    for (int64_t j = 0; j < d; ++j) {
+      s->scoring_form[static_cast<std::size_t>(i * D + j)] =
+          in.params[static_cast<std::size_t>(w->offset + i * d + j)] * cf;
+    }
+  }
+  for (int64_t i = d; i < D; ++i) s->scoring_form[static_cast<std::size_t>(i * D + i)] = text;
+
+  s->model = std::move(in.model);
+  s->params = std::move(in.params);
+  s->text_emb = std::move(in.text_emb);
+  return s;
+}
+
+}  // namespace hybrec::serving

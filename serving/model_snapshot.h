@@ -1,0 +1,65 @@
+// One immutable version of everything a recommendation is scored with: the
+// dense parameters of a checkpoint, the catalogue's text vectors, and the
+// item matrix built from them and the item id rows. Requests hold a
+// shared_ptr to the version they started with, so a rebuild never waits for
+// them and they never see half of one (serving/recommender.h swaps versions).
+//
+// The fused score of DESIGN.md,
+//   z' = (u'^T W v_j + lambda * text_scale * cos(q, t_j)) / sqrt(1 + lambda^2),
+// is one inner product in an augmented space: with the text vectors unit
+// length (the dataset schema's rule), cos(q, t_j) = q . t_j, so
+//   z' = [u', q] B [v_j, t_j]^T,   B = blockdiag(W, lambda * text_scale * I) / sqrt(1 + lambda^2)
+// and the kernels' all_items_topk ranks the whole catalogue with B as its
+// bilinear form. Without a text score the space is v_j alone and B = W.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer/eval/model_scorer.h"
+#include "trainer/model/hybrid_model.h"
+
+namespace hybrec::serving {
+
+struct ModelSnapshot {
+  int64_t version = 0;  // 1, 2, ... per rebuild in this process
+  std::chrono::system_clock::time_point built_at;
+  std::string rows_from;  // where the item rows came from, for /health
+  std::string step_dir;   // the checkpoint the dense parameters came from
+
+  std::shared_ptr<const trainer::HybridModel> model;
+  std::vector<float> params;  // [model->num_params()]
+
+  int64_t num_items = 0;
+  int64_t dim = 0;        // d
+  int64_t text_dim = 0;   // T (0 without text)
+  int64_t score_dim = 0;  // D = d + T with a text score, else d
+  std::vector<float> text_emb;       // [num_items, T], unit rows or zero
+  std::vector<float> item_vecs;      // [num_items, d] v_j: the history encoder's inputs
+  std::vector<float> scoring_items;  // [num_items, D] [v_j, t_j]
+  std::vector<float> scoring_form;   // [D, D] B
+  float cf_weight = 1.0f;            // 1 / sqrt(1 + lambda^2)
+  float text_weight = 0.0f;          // lambda * text_scale / sqrt(1 + lambda^2)
+
+  bool has_text_score() const { return score_dim > dim; }
+};
+
+struct SnapshotInputs {
+  std::shared_ptr<const trainer::HybridModel> model;
+  std::vector<float> params;
+  std::vector<float> text_emb;  // [num_items, T]; empty without text
+  int64_t num_items = 0;
+  trainer::RowFetcher item_rows;  // used when the model has id embeddings
+  std::string rows_from;
+  std::string step_dir;
+  int64_t version = 0;
+};
+
+// Builds the item matrix: every item's row pulled (in chunks) and its v_j
+// computed with the model's own item tower.
+std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs inputs);
+
+}  // namespace hybrec::serving

@@ -1,0 +1,178 @@
+#include "serving/served_run.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "hybrec/kernels/error.h"
+#include "trainer/loop/train_checkpoint.h"
+
+namespace hybrec::serving {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string latest_of(const std::string& run_dir) {
+  return trainer::latest_checkpoint((fs::path(run_dir) / "checkpoints").string());
+}
+
+}  // namespace
+
+ServedRun::ServedRun(const ServeOptions& options)
+    : options_(options), run_(trainer::load_trained_run(options.run, options.overrides)) {
+  model_ = std::make_shared<const trainer::HybridModel>(run_.model);
+  const trainer::ModelConfig& c = run_.model.config();
+  if (c.use_id) {
+    if (!options_.ps.empty()) {
+      live_rows_ = std::make_unique<LiveRows>(options_.ps, options_.ps_client, c.dim);
+      rows_ = live_rows_->fetcher();
+    } else {
+      snapshot_rows_ = std::make_shared<trainer::SnapshotRows>(run_.state.ps_dir, run_.state.ps_run,
+                                                               run_.state.ps_version);
+      rows_ = snapshot_rows_->fetcher();
+    }
+  }
+  histories_ = std::make_unique<Histories>(run_.data);
+  if (c.use_text && c.use_text_score) {
+    queries_ = std::make_unique<QueryEncoder>(run_.data, options_.text_model);
+  }
+  // The step being served: `latest` moving past it triggers a reload.
+  loaded_step_ = latest_of(run_.run_dir);
+  trainer::RowFetcher user_rows;
+  if (c.use_id) {
+    user_rows = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
+      fetch_rows(table, keys, n, out);
+    };
+  }
+  recommender_ = std::make_unique<Recommender>(build(run_.step_dir, run_.state.params),
+                                               std::move(user_rows), *histories_, queries_.get());
+  thread_ = std::thread([this] { rebuild_loop(); });
+}
+
+ServedRun::~ServedRun() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+const std::string& ServedRun::title(int64_t item) const {
+  static const std::string none;
+  if (item < 0 || item >= static_cast<int64_t>(run_.data.item_text.size())) return none;
+  return run_.data.item_text[item];
+}
+
+std::shared_ptr<const ModelSnapshot> ServedRun::build(const std::string& step_dir,
+                                                      std::vector<float> params) {
+  SnapshotInputs in;
+  in.model = model_;
+  in.params = std::move(params);
+  in.text_emb = run_.data.item_text_emb;
+  in.num_items = run_.data.num_items;
+  if (model_->config().use_id) {
+    in.item_rows = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
+      fetch_rows(table, keys, n, out);
+    };
+  }
+  in.rows_from = live_rows_ != nullptr ? live_rows_->describe()
+                                       : "the server snapshot of checkpoint " + step_dir;
+  in.step_dir = step_dir;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in.version = next_version_++;
+  }
+  return build_model_snapshot(std::move(in));
+}
+
+void ServedRun::fetch_rows(const std::string& table, const int64_t* keys, int64_t n, float* out) {
+  std::shared_ptr<trainer::SnapshotRows> keep_alive;
+  trainer::RowFetcher fetch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    keep_alive = snapshot_rows_;
+    fetch = rows_;
+  }
+  fetch(table, keys, n, out);
+}
+
+void ServedRun::rebuild() {
+  std::lock_guard<std::mutex> one_at_a_time(rebuild_mutex_);
+  try {
+    const std::shared_ptr<const ModelSnapshot> current = recommender_->snapshot();
+    std::string step_dir = current->step_dir;
+    std::vector<float> params = current->params;
+    const std::string latest = latest_of(run_.run_dir);
+    bool moved = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      moved = !latest.empty() && latest != loaded_step_;
+    }
+    if (moved) {
+      trainer::TrainerState state = trainer::read_trainer_checkpoint(latest);
+      HYBREC_CHECK(static_cast<int64_t>(state.params.size()) == model_->num_params(),
+                   "checkpoint ", latest, " holds ", state.params.size(),
+                   " dense parameters; the served model has ", model_->num_params());
+      if (snapshot_rows_ != nullptr) {
+        auto rows = std::make_shared<trainer::SnapshotRows>(state.ps_dir, state.ps_run,
+                                                            state.ps_version);
+        std::lock_guard<std::mutex> lock(mutex_);
+        snapshot_rows_ = std::move(rows);
+        rows_ = snapshot_rows_->fetcher();
+      }
+      step_dir = latest;
+      params = std::move(state.params);
+    }
+    recommender_->swap(build(step_dir, std::move(params)));
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (moved) loaded_step_ = latest;
+    ++rebuilds_;
+    last_error_.clear();
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++rebuild_failures_;
+    last_error_ = e.what();
+    throw;
+  }
+}
+
+void ServedRun::rebuild_loop() {
+  const auto period = std::chrono::duration<double>(options_.refresh_s > 0 ? options_.refresh_s : 1.0);
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, period, [this] { return stopping_; });
+    if (stopping_) break;
+    const bool latest_moved = latest_of(run_.run_dir) != loaded_step_;
+    if (options_.refresh_s <= 0 && !latest_moved) continue;
+    if (live_rows_ == nullptr && !latest_moved) continue;  // snapshot rows do not change
+    lock.unlock();
+    try {
+      rebuild();
+    } catch (const std::exception& e) {
+      std::cerr << "hybrec serve: item matrix rebuild failed (serving the previous one): "
+                << e.what() << "\n";
+    }
+    lock.lock();
+  }
+}
+
+ServeHealth ServedRun::health() const {
+  const std::shared_ptr<const ModelSnapshot> s = recommender_->snapshot();
+  ServeHealth h;
+  h.snapshot_version = s->version;
+  h.snapshot_age_s =
+      std::chrono::duration<double>(std::chrono::system_clock::now() - s->built_at).count();
+  h.rows_from = s->rows_from;
+  h.step_dir = s->step_dir;
+  h.num_items = s->num_items;
+  h.streamed_events = histories_->streamed_events();
+  h.ps_errors = live_rows_ != nullptr ? live_rows_->errors() : 0;
+  std::lock_guard<std::mutex> lock(mutex_);
+  h.rebuilds = rebuilds_;
+  h.rebuild_failures = rebuild_failures_;
+  h.last_error = last_error_;
+  return h;
+}
+
+}  // namespace hybrec::serving

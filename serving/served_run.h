@@ -1,0 +1,98 @@
+// A trained run, served: its model, dataset and rows assembled into a
+// Recommender, and the background rebuild that keeps the item matrix fresh.
+//
+// Freshness: user rows are pulled per request. The item matrix (every item's
+// v_j) is rebuilt every refresh period from the live servers, and whenever
+// the run's checkpoints/latest moves (an online trainer wrote new dense
+// parameters); the new version is swapped in whole, so no request waits for
+// a rebuild or sees half of one. When the servers are down the rebuild
+// fails, the last matrix keeps serving, and health() says how old it is.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "parameter_server/client/client.h"
+#include "serving/histories.h"
+#include "serving/query_encoder.h"
+#include "serving/recommender.h"
+#include "serving/row_sources.h"
+#include "trainer/pipelines/trained_run.h"
+
+namespace hybrec::serving {
+
+struct ServeOptions {
+  std::string run;                      // a run or checkpoint step directory
+  std::vector<ps::Endpoint> ps;         // empty: rows from the checkpoint's snapshot files
+  ps::ClientOptions ps_client;
+  std::string text_model;               // BERT model dir for query text (see query_encoder.h)
+  double refresh_s = 10.0;              // rebuild period; 0 = only when latest moves
+  std::vector<std::string> overrides;   // "section.key=value" on the run's config
+};
+
+struct ServeHealth {
+  int64_t snapshot_version = 0;
+  double snapshot_age_s = 0;     // since the matrix in use was built
+  std::string rows_from;
+  std::string step_dir;
+  int64_t num_items = 0;
+  int64_t rebuilds = 0, rebuild_failures = 0;
+  std::string last_error;        // of the last failed rebuild ("" = it succeeded)
+  int64_t ps_errors = 0;         // failed pulls (rebuilds and user rows)
+  int64_t streamed_events = 0;
+};
+
+class ServedRun {
+ public:
+  // Loads the run, builds the first item matrix (throws naming what failed:
+  // the checkpoint, the servers, the text model) and starts the rebuilds.
+  explicit ServedRun(const ServeOptions& options);
+  ~ServedRun();  // stops the rebuild thread
+
+  const Recommender& recommender() const { return *recommender_; }
+  Histories& histories() { return *histories_; }
+  const trainer::Dataset& data() const { return run_.data; }
+  // The item's text for display ("" when it has none).
+  const std::string& title(int64_t item) const;
+  ServeHealth health() const;
+  // One rebuild now, on the caller's thread (tests, benchmarks); throws when
+  // it fails (the old matrix stays).
+  void rebuild();
+
+ private:
+  std::shared_ptr<const ModelSnapshot> build(const std::string& step_dir, std::vector<float> params);
+  void rebuild_loop();
+  // Reads rows from whichever source is current (thread-safe).
+  void fetch_rows(const std::string& table, const int64_t* keys, int64_t n, float* out);
+
+  ServeOptions options_;
+  trainer::TrainedRun run_;
+  std::shared_ptr<const trainer::HybridModel> model_;
+  // Rows of the checkpoint being served (no live servers); replaced when
+  // `latest` moves, kept alive by the fetches still using the old one.
+  std::shared_ptr<trainer::SnapshotRows> snapshot_rows_;
+  std::unique_ptr<LiveRows> live_rows_;
+  trainer::RowFetcher rows_;  // guarded by mutex_
+  std::unique_ptr<Histories> histories_;
+  std::unique_ptr<QueryEncoder> queries_;
+  std::unique_ptr<Recommender> recommender_;
+
+  mutable std::mutex mutex_;  // guards rows_, snapshot_rows_, the counters, last_error_,
+                             // loaded_step_, next_version_
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  int64_t next_version_ = 1;
+  int64_t rebuilds_ = 0, rebuild_failures_ = 0;
+  std::string last_error_;
+  std::string loaded_step_;
+  std::mutex rebuild_mutex_;  // one rebuild at a time
+  std::thread thread_;
+};
+
+}  // namespace hybrec::serving
