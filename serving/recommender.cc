@@ -12,25 +12,27 @@ namespace {
 
 namespace k = hybrec::kernels;
 
-void check_item(const std::string& what, std::size_t request, int64_t item, int64_t num_items) {
+void check_item(const std::string& what, const std::string& where, int64_t item,
+                int64_t num_items) {
   if (item < 0 || item >= num_items) {
-    throw BadRequest("request " + std::to_string(request) + ": " + what + " " +
+    throw BadRequest(where + what + " " +
                          std::to_string(item) + " is not an item of the catalogue [0, " +
                          std::to_string(num_items) + ")",
                      __FILE__, __LINE__);
   }
 }
 
-void check_request(const RecommendRequest& r, std::size_t i, const ModelSnapshot& s,
+// `where`: "" for a single request, "request 3: " in a batch.
+void check_request(const RecommendRequest& r, const std::string& where, const ModelSnapshot& s,
                    const QueryEncoder* queries) {
   const auto fail = [&](const std::string& why) {
-    throw BadRequest("request " + std::to_string(i) + ": " + why, __FILE__, __LINE__);
+    throw BadRequest(where + why, __FILE__, __LINE__);
   };
   if (r.k < 1 || r.k > s.num_items) {
     fail("k = " + std::to_string(r.k) + " must be in [1, " + std::to_string(s.num_items) + "]");
   }
-  for (const int64_t item : r.recent_items) check_item("recent item", i, item, s.num_items);
-  for (const int64_t item : r.exclude_items) check_item("excluded item", i, item, s.num_items);
+  for (const int64_t item : r.recent_items) check_item("recent item", where, item, s.num_items);
+  for (const int64_t item : r.exclude_items) check_item("excluded item", where, item, s.num_items);
   if (!r.query.empty()) {
     if (!s.has_text_score()) fail("a query needs a model with a text score; this one has none");
     if (queries == nullptr) fail("this server has no query encoder");
@@ -48,6 +50,10 @@ Recommender::Recommender(std::shared_ptr<const ModelSnapshot> first, trainer::Ro
   HYBREC_CHECK(current_ != nullptr, "Recommender: no model snapshot");
 }
 
+void Recommender::validate(const RecommendRequest& request) const {
+  check_request(request, "", *snapshot(), queries_);
+}
+
 std::shared_ptr<const ModelSnapshot> Recommender::snapshot() const {
   return std::atomic_load(&current_);
 }
@@ -62,7 +68,10 @@ std::vector<RecommendReply> Recommender::recommend(
   const std::shared_ptr<const ModelSnapshot> snap = snapshot();
   const ModelSnapshot& s = *snap;
   const trainer::ModelConfig& c = s.model->config();
-  for (std::size_t i = 0; i < requests.size(); ++i) check_request(requests[i], i, s, queries_);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    check_request(requests[i], requests.size() == 1 ? "" : "request " + std::to_string(i) + ": ", s,
+                  queries_);
+  }
   const int64_t n = static_cast<int64_t>(requests.size());
   std::vector<RecommendReply> replies(requests.size());
   if (n == 0) return replies;

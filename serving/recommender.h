@@ -67,6 +67,10 @@ class Recommender {
   Recommender(std::shared_ptr<const ModelSnapshot> first, trainer::RowFetcher user_rows,
               const Histories& histories, const QueryEncoder* queries);
 
+  // Throws BadRequest naming the problem when `request` cannot be answered
+  // by the current snapshot.
+  void validate(const RecommendRequest& request) const;
+
   // Validates every request first (BadRequest naming the request and the
   // problem), then scores them together.
   std::vector<RecommendReply> recommend(const std::vector<RecommendRequest>& requests) const;

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "serving/request_batcher.h"
 #include "serving/served_run.h"
 #include "testing/command.h"
 #include "testing/temp_dir.h"
@@ -223,6 +224,40 @@ TEST_F(Serving, BadRequestsNameTheProblem) {
   r.recent_items = {};
   r.exclude_items = {-1};
   expect_bad(r, "excluded item -1");
+}
+
+TEST_F(Serving, TheBatcherAnswersConcurrentRequestsAsIfAloneAndKeepsBadOnesApart) {
+  RequestBatcher batcher(served_->recommender(), 8, std::chrono::microseconds(2000));
+  constexpr int kThreads = 4, kEach = 10;
+  std::atomic<int64_t> mismatches{0}, rejected{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kThreads; ++c) {
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < kEach; ++i) {
+        RecommendRequest r;
+        r.user = c * kEach + i;
+        r.k = 5 + i % 3;
+        const RecommendReply alone = served_->recommender().recommend({r})[0];
+        const RecommendReply batched = batcher.recommend(r);
+        if (batched.items.size() != alone.items.size()) ++mismatches;
+        for (std::size_t j = 0; j < std::min(batched.items.size(), alone.items.size()); ++j) {
+          if (batched.items[j].item != alone.items[j].item) ++mismatches;
+        }
+        RecommendRequest bad = r;
+        bad.recent_items = {100000};
+        try {
+          batcher.recommend(bad);
+        } catch (const BadRequest& e) {
+          if (std::string(e.what()).find("recent item 100000") != std::string::npos) ++rejected;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_EQ(rejected.load(), kThreads * kEach);
+  EXPECT_EQ(batcher.batched_requests(), kThreads * kEach);
+  EXPECT_LE(batcher.batches(), kThreads * kEach);
 }
 
 TEST_F(Serving, RequestsNeverFailOrWaitAcrossMatrixSwaps) {
