@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "trainer/data/dataset.h"
@@ -38,6 +39,26 @@ std::vector<std::string> tokenize(const std::string& text);
 // [texts.size(), dim] row-major, each row unit length or zero. dim >= 1.
 std::vector<float> hashing_encode(const std::vector<std::string>& texts, int64_t dim,
                                   uint64_t seed = kDefaultHashingSeed);
+
+// The same encoding for one text at a time against a fixed corpus: the
+// document frequencies are the corpus's (the text itself is not counted),
+// so a new item's text or a query lands in the space of the corpus's
+// vectors; encode(corpus[i]) equals hashing_encode(corpus, dim, seed)'s
+// row i bit for bit. The online trainer fits it on a dataset's item texts
+// for items that arrive later; serving uses it for query text.
+class HashingEncoder {
+ public:
+  HashingEncoder(const std::vector<std::string>& corpus, int64_t dim,
+                 uint64_t seed = kDefaultHashingSeed);
+  std::vector<float> encode(const std::string& text) const;  // [dim]
+  int64_t dim() const { return dim_; }
+
+ private:
+  int64_t dim_;
+  uint64_t seed_;
+  double corpus_size_;
+  std::unordered_map<uint32_t, int64_t> df_;  // bucket -> corpus texts that have it
+};
 
 // Sets dataset.item_text_emb from dataset.item_text with hashing_encode,
 // text_dim = dim and text_encoder = "hashing"; dim == 0 removes the
