@@ -29,11 +29,8 @@ QueryEncoder::QueryEncoder(const trainer::Dataset& data, const std::string& text
 QueryEncoder::~QueryEncoder() = default;
 
 std::vector<float> QueryEncoder::encode(const std::string& text) const {
-  std::vector<float> q(static_cast<std::size_t>(dim_), 0.0f);
-  if (hashing_ != nullptr) {
-    hashing_->encode(text, q.data());
-    return q;
-  }
+  if (hashing_ != nullptr) return hashing_->encode(text);
+  std::vector<float> q;
   {
     std::lock_guard<std::mutex> lock(bert_mutex_);
     q = bert_->encode_one(text);

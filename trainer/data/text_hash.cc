@@ -71,32 +71,30 @@ std::vector<std::string> tokenize(const std::string& text) {
   return tokens;
 }
 
-HashingEncoder::HashingEncoder(const std::vector<std::string>& corpus, int64_t dim,
-                               uint64_t seed)
-    : dim_(dim), seed_(seed), corpus_size_(static_cast<int64_t>(corpus.size())) {
-  HYBREC_CHECK(dim >= 1, "hashing encoder: dim ", dim, " must be at least 1");
-  for (const std::string& text : corpus) {
-    for (const auto& entry : bucket_counts(text)) ++df_[entry.first];
-  }
-}
+namespace {
 
-void HashingEncoder::encode(const std::string& text, float* out) const {
-  std::fill(out, out + dim_, 0.0f);
-  const double n = static_cast<double>(corpus_size_);
-  const int64_t words = (dim_ + 63) / 64;
-  std::vector<double> row(static_cast<size_t>(dim_), 0.0);
-  for (const auto& [bucket, feature] : bucket_counts(text)) {
-    const auto it = df_.find(bucket);
-    const double df = it == df_.end() ? 0.0 : static_cast<double>(it->second);
-    const double idf = std::log((1.0 + n) / (1.0 + df)) + 1.0;
+// One text's row: its features weighted by TF-IDF with the corpus's
+// document frequencies `df` over `n` texts, projected and L2-normalised
+// into dst[0..dim) (left zero when the text has no token).
+void project(const std::unordered_map<uint32_t, Feature>& doc,
+             const std::unordered_map<uint32_t, int64_t>& df, double n, int64_t dim,
+             uint64_t seed, float* dst) {
+  const int64_t words = (dim + 63) / 64;
+  std::vector<double> row(static_cast<size_t>(dim), 0.0);
+  for (const auto& [bucket, feature] : doc) {
+    const auto it = df.find(bucket);
+    const double docs_with = it == df.end() ? 0.0 : static_cast<double>(it->second);
+    const double idf = std::log((1.0 + n) / (1.0 + docs_with)) + 1.0;
     const double weight =
         (1.0 + std::log(feature.count)) * idf * (feature.bigram ? kHashingBigramWeight : 1.0);
     // The projection's column signs for this bucket, 64 per hash.
     for (int64_t w = 0; w < words; ++w) {
       const uint64_t bits =
-          splitmix64(seed_ ^ splitmix64((uint64_t{bucket} << 20) + static_cast<uint64_t>(w)));
-      const int64_t end = std::min<int64_t>(64, dim_ - 64 * w);
-      for (int64_t k = 0; k < end; ++k) row[64 * w + k] += ((bits >> k) & 1) ? weight : -weight;
+          splitmix64(seed ^ splitmix64((uint64_t{bucket} << 20) + static_cast<uint64_t>(w)));
+      const int64_t end = std::min<int64_t>(64, dim - 64 * w);
+      for (int64_t k = 0; k < end; ++k) {
+        row[64 * w + k] += ((bits >> k) & 1) ? weight : -weight;
+      }
     }
   }
   double norm = 0;
@@ -104,16 +102,40 @@ void HashingEncoder::encode(const std::string& text, float* out) const {
   if (norm == 0) return;
   // Signs of +-1 rather than +-1/sqrt(dim): the scale cancels here.
   const double inv = 1.0 / std::sqrt(norm);
-  for (int64_t k = 0; k < dim_; ++k) out[k] = static_cast<float>(row[k] * inv);
+  for (int64_t k = 0; k < dim; ++k) dst[k] = static_cast<float>(row[k] * inv);
 }
+
+}  // namespace
 
 std::vector<float> hashing_encode(const std::vector<std::string>& texts, int64_t dim,
                                   uint64_t seed) {
-  const HashingEncoder encoder(texts, dim, seed);
-  std::vector<float> out(texts.size() * static_cast<size_t>(dim));
-  for (size_t i = 0; i < texts.size(); ++i) {
-    encoder.encode(texts[i], out.data() + i * static_cast<size_t>(dim));
+  HYBREC_CHECK(dim >= 1, "hashing encoder: dim ", dim, " must be at least 1");
+  std::vector<std::unordered_map<uint32_t, Feature>> docs;
+  docs.reserve(texts.size());
+  std::unordered_map<uint32_t, int64_t> df;
+  for (const std::string& text : texts) {
+    docs.push_back(bucket_counts(text));
+    for (const auto& entry : docs.back()) ++df[entry.first];
   }
+  const double n = static_cast<double>(texts.size());
+  std::vector<float> out(texts.size() * static_cast<size_t>(dim), 0.0f);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    project(docs[i], df, n, dim, seed, out.data() + i * static_cast<size_t>(dim));
+  }
+  return out;
+}
+
+HashingEncoder::HashingEncoder(const std::vector<std::string>& corpus, int64_t dim, uint64_t seed)
+    : dim_(dim), seed_(seed), corpus_size_(static_cast<double>(corpus.size())) {
+  HYBREC_CHECK(dim >= 1, "hashing encoder: dim ", dim, " must be at least 1");
+  for (const std::string& text : corpus) {
+    for (const auto& entry : bucket_counts(text)) ++df_[entry.first];
+  }
+}
+
+std::vector<float> HashingEncoder::encode(const std::string& text) const {
+  std::vector<float> out(static_cast<size_t>(dim_), 0.0f);
+  project(bucket_counts(text), df_, corpus_size_, dim_, seed_, out.data());
   return out;
 }
 

@@ -36,27 +36,29 @@ inline constexpr double kHashingBigramWeight = 0.5;
 // Lower-cased tokens of `text`, in order.
 std::vector<std::string> tokenize(const std::string& text);
 
-// The encoder fitted on a corpus (its document frequencies), so a text that
-// arrives later (a search query, a new item) is weighted as the corpus's own
-// texts were: encode(corpus[i]) is row i of hashing_encode(corpus).
+// [texts.size(), dim] row-major, each row unit length or zero. dim >= 1.
+std::vector<float> hashing_encode(const std::vector<std::string>& texts, int64_t dim,
+                                  uint64_t seed = kDefaultHashingSeed);
+
+// The same encoding for one text at a time against a fixed corpus: the
+// document frequencies are the corpus's (the text itself is not counted),
+// so a new item's text or a query lands in the space of the corpus's
+// vectors; encode(corpus[i]) equals hashing_encode(corpus, dim, seed)'s
+// row i bit for bit. The online trainer fits it on a dataset's item texts
+// for items that arrive later; serving uses it for query text.
 class HashingEncoder {
  public:
   HashingEncoder(const std::vector<std::string>& corpus, int64_t dim,
                  uint64_t seed = kDefaultHashingSeed);
+  std::vector<float> encode(const std::string& text) const;  // [dim]
   int64_t dim() const { return dim_; }
-  // out [dim]: unit length, or zero for a text without tokens.
-  void encode(const std::string& text, float* out) const;
 
  private:
   int64_t dim_;
   uint64_t seed_;
-  int64_t corpus_size_;
-  std::unordered_map<uint32_t, int64_t> df_;  // hashed bucket -> texts holding it
+  double corpus_size_;
+  std::unordered_map<uint32_t, int64_t> df_;  // bucket -> corpus texts that have it
 };
-
-// [texts.size(), dim] row-major, each row unit length or zero. dim >= 1.
-std::vector<float> hashing_encode(const std::vector<std::string>& texts, int64_t dim,
-                                  uint64_t seed = kDefaultHashingSeed);
 
 // Sets dataset.item_text_emb from dataset.item_text with hashing_encode,
 // text_dim = dim and text_encoder = "hashing"; dim == 0 removes the

@@ -66,5 +66,29 @@ TEST(HashingEncoder, OddDimsAndEncodeItemText) {
             std::string::npos);
 }
 
+TEST(HashingEncoder, OneTextAtATimeEqualsTheCorpusEncodingAndKeepsItsFrequencies) {
+  const std::vector<std::string> corpus = {"space opera with robots", "a quiet french comedy",
+                                           "robots in love", "", "french robots in space"};
+  const std::vector<float> batch = hashing_encode(corpus, 24);
+  const HashingEncoder encoder(corpus, 24);
+  for (std::size_t i = 0; i < corpus.size(); ++i) {
+    const std::vector<float> row = encoder.encode(corpus[i]);
+    ASSERT_EQ(row.size(), 24u);
+    for (std::size_t k = 0; k < 24; ++k) EXPECT_EQ(row[k], batch[i * 24 + k]) << i << "," << k;
+  }
+  // A new text is weighted by the corpus's document frequencies, not its
+  // own: encoded alone by hashing_encode, every word would have idf 1.
+  const std::string query = "robots comedy";
+  const std::vector<float> in_corpus = encoder.encode(query);
+  const std::vector<float> alone = hashing_encode({query}, 24);
+  double norm = 0, diff = 0;
+  for (std::size_t k = 0; k < 24; ++k) {
+    norm += double(in_corpus[k]) * in_corpus[k];
+    diff += std::fabs(in_corpus[k] - alone[k]);
+  }
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+  EXPECT_GT(diff, 1e-3);
+}
+
 }  // namespace
 }  // namespace hybrec::trainer
