@@ -28,7 +28,8 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
   HYBREC_CHECK(static_cast<int64_t>(in.params.size()) == model.num_params(),
                "serving: ", in.params.size(), " dense parameters for a model of ",
                model.num_params());
-  const int64_t n = in.num_items, d = c.dim, t = c.use_text ? c.text_dim : 0;
+  const int64_t n = in.base_items + static_cast<int64_t>(in.new_ids.size());
+  const int64_t d = c.dim, t = c.use_text ? c.text_dim : 0;
   HYBREC_CHECK(n >= 1, "serving: an empty catalogue (", n, " items)");
   HYBREC_CHECK(t == 0 || static_cast<int64_t>(in.text_emb.size()) == n * t, "serving: ",
                in.text_emb.size(), " text floats for ", n, " items of dim ", t);
@@ -39,21 +40,33 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
   s->rows_from = std::move(in.rows_from);
   s->step_dir = std::move(in.step_dir);
   s->num_items = n;
+  s->base_items = in.base_items;
+  s->item_ids.resize(static_cast<std::size_t>(n));
+  for (int64_t j = 0; j < in.base_items; ++j) s->item_ids[j] = j;
+  for (std::size_t i = 0; i < in.new_ids.size(); ++i) {
+    const int64_t slot = in.base_items + static_cast<int64_t>(i);
+    HYBREC_CHECK(in.new_ids[i] >= in.base_items && s->new_slots.count(in.new_ids[i]) == 0,
+                 "serving: new item id ", in.new_ids[i], " is a dataset item or given twice");
+    s->item_ids[slot] = in.new_ids[i];
+    s->new_slots[in.new_ids[i]] = slot;
+  }
   s->dim = d;
   s->text_dim = t;
 
-  std::vector<int64_t> ids(static_cast<std::size_t>(n));
-  for (int64_t j = 0; j < n; ++j) ids[j] = j;
+  // Rows are pulled by item id; the item tower indexes text by slot.
   std::vector<float> rows;
   if (c.use_id) {
     rows.resize(static_cast<std::size_t>(n * d));
     for (int64_t first = 0; first < n; first += kPullChunk) {
       const int64_t count = std::min(kPullChunk, n - first);
-      in.item_rows(trainer::kItemTable, ids.data() + first, count, rows.data() + first * d);
+      in.item_rows(trainer::kItemTable, s->item_ids.data() + first, count,
+                   rows.data() + first * d);
     }
   }
+  std::vector<int64_t> slots(static_cast<std::size_t>(n));
+  for (int64_t j = 0; j < n; ++j) slots[j] = j;
   s->item_vecs.resize(static_cast<std::size_t>(n * d));
-  model.item_vectors(in.params.data(), n, ids.data(), rows.empty() ? nullptr : rows.data(),
+  model.item_vectors(in.params.data(), n, slots.data(), rows.empty() ? nullptr : rows.data(),
                      in.text_emb.empty() ? nullptr : in.text_emb.data(), s->item_vecs.data());
 
   const bool text_score = c.use_text_score && t > 0;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "trainer/eval/model_scorer.h"
@@ -33,7 +34,13 @@ struct ModelSnapshot {
   std::shared_ptr<const trainer::HybridModel> model;
   std::vector<float> params;  // [model->num_params()]
 
-  int64_t num_items = 0;
+  // The catalogue's slots: slot j < base_items is item j of the dataset;
+  // later slots are items that arrived on the stream (item_ids[j] their id).
+  // Every per-item array below is indexed by slot.
+  int64_t num_items = 0;  // slots
+  int64_t base_items = 0;
+  std::vector<int64_t> item_ids;                    // [num_items]
+  std::unordered_map<int64_t, int64_t> new_slots;  // id -> slot, for slots >= base_items
   int64_t dim = 0;        // d
   int64_t text_dim = 0;   // T (0 without text)
   int64_t score_dim = 0;  // D = d + T with a text score, else d
@@ -45,13 +52,20 @@ struct ModelSnapshot {
   float text_weight = 0.0f;          // lambda * text_scale / sqrt(1 + lambda^2)
 
   bool has_text_score() const { return score_dim > dim; }
+  // The slot of an item id, or -1 when the catalogue has no such item.
+  int64_t slot_of(int64_t id) const {
+    if (id >= 0 && id < base_items) return id;
+    const auto it = new_slots.find(id);
+    return it == new_slots.end() ? -1 : it->second;
+  }
 };
 
 struct SnapshotInputs {
   std::shared_ptr<const trainer::HybridModel> model;
   std::vector<float> params;
-  std::vector<float> text_emb;  // [num_items, T]; empty without text
-  int64_t num_items = 0;
+  std::vector<float> text_emb;   // [slots, T]; empty without text
+  int64_t base_items = 0;        // the dataset's items: slots 0 .. base_items - 1
+  std::vector<int64_t> new_ids;  // items that arrived since, one slot each after them
   trainer::RowFetcher item_rows;  // used when the model has id embeddings
   std::string rows_from;
   std::string step_dir;

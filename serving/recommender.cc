@@ -13,11 +13,12 @@ namespace {
 namespace k = hybrec::kernels;
 
 void check_item(const std::string& what, const std::string& where, int64_t item,
-                int64_t num_items) {
-  if (item < 0 || item >= num_items) {
-    throw BadRequest(where + what + " " +
-                         std::to_string(item) + " is not an item of the catalogue [0, " +
-                         std::to_string(num_items) + ")",
+                const ModelSnapshot& s) {
+  if (s.slot_of(item) < 0) {
+    throw BadRequest(where + what + " " + std::to_string(item) +
+                         " is not an item of the catalogue (" + std::to_string(s.num_items) +
+                         " items: ids [0, " + std::to_string(s.base_items) + ") and " +
+                         std::to_string(s.num_items - s.base_items) + " that arrived since)",
                      __FILE__, __LINE__);
   }
 }
@@ -31,8 +32,8 @@ void check_request(const RecommendRequest& r, const std::string& where, const Mo
   if (r.k < 1 || r.k > s.num_items) {
     fail("k = " + std::to_string(r.k) + " must be in [1, " + std::to_string(s.num_items) + "]");
   }
-  for (const int64_t item : r.recent_items) check_item("recent item", where, item, s.num_items);
-  for (const int64_t item : r.exclude_items) check_item("excluded item", where, item, s.num_items);
+  for (const int64_t item : r.recent_items) check_item("recent item", where, item, s);
+  for (const int64_t item : r.exclude_items) check_item("excluded item", where, item, s);
   if (!r.query.empty()) {
     if (!s.has_text_score()) fail("a query needs a model with a text score; this one has none");
     if (queries == nullptr) fail("this server has no query encoder");
@@ -87,16 +88,20 @@ std::vector<RecommendReply> Recommender::recommend(
     const bool known = r.user >= 0 && histories_.known(r.user);
     replies[i].new_user = !known;
     replies[i].snapshot_version = s.version;
-    std::vector<int64_t> items = known ? histories_.items(r.user) : std::vector<int64_t>{};
-    // A streamed item beyond this snapshot's catalogue is not scorable yet.
-    items.erase(std::remove_if(items.begin(), items.end(),
-                               [&](int64_t j) { return j >= s.num_items; }),
-                items.end());
-    items.insert(items.end(), r.recent_items.begin(), r.recent_items.end());
+    // The history in catalogue slots; a streamed item this snapshot does
+    // not have yet is left out until the next rebuild adds it.
+    std::vector<int64_t> items;
+    if (known) {
+      for (const int64_t id : histories_.items(r.user)) {
+        const int64_t slot = s.slot_of(id);
+        if (slot >= 0) items.push_back(slot);
+      }
+    }
+    for (const int64_t id : r.recent_items) items.push_back(s.slot_of(id));
     const int64_t take = std::min<int64_t>(len, static_cast<int64_t>(items.size()));
     std::copy(items.end() - take, items.end(), history.begin() + i * len + (len - take));
     if (r.exclude_seen) excluded.insert(excluded.end(), items.begin(), items.end());
-    excluded.insert(excluded.end(), r.exclude_items.begin(), r.exclude_items.end());
+    for (const int64_t id : r.exclude_items) excluded.push_back(s.slot_of(id));
     exclude_offsets[i + 1] = static_cast<int64_t>(excluded.size());
     if (known && c.use_id) {
       pull_keys.push_back(r.user);
@@ -172,10 +177,10 @@ std::vector<RecommendReply> Recommender::recommend(
     }
     const float* q = users.data() + i * D + d;
     for (int64_t r = 0; r < requests[i].k; ++r) {
-      const int64_t item = top_items[i * max_k + r];
+      const int64_t item = top_items[i * max_k + r];  // a slot
       if (item < 0) break;  // exclusions left fewer than k candidates
       ScoredItem out;
-      out.item = item;
+      out.item = s.item_ids[item];
       out.score = top_scores[i * max_k + r];
       double cf = 0;
       const float* v = s.item_vecs.data() + item * d;

@@ -1,5 +1,6 @@
 #include "serving/served_run.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -33,9 +34,9 @@ ServedRun::ServedRun(const ServeOptions& options)
     }
   }
   histories_ = std::make_unique<Histories>(run_.data);
-  if (c.use_text && c.use_text_score) {
-    queries_ = std::make_unique<QueryEncoder>(run_.data, options_.text_model);
-  }
+  // Query text and new items' text, in the catalogue's text space.
+  if (c.use_text) queries_ = std::make_unique<QueryEncoder>(run_.data, options_.text_model);
+  new_items_ = std::make_unique<NewItems>(run_.data.num_items, c.use_text ? c.text_dim : 0);
   // The step being served: `latest` moving past it triggers a reload.
   loaded_step_ = latest_of(run_.run_dir);
   trainer::RowFetcher user_rows;
@@ -46,6 +47,13 @@ ServedRun::ServedRun(const ServeOptions& options)
   }
   recommender_ = std::make_unique<Recommender>(build(run_.step_dir, run_.state.params),
                                                std::move(user_rows), *histories_, queries_.get());
+  if (!options_.stream.empty()) {
+    feed_ = std::make_unique<StreamFeed>(options_.stream, options_.stream_start_after, *histories_,
+                                         *new_items_, queries_.get(), [this] {
+                                           std::lock_guard<std::mutex> lock(mutex_);
+                                           items_arrived_ = true;
+                                         });
+  }
   thread_ = std::thread([this] { rebuild_loop(); });
 }
 
@@ -56,12 +64,14 @@ ServedRun::~ServedRun() {
   }
   wake_.notify_all();
   thread_.join();
+  feed_.reset();
 }
 
-const std::string& ServedRun::title(int64_t item) const {
-  static const std::string none;
-  if (item < 0 || item >= static_cast<int64_t>(run_.data.item_text.size())) return none;
-  return run_.data.item_text[item];
+std::string ServedRun::title(int64_t item) const {
+  if (item >= 0 && item < static_cast<int64_t>(run_.data.item_text.size())) {
+    return run_.data.item_text[item];
+  }
+  return new_items_->text(item);
 }
 
 std::shared_ptr<const ModelSnapshot> ServedRun::build(const std::string& step_dir,
@@ -69,9 +79,15 @@ std::shared_ptr<const ModelSnapshot> ServedRun::build(const std::string& step_di
   SnapshotInputs in;
   in.model = model_;
   in.params = std::move(params);
-  in.text_emb = run_.data.item_text_emb;
-  in.num_items = run_.data.num_items;
-  if (model_->config().use_id) {
+  const trainer::ModelConfig& c = model_->config();
+  NewItems::Copy arrived = new_items_->copy();
+  if (c.use_text) {
+    in.text_emb = run_.data.item_text_emb;
+    in.text_emb.insert(in.text_emb.end(), arrived.text_emb.begin(), arrived.text_emb.end());
+  }
+  in.base_items = run_.data.num_items;
+  in.new_ids = std::move(arrived.ids);
+  if (c.use_id) {
     in.item_rows = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
       fetch_rows(table, keys, n, out);
     };
@@ -138,14 +154,21 @@ void ServedRun::rebuild() {
 }
 
 void ServedRun::rebuild_loop() {
-  const auto period = std::chrono::duration<double>(options_.refresh_s > 0 ? options_.refresh_s : 1.0);
+  // A one-second tick (or the period, when shorter) notices `latest`
+  // moving and new items; the period paces rebuilds from live rows.
+  using seconds = std::chrono::duration<double>;
+  const seconds tick(options_.refresh_s > 0 ? std::min(options_.refresh_s, 1.0) : 1.0);
+  auto last = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
-    wake_.wait_for(lock, period, [this] { return stopping_; });
+    wake_.wait_for(lock, tick, [this] { return stopping_; });
     if (stopping_) break;
     const bool latest_moved = latest_of(run_.run_dir) != loaded_step_;
-    if (options_.refresh_s <= 0 && !latest_moved) continue;
-    if (live_rows_ == nullptr && !latest_moved) continue;  // snapshot rows do not change
+    const bool period_over = options_.refresh_s > 0 && live_rows_ != nullptr &&
+                             seconds(std::chrono::steady_clock::now() - last).count() >=
+                                 options_.refresh_s;
+    if (!items_arrived_ && !latest_moved && !period_over) continue;
+    items_arrived_ = false;
     lock.unlock();
     try {
       rebuild();
@@ -153,6 +176,7 @@ void ServedRun::rebuild_loop() {
       std::cerr << "hybrec serve: item matrix rebuild failed (serving the previous one): "
                 << e.what() << "\n";
     }
+    last = std::chrono::steady_clock::now();
     lock.lock();
   }
 }
@@ -168,6 +192,8 @@ ServeHealth ServedRun::health() const {
   h.num_items = s->num_items;
   h.streamed_events = histories_->streamed_events();
   h.ps_errors = live_rows_ != nullptr ? live_rows_->errors() : 0;
+  h.new_items = new_items_->count();
+  if (feed_ != nullptr) h.stream_error = feed_->error();
   std::lock_guard<std::mutex> lock(mutex_);
   h.rebuilds = rebuilds_;
   h.rebuild_failures = rebuild_failures_;

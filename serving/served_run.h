@@ -23,6 +23,8 @@
 #include "serving/query_encoder.h"
 #include "serving/recommender.h"
 #include "serving/row_sources.h"
+#include "serving/stream_feed.h"
+#include "serving/new_items.h"
 #include "trainer/pipelines/trained_run.h"
 
 namespace hybrec::serving {
@@ -33,6 +35,9 @@ struct ServeOptions {
   ps::ClientOptions ps_client;
   std::string text_model;               // BERT model dir for query text (see query_encoder.h)
   double refresh_s = 10.0;              // rebuild period; 0 = only when latest moves
+                                        // or new items arrived
+  std::string stream;                   // "": no live events; else the source URL
+  uint64_t stream_start_after = 0;      // the feed reads the events after this position
   std::vector<std::string> overrides;   // "section.key=value" on the run's config
 };
 
@@ -46,6 +51,8 @@ struct ServeHealth {
   std::string last_error;        // of the last failed rebuild ("" = it succeeded)
   int64_t ps_errors = 0;         // failed pulls (rebuilds and user rows)
   int64_t streamed_events = 0;
+  int64_t new_items = 0;         // arrived on the stream (in the matrix or waiting for it)
+  std::string stream_error;      // "" while the stream reads fine (or there is none)
 };
 
 class ServedRun {
@@ -59,7 +66,7 @@ class ServedRun {
   Histories& histories() { return *histories_; }
   const trainer::Dataset& data() const { return run_.data; }
   // The item's text for display ("" when it has none).
-  const std::string& title(int64_t item) const;
+  std::string title(int64_t item) const;
   ServeHealth health() const;
   // One rebuild now, on the caller's thread (tests, benchmarks); throws when
   // it fails (the old matrix stays).
@@ -81,7 +88,9 @@ class ServedRun {
   trainer::RowFetcher rows_;  // guarded by mutex_
   std::unique_ptr<Histories> histories_;
   std::unique_ptr<QueryEncoder> queries_;
+  std::unique_ptr<NewItems> new_items_;
   std::unique_ptr<Recommender> recommender_;
+  std::unique_ptr<StreamFeed> feed_;  // after everything it writes into
 
   mutable std::mutex mutex_;  // guards rows_, snapshot_rows_, the counters, last_error_,
                              // loaded_step_, next_version_
@@ -91,6 +100,7 @@ class ServedRun {
   int64_t rebuilds_ = 0, rebuild_failures_ = 0;
   std::string last_error_;
   std::string loaded_step_;
+  bool items_arrived_ = false;  // new items wait for a rebuild
   std::mutex rebuild_mutex_;  // one rebuild at a time
   std::thread thread_;
 };

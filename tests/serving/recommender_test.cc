@@ -14,6 +14,7 @@
 
 #include "serving/request_batcher.h"
 #include "serving/served_run.h"
+#include "serving_testing.h"
 #include "testing/command.h"
 #include "testing/temp_dir.h"
 #include "trainer/eval/snapshot_rows.h"
@@ -22,24 +23,13 @@
 namespace hybrec::serving {
 namespace {
 
-using hybrec::testing::run_command;
-
 const std::string kBin = HYBREC_BIN;
 
 class Serving : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new hybrec::testing::TempDir("hybrec-serving-test");
-    const std::string data = *dir_ / "synth.h5";
-    auto r = run_command(kBin + " data synth --out " + data +
-                         " --users 300 --items 200 --events-per-user 15 --seed 3");
-    ASSERT_EQ(r.status, 0) << r.output;
-    std::ofstream(*dir_ / "train.toml")
-        << "[data]\npath = \"" << data << "\"\n"
-        << "[train]\nbatch_size = 64\nnegatives = 8\nlog_every_s = 60\nthreads = 1\n"
-           "max_steps = 30\neval_every = 30\n";
-    r = run_command(kBin + " train " + (*dir_ / "train.toml") + " --out " + run());
-    ASSERT_EQ(r.status, 0) << r.output;
+    ASSERT_EQ(testing::train_tiny_run(*dir_, kBin), run());
     ServeOptions options;
     options.run = run();
     options.refresh_s = 0;
