@@ -6,6 +6,7 @@
 
 #include "hybrec/kernels/error.h"
 #include "trainer/loop/train_checkpoint.h"
+#include "trainer/model/id_tables.h"
 
 namespace hybrec::serving {
 
@@ -41,8 +42,8 @@ ServedRun::ServedRun(const ServeOptions& options)
   loaded_step_ = latest_of(run_.run_dir);
   trainer::RowFetcher user_rows;
   if (c.use_id) {
-    user_rows = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
-      fetch_rows(table, keys, n, out);
+    user_rows = [this](const std::string&, const int64_t* keys, int64_t n, float* out) {
+      fetch_user_rows(keys, n, out);
     };
   }
   recommender_ = std::make_unique<Recommender>(build(run_.step_dir, run_.state.params),
@@ -111,6 +112,44 @@ void ServedRun::fetch_rows(const std::string& table, const int64_t* keys, int64_
     fetch = rows_;
   }
   fetch(table, keys, n, out);
+}
+
+void ServedRun::fetch_user_rows(const int64_t* keys, int64_t n, float* out) {
+  // Enough rows to cover the active users of a live service without
+  // growing without bound (100k rows of dim 64: 25 MiB).
+  constexpr std::size_t kMaxRemembered = 100000;
+  const int64_t d = model_->config().dim;
+  if (live_rows_ == nullptr) {
+    fetch_rows(trainer::kUserTable, keys, n, out);
+    return;
+  }
+  bool servers_down = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    servers_down = std::chrono::steady_clock::now() < servers_retry_at_;
+  }
+  try {
+    if (servers_down) throw Error("servers down", __FILE__, __LINE__);
+    fetch_rows(trainer::kUserTable, keys, n, out);
+  } catch (const std::exception&) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!servers_down) servers_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    for (int64_t i = 0; i < n; ++i) {
+      const auto it = last_user_rows_.find(keys[i]);
+      if (it != last_user_rows_.end()) {
+        std::copy(it->second.begin(), it->second.end(), out + i * d);
+      } else {
+        std::fill(out + i * d, out + (i + 1) * d, 0.0f);
+      }
+    }
+    stale_user_rows_ += n;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (last_user_rows_.size() + static_cast<std::size_t>(n) > kMaxRemembered) {
+    last_user_rows_.clear();
+  }
+  for (int64_t i = 0; i < n; ++i) last_user_rows_[keys[i]].assign(out + i * d, out + (i + 1) * d);
 }
 
 void ServedRun::rebuild() {
@@ -198,6 +237,7 @@ ServeHealth ServedRun::health() const {
   h.rebuilds = rebuilds_;
   h.rebuild_failures = rebuild_failures_;
   h.last_error = last_error_;
+  h.stale_user_rows = stale_user_rows_;
   return h;
 }
 

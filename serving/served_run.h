@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "parameter_server/client/client.h"
@@ -29,10 +30,21 @@
 
 namespace hybrec::serving {
 
+// Serving fails fast: a request must not wait seconds on a server that is
+// down (the user rows then come from the last pull, see fetch_user_rows).
+inline ps::ClientOptions serving_client_defaults() {
+  ps::ClientOptions o;
+  o.connect_timeout_ms = 500;
+  o.io_timeout_ms = 5000;
+  o.max_attempts = 2;
+  o.backoff_initial_ms = 20;
+  return o;
+}
+
 struct ServeOptions {
   std::string run;                      // a run or checkpoint step directory
   std::vector<ps::Endpoint> ps;         // empty: rows from the checkpoint's snapshot files
-  ps::ClientOptions ps_client;
+  ps::ClientOptions ps_client = serving_client_defaults();
   std::string text_model;               // BERT model dir for query text (see query_encoder.h)
   double refresh_s = 10.0;              // rebuild period; 0 = only when latest moves
                                         // or new items arrived
@@ -50,6 +62,7 @@ struct ServeHealth {
   int64_t rebuilds = 0, rebuild_failures = 0;
   std::string last_error;        // of the last failed rebuild ("" = it succeeded)
   int64_t ps_errors = 0;         // failed pulls (rebuilds and user rows)
+  int64_t stale_user_rows = 0;   // user rows answered from the last pull (servers down)
   int64_t streamed_events = 0;
   int64_t new_items = 0;         // arrived on the stream (in the matrix or waiting for it)
   std::string stream_error;      // "" while the stream reads fine (or there is none)
@@ -77,6 +90,10 @@ class ServedRun {
   void rebuild_loop();
   // Reads rows from whichever source is current (thread-safe).
   void fetch_rows(const std::string& table, const int64_t* keys, int64_t n, float* out);
+  // User rows for a request: pulled fresh; when the servers cannot be
+  // reached, the row this process last pulled for the user (zero if none),
+  // so requests are still answered while the servers are down.
+  void fetch_user_rows(const int64_t* keys, int64_t n, float* out);
 
   ServeOptions options_;
   trainer::TrainedRun run_;
@@ -100,6 +117,11 @@ class ServedRun {
   int64_t rebuilds_ = 0, rebuild_failures_ = 0;
   std::string last_error_;
   std::string loaded_step_;
+  std::unordered_map<int64_t, std::vector<float>> last_user_rows_;  // bounded, see fetch_user_rows
+  int64_t stale_user_rows_ = 0;
+  // After a failed user-row pull, requests use the remembered rows without
+  // trying the servers until then (one slow failure, not one per request).
+  std::chrono::steady_clock::time_point servers_retry_at_{};
   bool items_arrived_ = false;  // new items wait for a rebuild
   std::mutex rebuild_mutex_;  // one rebuild at a time
   std::thread thread_;
