@@ -26,12 +26,6 @@ void RecommenderHandler::recommend_batch(std::vector<wire::RecommendReply>& repl
 std::vector<wire::RecommendReply> RecommenderHandler::answer(
     const std::vector<wire::RecommendRequest>& requests, const std::string& name, bool batch) {
   try {
-    const int64_t n = static_cast<int64_t>(requests.size());
-    if (n > max_batch_) {
-      throw BadRequest(std::to_string(n) + " requests in one batch; this server takes at most " +
-                           std::to_string(max_batch_),
-                       __FILE__, __LINE__);
-    }
     std::vector<RecommendRequest> in;
     in.reserve(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {

@@ -1,11 +1,10 @@
 // The recommender service (recommender.thrift) answered from a ServedRun.
-// A request the caller got wrong (BadRequest, including a missing field or
-// a batch over the limit) is a ServingError BAD_REQUEST; any other failure
-// is INTERNAL with its message. The presence of the calls' own arguments is
-// checked before this is reached (processor.h).
+// A request the caller got wrong (BadRequest, including a missing field) is
+// a ServingError BAD_REQUEST; any other failure is INTERNAL with its
+// message. The calls' own arguments and the batch's size are checked before
+// this is reached (processor.h).
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,8 +15,8 @@ namespace hybrec::serving {
 
 class RecommenderHandler : public wire::RecommenderServiceIf {
  public:
-  // run must outlive the handler; max_batch bounds recommend_batch.
-  RecommenderHandler(ServedRun& run, int64_t max_batch) : run_(run), max_batch_(max_batch) {}
+  // run must outlive the handler.
+  explicit RecommenderHandler(ServedRun& run) : run_(run) {}
 
   void health(wire::Health& reply) override;
   void recommend(wire::RecommendReply& reply, const wire::RecommendRequest& request) override;
@@ -29,7 +28,6 @@ class RecommenderHandler : public wire::RecommenderServiceIf {
                                            const std::string& name, bool batch);
 
   ServedRun& run_;
-  const int64_t max_batch_;
 };
 
 // A ServingError with this code and message.

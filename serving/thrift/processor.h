@@ -3,6 +3,11 @@
 // - presence: the generated code would hand the handler an empty request
 //   (or an empty batch) for a call that left its argument out; here such a
 //   call is BAD_REQUEST naming the argument, and never reaches the handler;
+// - batch size: recommend_batch's length is checked against max_batch
+//   before anything is allocated for it (BAD_REQUEST past it). A declared
+//   length is only a claim, and Thrift's own check against the frame's
+//   remaining bytes counts a struct as 0 bytes, so the generated reader
+//   would allocate a million requests for a 20-byte frame that asks;
 // - failures: an exception the handler throws that is not a ServingError
 //   is INTERNAL with its message (the generated code would answer with an
 //   untyped TApplicationException);
@@ -10,6 +15,7 @@
 // health and unknown method names are the generated processor's.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,10 +37,13 @@ using CallObserver = std::function<void(double seconds, int outcome)>;
 
 class RecommenderProcessor : public wire::RecommenderServiceProcessor {
  public:
-  // observer may be empty.
-  RecommenderProcessor(std::shared_ptr<wire::RecommenderServiceIf> handler, CallObserver observer)
+  // max_batch: the most requests one recommend_batch may hold. observer
+  // may be empty.
+  RecommenderProcessor(std::shared_ptr<wire::RecommenderServiceIf> handler, int64_t max_batch,
+                       CallObserver observer)
       : RecommenderServiceProcessor(handler),
         handler_(std::move(handler)),
+        max_batch_(max_batch),
         observer_(std::move(observer)) {}
 
  protected:
@@ -43,12 +52,14 @@ class RecommenderProcessor : public wire::RecommenderServiceProcessor {
                     int32_t seqid, void* context) override;
 
  private:
-  template <typename Args, typename Result, typename Present, typename Call>
-  void serve(const char* name, const char* argument, apache::thrift::protocol::TProtocol* in,
-             apache::thrift::protocol::TProtocol* out, int32_t seqid, Present&& present,
-             Call&& call);
+  // Runs call(result.success) and writes the reply: the result, or the
+  // ServingError it threw, or INTERNAL for any other exception.
+  template <typename Result, typename Call>
+  void answer(const char* name, apache::thrift::protocol::TProtocol* out, int32_t seqid,
+              Call&& call);
 
   std::shared_ptr<wire::RecommenderServiceIf> handler_;
+  const int64_t max_batch_;
   CallObserver observer_;
 };
 

@@ -81,9 +81,9 @@ ThriftServer::ThriftServer(ServedRun& run, ThriftServerOptions options)
   workers_->start();
 
   const int limit = static_cast<int>(options_.max_frame_bytes);
-  auto handler = std::make_shared<RecommenderHandler>(run, options_.max_batch);
+  auto handler = std::make_shared<RecommenderHandler>(run);
   server_ = std::make_shared<at::server::TNonblockingServer>(
-      std::make_shared<RecommenderProcessor>(handler, options_.observer),
+      std::make_shared<RecommenderProcessor>(handler, options_.max_batch, options_.observer),
       // String and list lengths are checked against these limits (and the
       // frame's remaining bytes, frame_limits.h) before they are allocated.
       std::make_shared<at::protocol::TBinaryProtocolFactoryT<att::TMemoryBuffer>>(limit, limit,

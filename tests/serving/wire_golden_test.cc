@@ -165,7 +165,7 @@ class FixedHandler : public wire::RecommenderServiceIf {
 struct Served {
   std::shared_ptr<FixedHandler> handler = std::make_shared<FixedHandler>();
   std::vector<int> outcomes;
-  RecommenderProcessor processor{handler, [this](double seconds, int outcome) {
+  RecommenderProcessor processor{handler, 4, [this](double seconds, int outcome) {
                                    EXPECT_GE(seconds, 0.0);
                                    outcomes.push_back(outcome);
                                  }};
@@ -314,6 +314,25 @@ std::string bad_request_message(const wire::RecommendRequest& r, const std::stri
     return e.what();
   }
   return "<accepted>";
+}
+
+// The processor's batch limit is 4 here.
+TEST(ServingWireGolden, ABatchOverTheLimitIsRefusedBeforeItIsAllocated) {
+  Served s;
+  Golden five;
+  five.message("recommend_batch", kCall).field(kList, 1).u8(kStruct).i32(5);
+  for (int i = 0; i < 5; ++i) minimal_request_fields(five);
+  five.stop();
+  Golden want;
+  want.message("recommend_batch", kReply);
+  error_result(want, 1, "recommend_batch: 5 requests in one batch; this server takes at most 4");
+  expect_bytes(s.call(five.framed()), want.framed());
+  // A million declared, none sent: the frame ends while they are skipped,
+  // and nothing was allocated for them.
+  Golden million;
+  million.message("recommend_batch", kCall).field(kList, 1).u8(kStruct).i32(1000000).stop();
+  EXPECT_THROW(s.call(million.framed()), at::transport::TTransportException);
+  EXPECT_EQ(s.outcomes, (std::vector<int>{kCallBadRequest}));
 }
 
 TEST(ServingWireGolden, ARequestWithoutARequiredFieldNamesIt) {
