@@ -88,8 +88,8 @@ int run_recommend(int argc, char** argv) {
   try {
     connection.client().recommend(reply, request);
   } catch (const wire::ServingError& e) {
-    HYBREC_THROW("the recommender at ", connection.address().to_string(), " refused: ",
-                 wire::error_code_name(e.code), ": ", e.message);
+    HYBREC_THROW("the recommender at ", connection.address().to_string(),
+                 " refused: ", wire::error_code_name(e.code), ": ", e.message);
   } catch (const apache::thrift::TException& e) {
     HYBREC_THROW("the recommender at ", connection.address().to_string(), " failed: ", e.what());
   }

@@ -70,9 +70,12 @@ void print_table(std::ostream& out, int64_t user, const serving::wire::Recommend
     const std::string fitted = fit_title(t, title_width);
     return fitted + std::string(static_cast<std::size_t>(title_width - width_of(fitted)), ' ');
   };
-  out << std::setw(4) << "rank" << "  " << std::setw(8) << "item" << "  " << title_cell("title")
-      << "  " << std::setw(9) << "score" << "  " << std::setw(9) << "cf" << "  " << std::setw(9)
-      << "text" << "\n";
+  out << std::setw(4) << "rank"
+      << "  " << std::setw(8) << "item"
+      << "  " << title_cell("title") << "  " << std::setw(9) << "score"
+      << "  " << std::setw(9) << "cf"
+      << "  " << std::setw(9) << "text"
+      << "\n";
   out << std::fixed << std::setprecision(4);
   for (std::size_t i = 0; i < reply.items.size(); ++i) {
     const serving::wire::ScoredItem& item = reply.items[i];

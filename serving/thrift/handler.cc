@@ -29,7 +29,8 @@ std::vector<wire::RecommendReply> RecommenderHandler::answer(
     std::vector<RecommendRequest> in;
     in.reserve(requests.size());
     for (std::size_t i = 0; i < requests.size(); ++i) {
-      in.push_back(from_wire(requests[i], batch ? "requests[" + std::to_string(i) + "]" : "request"));
+      in.push_back(
+          from_wire(requests[i], batch ? "requests[" + std::to_string(i) + "]" : "request"));
     }
     const std::vector<RecommendReply> out = run_.recommender().recommend(in);
     const TitleOf title = [this](int64_t item) -> const std::string& { return run_.title(item); };

@@ -23,7 +23,7 @@ wire::ServingError missing(const std::string& call, const std::string& argument)
 
 struct BatchArgs {
   bool present = false;
-  int64_t declared = 0;  // the list's declared length
+  int64_t declared = 0;                          // the list's declared length
   std::vector<wire::RecommendRequest> requests;  // empty when declared > max_batch
 };
 
@@ -85,7 +85,7 @@ void RecommenderProcessor::answer(const char* name, at::protocol::TProtocol* out
   out->getTransport()->writeEnd();
   out->getTransport()->flush();
   if (observer_) {
-    const int outcome = !result.__isset.error ? kCallOk
+    const int outcome = !result.__isset.error                               ? kCallOk
                         : result.error.code == wire::ErrorCode::BAD_REQUEST ? kCallBadRequest
                                                                             : kCallError;
     observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
@@ -101,11 +101,12 @@ bool RecommenderProcessor::dispatchCall(at::protocol::TProtocol* in, at::protoco
     wire::RecommenderService_recommend_args args;
     args.read(in);
     finish_reading(in);
-    answer<wire::RecommenderService_recommend_result>(
-        "recommend", out, seqid, [&](wire::RecommendReply& reply) {
-          if (!args.__isset.request) throw missing("recommend", "request");
-          handler_->recommend(reply, args.request);
-        });
+    answer<wire::RecommenderService_recommend_result>("recommend", out, seqid,
+                                                      [&](wire::RecommendReply& reply) {
+                                                        if (!args.__isset.request)
+                                                          throw missing("recommend", "request");
+                                                        handler_->recommend(reply, args.request);
+                                                      });
     return true;
   }
   if (name == "recommend_batch") {

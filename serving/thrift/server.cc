@@ -61,9 +61,10 @@ ThriftServer::ThriftServer(ServedRun& run, ThriftServerOptions options)
   HYBREC_CHECK(options_.threads >= 1, "Thrift threads must be at least 1, got ", options_.threads);
   HYBREC_CHECK(options_.io_threads >= 1 && options_.io_threads <= 64, "Thrift io threads ",
                options_.io_threads, " out of range [1, 64]");
-  HYBREC_CHECK(options_.max_frame_bytes >= (64 << 10) && options_.max_frame_bytes <= (1LL << 31) - 1,
-               "maximum Thrift frame size ", options_.max_frame_bytes,
-               " bytes out of range [64 KiB, 2 GiB)");
+  HYBREC_CHECK(
+      options_.max_frame_bytes >= (64 << 10) && options_.max_frame_bytes <= (1LL << 31) - 1,
+      "maximum Thrift frame size ", options_.max_frame_bytes,
+      " bytes out of range [64 KiB, 2 GiB)");
   HYBREC_CHECK(options_.max_batch >= 1, "maximum batch ", options_.max_batch,
                " must be at least 1");
 
@@ -89,8 +90,8 @@ ThriftServer::ThriftServer(ServedRun& run, ThriftServerOptions options)
       std::make_shared<at::protocol::TBinaryProtocolFactoryT<att::TMemoryBuffer>>(limit, limit,
                                                                                   true, true),
       socket, workers_);
-  server_->setInputTransportFactory(
-      std::make_shared<FrameBoundedInputFactory>(std::make_shared<at::TConfiguration>(limit, limit)));
+  server_->setInputTransportFactory(std::make_shared<FrameBoundedInputFactory>(
+      std::make_shared<at::TConfiguration>(limit, limit)));
   server_->setMaxFrameSize(static_cast<size_t>(limit));
   server_->setNumIOThreads(static_cast<size_t>(options_.io_threads));
   auto signal = std::make_shared<StartSignal>();

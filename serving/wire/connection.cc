@@ -16,8 +16,7 @@ namespace at = apache::thrift;
 
 Address parse_address(const std::string& text) {
   const size_t colon = text.rfind(':');
-  HYBREC_CHECK(colon != std::string::npos && colon > 0, "address '", text,
-               "' is not HOST:PORT");
+  HYBREC_CHECK(colon != std::string::npos && colon > 0, "address '", text, "' is not HOST:PORT");
   Address a;
   a.host = text.substr(0, colon);
   if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') {

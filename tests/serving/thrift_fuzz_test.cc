@@ -126,8 +126,7 @@ class ThriftFuzz : public ::testing::Test {
   }
 
   // One connection: checked calls until an unchecked frame ends it.
-  static void run_connection(Rng& rng, ps::fuzz::Failures& failures,
-                             std::atomic<int64_t>* counts) {
+  static void run_connection(Rng& rng, ps::fuzz::Failures& failures, std::atomic<int64_t>* counts) {
     Conn c(server_->port());
     if (!c.ok()) {
       failures.add("connect: " + c.error());
@@ -141,7 +140,8 @@ class ThriftFuzz : public ::testing::Test {
       ++counts[kind];
       if (kind <= kWrongType) {
         std::string reply;
-        const Conn::Read r = c.send(frame, false) ? c.read_frame(&reply, 10000) : Conn::Read::kClosed;
+        const Conn::Read r =
+            c.send(frame, false) ? c.read_frame(&reply, 10000) : Conn::Read::kClosed;
         const std::string wrong = r == Conn::Read::kData ? check_reply(kind, expect, reply)
                                                          : std::string("reply: ") + read_name(r);
         if (!wrong.empty()) failures.add(std::string(kKindNames[kind]) + ": " + wrong);
@@ -227,8 +227,7 @@ TEST_F(ThriftFuzz, EveryFrameLeavesTheServerAnsweringAsTheLibraryDoes) {
     EXPECT_GT(counts[k].load(), 0) << kKindNames[k] << " never sent";
   }
   std::printf("seed %llu (HYBREC_FUZZ_SEED), %lld frames:\n%s",
-              static_cast<unsigned long long>(seed), static_cast<long long>(total()),
-              mix.c_str());
+              static_cast<unsigned long long>(seed), static_cast<long long>(total()), mix.c_str());
   EXPECT_EQ(failures.count(), 0) << failures.describe() << "seed " << seed << ", frames:\n" << mix;
   EXPECT_EQ(outcomes_[kCallError].load(), 0) << "calls failed as INTERNAL";
   EXPECT_GT(outcomes_[kCallOk].load(), 0);

@@ -310,13 +310,12 @@ TEST_F(ThriftServing, TheRecommendCommandPrintsTheTableWithTitles) {
     const std::string cell = title.size() <= 24 ? title : title.substr(0, 21) + "...";
     at = out.output.find(cell, at);
     ASSERT_NE(at, std::string::npos) << "rank " << i + 1 << " '" << cell << "' in\n" << out.output;
-    EXPECT_NE(out.output.find(std::to_string(want.items[i].item) + "  " + cell),
-              std::string::npos)
+    EXPECT_NE(out.output.find(std::to_string(want.items[i].item) + "  " + cell), std::string::npos)
         << out.output;
   }
 
-  const auto json = run_command(kBin + " recommend" + serve_flag() +
-                                " --user 7 -k 5 --exclude-seen 0 --json");
+  const auto json =
+      run_command(kBin + " recommend" + serve_flag() + " --user 7 -k 5 --exclude-seen 0 --json");
   ASSERT_EQ(json.status, 0) << json.output;
   EXPECT_EQ(json.output.rfind("{\"user\": 7, \"new_user\": false, \"snapshot_version\": ", 0), 0u)
       << json.output;

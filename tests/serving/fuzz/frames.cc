@@ -93,9 +93,9 @@ std::string wrong_type(Rng& rng, Expect* expect) {
   switch (rng() % 4) {
     case 0:  // k as a string
       expect->words = "request.k is missing";
-      return ps::fuzz::strict_message(kCallHeader, "recommend",
-                                      field(12, 1) + field(11, 4) + be32(2) + "10" + seen + stop +
-                                          stop);
+      return ps::fuzz::strict_message(
+          kCallHeader, "recommend",
+          field(12, 1) + field(11, 4) + be32(2) + "10" + seen + stop + stop);
     case 1:  // exclude_seen as an i32
       expect->words = "request.exclude_seen is missing";
       return ps::fuzz::strict_message(kCallHeader, "recommend",

@@ -33,20 +33,25 @@ enum Kind {
   kNumKinds,
 };
 
-inline const char* const kKindNames[kNumKinds] = {
-    "valid call (checked)", "wrong method name (checked)", "wrong field type (checked)",
-    "random bytes",         "random payload",              "oversized header",
-    "negative header",      "truncated frame",             "huge declared length",
-    "mutated call"};
+inline const char* const kKindNames[kNumKinds] = {"valid call (checked)",
+                                                  "wrong method name (checked)",
+                                                  "wrong field type (checked)",
+                                                  "random bytes",
+                                                  "random payload",
+                                                  "oversized header",
+                                                  "negative header",
+                                                  "truncated frame",
+                                                  "huge declared length",
+                                                  "mutated call"};
 
 Kind pick_kind(Rng& rng);
 
 // What a checked frame expects back.
 struct Expect {
-  std::string method;   // the call's name
-  bool batch = false;   // recommend_batch
-  int64_t requests = 0; // of the batch
-  std::string words;    // kWrongType: the BAD_REQUEST message must contain these
+  std::string method;    // the call's name
+  bool batch = false;    // recommend_batch
+  int64_t requests = 0;  // of the batch
+  std::string words;     // kWrongType: the BAD_REQUEST message must contain these
 };
 
 // One frame (length header included, except for kRandomBytes) of `kind`.
