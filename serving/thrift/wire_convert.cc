@@ -10,6 +10,12 @@ RecommendRequest from_wire(const wire::RecommendRequest& request, const std::str
   };
   if (!request.__isset.k) throw missing("k");
   if (!request.__isset.exclude_seen) throw missing("exclude_seen");
+  // -1 is the library's "no account"; any other negative id is a mistake.
+  if (request.__isset.user && request.user < -1) {
+    throw BadRequest(where + ".user = " + std::to_string(request.user) +
+                         " is not a user id (leave it out for a visitor without an account)",
+                     __FILE__, __LINE__);
+  }
   RecommendRequest r;
   if (request.__isset.user) r.user = request.user;
   if (request.__isset.recent_items) r.recent_items = request.recent_items;

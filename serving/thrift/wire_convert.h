@@ -13,7 +13,8 @@ namespace hybrec::serving {
 
 // The request a wire request asks for. `where` names it in messages
 // ("request", "requests[3]"); a field the wire contract requires that was
-// not sent is a BadRequest naming it ("requests[3].k is missing").
+// not sent is a BadRequest naming it ("requests[3].k is missing"), and so
+// is a user id below -1 (absent or -1: no account).
 RecommendRequest from_wire(const wire::RecommendRequest& request, const std::string& where);
 
 using TitleOf = std::function<const std::string&(int64_t item)>;

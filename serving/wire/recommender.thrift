@@ -31,7 +31,7 @@ exception ServingError {
 }
 
 struct RecommendRequest {
-  1: optional i64 user,                 // absent or -1: no account
+  1: optional i64 user,                 // absent or -1: no account (below -1: BAD_REQUEST)
   2: optional list<i64> recent_items,   // a session's items, oldest first
   3: optional string query,             // search text (needs a model with a text score)
   4: i64 k,                             // how many items, in [1, catalogue size]

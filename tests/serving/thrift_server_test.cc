@@ -10,9 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ps/golden_bytes.h"
@@ -54,7 +52,6 @@ class ThriftServing : public ::testing::Test {
     ThriftServerOptions t;
     t.threads = 2;
     t.max_batch = kMaxBatch;
-    t.observer = [](double, int outcome) { ++outcomes_[outcome]; };
     server_ = new ThriftServer(*served_, t);
   }
   static void TearDownTestSuite() {
@@ -126,32 +123,14 @@ class ThriftServing : public ::testing::Test {
     t->flush();
   }
 
-  static int64_t outcome_count(int outcome) { return outcomes_[outcome].load(); }
-
-  // The observer is told after the reply is written, so a client may read
-  // its reply first: wait (boundedly) for the count to arrive.
-  static bool wait_for_outcomes(int64_t ok, int64_t bad, int64_t error) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (outcome_count(kCallOk) == ok && outcome_count(kCallBadRequest) == bad &&
-          outcome_count(kCallError) == error) {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
-  }
-
   static hybrec::testing::TempDir* dir_;
   static ServedRun* served_;
   static ThriftServer* server_;
-  static std::atomic<int64_t> outcomes_[3];
 };
 
 hybrec::testing::TempDir* ThriftServing::dir_ = nullptr;
 ServedRun* ThriftServing::served_ = nullptr;
 ThriftServer* ThriftServing::server_ = nullptr;
-std::atomic<int64_t> ThriftServing::outcomes_[3] = {};
 
 TEST_F(ThriftServing, HealthSaysTheWireVersionTheMatrixAndTheCatalogue) {
   wire::Connection c(address());
@@ -276,9 +255,15 @@ TEST_F(ThriftServing, MissingFieldsAndArgumentsAreBadRequestsNamingThem) {
 }
 
 TEST_F(ThriftServing, TheObserverIsToldEachCallsOutcome) {
-  ASSERT_TRUE(wait_for_outcomes(outcome_count(kCallOk), outcome_count(kCallBadRequest), 0));
-  const int64_t ok = outcome_count(kCallOk), bad = outcome_count(kCallBadRequest);
-  wire::Connection c(address());  // health is not a recommend call: not told
+  // A server of its own, so no other test's calls are counted.
+  std::atomic<int64_t> counts[3] = {};
+  ThriftServerOptions t;
+  t.observer = [&](double seconds, int outcome) {
+    EXPECT_GE(seconds, 0.0);
+    ++counts[outcome];
+  };
+  ThriftServer observed(*served_, t);
+  wire::Connection c(wire::Address{"127.0.0.1", observed.port()});  // health: not told
   wire::RecommendReply reply;
   c.client().recommend(reply, to_wire_request(RecommendRequest{}));
   RecommendRequest zero;
@@ -286,9 +271,10 @@ TEST_F(ThriftServing, TheObserverIsToldEachCallsOutcome) {
   error_of([&] { c.client().recommend(reply, to_wire_request(zero)); });
   std::vector<wire::RecommendReply> replies;
   c.client().recommend_batch(replies, {to_wire_request(RecommendRequest{})});
-  EXPECT_TRUE(wait_for_outcomes(ok + 2, bad + 1, 0))
-      << "ok " << outcome_count(kCallOk) - ok << ", bad " << outcome_count(kCallBadRequest) - bad
-      << ", error " << outcome_count(kCallError);
+  observed.stop();  // waits for the workers: every call's report is in
+  EXPECT_EQ(counts[kCallOk].load(), 2);
+  EXPECT_EQ(counts[kCallBadRequest].load(), 1);
+  EXPECT_EQ(counts[kCallError].load(), 0);
 }
 
 TEST_F(ThriftServing, TheRecommendCommandPrintsTheTableWithTitles) {

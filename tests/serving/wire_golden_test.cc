@@ -348,6 +348,12 @@ TEST(ServingWireGolden, ARequestWithoutARequiredFieldNamesIt) {
   k_as_string.field(kString, 4).str("10").field(kBool, 5).u8(1).stop();
   EXPECT_EQ(bad_request_message(read_back(k_as_string), "request"), "request.k is missing");
 
+  Golden negative_user;
+  negative_user.field(kI64, 1).i64(-7);
+  minimal_request_fields(negative_user);
+  EXPECT_EQ(bad_request_message(read_back(negative_user), "request"),
+            "request.user = -7 is not a user id (leave it out for a visitor without an account)");
+
   // The optional fields mean "none" when absent.
   Golden minimal;
   minimal_request_fields(minimal);
