@@ -1,11 +1,13 @@
 #include "serving/wire/connection.h"
 
+#include <thrift/TOutput.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <mutex>
 
 #include "hybrec/kernels/error.h"
 #include "recommender_constants.h"
@@ -33,6 +35,10 @@ Address parse_address(const std::string& text) {
 }
 
 Connection::Connection(const Address& address, int timeout_ms) : address_(address) {
+  // Thrift prints its own line for every failed connect; the error thrown
+  // below says the same, once, naming the recommender.
+  static std::once_flag quiet;
+  std::call_once(quiet, [] { at::GlobalOutput.setOutputFunction([](const char*) {}); });
   auto socket = std::make_shared<at::transport::TSocket>(address.host, address.port);
   socket->setConnTimeout(timeout_ms);
   socket->setRecvTimeout(timeout_ms);
@@ -42,9 +48,16 @@ Connection::Connection(const Address& address, int timeout_ms) : address_(addres
       std::make_shared<at::protocol::TBinaryProtocol>(transport_, 0, 0, true, true));
   try {
     transport_->open();
-    client_->health(health_);
   } catch (const at::TException& e) {
     HYBREC_THROW("cannot reach the recommender at ", address.to_string(), ": ", e.what());
+  }
+  try {
+    client_->health(health_);
+  } catch (const at::TException& e) {
+    HYBREC_THROW("the server at ", address.to_string(),
+                 " did not answer health() as recommender.thrift says (is it the Thrift port "
+                 "of `hybrec serve`?): ",
+                 e.what());
   }
   HYBREC_CHECK(health_.wire_version == g_recommender_constants.WIRE_VERSION, "the recommender at ",
                address.to_string(), " speaks wire version ", health_.wire_version,

@@ -28,7 +28,8 @@ Address parse_address(const std::string& text);
 class Connection {
  public:
   // Connects and reads health(); throws hybrec::Error naming the address
-  // when the server cannot be reached or answers with another WIRE_VERSION.
+  // when the server cannot be reached, does not speak recommender.thrift
+  // (another service on that port) or speaks another WIRE_VERSION.
   explicit Connection(const Address& address, int timeout_ms = 10000);
   ~Connection();
   Connection(const Connection&) = delete;

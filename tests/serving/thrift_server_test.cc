@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ps/golden_bytes.h"
@@ -340,6 +341,39 @@ TEST_F(ThriftServing, TheRecommendCommandNamesAnUnreachableServer) {
   EXPECT_EQ(bad.status, 1) << bad.output;
   EXPECT_NE(bad.output.find("address 'localhost' is not HOST:PORT"), std::string::npos)
       << bad.output;
+}
+
+TEST_F(ThriftServing, TheRecommendCommandNamesAServerThatIsNotTheThriftPort) {
+  // Something else on the port: an HTTP server's answer to bytes it does
+  // not understand.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread http([fd] {
+    const int c = ::accept(fd, nullptr, nullptr);
+    if (c < 0) return;
+    char request[256];
+    if (::recv(c, request, sizeof request, 0) > 0) {
+      const std::string reply = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+      ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+    }
+    ::close(c);
+  });
+  const std::string where = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const auto out = run_command(kBin + " recommend --serve " + where + " --timeout-s 5");
+  http.join();
+  ::close(fd);
+  EXPECT_EQ(out.status, 1) << out.output;
+  EXPECT_NE(out.output.find("the server at " + where +
+                            " did not answer health() as recommender.thrift says (is it the "
+                            "Thrift port of `hybrec serve`?)"),
+            std::string::npos)
+      << out.output;
 }
 
 TEST_F(ThriftServing, ATakenPortIsRefusedNamingIt) {
