@@ -58,6 +58,15 @@ int64_t peak_rss_kib() {
 
 void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
+// Under AddressSanitizer freed memory stays resident in its quarantine (256
+// MiB), so the peak counts every byte freed during the fuzzing, not what was
+// live at once; the bound on the whole mix holds only without it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPeakIsLiveMemory = false;
+#else
+constexpr bool kPeakIsLiveMemory = true;
+#endif
+
 class ThriftFuzz : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -232,7 +241,9 @@ TEST_F(ThriftFuzz, EveryFrameLeavesTheServerAnsweringAsTheLibraryDoes) {
   EXPECT_EQ(outcomes_[kCallError].load(), 0) << "calls failed as INTERNAL";
   EXPECT_GT(outcomes_[kCallOk].load(), 0);
   EXPECT_GT(outcomes_[kCallBadRequest].load(), 0);
-  EXPECT_LT(peak_rss_kib() - rss_before, 256 * 1024) << "KiB at peak";
+  if (kPeakIsLiveMemory) {
+    EXPECT_LT(peak_rss_kib() - rss_before, 256 * 1024) << "KiB at peak";
+  }
 
   RecommendRequest r;
   r.user = 11;
