@@ -22,7 +22,8 @@ constexpr const char* kUsage =
     "  eval     evaluate a checkpoint (hybrec eval --help)\n"
     "  report   compare runs: HR/NDCG on warm and cold items, samples/s\n"
     "  embed    text embeddings from a BERT sentence encoder (hybrec embed --help)\n"
-    "  publish  replay a dataset's events into an event stream (hybrec publish --help)\n";
+    "  publish  replay a dataset's events into an event stream (hybrec publish --help)\n"
+    "  recommend ask a running `hybrec serve` for a user's list (hybrec recommend --help)\n";
 
 // The compute commands run OpenMP kernels next to parameter-server threads
 // and other ranks on the same cores. libgomp's default is to spin while
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     if (command == "report") return hybrec::launch::run_report(argc, argv);
     if (command == "embed") return hybrec::launch::run_embed(argc, argv);
     if (command == "publish") return hybrec::launch::run_publish(argc, argv);
+    if (command == "recommend") return hybrec::launch::run_recommend(argc, argv);
     std::cerr << "hybrec: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const std::bad_alloc&) {
