@@ -33,7 +33,7 @@ std::vector<wire::RecommendReply> RecommenderHandler::answer(
           from_wire(requests[i], batch ? "requests[" + std::to_string(i) + "]" : "request"));
     }
     const std::vector<RecommendReply> out = run_.recommender().recommend(in);
-    const TitleOf title = [this](int64_t item) -> const std::string& { return run_.title(item); };
+    const TitleOf title = [this](int64_t item) { return run_.title(item); };
     std::vector<wire::RecommendReply> replies;
     replies.reserve(out.size());
     for (const RecommendReply& r : out) replies.push_back(to_wire(r, title));

@@ -17,7 +17,7 @@ namespace hybrec::serving {
 // is a user id below -1 (absent or -1: no account).
 RecommendRequest from_wire(const wire::RecommendRequest& request, const std::string& where);
 
-using TitleOf = std::function<const std::string&(int64_t item)>;
+using TitleOf = std::function<std::string(int64_t item)>;
 
 wire::RecommendReply to_wire(const RecommendReply& reply, const TitleOf& title);
 wire::Health to_wire(const ServeHealth& health);
