@@ -179,10 +179,8 @@ class NatsEventSource final : public EventSource {
   // A fresh consumer on a working link, or a new link when the old one is
   // gone, retried for the budget; then fetching resumes.
   void recover() {
-    with_nats_retry(url_, nats_.retry_for, [&] {
-      if (!link_->connected()) throw NatsUnavailable(broken_why_);
-      reopen();
-    });
+    with_nats_retry(url_, nats_.retry_for, [&] { reopen(); },
+                    link_->connected() ? std::string() : broken_why_);
     broken_ = false;
   }
 

@@ -22,17 +22,18 @@ double seconds(std::chrono::steady_clock::duration d) {
 NatsOutage::NatsOutage(const NatsUrl& url, std::chrono::milliseconds retry_for)
     : url_(url), retry_for_(retry_for) {}
 
+void NatsOutage::report(const std::string& why) {
+  if (reported_) return;
+  reported_ = true;
+  start_ = std::chrono::steady_clock::now();
+  std::fprintf(stderr, "hybrec: NATS broker %s unreachable (%s); retrying for up to %.1f s\n",
+               url_.url.c_str(), why.c_str(), seconds(retry_for_));
+  std::fflush(stderr);
+}
+
 void NatsOutage::failed(const std::string& why) {
-  using std::chrono::steady_clock;
-  const auto now = steady_clock::now();
-  if (!reported_) {
-    reported_ = true;
-    start_ = now;
-    std::fprintf(stderr, "hybrec: NATS broker %s unreachable (%s); retrying for up to %.1f s\n",
-                 url_.url.c_str(), why.c_str(), seconds(retry_for_));
-    std::fflush(stderr);
-  }
-  const auto spent = now - start_;
+  report(why);
+  const auto spent = std::chrono::steady_clock::now() - start_;
   if (spent >= retry_for_) {
     HYBREC_THROW("NATS broker ", url_.url, " unreachable for ", seconds(spent),
                  " s, giving up: ", why);

@@ -22,6 +22,10 @@ class NatsOutage {
   // passed since the first failure, throws hybrec::Error naming the broker.
   void failed(const std::string& why);
 
+  // The outage began before the first attempt (a connection found lost):
+  // prints the line and starts the clock, without sleeping.
+  void report(const std::string& why);
+
  private:
   const NatsUrl& url_;
   std::chrono::milliseconds retry_for_;
@@ -32,10 +36,13 @@ class NatsOutage {
 
 // Calls attempt() until it returns without throwing NatsUnavailable, and
 // returns what it returned; a hybrec::Error from it passes straight
-// through (a refusal does not get better by asking again).
+// through (a refusal does not get better by asking again). A non-empty
+// `lost` says the broker was already found gone (and why).
 template <typename Attempt>
-auto with_nats_retry(const NatsUrl& url, std::chrono::milliseconds retry_for, Attempt&& attempt) {
+auto with_nats_retry(const NatsUrl& url, std::chrono::milliseconds retry_for, Attempt&& attempt,
+                     const std::string& lost = "") {
   NatsOutage outage(url, retry_for);
+  if (!lost.empty()) outage.report(lost);
   for (;;) {
     try {
       return attempt();
