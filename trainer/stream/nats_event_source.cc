@@ -180,7 +180,7 @@ class NatsEventSource final : public EventSource {
   // gone, retried for the budget; then fetching resumes.
   void recover() {
     with_nats_retry(url_, nats_.retry_for, [&] { reopen(); },
-                    link_->connected() ? std::string() : broken_why_);
+                    link_ && link_->connected() ? std::string() : broken_why_);
     broken_ = false;
   }
 

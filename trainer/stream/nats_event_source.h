@@ -14,8 +14,10 @@
 // - ack(P) acknowledges everything up to P to the broker (one AckAll ack on
 //   the newest returned message at or below P), so the consumer's ack floor
 //   follows the trainer. P beyond the last event returned throws: nothing is
-//   acknowledged before it has been read. An ack lost with the connection is
-//   harmless (the next consumer starts after P, which records it).
+//   acknowledged before it has been read. The ack is not waited for; one
+//   lost with the connection costs nothing, since the consumer made after
+//   the outage starts at P + 1 (the broker shows its ack floor from the
+//   next ack on).
 // - An ephemeral source (durable_name "") reads through a consumer the
 //   broker names, acknowledges nothing, and deletes it on close.
 // - A broker that goes away or restarts mid-stream: poll reconnects with

@@ -278,18 +278,31 @@ TEST_F(NatsStream, BrokerKilledMidPollLosesAndRepeatsNothing) {
   std::atomic<std::size_t> read{0};
   ::testing::internal::CaptureStderr();
   // Two outages while the reader polls: SIGKILL, down for a while, restart
-  // on the same port and store, then more events.
-  std::thread chaos([&] {
-    while (read.load() < 40) std::this_thread::sleep_for(milliseconds(5));
-    server_->kill();
-    std::this_thread::sleep_for(milliseconds(1500));
-    server_->start();
-    publish_range(url_, 101, 120);
-    while (read.load() < 110) std::this_thread::sleep_for(milliseconds(5));
-    server_->kill();
-    std::this_thread::sleep_for(milliseconds(700));
-    server_->start();
-    publish_range(url_, 121, 150);
+  // on the same port and store, then more events. Joined also when an
+  // assertion below throws, so a failure is reported, not std::terminate.
+  struct Joiner {
+    std::atomic<std::size_t>& read;
+    std::thread thread;
+    ~Joiner() {
+      read.store(1000);
+      if (thread.joinable()) thread.join();
+    }
+  } chaos{read, {}};
+  chaos.thread = std::thread([&] {
+    try {
+      while (read.load() < 40) std::this_thread::sleep_for(milliseconds(5));
+      server_->kill();
+      std::this_thread::sleep_for(milliseconds(1500));
+      server_->start();
+      publish_range(url_, 101, 120);
+      while (read.load() < 110) std::this_thread::sleep_for(milliseconds(5));
+      server_->kill();
+      std::this_thread::sleep_for(milliseconds(700));
+      server_->start();
+      publish_range(url_, 121, 150);
+    } catch (const Error& e) {
+      ADD_FAILURE() << "publishing after the restart: " << e.what();
+    }
   });
   auto source = open_nats_event_source(url_, durable(0));
   std::vector<StreamEvent> got;
@@ -302,7 +315,6 @@ TEST_F(NatsStream, BrokerKilledMidPollLosesAndRepeatsNothing) {
       batch = source->poll(7, milliseconds(200));
     } catch (const Error& e) {
       error = e.what();
-      read.store(150);  // let the chaos thread finish
       break;
     }
     if (batch.empty()) continue;
@@ -313,7 +325,8 @@ TEST_F(NatsStream, BrokerKilledMidPollLosesAndRepeatsNothing) {
     for (auto& e : batch) got.push_back(std::move(e));
     read.store(got.size());
   }
-  chaos.join();
+  read.store(1000);
+  chaos.thread.join();
   EXPECT_EQ(error, "") << "poll gave up";
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(positions(got), range(1, 150));
