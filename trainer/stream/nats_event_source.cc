@@ -4,13 +4,14 @@
 // the reader checks every delivery against what it expects (the consumer's
 // delivery count goes up by one per message), so the broker's stored
 // consumer state never decides what the trainer sees.
+#include "trainer/stream/nats_event_source.h"
+
 #include <algorithm>
 #include <iterator>
 #include <map>
 #include <optional>
 
 #include "hybrec/kernels/error.h"
-#include "trainer/stream/nats_event_source.h"
 #include "trainer/stream/nats_link.h"
 #include "trainer/stream/nats_retry.h"
 
@@ -32,8 +33,7 @@ constexpr int64_t kEphemeralIdleNs = 300LL * 1'000'000'000LL;
 void check_durable_name(const std::string& url, const std::string& name) {
   for (char c : name) {
     const unsigned char u = static_cast<unsigned char>(c);
-    HYBREC_CHECK(u > ' ' && u != 0x7f && c != '.' && c != '*' && c != '>' && c != '/' &&
-                     c != '\\',
+    HYBREC_CHECK(u > ' ' && u != 0x7f && c != '.' && c != '*' && c != '>' && c != '/' && c != '\\',
                  url, ": durable consumer name '", name,
                  "' may not hold '.', '*', '>', '/', '\\', whitespace or control characters");
   }
@@ -107,7 +107,8 @@ class NatsEventSource final : public EventSource {
         broken_why_ = "ack";
       }
     }
-    for (auto it = unacked_.begin(); it != end; it = unacked_.erase(it)) natsMsg_Destroy(it->second);
+    for (auto it = unacked_.begin(); it != end; it = unacked_.erase(it))
+      natsMsg_Destroy(it->second);
     last_acked_ = position;
   }
 
@@ -179,8 +180,9 @@ class NatsEventSource final : public EventSource {
   // A fresh consumer on a working link, or a new link when the old one is
   // gone, retried for the budget; then fetching resumes.
   void recover() {
-    with_nats_retry(url_, nats_.retry_for, [&] { reopen(); },
-                    link_ && link_->connected() ? std::string() : broken_why_);
+    with_nats_retry(
+        url_, nats_.retry_for, [&] { reopen(); },
+        link_ && link_->connected() ? std::string() : broken_why_);
     broken_ = false;
   }
 
@@ -195,14 +197,15 @@ class NatsEventSource final : public EventSource {
     }
     stream_ = url_.stream_name();
     const uint64_t last = link_->ensure_stream();
-    HYBREC_CHECK(last >= last_returned_, url_.url, ": stream ", stream_, " ends at sequence ",
-                 last, " but this reader starts after ", last_returned_,
+    HYBREC_CHECK(last >= last_returned_, url_.url, ": stream ", stream_, " ends at sequence ", last,
+                 " but this reader starts after ", last_returned_,
                  " (the stream was deleted or recreated since that position was read)");
     jsOptions* jo = link_->js_options();
     jsErrCode code = jsErrCode(0);
     if (durable()) {
       consumer_ = durable_name_;
-      const natsStatus s = js_DeleteConsumer(link_->js(), stream_.c_str(), consumer_.c_str(), jo, &code);
+      const natsStatus s =
+          js_DeleteConsumer(link_->js(), stream_.c_str(), consumer_.c_str(), jo, &code);
       if (!(s == NATS_NOT_FOUND || code == JSConsumerNotFoundErr)) {
         check_nats(s, code, url_, "delete consumer " + consumer_);
       }

@@ -15,7 +15,8 @@ bool is_host_char(char c) {
 }
 
 void check_subject(const std::string& url, const std::string& subject) {
-  HYBREC_CHECK(!subject.empty(), "NATS URL '", url, "' names no subject (nats://HOST:PORT/SUBJECT)");
+  HYBREC_CHECK(!subject.empty(), "NATS URL '", url,
+               "' names no subject (nats://HOST:PORT/SUBJECT)");
   std::size_t token_start = 0;
   for (std::size_t i = 0; i <= subject.size(); ++i) {
     if (i == subject.size() || subject[i] == '.') {
@@ -29,8 +30,8 @@ void check_subject(const std::string& url, const std::string& subject) {
                  "' holds whitespace or a control character");
     HYBREC_CHECK(c != '*' && c != '>', "NATS URL '", url, "': subject '", subject,
                  "' holds a wildcard; an event log is one literal subject");
-    HYBREC_CHECK(c != '/' && c != '?' && c != '#', "NATS URL '", url,
-                 "': unexpected '", subject[i], "' after the subject");
+    HYBREC_CHECK(c != '/' && c != '?' && c != '#', "NATS URL '", url, "': unexpected '", subject[i],
+                 "' after the subject");
   }
 }
 
@@ -78,8 +79,8 @@ NatsUrl parse_nats_url(const std::string& url) {
     u.host = authority.substr(0, colon);
     HYBREC_CHECK(!u.host.empty(), "NATS URL '", url, "' names no host");
     for (char c : u.host) {
-      HYBREC_CHECK(is_host_char(c), "NATS URL '", url, "': host '", u.host,
-                   "' holds '", c, "' (user info and IPv6 without brackets are not supported)");
+      HYBREC_CHECK(is_host_char(c), "NATS URL '", url, "': host '", u.host, "' holds '", c,
+                   "' (user info and IPv6 without brackets are not supported)");
     }
   }
 

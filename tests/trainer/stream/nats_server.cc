@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,8 +15,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace hybrec::trainer::testing {
 
@@ -30,7 +29,8 @@ bool bind_loopback(int port, bool connect_instead) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
   auto* a = reinterpret_cast<sockaddr*>(&addr);
-  const bool ok = connect_instead ? connect(fd, a, sizeof(addr)) == 0 : bind(fd, a, sizeof(addr)) == 0;
+  const bool ok =
+      connect_instead ? connect(fd, a, sizeof(addr)) == 0 : bind(fd, a, sizeof(addr)) == 0;
   close(fd);
   return ok;
 }

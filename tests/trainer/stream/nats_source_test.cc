@@ -4,6 +4,7 @@
 // consumer's stored state, acks reach the broker, a broker killed with
 // SIGKILL and restarted on its store loses and repeats nothing, and every
 // failure names what failed.
+#include <gtest/gtest.h>
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -12,8 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "hybrec/kernels/error.h"
 #include "nats_server.h"
@@ -92,7 +91,8 @@ class BrokerView {
   // The consumer's ack floor (stream sequence); -1 when it does not exist.
   int64_t ack_floor(const std::string& stream, const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
-    if (js_GetConsumerInfo(&ci, js_, stream.c_str(), consumer.c_str(), nullptr, nullptr) != NATS_OK) {
+    if (js_GetConsumerInfo(&ci, js_, stream.c_str(), consumer.c_str(), nullptr, nullptr) !=
+        NATS_OK) {
       return -1;
     }
     const auto floor = static_cast<int64_t>(ci->AckFloor.Stream);
@@ -192,7 +192,8 @@ TEST_F(NatsStream, DurableReopenedAfterItsAckGetsExactlyTheRest) {
     source->ack(6);
     BrokerView broker(server_->port());
     ASSERT_TRUE(broker.ok());
-    EXPECT_EQ(broker.ack_floor_when(kStream, "trainer", 6), 6) << "the ack did not reach the broker";
+    EXPECT_EQ(broker.ack_floor_when(kStream, "trainer", 6), 6)
+        << "the ack did not reach the broker";
   }
   auto source = open_nats_event_source(url_, durable(6));
   const auto got = read_n(*source, 4);
@@ -367,14 +368,19 @@ TEST_F(NatsStream, MalformedPayloadNamesItsSequenceAndIsNotSkipped) {
 
 TEST_F(NatsStream, MalformedUrlsAreNamed) {
   const std::string port = std::to_string(server_->port());
-  const std::vector<std::string> bad_urls = {
-      "http://127.0.0.1:" + port + "/s", "nats://127.0.0.1:" + port,
-        "nats://127.0.0.1:" + port + "/", "nats://127.0.0.1/subject",
-        "nats://127.0.0.1:99999/subject", "nats://127.0.0.1:4x22/subject",
-        "nats://:" + port + "/subject", "nats://127.0.0.1:" + port + "/a..b",
-        "nats://127.0.0.1:" + port + "/events.*", "nats://127.0.0.1:" + port + "/events.>",
-        "nats://127.0.0.1:" + port + "/a b", "nats://127.0.0.1:" + port + "/a/b",
-        "nats://user@127.0.0.1:" + port + "/subject"};
+  const std::vector<std::string> bad_urls = {"http://127.0.0.1:" + port + "/s",
+                                             "nats://127.0.0.1:" + port,
+                                             "nats://127.0.0.1:" + port + "/",
+                                             "nats://127.0.0.1/subject",
+                                             "nats://127.0.0.1:99999/subject",
+                                             "nats://127.0.0.1:4x22/subject",
+                                             "nats://:" + port + "/subject",
+                                             "nats://127.0.0.1:" + port + "/a..b",
+                                             "nats://127.0.0.1:" + port + "/events.*",
+                                             "nats://127.0.0.1:" + port + "/events.>",
+                                             "nats://127.0.0.1:" + port + "/a b",
+                                             "nats://127.0.0.1:" + port + "/a/b",
+                                             "nats://user@127.0.0.1:" + port + "/subject"};
   for (const std::string& bad : bad_urls) {
     try {
       open_nats_event_source(bad, durable(0));
