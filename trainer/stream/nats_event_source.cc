@@ -78,7 +78,17 @@ class NatsEventSource final : public EventSource {
       // Fetch needs a positive wait; after a deadline spent on recovery
       // this is one short look for what is there.
       const int64_t wait_ms = std::max<int64_t>(left.count(), 1);
-      const int batch = static_cast<int>(std::min(max - out.size(), kMaxBatch));
+      int batch = static_cast<int>(std::min(max - out.size(), kMaxBatch));
+      // libnats 3.4.1's Fetch first drains messages already queued on the
+      // subscription (late answers to an earlier pull), then asks for
+      // batch - drained more but stops only at exactly that count: with
+      // more drained than asked for, it writes past its array (ASan, in the
+      // kill test). One message at a time while any are queued.
+      int queued = 0;
+      int queued_bytes = 0;
+      if (natsSubscription_GetPending(sub_, &queued, &queued_bytes) == NATS_OK && queued > 0) {
+        batch = 1;
+      }
       MsgList fetched;
       jsErrCode code = jsErrCode(0);
       const natsStatus s = natsSubscription_Fetch(&fetched.list, sub_, batch, wait_ms, &code);
