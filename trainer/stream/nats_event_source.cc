@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
-#include <optional>
+#include <utility>
 
 #include "hybrec/kernels/error.h"
 #include "trainer/stream/nats_link.h"
