@@ -14,6 +14,8 @@ packages=(
   libopenmpi-dev openmpi-bin    # trainer ranks (Open MPI 4.1) and the MPMD launch
   libtomlplusplus-dev           # training configs (TOML)
   nlohmann-json3-dev            # metrics.jsonl
+  libnats-dev                   # the NATS JetStream event source and sink (C client 3.4)
+  nats-server                   # the broker test_stream_nats starts and kills (JetStream, loopback)
   slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
   iproute2                      # the multi-host test: network namespaces (ip netns)
   procps                        # the cluster tests: pgrep (no process of a run left behind)

@@ -2,6 +2,7 @@
 
 #include "hybrec/kernels/error.h"
 #include "trainer/stream/file_event_source.h"
+#include "trainer/stream/nats_event_source.h"
 
 namespace hybrec::trainer {
 
@@ -25,26 +26,18 @@ std::string file_path(const std::string& url) {
                "': unknown scheme (expected file:PATH or nats://HOST:PORT/SUBJECT)");
 }
 
-// MERGE POINT: the NATS JetStream source lives on another branch
-// (trainer/stream/nats_event_source.h). At the merge, each body below
-// becomes its one-line call: open_nats_event_source(url, options) and
-// open_nats_event_sink(url).
-[[noreturn]] void nats_not_built(const std::string& url) {
-  HYBREC_THROW("event stream '", url, "': nats:// sources are not built yet");
-}
-
 }  // namespace
 
 std::unique_ptr<EventSource> open_event_source(const std::string& url,
                                                const EventSourceOptions& options) {
   if (has_scheme(url, kFile)) return open_file_event_source(file_path(url), options);
-  if (has_scheme(url, kNats)) nats_not_built(url);
+  if (has_scheme(url, kNats)) return open_nats_event_source(url, options);
   unknown_scheme(url);
 }
 
 std::unique_ptr<EventSink> open_event_sink(const std::string& url) {
   if (has_scheme(url, kFile)) return open_file_event_sink(file_path(url));
-  if (has_scheme(url, kNats)) nats_not_built(url);
+  if (has_scheme(url, kNats)) return open_nats_event_sink(url);
   unknown_scheme(url);
 }
 
