@@ -21,7 +21,8 @@ constexpr const char* kUsage =
     "  train    train a model (hybrec train --help)\n"
     "  eval     evaluate a checkpoint (hybrec eval --help)\n"
     "  report   compare runs: HR/NDCG on warm and cold items, samples/s\n"
-    "  embed    text embeddings from a BERT sentence encoder (hybrec embed --help)\n";
+    "  embed    text embeddings from a BERT sentence encoder (hybrec embed --help)\n"
+    "  serve    answer recommendation requests over HTTP (hybrec serve --help)\n";
 
 // The compute commands run OpenMP kernels next to parameter-server threads
 // and other ranks on the same cores. libgomp's default is to spin while
@@ -43,7 +44,9 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
-  if (command == "train" || command == "eval") prefer_passive_openmp_waits(argv);
+  if (command == "train" || command == "eval" || command == "serve") {
+    prefer_passive_openmp_waits(argv);
+  }
   try {
     if (command == "ps") return hybrec::launch::run_ps(argc, argv);
     if (command == "ps-ctl") return hybrec::launch::run_ps_ctl(argc, argv);
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
     if (command == "eval") return hybrec::launch::run_eval(argc, argv);
     if (command == "report") return hybrec::launch::run_report(argc, argv);
     if (command == "embed") return hybrec::launch::run_embed(argc, argv);
+    if (command == "serve") return hybrec::launch::run_serve(argc, argv);
     std::cerr << "hybrec: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const std::bad_alloc&) {

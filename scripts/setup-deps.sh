@@ -14,6 +14,9 @@ packages=(
   libopenmpi-dev openmpi-bin    # trainer ranks (Open MPI 4.1) and the MPMD launch
   libtomlplusplus-dev           # training configs (TOML)
   nlohmann-json3-dev            # metrics.jsonl
+  libcpp-httplib-dev            # hybrec serve's HTTP/JSON interface (cpp-httplib 0.11)
+  prometheus                    # the serving tests: promtool checks /metrics
+  chromium                      # the serving tests: the web page rendered headless
   slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
   iproute2                      # the multi-host test: network namespaces (ip netns)
   procps                        # the cluster tests: pgrep (no process of a run left behind)
