@@ -1,5 +1,7 @@
 // hybrec serve: a trained run answering recommendation requests over HTTP
 // (JSON, a web page, Prometheus metrics) until SIGTERM or SIGINT.
+#include <signal.h>
+
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -78,6 +80,8 @@ int run_serve(int argc, char** argv) {
   const int64_t thrift_port = flags.get_int("port", -1, 0, 65535);
 
   const std::atomic<int>& stop = install_stop_signals();
+  // A client that hangs up mid-reply must not end the server.
+  signal(SIGPIPE, SIG_IGN);
   serving::ServedRun served(options);
   serving::Metrics metrics;
   serving::http::HttpServer server(served, metrics, http);

@@ -1,6 +1,7 @@
 #include "serving/http/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <functional>
@@ -38,6 +39,13 @@ HttpServer::HttpServer(ServedRun& served, Metrics& metrics, const HttpOptions& o
   const int threads = options_.threads;
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind a
+  // port already served and silently take half its connections; plain
+  // SO_REUSEADDR only allows a restart over connections in TIME_WAIT.
+  server_->set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   add_routes();
   if (options_.port == 0) {
     port_ = server_->bind_to_any_port(options_.host);

@@ -78,12 +78,14 @@ int64_t json_int(const json& v, const std::string& at) {
   return v.get<int64_t>();
 }
 
-std::vector<int64_t> json_ids(const json& v, const std::string& at) {
-  if (!v.is_array()) bad(at + " must be an array of integer item ids, got " + shown(v));
+std::vector<int64_t> json_ids(const json& v, std::size_t index, const std::string& field) {
+  if (!v.is_array()) {
+    bad(where(index, field) + " must be an array of integer item ids, got " + shown(v));
+  }
   std::vector<int64_t> ids;
   ids.reserve(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) {
-    ids.push_back(json_int(v[i], at + "[" + std::to_string(i) + "]"));
+    ids.push_back(json_int(v[i], where(index, field + "[" + std::to_string(i) + "]")));
   }
   return ids;
 }
@@ -104,12 +106,12 @@ RecommendRequest request_from_object(const json& object, std::size_t index) {
       if (!v.is_string()) bad(at + " must be a string, got " + shown(v));
       r.query = v.get<std::string>();
     } else if (key == "recent_items") {
-      r.recent_items = json_ids(v, at);
+      r.recent_items = json_ids(v, index, key);
     } else if (key == "exclude_seen") {
       if (!v.is_boolean()) bad(at + " must be true or false, got " + shown(v));
       r.exclude_seen = v.get<bool>();
     } else if (key == "exclude_items") {
-      r.exclude_items = json_ids(v, at);
+      r.exclude_items = json_ids(v, index, key);
     } else {
       bad("request " + std::to_string(index) + ": unknown field " + shown(key) +
           " (fields: user, k, query, recent_items, exclude_seen, exclude_items)");
