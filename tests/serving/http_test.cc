@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "serving/http_client.h"
 #include "serving/serve_process.h"
 #include "serving/served_run.h"
 #include "testing/command.h"
@@ -20,6 +21,7 @@ namespace hybrec::serving {
 namespace {
 
 using nlohmann::json;
+using testing::metric;
 using testing::ServeProcess;
 
 class Http : public ::testing::Test {
@@ -67,16 +69,11 @@ class Http : public ::testing::Test {
     return served_->recommender().recommend({r})[0];
   }
 
-  // Status and parsed body of GET /recommend with these parameters.
-  static std::pair<int, json> get(const httplib::Params& params) {
-    auto res = client().Get("/recommend", params, httplib::Headers{});
-    if (!res) return {-1, json()};
-    return {res->status, json::parse(res->body)};
+  static testing::JsonReply get(const httplib::Params& params) {
+    return testing::get_json(server_->port(), "/recommend", params);
   }
-  static std::pair<int, json> post(const std::string& body) {
-    auto res = client().Post("/recommend", body, "application/json");
-    if (!res) return {-1, json()};
-    return {res->status, json::parse(res->body)};
+  static testing::JsonReply post(const std::string& body) {
+    return testing::post_json(server_->port(), body);
   }
 
   static hybrec::testing::TempDir* dir_;
@@ -224,10 +221,8 @@ TEST_F(Http, UnknownPathsAre404NamingTheEndpoints) {
 }
 
 TEST_F(Http, HealthDescribesTheServedMatrix) {
-  auto res = client().Get("/health");
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200);
-  const json h = json::parse(res->body);
+  const auto [status, h] = testing::get_json(server_->port(), "/health");
+  ASSERT_EQ(status, 200);
   const ServeHealth want = served_->health();
   EXPECT_EQ(h["status"], "ok");  // snapshot rows never go stale
   EXPECT_EQ(h["snapshot_version"], 1);
@@ -259,12 +254,6 @@ TEST_F(Http, MetricsPassPromtoolAndCountEachOutcome) {
     EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
     return res->body;
   };
-  // The value of one sample line, e.g. name{labels} 3.
-  const auto value = [](const std::string& text, const std::string& series) {
-    const std::size_t at = text.find("\n" + series + " ");
-    EXPECT_NE(at, std::string::npos) << series << " missing from:\n" << text;
-    return at == std::string::npos ? -1.0 : std::atof(text.c_str() + at + series.size() + 2);
-  };
   const std::string ok = "hybrec_serve_requests_total{interface=\"http\",outcome=\"ok\"}";
   const std::string bad = "hybrec_serve_requests_total{interface=\"http\",outcome=\"bad_request\"}";
   const std::string count = "hybrec_serve_request_duration_seconds_count{interface=\"http\"}";
@@ -273,11 +262,11 @@ TEST_F(Http, MetricsPassPromtoolAndCountEachOutcome) {
   ASSERT_EQ(get({{"user", "2"}}).first, 200);
   ASSERT_EQ(get({{"k", "-1"}}).first, 400);
   const std::string after = scrape();
-  EXPECT_EQ(value(after, ok), value(before, ok) + 2);
-  EXPECT_EQ(value(after, bad), value(before, bad) + 1);
-  EXPECT_EQ(value(after, count), value(before, count) + 3);
-  EXPECT_EQ(value(after, "hybrec_serve_catalogue_items"), 200);
-  EXPECT_EQ(value(after, "hybrec_serve_item_matrix_version"), 1);
+  EXPECT_EQ(metric(after, ok), metric(before, ok) + 2);
+  EXPECT_EQ(metric(after, bad), metric(before, bad) + 1);
+  EXPECT_EQ(metric(after, count), metric(before, count) + 3);
+  EXPECT_EQ(metric(after, "hybrec_serve_catalogue_items"), 200);
+  EXPECT_EQ(metric(after, "hybrec_serve_item_matrix_version"), 1);
   EXPECT_NE(after.find("# TYPE hybrec_serve_request_duration_seconds histogram"), std::string::npos);
 
   const auto found = hybrec::testing::run_command("command -v promtool");

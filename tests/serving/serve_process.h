@@ -11,9 +11,10 @@
 namespace hybrec::serving::testing {
 
 // Trains the small run the serving suites serve (synthetic data, 300 users,
-// 200 items, 30 steps; about a second) into dir/run and returns that path.
-// Fails the current test when a command fails.
-std::string make_tiny_run(const std::string& dir);
+// 200 items, 30 steps; about a second) into dir/run and returns that path;
+// train_args go to `hybrec train` (e.g. external servers). Fails the current
+// test when a command fails.
+std::string make_tiny_run(const std::string& dir, const std::string& train_args = "");
 
 class ServeProcess {
  public:
