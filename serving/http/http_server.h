@@ -9,7 +9,9 @@
 // A client's mistake (malformed JSON, a wrong type, an unknown field, k out
 // of range, an unknown item) is 400 with {"error": "..."} naming it; a body
 // over max_body_bytes is 413; anything else that fails is 500 with its
-// message. The server keeps serving after each of them.
+// message. The server keeps serving after each of them. /metrics counts
+// every /recommend call the handlers answer; requests httplib turns away
+// before routing (413, 404) are not counted.
 #pragma once
 
 #include <cstdint>

@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "serving/http_client.h"
@@ -194,6 +196,27 @@ TEST_F(Http, ClientMistakesAre400NamingTheProblemAndTheServerKeepsServing) {
     ASSERT_EQ(ok_status, 200) << "after '" << c.words << "': " << ok_body.dump();
     expect_reply(ok_body, library(ok));
   }
+}
+
+TEST_F(Http, ConcurrentClientsAreAllAnswered) {
+  RecommendRequest r;
+  r.user = 5;
+  const RecommendReply want = library(r);
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        const auto [status, body] = get({{"user", "5"}});
+        if (status == 200 && body["items"].size() == want.items.size() &&
+            body["items"][0]["item"].get<int64_t>() == want.items[0].item) {
+          ++answered;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(answered.load(), 100);
 }
 
 TEST_F(Http, ABodyOverTheLimitIs413AndAVeryLongQueryIsFine) {

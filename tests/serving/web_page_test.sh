@@ -61,7 +61,8 @@ base="http://127.0.0.1:$port"
 # before the dump).
 render() {
   local url=$1 out=$2
-  timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+  # --disable-dev-shm-usage: containers' /dev/shm is often too small for it.
+  timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-dev-shm-usage \
     --user-data-dir="$WORK/chrome" --virtual-time-budget=15000 --dump-dom "$url" \
     >"$out" 2>"$WORK/chromium.log" || { tail -20 "$WORK/chromium.log"; fail "chromium on $url"; }
 }
