@@ -44,7 +44,8 @@ int run_serve(int argc, char** argv) {
   flags.add("threads", "T",
             "HTTP worker threads (default 8); each open keep-alive connection holds one until "
             "it closes or idles 5 s");
-  flags.add("text-model", "DIR", "BERT model directory for query text (datasets embedded with one)");
+  flags.add("text-model", "DIR",
+            "BERT model directory for query text (datasets embedded with one)");
   flags.add("refresh-s", "S",
             "rebuild the item matrix from the live servers every S seconds (default 10; 0: only "
             "when the run's checkpoints/latest moves)");

@@ -16,8 +16,7 @@ std::string number(double v) {
   return buf;
 }
 
-void header(std::ostringstream& out, const std::string& name, const char* type,
-            const char* help) {
+void header(std::ostringstream& out, const std::string& name, const char* type, const char* help) {
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 

@@ -51,7 +51,7 @@ class Metrics {
 
  private:
   struct Series {
-    std::array<int64_t, 3> outcomes{};                // by Outcome
+    std::array<int64_t, 3> outcomes{};               // by Outcome
     std::array<int64_t, kBuckets.size()> buckets{};  // not cumulative; render() sums
     double seconds = 0;
     int64_t count = 0;

@@ -33,7 +33,9 @@ void set_error(httplib::Response& res, int status, const std::string& message) {
 }  // namespace
 
 HttpServer::HttpServer(ServedRun& served, Metrics& metrics, const HttpOptions& options)
-    : served_(served), metrics_(metrics), options_(options),
+    : served_(served),
+      metrics_(metrics),
+      options_(options),
       server_(std::make_unique<httplib::Server>()) {
   HYBREC_CHECK(options_.threads >= 1, "HttpServer: threads = ", options_.threads, " must be >= 1");
   const int threads = options_.threads;
@@ -98,7 +100,16 @@ void HttpServer::add_routes() {
     recommend(res, [&] { return ParsedRequests{{request_from_params(req.params)}, false}; });
   });
   server_->Post("/recommend", [recommend](const httplib::Request& req, httplib::Response& res) {
-    recommend(res, [&] { return requests_from_json(req.body); });
+    recommend(res, [&] {
+      // Parameters a POST would silently ignore are refused instead.
+      if (req.target.find('?') != std::string::npos) {
+        throw BadRequest("POST /recommend takes its request in the JSON body; URL parameters (" +
+                             req.target.substr(req.target.find('?') + 1, 80) +
+                             ") are for GET /recommend",
+                         __FILE__, __LINE__);
+      }
+      return requests_from_json(req.body);
+    });
   });
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(dump(health_json(served_.health(), options_.stale_after_s)), kJson);
@@ -115,7 +126,7 @@ void HttpServer::add_routes() {
   // own errors already have one.
   const int64_t max_body = options_.max_body_bytes;
   const httplib::Server::HandlerWithResponse on_error = [max_body](const httplib::Request& req,
-                                                                  httplib::Response& res) {
+                                                                   httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string why;
     if (res.status == 413) {

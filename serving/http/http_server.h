@@ -29,10 +29,10 @@ namespace hybrec::serving::http {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 0;                       // 0: any free port (see port())
-  int threads = 8;                    // worker threads answering requests
-  int64_t max_body_bytes = 1 << 20;   // larger bodies are 413
-  double stale_after_s = 0;           // /health says "stale" past this age; 0 = never
+  int port = 0;                      // 0: any free port (see port())
+  int threads = 8;                   // worker threads answering requests
+  int64_t max_body_bytes = 1 << 20;  // larger bodies are 413
+  double stale_after_s = 0;          // /health says "stale" past this age; 0 = never
 };
 
 class HttpServer {

@@ -130,7 +130,8 @@ RecommendRequest request_from_params(const std::multimap<std::string, std::strin
     if (params.count(name) > 1) bad("parameter '" + name + "' is given more than once");
     if (name == "user") {
       r.user = param_int(name, value);
-      if (r.user < 0) bad("parameter 'user': must be a non-negative user id (leave it out for no account)");
+      if (r.user < 0)
+        bad("parameter 'user': must be a non-negative user id (leave it out for no account)");
     } else if (name == "k") {
       r.k = param_int(name, value);
     } else if (name == "query") {
@@ -170,10 +171,11 @@ ParsedRequests requests_from_json(const std::string& body) {
           " next to 'requests' (a batch is {\"requests\":[...]} alone)");
     }
   }
-  if (!batch->is_array()) bad("field 'requests' must be an array of requests, got " + shown(*batch));
+  if (!batch->is_array())
+    bad("field 'requests' must be an array of requests, got " + shown(*batch));
   if (batch->empty() || batch->size() > kMaxBatch) {
-    bad("field 'requests' holds " + std::to_string(batch->size()) + " requests; a batch holds 1 to " +
-        std::to_string(kMaxBatch));
+    bad("field 'requests' holds " + std::to_string(batch->size()) +
+        " requests; a batch holds 1 to " + std::to_string(kMaxBatch));
   }
   for (std::size_t i = 0; i < batch->size(); ++i) {
     out.requests.push_back(request_from_object((*batch)[i], i));

@@ -10,8 +10,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "serving/http_client.h"
 #include "serving/serve_process.h"
@@ -126,13 +126,13 @@ TEST_F(Http, PostAndABatchAnswerAsTheLibraryDoes) {
   r.query = served_->title(30);
   r.recent_items = {1, 2};
   r.exclude_items = {4};
-  auto [status, body] = post(json{{"user", 12},
-                                  {"k", 7},
-                                  {"query", r.query},
-                                  {"recent_items", {1, 2}},
-                                  {"exclude_seen", true},
-                                  {"exclude_items", {4}}}
-                                 .dump());
+  auto [status, body] = post(json{
+      {"user", 12},
+      {"k", 7},
+      {"query", r.query},
+      {"recent_items", {1, 2}},
+      {"exclude_seen", true},
+      {"exclude_items", {4}}}.dump());
   ASSERT_EQ(status, 200) << body.dump();
   expect_reply(body, library(r));
 
@@ -166,7 +166,9 @@ TEST_F(Http, ClientMistakesAre400NamingTheProblemAndTheServerKeepsServing) {
       {"{\"user\": 1.5}", {}, "field 'user' must be an integer"},
       {"{\"k\": true}", {}, "field 'k' must be an integer"},
       {"{\"usr\": 1}", {}, "unknown field 'usr'"},
-      {"{\"recent_items\": [1, \"x\"]}", {}, "field 'recent_items[1]' must be an integer, got \"x\""},
+      {"{\"recent_items\": [1, \"x\"]}",
+       {},
+       "field 'recent_items[1]' must be an integer, got \"x\""},
       {"{\"exclude_seen\": 1}", {}, "field 'exclude_seen' must be true or false"},
       {"{\"query\": 5}", {}, "field 'query' must be a string"},
       {"{\"k\": 0}", {}, "k = 0 must be in [1, 200]"},
@@ -183,6 +185,13 @@ TEST_F(Http, ClientMistakesAre400NamingTheProblemAndTheServerKeepsServing) {
       {"", {{"kk", "3"}}, "unknown parameter 'kk'"},
       {"", {{"k", "3"}, {"k", "4"}}, "parameter 'k' is given more than once"},
   };
+  {
+    auto res = client().Post("/recommend?user=3", "{}", "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400);
+    EXPECT_NE(res->body.find("URL parameters (user=3) are for GET"), std::string::npos)
+        << res->body;
+  }
   for (const Case& c : cases) {
     const auto [status, body] = c.body.empty() ? get(c.params) : post(c.body);
     EXPECT_EQ(status, 400) << c.words;
@@ -228,7 +237,8 @@ TEST_F(Http, ABodyOverTheLimitIs413AndAVeryLongQueryIsFine) {
 
   // 100,000 characters of catalogue words: the encoder truncates, nothing fails.
   std::string query;
-  while (query.size() < 100000) query += served_->title(static_cast<int64_t>(query.size() % 200)) + " ";
+  while (query.size() < 100000)
+    query += served_->title(static_cast<int64_t>(query.size() % 200)) + " ";
   RecommendRequest r;
   r.query = query;
   const auto [status, body] = post(json{{"query", query}}.dump());
@@ -240,7 +250,8 @@ TEST_F(Http, UnknownPathsAre404NamingTheEndpoints) {
   auto res = client().Get("/recommendations");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);
-  EXPECT_NE(res->body.find("no such endpoint: GET /recommendations"), std::string::npos) << res->body;
+  EXPECT_NE(res->body.find("no such endpoint: GET /recommendations"), std::string::npos)
+      << res->body;
 }
 
 TEST_F(Http, HealthDescribesTheServedMatrix) {
@@ -258,9 +269,9 @@ TEST_F(Http, HealthDescribesTheServedMatrix) {
 }
 
 TEST_F(Http, HealthSaysStalePastTheThreshold) {
-  ServeProcess strict({"--run", *run_, "--http-port", "0", "--threads", "1", "--stale-after-s",
-                       "0.001"},
-                      *dir_ / "strict.log");
+  ServeProcess strict(
+      {"--run", *run_, "--http-port", "0", "--threads", "1", "--stale-after-s", "0.001"},
+      *dir_ / "strict.log");
   ASSERT_TRUE(strict.running());
   auto res = httplib::Client("127.0.0.1", strict.port()).Get("/health");
   ASSERT_TRUE(res);
@@ -290,7 +301,8 @@ TEST_F(Http, MetricsPassPromtoolAndCountEachOutcome) {
   EXPECT_EQ(metric(after, count), metric(before, count) + 3);
   EXPECT_EQ(metric(after, "hybrec_serve_catalogue_items"), 200);
   EXPECT_EQ(metric(after, "hybrec_serve_item_matrix_version"), 1);
-  EXPECT_NE(after.find("# TYPE hybrec_serve_request_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(after.find("# TYPE hybrec_serve_request_duration_seconds histogram"),
+            std::string::npos);
 
   const auto found = hybrec::testing::run_command("command -v promtool");
   ASSERT_EQ(found.status, 0) << "promtool not found: it checks /metrics; install Debian's "
@@ -340,7 +352,8 @@ TEST_F(Http, BadCommandLinesExitNonZeroNamingTheProblem) {
     const auto r = hybrec::testing::run_command("timeout 60 " + bin + " serve " + c.args);
     EXPECT_NE(r.status, 0) << c.args;
     EXPECT_NE(r.output.find(c.words), std::string::npos)
-        << "hybrec serve " << c.args << ": wanted '" << c.words << "' in:\n" << r.output;
+        << "hybrec serve " << c.args << ": wanted '" << c.words << "' in:\n"
+        << r.output;
   }
 }
 

@@ -48,9 +48,9 @@ ps::testing::PsProcess* LiveRows::shard_ = nullptr;
 std::string* LiveRows::run_ = nullptr;
 
 TEST_F(LiveRows, AnswersFromTheServersEqualTheLibrarys) {
-  ServeProcess server({"--run", *run_, "--ps", shard_->address(), "--http-port", "0",
-                       "--refresh-s", "0"},
-                      *dir_ / "serve.log");
+  ServeProcess server(
+      {"--run", *run_, "--ps", shard_->address(), "--http-port", "0", "--refresh-s", "0"},
+      *dir_ / "serve.log");
   ASSERT_TRUE(server.running());
   ServeOptions options;
   options.run = *run_;
@@ -80,8 +80,8 @@ TEST_F(LiveRows, AnswersFromTheServersEqualTheLibrarys) {
 
 // Last in this suite: it stops the suite's shard.
 TEST_F(LiveRows, WithoutTheServersItKeepsServingTheLastMatrixAndSaysSo) {
-  ServeProcess server({"--run", *run_, "--ps", shard_->address(), "--http-port", "0",
-                       "--refresh-s", "0.2", "--stale-after-s", "1"},
+  ServeProcess server({"--run", *run_, "--ps", shard_->address(), "--http-port", "0", "--refresh-s",
+                       "0.2", "--stale-after-s", "1"},
                       *dir_ / "serve-loss.log");
   ASSERT_TRUE(server.running());
   ASSERT_EQ(get_json(server.port(), "/recommend", {{"user", "3"}}).first, 200);

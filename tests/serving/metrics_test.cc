@@ -16,7 +16,7 @@ bool has_line(const std::string& text, const std::string& line) {
 
 TEST(Metrics, LatenciesFallInTheFirstBucketThatHoldsThemAndBucketsAreCumulative) {
   Metrics m;
-  m.observe(Interface::kHttp, 0.0005, Outcome::kOk);   // on an edge: le is inclusive
+  m.observe(Interface::kHttp, 0.0005, Outcome::kOk);  // on an edge: le is inclusive
   m.observe(Interface::kHttp, 0.0006, Outcome::kOk);
   m.observe(Interface::kHttp, 30.0, Outcome::kError);  // past the last bucket: +Inf only
   const std::string text = m.render(ServeHealth{});
@@ -26,7 +26,8 @@ TEST(Metrics, LatenciesFallInTheFirstBucketThatHoldsThemAndBucketsAreCumulative)
   EXPECT_TRUE(has_line(text, b + "le=\"2.5\"} 2")) << text;
   EXPECT_TRUE(has_line(text, b + "le=\"+Inf\"} 3")) << text;
   EXPECT_TRUE(has_line(text, "hybrec_serve_request_duration_seconds_count{interface=\"http\"} 3"));
-  EXPECT_TRUE(has_line(text, "hybrec_serve_request_duration_seconds_sum{interface=\"http\"} 30.0011"))
+  EXPECT_TRUE(
+      has_line(text, "hybrec_serve_request_duration_seconds_sum{interface=\"http\"} 30.0011"))
       << text;
 }
 
@@ -51,9 +52,11 @@ TEST(Metrics, ConcurrentObserversLoseNoCount) {
   }
   for (std::thread& t : threads) t.join();
   const std::string text = m.render(ServeHealth{});
-  EXPECT_TRUE(has_line(text, "hybrec_serve_requests_total{interface=\"http\",outcome=\"ok\"} 40000"));
+  EXPECT_TRUE(
+      has_line(text, "hybrec_serve_requests_total{interface=\"http\",outcome=\"ok\"} 40000"));
   EXPECT_TRUE(has_line(
-      text, "hybrec_serve_request_duration_seconds_bucket{interface=\"http\",le=\"0.0025\"} 40000"));
+      text,
+      "hybrec_serve_request_duration_seconds_bucket{interface=\"http\",le=\"0.0025\"} 40000"));
 }
 
 TEST(Metrics, TheServedRunsStateIsReported) {

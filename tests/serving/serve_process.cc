@@ -38,7 +38,7 @@ std::string make_tiny_run(const std::string& dir, const std::string& train_args)
          "max_steps = 30\neval_every = 30\n";
   const std::string run = dir + "/run";
   r = hybrec::testing::run_command(bin + " train " + dir + "/train.toml --out " + run + " " +
-                                  train_args);
+                                   train_args);
   EXPECT_EQ(r.status, 0) << r.output;
   return run;
 }
