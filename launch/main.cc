@@ -23,7 +23,8 @@ constexpr const char* kUsage =
     "  report   compare runs: HR/NDCG on warm and cold items, samples/s\n"
     "  embed    text embeddings from a BERT sentence encoder (hybrec embed --help)\n"
     "  publish  replay a dataset's events into an event stream (hybrec publish --help)\n"
-    "  recommend ask a running `hybrec serve` for a user's list (hybrec recommend --help)\n";
+    "  recommend ask a running `hybrec serve` for a user's list (hybrec recommend --help)\n"
+    "  serve    answer recommendation requests over HTTP and Thrift (hybrec serve --help)\n";
 
 // The compute commands run OpenMP kernels next to parameter-server threads
 // and other ranks on the same cores. libgomp's default is to spin while
@@ -45,7 +46,9 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
-  if (command == "train" || command == "eval") prefer_passive_openmp_waits(argv);
+  if (command == "train" || command == "eval" || command == "serve") {
+    prefer_passive_openmp_waits(argv);
+  }
   try {
     if (command == "ps") return hybrec::launch::run_ps(argc, argv);
     if (command == "ps-ctl") return hybrec::launch::run_ps_ctl(argc, argv);
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
     if (command == "embed") return hybrec::launch::run_embed(argc, argv);
     if (command == "publish") return hybrec::launch::run_publish(argc, argv);
     if (command == "recommend") return hybrec::launch::run_recommend(argc, argv);
+    if (command == "serve") return hybrec::launch::run_serve(argc, argv);
     std::cerr << "hybrec: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const std::bad_alloc&) {

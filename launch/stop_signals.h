@@ -5,6 +5,8 @@
 // Schedulers may deliver the same signal more than once (to the step and
 // through srun), so repeats are ignored; only a second SIGINT ends the
 // process at once (an impatient user).
+// `hybrec serve` stops on the same signals, after answering the requests in
+// flight.
 #pragma once
 
 #include <atomic>

@@ -16,6 +16,9 @@ packages=(
   nlohmann-json3-dev            # metrics.jsonl
   libnats-dev                   # the NATS JetStream event source and sink (C client 3.4)
   nats-server                   # the broker test_stream_nats starts and kills (JetStream, loopback)
+  libcpp-httplib-dev            # hybrec serve's HTTP/JSON interface (cpp-httplib 0.11)
+  prometheus                    # the serving tests: promtool checks /metrics
+  chromium                      # the serving tests: the web page rendered headless
   slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
   iproute2                      # the multi-host test: network namespaces (ip netns)
   procps                        # the cluster tests: pgrep (no process of a run left behind)

@@ -48,6 +48,8 @@ ServedRun::ServedRun(const ServeOptions& options)
   }
   recommender_ = std::make_unique<Recommender>(build(run_.step_dir, run_.state.params),
                                                std::move(user_rows), *histories_, queries_.get());
+  batcher_ = std::make_unique<RequestBatcher>(*recommender_, options_.max_batch,
+                                              std::chrono::microseconds(options_.batch_wait_us));
   if (!options_.stream.empty()) {
     feed_ = std::make_unique<StreamFeed>(options_.stream, options_.stream_start_after, *histories_,
                                          *new_items_, queries_.get(), [this] {
@@ -66,6 +68,12 @@ ServedRun::~ServedRun() {
   wake_.notify_all();
   thread_.join();
   feed_.reset();
+}
+
+std::vector<RecommendReply> ServedRun::recommend(
+    const std::vector<RecommendRequest>& requests) const {
+  if (requests.size() == 1) return {batcher_->recommend(requests[0])};
+  return recommender_->recommend(requests);
 }
 
 std::string ServedRun::title(int64_t item) const {

@@ -23,6 +23,7 @@
 #include "serving/histories.h"
 #include "serving/query_encoder.h"
 #include "serving/recommender.h"
+#include "serving/request_batcher.h"
 #include "serving/row_sources.h"
 #include "serving/stream_feed.h"
 #include "serving/new_items.h"
@@ -50,6 +51,8 @@ struct ServeOptions {
                                         // or new items arrived
   std::string stream;                   // "": no live events; else the source URL
   uint64_t stream_start_after = 0;      // the feed reads the events after this position
+  int64_t max_batch = 64;               // single requests scored together (request_batcher.h)
+  int64_t batch_wait_us = 200;          // how long a single request waits for company
   std::vector<std::string> overrides;   // "section.key=value" on the run's config
 };
 
@@ -76,6 +79,9 @@ class ServedRun {
   ~ServedRun();  // stops the rebuild thread
 
   const Recommender& recommender() const { return *recommender_; }
+  // What the interfaces call: a single request joins a micro-batch with the
+  // concurrent ones (RequestBatcher); a batch is scored as it is.
+  std::vector<RecommendReply> recommend(const std::vector<RecommendRequest>& requests) const;
   Histories& histories() { return *histories_; }
   const trainer::Dataset& data() const { return run_.data; }
   // The item's text for display ("" when it has none).
@@ -107,6 +113,7 @@ class ServedRun {
   std::unique_ptr<QueryEncoder> queries_;
   std::unique_ptr<NewItems> new_items_;
   std::unique_ptr<Recommender> recommender_;
+  std::unique_ptr<RequestBatcher> batcher_;
   std::unique_ptr<StreamFeed> feed_;  // after everything it writes into
 
   mutable std::mutex mutex_;  // guards rows_, snapshot_rows_, the counters, last_error_,

@@ -32,7 +32,7 @@ std::vector<wire::RecommendReply> RecommenderHandler::answer(
       in.push_back(
           from_wire(requests[i], batch ? "requests[" + std::to_string(i) + "]" : "request"));
     }
-    const std::vector<RecommendReply> out = run_.recommender().recommend(in);
+    const std::vector<RecommendReply> out = run_.recommend(in);
     const TitleOf title = [this](int64_t item) { return run_.title(item); };
     std::vector<wire::RecommendReply> replies;
     replies.reserve(out.size());
