@@ -19,11 +19,17 @@
 #include "trainer/data/dataset.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/eval/model_scorer.h"
+#include "trainer/data/time_order.h"
 #include "trainer/loop/examples.h"
+#include "trainer/loop/item_text_encoder.h"
 #include "trainer/loop/lr_schedule.h"
+#include "trainer/loop/new_items_log.h"
+#include "trainer/loop/prequential.h"
 #include "trainer/loop/run_dir.h"
 #include "trainer/loop/run_log.h"
 #include "trainer/loop/sparse_tables.h"
+#include "trainer/loop/stream_feed.h"
+#include "trainer/loop/stream_state.h"
 #include "trainer/loop/train_checkpoint.h"
 #include "trainer/loop/train_step.h"
 #include "trainer/model/hybrid_model.h"
@@ -86,6 +92,19 @@ std::string fingerprint(const std::vector<float>& params) {
   return hex;
 }
 
+// Offline training's events end at data.before_time_quantile (all at 1).
+int64_t offline_cut(const TrainConfig& config, const Dataset& data) {
+  if (config.before_time_quantile >= 1.0) return std::numeric_limits<int64_t>::max();
+  return time_quantile(data, config.before_time_quantile);
+}
+
+// file:PATH with PATH absolute (a run records the stream it read, and a
+// resumed one compares), other URLs as given.
+std::string resolve_stream_url(const std::string& url) {
+  if (url.rfind("file:", 0) != 0 || url.size() == 5) return url;
+  return "file:" + fs::absolute(url.substr(5)).lexically_normal().string();
+}
+
 class Run {
  public:
   explicit Run(const TrainSetup& setup)
@@ -95,11 +114,12 @@ class Run {
         rank0_(comm_.rank() == 0),
         data_(read_dataset(config_.data_path)),
         model_(model_config_for(config_, data_)),
-        set_(make_training_set(data_)),
+        set_(make_training_set(data_, offline_cut(config_, data_))),
         log_(std::string()),
         checkpoint_root_((fs::path(setup.out_dir) / "checkpoints").string()),
         ps_dir_(setup.ps_dir.empty() ? (fs::path(setup.out_dir) / "ps").string() : setup.ps_dir),
-        ps_run_(new_run_id()) {}
+        ps_run_(new_run_id()),
+        stream_url_(resolve_stream_url(config_.stream.url)) {}
 
   TrainSummary run();
 
@@ -120,6 +140,8 @@ class Run {
                                        steps_per_epoch_, total_steps_);
   }
   void check_replicas(int64_t step);
+  bool streaming() const { return !stream_url_.empty(); }
+  void stream(int64_t& step, Progress& progress, TrainSummary& summary);
   std::vector<EvalResult> evaluate_split(const std::string& split,
                                          const std::vector<EvalSubset>& subsets, int64_t max_users);
 
@@ -148,6 +170,8 @@ class Run {
   std::vector<int> restarted_;
   int64_t rewinds_ = 0;
   std::vector<double> flags_;  // agree()'s all-reduce buffer
+  std::string stream_url_;     // stream.url, resolved; "" = no online phase
+  ItemTextEncoder item_encoder_;
 };
 
 void Run::start_tables() {
@@ -385,18 +409,167 @@ bool Run::validate(int64_t step) {
   return config_.train.patience > 0 && state_.evals_since_best >= config_.train.patience;
 }
 
+// The online phase (stream.url): micro-batches of the stream's events,
+// each trained with the offline step (TrainStep::run_examples) on every
+// rank in lockstep (StreamFeed), streamed events extending their users'
+// histories and new items joining the text table and the negatives
+// (StreamState). A position is acknowledged once the rows of every event up
+// to it were pushed by every rank; checkpoints (every
+// stream.checkpoint_every events, at the end and on a signal) record it
+// with the parameters, so a resumed run reads exactly the events after it.
+// A resumed run first replays the events up to its checkpoint's position
+// into the state, without training: the state is what they taught.
+void Run::stream(int64_t& step, Progress& progress, TrainSummary& summary) {
+  const StreamOptions& o = config_.stream;
+  const int rank = comm_.rank(), W = comm_.size();
+  const int64_t L = config_.model.history_len, T = data_.text_dim;
+  // A rewind would have to take back the stream's position and what the
+  // events since taught the state: online, a restarted shard stops the run.
+  if (tables_) tables_->set_restart_policy(RestartPolicy::kThrow);
+  const uint64_t start_after = static_cast<uint64_t>(state_.stream_position);
+  int64_t events = state_.stream_events;
+  StreamState online(set_, item_encoder_);
+  std::unique_ptr<NewItemsLog> new_items;
+  if (rank0_) new_items = std::make_unique<NewItemsLog>(setup_.out_dir, state_.stream_new_items);
+  std::vector<ExampleSpec> specs;
+  std::vector<int64_t> histories;
+  std::vector<std::vector<int64_t>> seen;
+  if (start_after > 0) {
+    replay_stream(comm_, stream_url_, start_after, o.batch,
+                  [&](const std::vector<StreamEvent>& part) {
+                    online.take(part, rank, W, L, &step_->sampler(), &specs, &histories);
+                  });
+    HYBREC_CHECK(static_cast<int64_t>(online.new_items().size()) == state_.stream_new_items,
+                 "stream ", stream_url_, ": replaying to position ", start_after, " met ",
+                 online.new_items().size(), " new items; the checkpoint records ",
+                 state_.stream_new_items, " (is this the stream the run was trained on?)");
+  }
+  EventSourceOptions source_options;
+  source_options.start_after = start_after;
+  source_options.durable_name = "hybrec-" + ps_run_;
+  StreamFeed feed(comm_, rank0_ ? open_event_source(stream_url_, source_options) : nullptr, o,
+                  events, setup_.stop_signal);
+  // The schedule's last learning rate: online steps go on where it ended.
+  const double lr = total_steps_ > 0
+                        ? learning_rate(config_.train, total_steps_ - 1, total_steps_)
+                        : config_.train.lr;
+  RowFetcher fetch = [this](const std::string& table, const int64_t* keys, int64_t n,
+                            float* out) { tables_->fetch(table, keys, n, out); };
+  if (rank0_) {
+    log_.write({{"event", "stream_start"},
+                {"step", step},
+                {"stream", stream_url_},
+                {"after_position", start_after},
+                {"events", events},
+                {"learn", o.learn}});
+    progress.note("online: reading " + stream_url_ + " after position " +
+                  std::to_string(start_after));
+  }
+  const auto t0 = Clock::now();
+  int64_t since_checkpoint = 0, session_events = 0;
+  double hits[2] = {0.0, 0.0};  // [hits, scored] over this process's events
+  double loss = 0.0;
+  uint64_t position = start_after;
+  auto record = [&](const char* event) {
+    if (!rank0_) return;
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    nlohmann::json line = {{"event", event},
+                           {"step", step},
+                           {"position", position},
+                           {"events", events},
+                           {"new_items", online.new_items().size()},
+                           {"catalogue_items", online.catalogue_items()},
+                           {"loss", loss},
+                           {"events_per_s", seconds > 0 ? session_events / seconds : 0.0}};
+    if (o.prequential_k > 0) {
+      line["prequential_k"] = o.prequential_k;
+      line["prequential_hr"] = hits[1] > 0 ? hits[0] / hits[1] : 0.0;
+      line["scored"] = hits[1];
+    }
+    log_.write(line);
+  };
+  while (true) {
+    const MicroBatch batch = feed.next();
+    if (!batch.events.empty()) {
+      const std::vector<int64_t> added =
+          online.take(batch.events, rank, W, L, &step_->sampler(), &specs, &histories,
+                      o.prequential_k > 0 ? &seen : nullptr);
+      if (rank0_) {
+        for (int64_t item : added) {
+          new_items->append(item, online.new_item_text(item),
+                            T > 0 ? online.text_row(item) : nullptr, T);
+        }
+      }
+      // The new items' lines are durable before any rank pushes their rows.
+      if (!added.empty() && W > 1) comm_.barrier();
+      if (o.prequential_k > 0) {
+        double mine[2] = {static_cast<double>(prequential_hits(
+                              model_, step_->params().data(), tables_ ? fetch : RowFetcher(),
+                              online, specs, seen, o.prequential_k)),
+                          static_cast<double>(specs.size())};
+        if (W > 1) comm_.allreduce_sum(mine, 2);
+        hits[0] += mine[0];
+        hits[1] += mine[1];
+      }
+      if (o.learn) {
+        loss = step_->run_examples(step, specs, online.text_emb(), online.text_rows(), lr);
+        ++step;
+      }
+      if (W > 1) comm_.barrier();  // every rank's pushes applied before the ack
+      position = batch.events.back().position;
+      const auto n = static_cast<int64_t>(batch.events.size());
+      events += n;
+      session_events += n;
+      since_checkpoint += n;
+      feed.ack(position);
+    }
+    bool at_signal = false;
+    agree(&at_signal);
+    const bool at_stop = batch.stop || at_signal;
+    const bool at_checkpoint = o.checkpoint_every > 0 && since_checkpoint >= o.checkpoint_every;
+    if (o.learn && (at_checkpoint || at_stop) && last_checkpoint_ != step) {
+      state_.stream_position = static_cast<int64_t>(position);
+      state_.stream_events = events;
+      state_.stream_new_items = static_cast<int64_t>(online.new_items().size());
+      state_.catalogue_items = online.catalogue_items();
+      checkpoint(step);
+      since_checkpoint = 0;
+      record("stream");
+      if (rank0_) {
+        progress.note("online: step " + std::to_string(step) + ", position " +
+                      std::to_string(position) + ", " + std::to_string(events) + " events, " +
+                      std::to_string(online.new_items().size()) + " new items (checkpointed)");
+      }
+    }
+    if (at_stop) {
+      summary.preempted = at_signal;
+      if (at_signal && rank0_) {
+        log_.write(
+            {{"event", "preempted"}, {"step", step}, {"signal", setup_.stop_signal->load()}});
+      }
+      break;
+    }
+  }
+  record("stream_end");
+  summary.stream_events = events;
+  summary.stream_position = position;
+  summary.prequential_hr = hits[1] > 0 ? hits[0] / hits[1] : -1.0;
+}
+
 TrainSummary Run::run() {
   omp_set_num_threads(compute_threads(config_, setup_.local_ranks));
   const int64_t W = comm_.size();
   steps_per_epoch_ =
       steps_per_epoch(static_cast<int64_t>(set_.examples.size()), W, config_.train.batch_size);
-  HYBREC_CHECK(steps_per_epoch_ > 0, "dataset ", config_.data_path, " has ", set_.examples.size(),
-               " training events, fewer than one step (", W, " ranks x train.batch_size ",
-               config_.train.batch_size, ")");
+  HYBREC_CHECK(config_.train.epochs > 0 || streaming(), "config ", config_.source,
+               ": train.epochs = 0 trains nothing without a stream (stream.url or --stream)");
+  HYBREC_CHECK(steps_per_epoch_ > 0 || config_.train.epochs == 0, "dataset ", config_.data_path,
+               " has ", set_.examples.size(), " training events, fewer than one step (", W,
+               " ranks x train.batch_size ", config_.train.batch_size, ")");
   total_steps_ = config_.train.epochs * steps_per_epoch_;
   if (config_.train.max_steps > 0) total_steps_ = std::min(total_steps_, config_.train.max_steps);
-  const int64_t eval_every =
-      config_.train.eval_every > 0 ? config_.train.eval_every : steps_per_epoch_;
+  const int64_t eval_every = std::max<int64_t>(
+      1, config_.train.eval_every > 0 ? config_.train.eval_every : steps_per_epoch_);
 
   const bool local_rows = setup_.endpoints.empty() && static_cast<bool>(setup_.start_servers);
   kernels::check_host_memory(
@@ -408,6 +581,15 @@ TrainSummary Run::run() {
   if (setup_.resume) {
     resume_dir = latest_checkpoint(checkpoint_root_);
     HYBREC_CHECK(!resume_dir.empty(), "--resume: no checkpoint in ", checkpoint_root_);
+  }
+  if (streaming()) {
+    if (setup_.resume) {
+      const std::string recorded = read_trainer_checkpoint(resume_dir).stream_url;
+      HYBREC_CHECK(recorded.empty() || recorded == stream_url_, "--resume: checkpoint ",
+                   resume_dir, " was trained on stream ", recorded, "; this run reads ",
+                   stream_url_, " (a position in one stream means nothing in another)");
+    }
+    item_encoder_ = make_item_text_encoder(data_, config_.stream.text_model);
   }
   // Every check above passed: only now may the old run go (--fresh) and
   // in-process shards start (they would load an old snapshot).
@@ -421,6 +603,7 @@ TrainSummary Run::run() {
     restore(resume_dir);
     step = state_.step;
   }
+  if (streaming()) state_.stream_url = stream_url_;
   start_run_dir();
   Progress progress(total_steps_, config_.train.log_every_s, rank0_);
   if (rank0_) {
@@ -535,8 +718,17 @@ TrainSummary Run::run() {
     summary.params = step_->params();
     return summary;
   }
-  // The model evaluated is the best validated one (early stopping's point).
-  if (state_.best_step >= 0 && state_.best_step != step) {
+  if (streaming()) {
+    // Online training goes on from the last offline step, not from the best
+    // validated one: its checkpoints follow that step's.
+    if (last_checkpoint_ != step) checkpoint(step);
+    stream(step, progress, summary);
+    summary.steps = step;
+    if (summary.preempted) {
+      summary.params = step_->params();
+      return summary;
+    }
+  } else if (state_.best_step >= 0 && state_.best_step != step) {
     // `latest` stays at the newest checkpoint (it never moves back);
     // `best` already names this one.
     restore((fs::path(checkpoint_root_) / step_dir_name(state_.best_step)).string());
@@ -545,16 +737,16 @@ TrainSummary Run::run() {
   }
   if (rank0_ && stopped_early)
     log_.write({{"event", "early_stop"}, {"step", step}, {"best_step", state_.best_step}});
+  const int64_t result_step = state_.best_step >= 0 && !streaming() ? state_.best_step : step;
   if (rank0_) {
     log_.write({{"event", "params"},
-                {"step", state_.best_step >= 0 ? state_.best_step : step},
+                {"step", result_step},
                 {"dense_fnv1a", fingerprint(step_->params())}});
   }
   summary.test =
       evaluate_split("test", {EvalSubset::kWarm, EvalSubset::kCold, EvalSubset::kColdAll}, 0);
   if (rank0_) {
-    for (const auto& r : summary.test)
-      log_.write(eval_event(r, state_.best_step >= 0 ? state_.best_step : step));
+    for (const auto& r : summary.test) log_.write(eval_event(r, result_step));
   }
   summary.params = step_->params();
   return summary;
