@@ -590,6 +590,8 @@ TrainSummary Run::run() {
                    stream_url_, " (a position in one stream means nothing in another)");
     }
     item_encoder_ = make_item_text_encoder(data_, config_.stream.text_model);
+    // A stream that cannot be read fails the start, not the end of the epochs.
+    if (rank0_) open_event_source(stream_url_, EventSourceOptions{});
   }
   // Every check above passed: only now may the old run go (--fresh) and
   // in-process shards start (they would load an old snapshot).
@@ -602,6 +604,7 @@ TrainSummary Run::run() {
   if (setup_.resume) {
     restore(resume_dir);
     step = state_.step;
+    last_checkpoint_ = step;  // what it resumed from needs no second copy
   }
   if (streaming()) state_.stream_url = stream_url_;
   start_run_dir();
