@@ -47,7 +47,7 @@ class BatchBuilder {
   // build by walking the batch's keys, so building costs O(batch), not O(table).
   std::vector<int32_t> user_slots_;
   std::vector<int32_t> item_slots_;
-  std::vector<ExampleSpec> specs_;  // the offline build's examples
+  std::vector<ExampleSpec> specs_;       // the offline build's examples
   std::vector<int64_t> negative_items_;  // one example's negatives
   std::vector<float> negative_log_q_;
 };

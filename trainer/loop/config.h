@@ -90,13 +90,16 @@ struct PsOptions {
 // after the offline epochs the trainer reads `url` and trains on its events
 // in micro-batches with the offline step (README "Online training").
 struct StreamOptions {
-  std::string url;                // "" = no stream; file:PATH or nats://HOST:PORT/SUBJECT
-  int64_t batch = 256;            // events per micro-batch, over all trainer ranks
-  int64_t max_wait_ms = 200;      // a micro-batch waits this long to fill, then trains on what came
+  std::string url;      // "" = no stream; file:PATH or nats://HOST:PORT/SUBJECT
+  int64_t batch = 256;  // events per micro-batch, over all trainer ranks
+  // A micro-batch waits this long to fill, then trains on what came (at
+  // least one event per rank).
+  int64_t max_wait_ms = 200;
   int64_t checkpoint_every = 10000;  // events; 0 = only at the end and on a signal
-  int64_t stop_after = 0;         // stop once this many events were trained (0 = never)
-  double idle_stop_s = 0;         // stop after this long without an event (0 = never)
-  std::string text_model;         // BERT model dir for new items' text (datasets embedded by one)
+  int64_t stop_after = 0;            // stop once this many events were trained (0 = never)
+  double idle_stop_s = 0;            // stop after this long without an event (0 = never)
+  // The BERT model directory for new items' text (datasets embedded by one).
+  std::string text_model;
   // false: the model is frozen (no push, no dense step); events only extend
   // histories and are scored (stream.prequential_k): the baseline of
   // benchmarks/stream/online_pays.sh.

@@ -64,8 +64,7 @@ void NewItemsLog::append(int64_t item, const std::string& text, const float* emb
     HYBREC_CHECK(n > 0, kKind, " ", path_, ": write failed (", std::strerror(errno), ")");
     done += static_cast<std::size_t>(n);
   }
-  HYBREC_CHECK(::fsync(fd_) == 0, kKind, " ", path_, ": fsync failed (", std::strerror(errno),
-               ")");
+  HYBREC_CHECK(::fsync(fd_) == 0, kKind, " ", path_, ": fsync failed (", std::strerror(errno), ")");
 }
 
 }  // namespace hybrec::trainer

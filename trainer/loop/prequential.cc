@@ -35,7 +35,8 @@ int64_t prequential_hits(const HybridModel& model, const float* params, const Ro
   }
   std::vector<float> user_rows(static_cast<std::size_t>(n * dim), 0.0f);
   if (c.use_id) fetch(kUserTable, users.data(), n, user_rows.data());
-  std::vector<float> states(static_cast<std::size_t>(n * dim)), queries(static_cast<std::size_t>(n * T));
+  std::vector<float> states(static_cast<std::size_t>(n * dim)),
+      queries(static_cast<std::size_t>(n * T));
   model.user_states(params, n, user_rows.data(), history.data(), item_vecs.data(), state.text_emb(),
                     states.data(), queries.data());
   std::vector<float> scores(static_cast<std::size_t>(n * items));

@@ -107,9 +107,9 @@ MicroBatch StreamFeed::poll() {
     last_event_ = Clock::now();
     for (StreamEvent& e : got) batch.events.push_back(std::move(e));
   }
-  if (wanted == 0 || (options_.stop_after > 0 && trained_ + static_cast<int64_t>(
-                                                                batch.events.size()) >=
-                                                     options_.stop_after)) {
+  if (wanted == 0 ||
+      (options_.stop_after > 0 &&
+       trained_ + static_cast<int64_t>(batch.events.size()) >= options_.stop_after)) {
     batch.stop = true;
   }
   // Fewer events than ranks only when stopping: left for the next run.

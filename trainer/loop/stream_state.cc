@@ -39,11 +39,11 @@ void StreamState::observe(const StreamEvent& e, NegativeSampler* sampler,
                           std::vector<int64_t>* added) {
   // Rows (text, batch slots) are indexed by id: new ids must follow the
   // dataset's, not be arbitrary 64-bit numbers.
-  HYBREC_CHECK(e.user < set_.data->num_users + kMaxNewIds &&
-                   e.item < set_.data->num_items + kMaxNewIds,
-               "stream event at position ", e.position, ": user ", e.user, " / item ", e.item,
-               " lies more than ", kMaxNewIds, " ids past the dataset's ", set_.data->num_users,
-               " users / ", set_.data->num_items, " items (new ids must follow the dataset's)");
+  HYBREC_CHECK(
+      e.user < set_.data->num_users + kMaxNewIds && e.item < set_.data->num_items + kMaxNewIds,
+      "stream event at position ", e.position, ": user ", e.user, " / item ", e.item,
+      " lies more than ", kMaxNewIds, " ids past the dataset's ", set_.data->num_users, " users / ",
+      set_.data->num_items, " items (new ids must follow the dataset's)");
   history(e.user).push_back(e.item);
   // Items outside the training set (cold or new) become negatives once
   // they are trained on; add_item ignores items already there.
@@ -65,8 +65,8 @@ void StreamState::observe(const StreamEvent& e, NegativeSampler* sampler,
   std::copy(v.begin(), v.end(), text_.begin() + e.item * text_dim_);
 }
 
-std::vector<int64_t> StreamState::take(const std::vector<StreamEvent>& events, int rank,
-                                       int ranks, int64_t history_len, NegativeSampler* sampler,
+std::vector<int64_t> StreamState::take(const std::vector<StreamEvent>& events, int rank, int ranks,
+                                       int64_t history_len, NegativeSampler* sampler,
                                        std::vector<ExampleSpec>* specs,
                                        std::vector<int64_t>* histories,
                                        std::vector<std::vector<int64_t>>* seen) {

@@ -49,8 +49,8 @@ class TrainStep {
   // Nothing is prefetched (the next micro-batch is not known yet); returns
   // this rank's loss once its pushes are applied (in sync mode every
   // rank's: they push in rank order).
-  double run_examples(int64_t step, const std::vector<ExampleSpec>& examples,
-                      const float* text_emb, int64_t text_rows, double lr);
+  double run_examples(int64_t step, const std::vector<ExampleSpec>& examples, const float* text_emb,
+                      int64_t text_rows, double lr);
   // Waits for every push in flight (before the tables are read or saved).
   void wait_pushes();
   // Waits for every pull and push in flight (at the end of a run).

@@ -17,9 +17,9 @@
 #include "hybrec/kernels/host_memory.h"
 #include "parameter_server/storage/atomic_file.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data/time_order.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/eval/model_scorer.h"
-#include "trainer/data/time_order.h"
 #include "trainer/loop/examples.h"
 #include "trainer/loop/item_text_encoder.h"
 #include "trainer/loop/lr_schedule.h"
@@ -450,11 +450,11 @@ void Run::stream(int64_t& step, Progress& progress, TrainSummary& summary) {
   StreamFeed feed(comm_, rank0_ ? open_event_source(stream_url_, source_options) : nullptr, o,
                   events, setup_.stop_signal);
   // The schedule's last learning rate: online steps go on where it ended.
-  const double lr = total_steps_ > 0
-                        ? learning_rate(config_.train, total_steps_ - 1, total_steps_)
-                        : config_.train.lr;
-  RowFetcher fetch = [this](const std::string& table, const int64_t* keys, int64_t n,
-                            float* out) { tables_->fetch(table, keys, n, out); };
+  const double lr = total_steps_ > 0 ? learning_rate(config_.train, total_steps_ - 1, total_steps_)
+                                     : config_.train.lr;
+  RowFetcher fetch = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
+    tables_->fetch(table, keys, n, out);
+  };
   if (rank0_) {
     log_.write({{"event", "stream_start"},
                 {"step", step},
@@ -585,9 +585,9 @@ TrainSummary Run::run() {
   if (streaming()) {
     if (setup_.resume) {
       const std::string recorded = read_trainer_checkpoint(resume_dir).stream_url;
-      HYBREC_CHECK(recorded.empty() || recorded == stream_url_, "--resume: checkpoint ",
-                   resume_dir, " was trained on stream ", recorded, "; this run reads ",
-                   stream_url_, " (a position in one stream means nothing in another)");
+      HYBREC_CHECK(recorded.empty() || recorded == stream_url_, "--resume: checkpoint ", resume_dir,
+                   " was trained on stream ", recorded, "; this run reads ", stream_url_,
+                   " (a position in one stream means nothing in another)");
     }
     item_encoder_ = make_item_text_encoder(data_, config_.stream.text_model);
     // A stream that cannot be read fails the start, not the end of the epochs.

@@ -220,9 +220,9 @@ TEST_F(StreamRun, AKilledOnlineRunResumesWithoutLosingOrRepeatingAnEvent) {
   // killed run had already pushed the rows of events 65-128 and written
   // the second new item's line.
   const int64_t kill_step = offline_steps + 4;
-  const std::string parts = train("parts", "--stream " + stream(), -1,
-                                  "HYBREC_FAULT=kill-in-checkpoint:" +
-                                      std::to_string(kill_step) + " ");
+  const std::string parts =
+      train("parts", "--stream " + stream(), -1,
+            "HYBREC_FAULT=kill-in-checkpoint:" + std::to_string(kill_step) + " ");
   ASSERT_NE(last_output_.find("killing this rank"), std::string::npos) << last_output_;
   const TrainerState killed = read_trainer_checkpoint(latest_checkpoint(parts + "/checkpoints"));
   ASSERT_EQ(killed.stream_position, 64);

@@ -140,14 +140,16 @@ TEST_F(FileEventSourceTest, AFileThatShrankIsAnError) {
 }
 
 TEST_F(FileEventSourceTest, UrlsAreCheckedByScheme) {
-  EXPECT_NE(error_of([&] { open_event_source("file:" + dir_.path() + "/missing", {}); })
-                .find("cannot open"),
+  EXPECT_NE(error_of([&] {
+              open_event_source("file:" + dir_.path() + "/missing", {});
+            }).find("cannot open"),
             std::string::npos);
   EXPECT_NE(error_of([] { open_event_source("kafka://x", {}); }).find("unknown scheme"),
             std::string::npos);
   EXPECT_NE(error_of([] { open_event_sink("file:"); }).find("needs a path"), std::string::npos);
-  EXPECT_NE(error_of([] { open_event_source("nats://127.0.0.1:4222/events", {}); })
-                .find("nats:// sources are not built yet"),
+  EXPECT_NE(error_of([] {
+              open_event_source("nats://127.0.0.1:4222/events", {});
+            }).find("nats:// sources are not built yet"),
             std::string::npos);
 }
 
