@@ -23,16 +23,14 @@
 #include "trainer/loop/examples.h"
 #include "trainer/loop/item_text_encoder.h"
 #include "trainer/loop/lr_schedule.h"
-#include "trainer/loop/new_items_log.h"
-#include "trainer/loop/prequential.h"
+#include "trainer/loop/online_phase.h"
 #include "trainer/loop/run_dir.h"
 #include "trainer/loop/run_log.h"
 #include "trainer/loop/sparse_tables.h"
-#include "trainer/loop/stream_feed.h"
-#include "trainer/loop/stream_state.h"
 #include "trainer/loop/train_checkpoint.h"
 #include "trainer/loop/train_step.h"
 #include "trainer/model/hybrid_model.h"
+#include "trainer/stream/event_source.h"
 
 namespace hybrec::trainer {
 
@@ -409,151 +407,40 @@ bool Run::validate(int64_t step) {
   return config_.train.patience > 0 && state_.evals_since_best >= config_.train.patience;
 }
 
-// The online phase (stream.url): micro-batches of the stream's events,
-// each trained with the offline step (TrainStep::run_examples) on every
-// rank in lockstep (StreamFeed), streamed events extending their users'
-// histories and new items joining the text table and the negatives
-// (StreamState). A position is acknowledged once the rows of every event up
-// to it were pushed by every rank; checkpoints (every
-// stream.checkpoint_every events, at the end and on a signal) record it
-// with the parameters, so a resumed run reads exactly the events after it.
-// A resumed run first replays the events up to its checkpoint's position
-// into the state, without training: the state is what they taught.
+// The online phase (online_phase.h) with this run's checkpoints and
+// agreement on signals.
 void Run::stream(int64_t& step, Progress& progress, TrainSummary& summary) {
-  const StreamOptions& o = config_.stream;
-  const int rank = comm_.rank(), W = comm_.size();
-  const int64_t L = config_.model.history_len, T = data_.text_dim;
-  // A rewind would have to take back the stream's position and what the
-  // events since taught the state: online, a restarted shard stops the run.
-  if (tables_) tables_->set_restart_policy(RestartPolicy::kThrow);
-  const uint64_t start_after = static_cast<uint64_t>(state_.stream_position);
-  int64_t events = state_.stream_events;
-  StreamState online(set_, item_encoder_);
-  std::unique_ptr<NewItemsLog> new_items;
-  if (rank0_) new_items = std::make_unique<NewItemsLog>(setup_.out_dir, state_.stream_new_items);
-  std::vector<ExampleSpec> specs;
-  std::vector<int64_t> histories;
-  std::vector<std::vector<int64_t>> seen;
-  if (start_after > 0) {
-    replay_stream(comm_, stream_url_, start_after, o.batch,
-                  [&](const std::vector<StreamEvent>& part) {
-                    online.take(part, rank, W, L, &step_->sampler(), &specs, &histories);
-                  });
-    HYBREC_CHECK(static_cast<int64_t>(online.new_items().size()) == state_.stream_new_items,
-                 "stream ", stream_url_, ": replaying to position ", start_after, " met ",
-                 online.new_items().size(), " new items; the checkpoint records ",
-                 state_.stream_new_items, " (is this the stream the run was trained on?)");
+  OnlineRun online{config_, comm_, set_, model_, *step_, tables_.get(), log_, progress, stream_url_,
+                   setup_.out_dir, ps_run_, item_encoder_,
+                   // The schedule's last learning rate: online steps go on where it ended.
+                   total_steps_ > 0 ? learning_rate(config_.train, total_steps_ - 1, total_steps_)
+                                    : config_.train.lr,
+                   setup_.stop_signal,
+                   [this] {
+                     bool signalled = false;
+                     agree(&signalled);
+                     return signalled;
+                   },
+                   [this](int64_t at_step, const StreamProgress& at) {
+                     state_.stream_position = static_cast<int64_t>(at.position);
+                     state_.stream_events = at.events;
+                     state_.stream_new_items = at.new_items;
+                     state_.catalogue_items = at.catalogue_items;
+                     checkpoint(at_step);
+                   }};
+  StreamProgress resumed;
+  resumed.position = static_cast<uint64_t>(state_.stream_position);
+  resumed.events = state_.stream_events;
+  resumed.new_items = state_.stream_new_items;
+  resumed.catalogue_items = state_.catalogue_items;
+  const OnlineResult result = run_online(online, resumed, step);
+  if (result.preempted && rank0_) {
+    log_.write({{"event", "preempted"}, {"step", step}, {"signal", setup_.stop_signal->load()}});
   }
-  EventSourceOptions source_options;
-  source_options.start_after = start_after;
-  source_options.durable_name = "hybrec-" + ps_run_;
-  StreamFeed feed(comm_, rank0_ ? open_event_source(stream_url_, source_options) : nullptr, o,
-                  events, setup_.stop_signal);
-  // The schedule's last learning rate: online steps go on where it ended.
-  const double lr = total_steps_ > 0 ? learning_rate(config_.train, total_steps_ - 1, total_steps_)
-                                     : config_.train.lr;
-  RowFetcher fetch = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
-    tables_->fetch(table, keys, n, out);
-  };
-  if (rank0_) {
-    log_.write({{"event", "stream_start"},
-                {"step", step},
-                {"stream", stream_url_},
-                {"after_position", start_after},
-                {"events", events},
-                {"learn", o.learn}});
-    progress.note("online: reading " + stream_url_ + " after position " +
-                  std::to_string(start_after));
-  }
-  const auto t0 = Clock::now();
-  int64_t since_checkpoint = 0, session_events = 0;
-  double hits[2] = {0.0, 0.0};  // [hits, scored] over this process's events
-  double loss = 0.0;
-  uint64_t position = start_after;
-  auto record = [&](const char* event) {
-    if (!rank0_) return;
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    nlohmann::json line = {{"event", event},
-                           {"step", step},
-                           {"position", position},
-                           {"events", events},
-                           {"new_items", online.new_items().size()},
-                           {"catalogue_items", online.catalogue_items()},
-                           {"loss", loss},
-                           {"events_per_s", seconds > 0 ? session_events / seconds : 0.0}};
-    if (o.prequential_k > 0) {
-      line["prequential_k"] = o.prequential_k;
-      line["prequential_hr"] = hits[1] > 0 ? hits[0] / hits[1] : 0.0;
-      line["scored"] = hits[1];
-    }
-    log_.write(line);
-  };
-  while (true) {
-    const MicroBatch batch = feed.next();
-    if (!batch.events.empty()) {
-      const std::vector<int64_t> added =
-          online.take(batch.events, rank, W, L, &step_->sampler(), &specs, &histories,
-                      o.prequential_k > 0 ? &seen : nullptr);
-      if (rank0_) {
-        for (int64_t item : added) {
-          new_items->append(item, online.new_item_text(item),
-                            T > 0 ? online.text_row(item) : nullptr, T);
-        }
-      }
-      // The new items' lines are durable before any rank pushes their rows.
-      if (!added.empty() && W > 1) comm_.barrier();
-      if (o.prequential_k > 0) {
-        double mine[2] = {static_cast<double>(prequential_hits(
-                              model_, step_->params().data(), tables_ ? fetch : RowFetcher(),
-                              online, specs, seen, o.prequential_k)),
-                          static_cast<double>(specs.size())};
-        if (W > 1) comm_.allreduce_sum(mine, 2);
-        hits[0] += mine[0];
-        hits[1] += mine[1];
-      }
-      if (o.learn) {
-        loss = step_->run_examples(step, specs, online.text_emb(), online.text_rows(), lr);
-        ++step;
-      }
-      if (W > 1) comm_.barrier();  // every rank's pushes applied before the ack
-      position = batch.events.back().position;
-      const auto n = static_cast<int64_t>(batch.events.size());
-      events += n;
-      session_events += n;
-      since_checkpoint += n;
-      feed.ack(position);
-    }
-    bool at_signal = false;
-    agree(&at_signal);
-    const bool at_stop = batch.stop || at_signal;
-    const bool at_checkpoint = o.checkpoint_every > 0 && since_checkpoint >= o.checkpoint_every;
-    if (o.learn && (at_checkpoint || at_stop) && last_checkpoint_ != step) {
-      state_.stream_position = static_cast<int64_t>(position);
-      state_.stream_events = events;
-      state_.stream_new_items = static_cast<int64_t>(online.new_items().size());
-      state_.catalogue_items = online.catalogue_items();
-      checkpoint(step);
-      since_checkpoint = 0;
-      record("stream");
-      if (rank0_) {
-        progress.note("online: step " + std::to_string(step) + ", position " +
-                      std::to_string(position) + ", " + std::to_string(events) + " events, " +
-                      std::to_string(online.new_items().size()) + " new items (checkpointed)");
-      }
-    }
-    if (at_stop) {
-      summary.preempted = at_signal;
-      if (at_signal && rank0_) {
-        log_.write(
-            {{"event", "preempted"}, {"step", step}, {"signal", setup_.stop_signal->load()}});
-      }
-      break;
-    }
-  }
-  record("stream_end");
-  summary.stream_events = events;
-  summary.stream_position = position;
-  summary.prequential_hr = hits[1] > 0 ? hits[0] / hits[1] : -1.0;
+  summary.preempted = result.preempted;
+  summary.stream_events = result.end.events;
+  summary.stream_position = result.end.position;
+  summary.prequential_hr = result.prequential_hr;
 }
 
 TrainSummary Run::run() {
