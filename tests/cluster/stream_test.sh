@@ -9,7 +9,10 @@
 #      relaunch with --resume continues from the previous checkpoint's
 #      stream position and ends with the uninterrupted run's dense
 #      parameters and test metrics (sync mode), and new_items.jsonl holds
-#      each new item once.
+#      each new item once;
+#   3. SIGTERM to hybrec-launch while the trainers wait on the stream: they
+#      checkpoint, the job exits 0, and the relaunch ends as the
+#      uninterrupted run did.
 source "$(dirname "$0")/common.sh"
 command -v mpirun > /dev/null || skip "mpirun not found"
 
@@ -42,7 +45,7 @@ launch() {
 
 # field RUN EVENT NAME: NAME's value in the last EVENT line of RUN's metrics.
 field() {
-  grep "\"event\":\"$2\"" "$1/metrics.jsonl" | tail -1 | sed -n "s/.*\"$3\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
+  grep "\"event\":\"$2\"" "$1/metrics.jsonl" 2> /dev/null | tail -1 | sed -n "s/.*\"$3\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
 }
 
 echo "== 1. an online run of 2 servers and 2 trainers"
@@ -78,4 +81,27 @@ same_test_metrics "$reference" "$run"
 cmp -s "$run/online/new_items.jsonl" "$reference/online/new_items.jsonl" ||
   fail "new_items.jsonl differs from the uninterrupted run's"
 echo "   resumed after position 256; same parameters, test metrics and new items as the reference"
+
+echo "== 3. SIGTERM while the trainers wait for events"
+run=$WORK/preempted
+mkdir -p "$run"
+# Without an idle limit the trainers wait on the stream until told to stop.
+(exec "$LAUNCH" "$CONFIG" --ps 2 --trainers 2 --out "$run" -- "${train_args[@]}" \
+  --set stream.idle_stop_s=0 > "$run.log" 2>&1) &
+launch_pid=$!
+at_exit "kill -KILL $launch_pid 2> /dev/null"
+caught_up() { [ "$(field "$run" stream events)" = "2816" ]; }  # the last full checkpoint
+wait_for 300 "the online run to reach event 2816" caught_up
+kill -TERM "$launch_pid"
+status=0
+wait "$launch_pid" || status=$?
+[ "$status" -eq 0 ] || { cat "$run.log"; fail "hybrec-launch exited $status after SIGTERM, not 0"; }
+has_event "$run" preempted || fail "no preempted event in $run/metrics.jsonl"
+[ -z "$(test_metrics "$run")" ] || fail "the preempted run went on to the test evaluation"
+launch "$run" --resume || { cat "$run.log"; fail "the relaunch after SIGTERM failed"; }
+[ "$(field "$run" stream_end events)" = "$total" ] || fail "the relaunch did not end at $total events"
+[ "$(field "$run" params dense_fnv1a)" = "$(field "$reference" params dense_fnv1a)" ] ||
+  fail "dense parameters differ from the uninterrupted run's"
+same_test_metrics "$reference" "$run"
+echo "   preempted after position $(field "$run" stream_start after_position); same parameters and test metrics"
 echo "PASS"
