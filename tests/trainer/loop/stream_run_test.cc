@@ -255,8 +255,18 @@ TEST_F(StreamRun, BadStreamsAreRefusedBeforeAnythingIsWritten) {
   EXPECT_FALSE(std::filesystem::exists(run));
   train("no-stream", "--set train.epochs=0", 1);
   EXPECT_NE(last_output_.find("train.epochs = 0"), std::string::npos) << last_output_;
-  // A resumed run must read the stream its checkpoint's position belongs to.
+  // A dataset embedded by a language model: new items' text needs that model.
+  Dataset bert = read_dataset(data());
+  bert.text_encoder = "all-MiniLM-L6-v2";
+  write_dataset(bert, *dir_ / "bert.h5");
+  run = train("bert", "--stream " + stream() + " --data " + (*dir_ / "bert.h5"), 1);
+  EXPECT_NE(last_output_.find("'all-MiniLM-L6-v2'"), std::string::npos) << last_output_;
+  EXPECT_NE(last_output_.find("stream.text_model"), std::string::npos) << last_output_;
+  EXPECT_FALSE(std::filesystem::exists(run));
+  // A resumed run must read the stream its checkpoint's position belongs to
+  // (this one stopped after exactly stream.stop_after events: 32 + 8).
   run = train("other-stream", "--stream " + stream() + " --set stream.stop_after=40");
+  EXPECT_EQ(find_event(read_metrics(run), "stream_end")["events"], 40);
   train("other-stream", "--stream file:" + (*dir_ / "published") + " --resume " + run, 1);
   EXPECT_NE(last_output_.find("was trained on stream"), std::string::npos) << last_output_;
 }
