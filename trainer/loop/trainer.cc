@@ -426,6 +426,9 @@ void Run::stream(int64_t& step, Progress& progress, TrainSummary& summary) {
                      state_.stream_events = at.events;
                      state_.stream_new_items = at.new_items;
                      state_.catalogue_items = at.catalogue_items;
+                     // An online run stands for its newest model: `best`
+                     // (what `hybrec eval RUN` loads) follows it.
+                     state_.best_step = at_step;
                      checkpoint(at_step);
                    }};
   StreamProgress resumed;

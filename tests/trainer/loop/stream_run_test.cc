@@ -183,6 +183,8 @@ TEST_F(StreamRun, AnOnlineRunTrainsTheStreamedUsersAndLogsNewItems) {
   EXPECT_EQ(last.stream_position, total);
   EXPECT_EQ(last.stream_new_items, 2);
   EXPECT_EQ(last.catalogue_items, d.num_items + 2);
+  EXPECT_EQ(result_checkpoint(run + "/checkpoints"), latest_checkpoint(run + "/checkpoints"))
+      << "hybrec eval of an online run must load its newest model";
 
   // Every streamed user's row moved since the offline checkpoint.
   std::set<int64_t> users;
