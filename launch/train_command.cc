@@ -144,6 +144,15 @@ int run_train(int argc, char** argv) {
               << (ranks.comm().size() > 1 ? "s" : "") << ", "
               << static_cast<long long>(summary.samples_per_s) << " samples/s, last loss "
               << summary.last_loss << "\n";
+    if (!setup.config.stream.url.empty()) {
+      std::cout << "online: " << summary.stream_events << " events of " << setup.config.stream.url
+                << " trained, up to position " << summary.stream_position;
+      if (summary.prequential_hr >= 0) {
+        std::cout << ", prequential HR@" << setup.config.stream.prequential_k << " "
+                  << summary.prequential_hr;
+      }
+      std::cout << "\n";
+    }
     if (!summary.test.empty()) std::cout << trainer::format_results(summary.test);
     if (summary.preempted) {
       std::cout << "stopped by a signal after a checkpoint; continue with: hybrec train "

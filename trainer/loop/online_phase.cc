@@ -142,6 +142,7 @@ OnlineResult run_online(const OnlineRun& run, const StreamProgress& resumed, int
   }
   record("stream_end");
   result.end = at;
+  result.last_loss = loss;
   result.prequential_hr = hits[1] > 0 ? hits[0] / hits[1] : -1.0;
   return result;
 }

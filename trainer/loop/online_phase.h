@@ -60,6 +60,7 @@ struct OnlineRun {
 struct OnlineResult {
   StreamProgress end;
   bool preempted = false;        // stopped by a signal (checkpointed)
+  double last_loss = 0.0;        // this rank's loss of the last micro-batch trained
   double prequential_hr = -1.0;  // over this call's events; -1: stream.prequential_k = 0
 };
 

@@ -441,6 +441,10 @@ void Run::stream(int64_t& step, Progress& progress, TrainSummary& summary) {
     log_.write({{"event", "preempted"}, {"step", step}, {"signal", setup_.stop_signal->load()}});
   }
   summary.preempted = result.preempted;
+  // The last micro-batch's loss stands for the run's once one was trained.
+  if (config_.stream.learn && result.end.events > resumed.events) {
+    summary.last_loss = result.last_loss;
+  }
   summary.stream_events = result.end.events;
   summary.stream_position = result.end.position;
   summary.prequential_hr = result.prequential_hr;
