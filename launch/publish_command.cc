@@ -101,8 +101,7 @@ int run_publish(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "published " << published << " events (" << with_text
-            << " with a new item's text) to " << sink->describe() << " in " << seconds
-            << " s\n";
+            << " with a new item's text) to " << sink->describe() << " in " << seconds << " s\n";
   return 0;
 }
 

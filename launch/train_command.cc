@@ -26,7 +26,9 @@ namespace {
 constexpr const char* kUsage =
     "hybrec train CONFIG --out DIR [--set section.key=value ...] [--data FILE]\n"
     "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume DIR | --fresh]\n"
-    "             [--stop-after-steps N]\n"
+    "             [--stop-after-steps N] [--stream URL]\n"
+    "--stream file:PATH or nats://HOST:PORT/SUBJECT: after the offline epochs, train\n"
+    "online on the stream's events (the [stream] config keys; sets stream.url).\n"
     "--out on a directory that already holds a run is refused: continue it with\n"
     "--resume DIR, or discard it with --fresh. Nothing is written before every\n"
     "check passed (config, dataset, memory, run directory).\n"
@@ -49,6 +51,8 @@ int run_train(int argc, char** argv) {
             "--out DIR holds an old run: discard it (DIR/checkpoints, metrics.jsonl, config.toml "
             "and the snapshot dir when inside DIR) and start over");
   flags.add("stop-after-steps", "N", "checkpoint and stop after N steps (as if preempted)");
+  flags.add("stream", "URL",
+            "after the offline epochs, train online on this event stream (sets stream.url)");
   flags.add("help", "", "print this help");
   flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
   if (flags.has("help")) {
@@ -58,6 +62,7 @@ int run_train(int argc, char** argv) {
   HYBREC_CHECK(flags.positional().size() == 1, "hybrec train: expected one CONFIG file, got ",
                flags.positional().size(), " arguments");
   if (flags.has("data")) args.overrides.push_back("data.path=" + flags.require("data"));
+  if (flags.has("stream")) args.overrides.push_back("stream.url=" + flags.require("stream"));
 
   trainer::TrainSetup setup;
   setup.config = trainer::load_config(flags.positional()[0], args.overrides);
@@ -139,6 +144,15 @@ int run_train(int argc, char** argv) {
               << (ranks.comm().size() > 1 ? "s" : "") << ", "
               << static_cast<long long>(summary.samples_per_s) << " samples/s, last loss "
               << summary.last_loss << "\n";
+    if (!setup.config.stream.url.empty()) {
+      std::cout << "online: " << summary.stream_events << " events of " << setup.config.stream.url
+                << " trained, up to position " << summary.stream_position;
+      if (summary.prequential_hr >= 0) {
+        std::cout << ", prequential HR@" << setup.config.stream.prequential_k << " "
+                  << summary.prequential_hr;
+      }
+      std::cout << "\n";
+    }
     if (!summary.test.empty()) std::cout << trainer::format_results(summary.test);
     if (summary.preempted) {
       std::cout << "stopped by a signal after a checkpoint; continue with: hybrec train "

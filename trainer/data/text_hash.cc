@@ -77,8 +77,8 @@ namespace {
 // document frequencies `df` over `n` texts, projected and L2-normalised
 // into dst[0..dim) (left zero when the text has no token).
 void project(const std::unordered_map<uint32_t, Feature>& doc,
-             const std::unordered_map<uint32_t, int64_t>& df, double n, int64_t dim,
-             uint64_t seed, float* dst) {
+             const std::unordered_map<uint32_t, int64_t>& df, double n, int64_t dim, uint64_t seed,
+             float* dst) {
   const int64_t words = (dim + 63) / 64;
   std::vector<double> row(static_cast<size_t>(dim), 0.0);
   for (const auto& [bucket, feature] : doc) {

@@ -12,6 +12,18 @@
 
 namespace hybrec::trainer {
 
+// One example: a user, its target item, the user's items before it
+// (chronological; the builder keeps the last history_len), and the key its
+// negatives are drawn with (NegativeSampler::sample's epoch and example).
+struct ExampleSpec {
+  int64_t user = 0;
+  int64_t target = 0;
+  int64_t epoch = 0;
+  int64_t key = 0;
+  const int64_t* history = nullptr;
+  int64_t history_size = 0;
+};
+
 class BatchBuilder {
  public:
   BatchBuilder(const TrainingSet& set, const NegativeSampler& sampler, int64_t negatives,
@@ -19,6 +31,9 @@ class BatchBuilder {
 
   // Builds the batch of examples[0..n) (indices into set.examples) of `epoch`.
   void build(int64_t epoch, const int64_t* examples, int64_t n, Batch* batch);
+  // Builds the batch of examples[0..n): the online trainer's, whose users
+  // and items may lie past the dataset's counts (new ones).
+  void build(const ExampleSpec* examples, int64_t n, Batch* batch);
 
  private:
   int32_t user_slot(int64_t user, Batch* batch);
@@ -32,6 +47,7 @@ class BatchBuilder {
   // build by walking the batch's keys, so building costs O(batch), not O(table).
   std::vector<int32_t> user_slots_;
   std::vector<int32_t> item_slots_;
+  std::vector<ExampleSpec> specs_;       // the offline build's examples
   std::vector<int64_t> negative_items_;  // one example's negatives
   std::vector<float> negative_log_q_;
 };

@@ -155,6 +155,7 @@ std::vector<Key> keys_of(TrainConfig& c) {
   TrainOptions& t = c.train;
   return {
       string_key("data.path", &c.data_path),
+      float_key("data.before_time_quantile", &c.before_time_quantile, 0.0, 1.0),
       int_key("model.dim", &m.dim, 1, 4096),
       int_key("model.history_len", &m.history_len, 1, 512),
       int_key("model.layers", &m.layers, 0, 16),
@@ -173,7 +174,7 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("train.negatives", &t.negatives, 1, 4096),
       enum_key("train.sampler", &t.sampler, {"uniform", "popularity"}),
       float_key("train.popularity_alpha", &t.popularity_alpha, 0.0, 2.0),
-      int_key("train.epochs", &t.epochs, 1, 100000),
+      int_key("train.epochs", &t.epochs, 0, 100000),
       int_key("train.max_steps", &t.max_steps, 0, kBig),
       int_key("train.seed", &t.seed, 0, kBig),
       float_key("train.lr", &t.lr, 0.0, 10.0),
@@ -208,6 +209,15 @@ std::vector<Key> keys_of(TrainConfig& c) {
       string_key("ps.auth_token_file", &c.ps.auth_token_file),
       enum_key("ps.on_restart", &c.ps.on_restart, {"stop", "rewind"}),
       int_key("ps.max_rewinds", &c.ps.max_rewinds, 0, 1000),
+      string_key("stream.url", &c.stream.url),
+      int_key("stream.batch", &c.stream.batch, 1, 1 << 20),
+      int_key("stream.max_wait_ms", &c.stream.max_wait_ms, 0, 3600000),
+      int_key("stream.checkpoint_every", &c.stream.checkpoint_every, 0, kBig),
+      int_key("stream.stop_after", &c.stream.stop_after, 0, std::numeric_limits<int64_t>::max()),
+      float_key("stream.idle_stop_s", &c.stream.idle_stop_s, 0.0, 1e9),
+      string_key("stream.text_model", &c.stream.text_model),
+      bool_key("stream.learn", &c.stream.learn),
+      int_key("stream.prequential_k", &c.stream.prequential_k, 0, 1000),
   };
 }
 
@@ -247,7 +257,7 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
     const std::string section_name(section.str());
     const toml::table* table = node.as_table();
     HYBREC_CHECK(table != nullptr, where, ": '", section_name,
-                 "' must be a table ([data], [model], [train], [eval] or [ps])");
+                 "' must be a table ([data], [model], [train], [eval], [ps] or [stream])");
     for (auto&& [key, value] : *table) {
       const std::string name = section_name + "." + std::string(key.str());
       const Key* k = find_key(keys, name);

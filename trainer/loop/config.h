@@ -1,5 +1,5 @@
 // The training configuration: one TOML file with the tables [data], [model],
-// [train], [eval] and [ps], plus `--set section.key=value` overrides.
+// [train], [eval], [ps] and [stream], plus `--set section.key=value` overrides.
 //
 // Every key has a type and a default (see config.cc's key table, the one
 // place they are listed). A key the table does not know, a value of the
@@ -86,13 +86,40 @@ struct PsOptions {
   int64_t max_rewinds = 3;
 };
 
+// Online training from a stream of interaction events (trainer/stream):
+// after the offline epochs the trainer reads `url` and trains on its events
+// in micro-batches with the offline step (README "Online training").
+struct StreamOptions {
+  std::string url;      // "" = no stream; file:PATH or nats://HOST:PORT/SUBJECT
+  int64_t batch = 256;  // events per micro-batch, over all trainer ranks
+  // A micro-batch waits this long to fill, then trains on what came (at
+  // least one event per rank).
+  int64_t max_wait_ms = 200;
+  int64_t checkpoint_every = 10000;  // events; 0 = only at the end and on a signal
+  int64_t stop_after = 0;            // stop once this many events were trained (0 = never)
+  double idle_stop_s = 0;            // stop after this long without an event (0 = never)
+  // The BERT model directory for new items' text (datasets embedded by one).
+  std::string text_model;
+  // false: the model is frozen (no push, no dense step); events only extend
+  // histories and are scored (stream.prequential_k): the baseline of
+  // benchmarks/stream/online_pays.sh.
+  bool learn = true;
+  // > 0: before training on an event, rank its item among all known items
+  // for its user and log the hit rate at this K (prequential evaluation).
+  int64_t prequential_k = 0;
+};
+
 struct TrainConfig {
   std::string source;  // where it came from, for messages
   std::string data_path;
+  // Offline training uses only the training events before this time
+  // quantile of the dataset's events (trainer/data/time_order.h); 1 = all.
+  double before_time_quantile = 1.0;
   ModelConfig model;
   TrainOptions train;
   EvalOptions eval;
   PsOptions ps;
+  StreamOptions stream;
 };
 
 // Parses `path` (TOML), then applies overrides of the form "section.key=value".

@@ -7,14 +7,14 @@
 
 namespace hybrec::trainer {
 
-TrainingSet make_training_set(const Dataset& data) {
+TrainingSet make_training_set(const Dataset& data, int64_t before) {
   TrainingSet set;
   set.data = &data;
   set.user_begin.assign(static_cast<std::size_t>(data.num_users) + 1, 0);
   set.item_count.assign(static_cast<std::size_t>(data.num_items), 0);
   // Events are sorted by user then time, so one pass builds the CSR in order.
   for (int64_t i = 0; i < data.num_interactions(); ++i) {
-    if (data.split[i] != Split::kTrain) continue;
+    if (data.split[i] != Split::kTrain || data.timestamp[i] >= before) continue;
     const int64_t u = data.user[i];
     set.examples.push_back(i);
     set.example_user.push_back(u);
@@ -31,7 +31,7 @@ TrainingSet make_training_set(const Dataset& data) {
 NegativeSampler::NegativeSampler(const TrainingSet& set, Sampler kind, double alpha, uint64_t seed)
     : kind_(kind), seed_(seed) {
   const int64_t num_items = static_cast<int64_t>(set.item_count.size());
-  log_q_.assign(static_cast<std::size_t>(num_items), 0.0f);
+  weight_.assign(static_cast<std::size_t>(num_items), 0.0);
   double total = 0.0;
   for (int64_t j = 0; j < num_items; ++j) {
     if (set.item_count[j] == 0) continue;
@@ -44,10 +44,21 @@ NegativeSampler::NegativeSampler(const TrainingSet& set, Sampler kind, double al
   }
   HYBREC_CHECK(items_.size() >= 2, "negative sampling needs at least 2 training items, found ",
                items_.size());
+  // As the cumulative sums give it back (what draw() samples by).
   for (std::size_t i = 0; i < items_.size(); ++i) {
-    const double w = cumulative_[i] - (i == 0 ? 0.0 : cumulative_[i - 1]);
-    log_q_[items_[i]] = static_cast<float>(std::log(w / total));
+    weight_[items_[i]] = cumulative_[i] - (i == 0 ? 0.0 : cumulative_[i - 1]);
   }
+}
+
+void NegativeSampler::add_item(int64_t item) {
+  HYBREC_CHECK(item >= 0, "negative sampler: item id ", item, " is negative");
+  if (static_cast<std::size_t>(item) >= weight_.size()) {
+    weight_.resize(static_cast<std::size_t>(item) + 1, 0.0);
+  }
+  if (weight_[item] > 0.0) return;
+  items_.push_back(item);
+  cumulative_.push_back(cumulative_.back() + 1.0);
+  weight_[item] = cumulative_.back() - cumulative_[cumulative_.size() - 2];
 }
 
 int64_t NegativeSampler::draw(uint64_t random) const {
@@ -74,7 +85,7 @@ void NegativeSampler::sample(int64_t epoch, int64_t example, int64_t target, int
     for (int attempt = 0; attempt < 64 && item == target; ++attempt)
       item = draw(state = splitmix64(state));
     items[c] = item;
-    log_q[c] = log_count + log_q_[item];
+    log_q[c] = log_count + static_cast<float>(std::log(weight_[item] / cumulative_.back()));
   }
 }
 

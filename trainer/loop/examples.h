@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "trainer/data/dataset.h"
@@ -25,8 +26,10 @@ struct TrainingSet {
   std::vector<int64_t> item_count;    // [num_items] number of kTrain events
 };
 
-// Throws hybrec::Error when the dataset has no training event ("empty split").
-TrainingSet make_training_set(const Dataset& data);
+// The kTrain events with timestamp < before (all by default). Throws
+// hybrec::Error when none is left ("empty split").
+TrainingSet make_training_set(const Dataset& data,
+                              int64_t before = std::numeric_limits<int64_t>::max());
 
 // Negatives from the training items, uniformly or by popularity
 // (count^alpha). Draws are a pure function of (seed, epoch, example, slot),
@@ -43,14 +46,19 @@ class NegativeSampler {
 
   int64_t num_candidates() const { return static_cast<int64_t>(items_.size()); }
 
+  // Online training: a new item joins the candidates with the weight of
+  // one event (uniform: like any other). Every later draw sees it; draws
+  // stay a pure function of the key and the candidates added before.
+  void add_item(int64_t item);
+
  private:
   int64_t draw(uint64_t random) const;
 
   Sampler kind_;
   uint64_t seed_;
-  std::vector<int64_t> items_;      // the training items
-  std::vector<double> cumulative_;  // popularity: cumulative weights over items_
-  std::vector<float> log_q_;        // [num_items] log q(item); unused for non-candidates
+  std::vector<int64_t> items_;      // the candidates: training items, then added ones
+  std::vector<double> cumulative_;  // cumulative weights over items_
+  std::vector<double> weight_;      // [item id] its weight; 0 for non-candidates
 };
 
 // The order of one epoch's examples: a seeded shuffle of [0, n).

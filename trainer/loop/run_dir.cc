@@ -72,7 +72,8 @@ std::string existing_run(const std::string& dir) {
 void discard_run_state(const std::string& run_dir, const std::string& ps_dir) {
   const fs::path root(run_dir);
   std::error_code ec;
-  for (const fs::path& p : {root / "checkpoints", root / "metrics.jsonl", root / "config.toml"}) {
+  for (const fs::path& p :
+       {root / "checkpoints", root / "metrics.jsonl", root / "config.toml", root / "online"}) {
     fs::remove_all(p, ec);
     HYBREC_CHECK(!ec, "--fresh: cannot remove ", p.string(), ": ", ec.message());
   }

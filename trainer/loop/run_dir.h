@@ -38,7 +38,8 @@ std::string existing_run(const std::string& dir);
 bool is_inside(const std::string& path, const std::string& dir);
 
 // --fresh: removes the old run's state from run_dir: checkpoints/,
-// metrics.jsonl, config.toml, and ps_dir when it lies inside run_dir.
+// metrics.jsonl, config.toml, online/ (new items of a stream), and ps_dir
+// when it lies inside run_dir.
 // Other files (logs) stay.
 void discard_run_state(const std::string& run_dir, const std::string& ps_dir);
 

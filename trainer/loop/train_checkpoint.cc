@@ -118,6 +118,13 @@ std::string write_trainer_checkpoint(const std::string& checkpoint_root, const T
         h5::write_double_attr(file, "best_metric", s.best_metric, temp);
         h5::write_int64_attr(file, "evals_since_best", s.evals_since_best, temp);
         h5::write_int64_attr(file, "adam_step", s.adam_step, temp);
+        if (!s.stream_url.empty()) {
+          h5::write_string_attr(file, "stream_url", s.stream_url, temp);
+          h5::write_int64_attr(file, "stream_position", s.stream_position, temp);
+          h5::write_int64_attr(file, "stream_events", s.stream_events, temp);
+          h5::write_int64_attr(file, "stream_new_items", s.stream_new_items, temp);
+          h5::write_int64_attr(file, "catalogue_items", s.catalogue_items, temp);
+        }
         write_vector(file, "params", s.params, temp);
         write_vector(file, "adam_m", s.adam_m, temp);
         write_vector(file, "adam_v", s.adam_v, temp);
@@ -221,6 +228,13 @@ TrainerState read_trainer_checkpoint(const std::string& step_dir) {
   s.best_metric = h5::read_double_attr(file, "best_metric", path, "root");
   s.evals_since_best = h5::read_int_attr(file, "evals_since_best", path, "root");
   s.adam_step = h5::read_int_attr(file, "adam_step", path, "root");
+  if (H5Aexists(file, "stream_url") > 0) {
+    s.stream_url = h5::read_string_attr(file, "stream_url", path, "root");
+    s.stream_position = h5::read_int_attr(file, "stream_position", path, "root");
+    s.stream_events = h5::read_int_attr(file, "stream_events", path, "root");
+    s.stream_new_items = h5::read_int_attr(file, "stream_new_items", path, "root");
+    s.catalogue_items = h5::read_int_attr(file, "catalogue_items", path, "root");
+  }
   h5::Extent extent;
   { h5::Handle p = h5::open_dataset(file, "params", H5T_FLOAT, 1, path, "root", &extent); }
   s.params = read_vector(file, "params", extent.rows, path);

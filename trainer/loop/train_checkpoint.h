@@ -14,6 +14,12 @@
 // never moves back to an older step. Resuming continues from `latest`;
 // evaluating a run uses `best`.
 //
+// trainer.h5 carries the online trainer's stream position as attributes
+// (stream_url, stream_position, stream_events, stream_new_items,
+// catalogue_items), written only when stream_url is set; it is
+// written with the rest of trainer.h5, so position and parameters are one
+// atomic checkpoint.
+//
 // trainer.h5 records ps_dir relative to the run directory (DIR above
 // checkpoints/) when it lies inside it, so a run can be moved and evaluated
 // from anywhere (format version 2; version 1 files, which recorded the path
@@ -42,6 +48,17 @@ struct TrainerState {
   int64_t evals_since_best = 0;
   int64_t adam_step = 0;
   std::vector<float> params, adam_m, adam_v;
+  // Online training (absent in checkpoints of runs without a stream): the
+  // stream, the position of the last event whose rows were pushed before
+  // this checkpoint (a resumed run reads the events after it), the events
+  // trained in all, the new items seen (the lines of online/new_items.jsonl
+  // that belong to this checkpoint) and the catalogue's size (dataset items
+  // plus new ones).
+  std::string stream_url;
+  int64_t stream_position = 0;
+  int64_t stream_events = 0;
+  int64_t stream_new_items = 0;
+  int64_t catalogue_items = 0;
 };
 
 // Writes step-<N>/ (trainer.h5 and config.toml) under checkpoint_root. Does not

@@ -53,6 +53,10 @@ void TrainStep::prepare(int64_t step, Slot& slot) {
   // Rank-strided: the step's W*B examples, rank r taking every W-th.
   for (int64_t i = 0; i < B; ++i) batch_examples_[i] = order_[(in_epoch * B + i) * W + r];
   builder_.build(epoch, batch_examples_.data(), B, &slot.batch);
+  pull(slot);
+}
+
+void TrainStep::pull(Slot& slot) {
   const auto d = static_cast<std::size_t>(config_.model.dim);
   const std::size_t users = slot.batch.user_ids.size(), items = slot.batch.item_ids.size();
   slot.user_rows.resize(users * d);
@@ -74,12 +78,40 @@ double TrainStep::run(int64_t step) {
     next.push.wait();
     prepare(step + 1, next);
   }
+  const double loss =
+      compute(cur, step, learning_rate(config_.train, step, total_steps_),
+              data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data(), 0);
+  if (sync) {
+    push_in_rank_order(cur);
+    if (more) prepare(step + 1, next);
+  }
+  return loss;
+}
+
+double TrainStep::run_examples(int64_t step, const std::vector<ExampleSpec>& examples,
+                               const float* text_emb, int64_t text_rows, double lr) {
+  Slot& slot = slots_[0];
+  builder_.build(examples.data(), static_cast<int64_t>(examples.size()), &slot.batch);
+  pull(slot);
+  slot.pull.wait();
+  const double loss = compute(slot, step, lr, text_emb, text_rows);
+  if (config_.train.sync) {
+    push_in_rank_order(slot);
+  } else {
+    slot.push.wait();
+  }
+  return loss;
+}
+
+double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_emb,
+                          int64_t text_rows) {
   HybridModel::StepInputs in;
   in.batch = &cur.batch;
   in.params = params_.data();
   in.user_rows = cur.user_rows.data();
   in.item_rows = cur.item_rows.data();
-  in.text_emb = data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data();
+  in.text_emb = text_emb;
+  in.num_text_rows = text_rows;
   in.dropout_seed = splitmix64(static_cast<uint64_t>(config_.train.seed) * 0x9e37ULL +
                                static_cast<uint64_t>(step));
   in.training = true;
@@ -89,16 +121,11 @@ double TrainStep::run(int64_t step) {
   out.item_row_grads = cur.item_grads.data();
   out.grad_ready = [this](int64_t b, int64_t e) { buckets_.on_ready(b, e); };
   const double loss = model_.forward_backward(in, out);
-  if (tables_ && !sync) {
+  if (tables_ && !config_.train.sync) {
     cur.push = tables_->push(cur.batch, cur.user_grads.data(), cur.item_grads.data());
   }
   buckets_.finish(/*average=*/true);
-  adam_.step(static_cast<float>(learning_rate(config_.train, step, total_steps_)), grad_.data(),
-             params_.data());
-  if (sync) {
-    push_in_rank_order(cur);
-    if (more) prepare(step + 1, next);
-  }
+  adam_.step(static_cast<float>(lr), grad_.data(), params_.data());
   return loss;
 }
 

@@ -41,6 +41,16 @@ class TrainStep {
   // Trains step `step` (0-based) and returns this rank's loss; prepares the
   // batch of step + 1 unless it is the last.
   double run(int64_t step);
+  // Online training (after drain()): one step on `examples`, this rank's
+  // share of a micro-batch (at least one), with the same batch building,
+  // sampled negatives, pull, forward and backward, push and dense
+  // all-reduce as run(), at learning rate `lr`, the items' text read from
+  // text_emb [text_rows, text_dim] (the dataset's and the new items').
+  // Nothing is prefetched (the next micro-batch is not known yet); returns
+  // this rank's loss once its pushes are applied (in sync mode every
+  // rank's: they push in rank order).
+  double run_examples(int64_t step, const std::vector<ExampleSpec>& examples, const float* text_emb,
+                      int64_t text_rows, double lr);
   // Waits for every push in flight (before the tables are read or saved).
   void wait_pushes();
   // Waits for every pull and push in flight (at the end of a run).
@@ -49,6 +59,8 @@ class TrainStep {
   std::vector<float>& params() { return params_; }
   const std::vector<float>& params() const { return params_; }
   DenseAdam& adam() { return adam_; }
+  // The negatives' candidates: the online trainer adds the items that arrive.
+  NegativeSampler& sampler() { return sampler_; }
 
  private:
   // One batch in flight: its keys, pulled rows, row gradients and the
@@ -60,6 +72,9 @@ class TrainStep {
   };
 
   void prepare(int64_t step, Slot& slot);
+  void pull(Slot& slot);
+  // Forward, backward, the async push, the dense all-reduce and Adam step.
+  double compute(Slot& slot, int64_t step, double lr, const float* text_emb, int64_t text_rows);
   void push_in_rank_order(Slot& slot);
 
   const TrainConfig& config_;

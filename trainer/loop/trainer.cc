@@ -17,16 +17,20 @@
 #include "hybrec/kernels/host_memory.h"
 #include "parameter_server/storage/atomic_file.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data/time_order.h"
 #include "trainer/eval/evaluate.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/loop/examples.h"
+#include "trainer/loop/item_text_encoder.h"
 #include "trainer/loop/lr_schedule.h"
+#include "trainer/loop/online_phase.h"
 #include "trainer/loop/run_dir.h"
 #include "trainer/loop/run_log.h"
 #include "trainer/loop/sparse_tables.h"
 #include "trainer/loop/train_checkpoint.h"
 #include "trainer/loop/train_step.h"
 #include "trainer/model/hybrid_model.h"
+#include "trainer/stream/event_source.h"
 
 namespace hybrec::trainer {
 
@@ -86,6 +90,19 @@ std::string fingerprint(const std::vector<float>& params) {
   return hex;
 }
 
+// Offline training's events end at data.before_time_quantile (all at 1).
+int64_t offline_cut(const TrainConfig& config, const Dataset& data) {
+  if (config.before_time_quantile >= 1.0) return std::numeric_limits<int64_t>::max();
+  return time_quantile(data, config.before_time_quantile);
+}
+
+// file:PATH with PATH absolute (a run records the stream it read, and a
+// resumed one compares), other URLs as given.
+std::string resolve_stream_url(const std::string& url) {
+  if (url.rfind("file:", 0) != 0 || url.size() == 5) return url;
+  return "file:" + fs::absolute(url.substr(5)).lexically_normal().string();
+}
+
 class Run {
  public:
   explicit Run(const TrainSetup& setup)
@@ -95,11 +112,12 @@ class Run {
         rank0_(comm_.rank() == 0),
         data_(read_dataset(config_.data_path)),
         model_(model_config_for(config_, data_)),
-        set_(make_training_set(data_)),
+        set_(make_training_set(data_, offline_cut(config_, data_))),
         log_(std::string()),
         checkpoint_root_((fs::path(setup.out_dir) / "checkpoints").string()),
         ps_dir_(setup.ps_dir.empty() ? (fs::path(setup.out_dir) / "ps").string() : setup.ps_dir),
-        ps_run_(new_run_id()) {}
+        ps_run_(new_run_id()),
+        stream_url_(resolve_stream_url(config_.stream.url)) {}
 
   TrainSummary run();
 
@@ -120,6 +138,8 @@ class Run {
                                        steps_per_epoch_, total_steps_);
   }
   void check_replicas(int64_t step);
+  bool streaming() const { return !stream_url_.empty(); }
+  void stream(int64_t& step, Progress& progress, TrainSummary& summary);
   std::vector<EvalResult> evaluate_split(const std::string& split,
                                          const std::vector<EvalSubset>& subsets, int64_t max_users);
 
@@ -148,6 +168,8 @@ class Run {
   std::vector<int> restarted_;
   int64_t rewinds_ = 0;
   std::vector<double> flags_;  // agree()'s all-reduce buffer
+  std::string stream_url_;     // stream.url, resolved; "" = no online phase
+  ItemTextEncoder item_encoder_;
 };
 
 void Run::start_tables() {
@@ -385,18 +407,63 @@ bool Run::validate(int64_t step) {
   return config_.train.patience > 0 && state_.evals_since_best >= config_.train.patience;
 }
 
+// The online phase (online_phase.h) with this run's checkpoints and
+// agreement on signals.
+void Run::stream(int64_t& step, Progress& progress, TrainSummary& summary) {
+  OnlineRun online{config_, comm_, set_, model_, *step_, tables_.get(), log_, progress, stream_url_,
+                   setup_.out_dir, ps_run_, item_encoder_,
+                   // The schedule's last learning rate: online steps go on where it ended.
+                   total_steps_ > 0 ? learning_rate(config_.train, total_steps_ - 1, total_steps_)
+                                    : config_.train.lr,
+                   setup_.stop_signal,
+                   [this] {
+                     bool signalled = false;
+                     agree(&signalled);
+                     return signalled;
+                   },
+                   [this](int64_t at_step, const StreamProgress& at) {
+                     state_.stream_position = static_cast<int64_t>(at.position);
+                     state_.stream_events = at.events;
+                     state_.stream_new_items = at.new_items;
+                     state_.catalogue_items = at.catalogue_items;
+                     // An online run stands for its newest model: `best`
+                     // (what `hybrec eval RUN` loads) follows it.
+                     state_.best_step = at_step;
+                     checkpoint(at_step);
+                   }};
+  StreamProgress resumed;
+  resumed.position = static_cast<uint64_t>(state_.stream_position);
+  resumed.events = state_.stream_events;
+  resumed.new_items = state_.stream_new_items;
+  resumed.catalogue_items = state_.catalogue_items;
+  const OnlineResult result = run_online(online, resumed, step);
+  if (result.preempted && rank0_) {
+    log_.write({{"event", "preempted"}, {"step", step}, {"signal", setup_.stop_signal->load()}});
+  }
+  summary.preempted = result.preempted;
+  // The last micro-batch's loss stands for the run's once one was trained.
+  if (config_.stream.learn && result.end.events > resumed.events) {
+    summary.last_loss = result.last_loss;
+  }
+  summary.stream_events = result.end.events;
+  summary.stream_position = result.end.position;
+  summary.prequential_hr = result.prequential_hr;
+}
+
 TrainSummary Run::run() {
   omp_set_num_threads(compute_threads(config_, setup_.local_ranks));
   const int64_t W = comm_.size();
   steps_per_epoch_ =
       steps_per_epoch(static_cast<int64_t>(set_.examples.size()), W, config_.train.batch_size);
-  HYBREC_CHECK(steps_per_epoch_ > 0, "dataset ", config_.data_path, " has ", set_.examples.size(),
-               " training events, fewer than one step (", W, " ranks x train.batch_size ",
-               config_.train.batch_size, ")");
+  HYBREC_CHECK(config_.train.epochs > 0 || streaming(), "config ", config_.source,
+               ": train.epochs = 0 trains nothing without a stream (stream.url or --stream)");
+  HYBREC_CHECK(steps_per_epoch_ > 0 || config_.train.epochs == 0, "dataset ", config_.data_path,
+               " has ", set_.examples.size(), " training events, fewer than one step (", W,
+               " ranks x train.batch_size ", config_.train.batch_size, ")");
   total_steps_ = config_.train.epochs * steps_per_epoch_;
   if (config_.train.max_steps > 0) total_steps_ = std::min(total_steps_, config_.train.max_steps);
-  const int64_t eval_every =
-      config_.train.eval_every > 0 ? config_.train.eval_every : steps_per_epoch_;
+  const int64_t eval_every = std::max<int64_t>(
+      1, config_.train.eval_every > 0 ? config_.train.eval_every : steps_per_epoch_);
 
   const bool local_rows = setup_.endpoints.empty() && static_cast<bool>(setup_.start_servers);
   kernels::check_host_memory(
@@ -409,6 +476,17 @@ TrainSummary Run::run() {
     resume_dir = latest_checkpoint(checkpoint_root_);
     HYBREC_CHECK(!resume_dir.empty(), "--resume: no checkpoint in ", checkpoint_root_);
   }
+  if (streaming()) {
+    if (setup_.resume) {
+      const std::string recorded = read_trainer_checkpoint(resume_dir).stream_url;
+      HYBREC_CHECK(recorded.empty() || recorded == stream_url_, "--resume: checkpoint ", resume_dir,
+                   " was trained on stream ", recorded, "; this run reads ", stream_url_,
+                   " (a position in one stream means nothing in another)");
+    }
+    item_encoder_ = make_item_text_encoder(data_, config_.stream.text_model);
+    // A stream that cannot be read fails the start, not the end of the epochs.
+    if (rank0_) open_event_source(stream_url_, EventSourceOptions{});
+  }
   // Every check above passed: only now may the old run go (--fresh) and
   // in-process shards start (they would load an old snapshot).
   if (setup_.fresh && rank0_) discard_run_state(setup_.out_dir, ps_dir_);
@@ -420,7 +498,9 @@ TrainSummary Run::run() {
   if (setup_.resume) {
     restore(resume_dir);
     step = state_.step;
+    last_checkpoint_ = step;  // what it resumed from needs no second copy
   }
+  if (streaming()) state_.stream_url = stream_url_;
   start_run_dir();
   Progress progress(total_steps_, config_.train.log_every_s, rank0_);
   if (rank0_) {
@@ -535,8 +615,17 @@ TrainSummary Run::run() {
     summary.params = step_->params();
     return summary;
   }
-  // The model evaluated is the best validated one (early stopping's point).
-  if (state_.best_step >= 0 && state_.best_step != step) {
+  if (streaming()) {
+    // Online training goes on from the last offline step, not from the best
+    // validated one: its checkpoints follow that step's.
+    if (last_checkpoint_ != step) checkpoint(step);
+    stream(step, progress, summary);
+    summary.steps = step;
+    if (summary.preempted) {
+      summary.params = step_->params();
+      return summary;
+    }
+  } else if (state_.best_step >= 0 && state_.best_step != step) {
     // `latest` stays at the newest checkpoint (it never moves back);
     // `best` already names this one.
     restore((fs::path(checkpoint_root_) / step_dir_name(state_.best_step)).string());
@@ -545,16 +634,16 @@ TrainSummary Run::run() {
   }
   if (rank0_ && stopped_early)
     log_.write({{"event", "early_stop"}, {"step", step}, {"best_step", state_.best_step}});
+  const int64_t result_step = state_.best_step >= 0 && !streaming() ? state_.best_step : step;
   if (rank0_) {
     log_.write({{"event", "params"},
-                {"step", state_.best_step >= 0 ? state_.best_step : step},
+                {"step", result_step},
                 {"dense_fnv1a", fingerprint(step_->params())}});
   }
   summary.test =
       evaluate_split("test", {EvalSubset::kWarm, EvalSubset::kCold, EvalSubset::kColdAll}, 0);
   if (rank0_) {
-    for (const auto& r : summary.test)
-      log_.write(eval_event(r, state_.best_step >= 0 ? state_.best_step : step));
+    for (const auto& r : summary.test) log_.write(eval_event(r, result_step));
   }
   summary.params = step_->params();
   return summary;

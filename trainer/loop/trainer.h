@@ -4,7 +4,9 @@
 // flight while this one computes, unless sync), forward and backward on the
 // kernels, push the row gradients, all-reduce the dense gradients in buckets
 // overlapped with the backward, step Adam; validate, early-stop, checkpoint
-// and finally evaluate on the test split.
+// and finally evaluate on the test split. With stream.url set, the offline
+// epochs are followed by online training on the stream's events (README
+// "Online training").
 #pragma once
 
 #include <atomic>
@@ -57,6 +59,12 @@ struct TrainSummary {
   std::vector<EvalResult> test;  // empty when stopped by stop_after_steps or a signal
   bool preempted = false;        // stopped by stop_signal (checkpointed; resume continues)
   std::vector<float> params;     // final dense parameters of this rank
+  // Online training (stream.url): events trained in all (across resumes),
+  // the position of the last one, and the prequential hit rate at
+  // stream.prequential_k over this process's events (-1: not measured).
+  int64_t stream_events = 0;
+  uint64_t stream_position = 0;
+  double prequential_hr = -1.0;
 };
 
 // Trains as `setup` says. Everything is checked before anything is written

@@ -77,9 +77,8 @@ class FileEventSource final : public EventSource {
       if (begin == 0) {
         // A chunk without a newline: the rest of a long line, or a line
         // still being written. Read on only if it is a long line.
-        HYBREC_CHECK(static_cast<std::size_t>(got) < kReadChunk,
-                     "event source file:", path_, " line ", line_ + 1, ": longer than ",
-                     kReadChunk, " bytes");
+        HYBREC_CHECK(static_cast<std::size_t>(got) < kReadChunk, "event source file:", path_,
+                     " line ", line_ + 1, ": longer than ", kReadChunk, " bytes");
         return;
       }
       offset_ += begin;
@@ -88,10 +87,10 @@ class FileEventSource final : public EventSource {
 
   std::string path_;
   int fd_ = -1;
-  uint64_t skip_;         // lines still to pass over (start_after)
-  uint64_t offset_ = 0;   // bytes of whole lines consumed
-  uint64_t line_ = 0;     // lines consumed (the last position)
-  std::string pending_;   // the bytes of the last read
+  uint64_t skip_;        // lines still to pass over (start_after)
+  uint64_t offset_ = 0;  // bytes of whole lines consumed
+  uint64_t line_ = 0;    // lines consumed (the last position)
+  std::string pending_;  // the bytes of the last read
 };
 
 class FileEventSink final : public EventSink {
@@ -111,8 +110,7 @@ class FileEventSink final : public EventSink {
     while (done < line.size()) {
       const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      HYBREC_CHECK(n > 0, "event sink file:", path_, ": write failed (", std::strerror(errno),
-                   ")");
+      HYBREC_CHECK(n > 0, "event sink file:", path_, ": write failed (", std::strerror(errno), ")");
       done += static_cast<std::size_t>(n);
     }
     HYBREC_CHECK(::fsync(fd_) == 0, "event sink file:", path_, ": fsync failed (",

@@ -140,8 +140,9 @@ TEST_F(FileEventSourceTest, AFileThatShrankIsAnError) {
 }
 
 TEST_F(FileEventSourceTest, UrlsAreCheckedByScheme) {
-  EXPECT_NE(error_of([&] { open_event_source("file:" + dir_.path() + "/missing", {}); })
-                .find("cannot open"),
+  EXPECT_NE(error_of([&] {
+              open_event_source("file:" + dir_.path() + "/missing", {});
+            }).find("cannot open"),
             std::string::npos);
   EXPECT_NE(error_of([] { open_event_source("kafka://x", {}); }).find("unknown scheme"),
             std::string::npos);
