@@ -88,6 +88,12 @@ std::string Metrics::render(const ServeHealth& health) const {
   sample(out, "hybrec_serve_ps_errors_total", "counter",
          "Failed pulls from the parameter servers (rebuilds and user rows).",
          static_cast<double>(health.ps_errors));
+  sample(out, "hybrec_serve_stale_user_rows_total", "counter",
+         "User rows answered from the last pull because the servers could not be reached.",
+         static_cast<double>(health.stale_user_rows));
+  sample(out, "hybrec_serve_new_items", "gauge",
+         "Items that arrived on the live stream after the dataset.",
+         static_cast<double>(health.new_items));
   sample(out, "hybrec_serve_streamed_events_total", "counter",
          "Interaction events received from the live stream.",
          static_cast<double>(health.streamed_events));

@@ -210,7 +210,10 @@ nlohmann::ordered_json health_json(const ServeHealth& h, double stale_after_s) {
           {"rebuild_failures", h.rebuild_failures},
           {"last_error", h.last_error},
           {"ps_errors", h.ps_errors},
-          {"streamed_events", h.streamed_events}};
+          {"stale_user_rows", h.stale_user_rows},
+          {"streamed_events", h.streamed_events},
+          {"new_items", h.new_items},
+          {"stream_error", h.stream_error}};
 }
 
 }  // namespace hybrec::serving::http
