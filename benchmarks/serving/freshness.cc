@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   const std::size_t colon = a.serve.rfind(':');
   httplib::Client http(a.serve.substr(0, colon), std::stoi(a.serve.substr(colon + 1)));
   http.set_keep_alive(true);
+  http.set_tcp_nodelay(true);
   std::unique_ptr<hybrec::trainer::EventSink> sink = hybrec::trainer::open_event_sink(a.stream);
   std::mt19937_64 rng(a.seed);
   std::uniform_int_distribution<int64_t> pick(0, a.users - 1);

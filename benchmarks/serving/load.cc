@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
     clients.emplace_back([&, c] {
       httplib::Client http(host, port);
       http.set_keep_alive(true);
+      http.set_tcp_nodelay(true);
       std::mt19937_64 rng(1000 + c);
       std::vector<double> mine;
       // Open loop: client c sends requests c, c + clients, ... of the schedule.
