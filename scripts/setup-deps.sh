@@ -14,6 +14,7 @@ packages=(
   libopenmpi-dev openmpi-bin    # trainer ranks (Open MPI 4.1) and the MPMD launch
   libtomlplusplus-dev           # training configs (TOML)
   nlohmann-json3-dev            # metrics.jsonl
+  libfaiss-dev                  # serving's optional IVF candidate index (FAISS 1.7.3, static), serving/ann
   slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
   iproute2                      # the multi-host test: network namespaces (ip netns)
   procps                        # the cluster tests: pgrep (no process of a run left behind)
