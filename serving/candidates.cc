@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <limits>
 
@@ -56,6 +57,7 @@ int64_t rescore(const ModelSnapshot& s, const float* y, const int64_t* ids, int6
     if (std::binary_search(excluded.begin(), excluded.end(), item)) continue;
     const float* x = s.scoring_items.data() + item * D;
     double score = 0;
+#pragma omp simd reduction(+ : score)
     for (int64_t b = 0; b < D; ++b) score += static_cast<double>(y[b]) * x[b];
     const float f = static_cast<float>(score);
     // As in all_items_topk: NaN and -inf are never candidates.
@@ -171,41 +173,54 @@ void index_topk(const ModelSnapshot& s, const float* users, int64_t num_users, i
   std::vector<int64_t> ids(static_cast<std::size_t>(num_users * first_count));
   s.index->search(y.data(), num_users, first_count, s.nprobe, ids.data());
 
-  std::vector<Scored> scored;
-  std::vector<int64_t> excluded, more;
-  for (int64_t u = 0; u < num_users; ++u) {
-    excluded.clear();
-    if (exclude_offsets != nullptr) {
-      excluded.assign(exclude_items + exclude_offsets[u], exclude_items + exclude_offsets[u + 1]);
-      std::sort(excluded.begin(), excluded.end());
-    }
-    const float* yu = y.data() + u * D;
-    const int64_t* result = ids.data() + u * first_count;
-    int64_t count = first_count, nprobe = s.nprobe;
-    for (;;) {
-      const int64_t found = rescore(s, yu, result, count, excluded, scored);
-      if (static_cast<int64_t>(scored.size()) >= k) break;
-      if (found == count && count < n) {
-        count = std::min(n, 2 * count);  // the lists scanned may hold more
-      } else if (nprobe < nlist) {
-        nprobe = std::min(nlist, 2 * nprobe);  // they hold no more: scan more lists
-      } else {
-        break;  // every item seen
+  // Requests are independent after the batched search; a retry's search
+  // runs inside this loop on one thread (FAISS's own loop is not nested).
+  // An exception may not leave an OpenMP region: the first is kept and
+  // rethrown after it.
+  std::exception_ptr error;
+#pragma omp parallel if (num_users > 1)
+  {
+    std::vector<Scored> scored;
+    std::vector<int64_t> excluded, more;
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t u = 0; u < num_users; ++u) try {
+      excluded.clear();
+      if (exclude_offsets != nullptr) {
+        excluded.assign(exclude_items + exclude_offsets[u], exclude_items + exclude_offsets[u + 1]);
+        std::sort(excluded.begin(), excluded.end());
       }
-      more.resize(static_cast<std::size_t>(count));
-      s.index->search(yu, 1, count, nprobe, more.data());
-      result = more.data();
-    }
-    const int64_t kept = std::min<int64_t>(k, static_cast<int64_t>(scored.size()));
-    std::partial_sort(scored.begin(), scored.begin() + kept, scored.end(),
-                      [](const Scored& a, const Scored& b) {
-                        return a.score > b.score || (a.score == b.score && a.item < b.item);
-                      });
-    for (int64_t r = 0; r < k; ++r) {
-      top_items[u * k + r] = r < kept ? scored[r].item : -1;
-      top_scores[u * k + r] = r < kept ? scored[r].score : -std::numeric_limits<float>::infinity();
+      const float* yu = y.data() + u * D;
+      const int64_t* result = ids.data() + u * first_count;
+      int64_t count = first_count, nprobe = s.nprobe;
+      for (;;) {
+        const int64_t found = rescore(s, yu, result, count, excluded, scored);
+        if (static_cast<int64_t>(scored.size()) >= k) break;
+        if (found == count && count < n) {
+          count = std::min(n, 2 * count);  // the lists scanned may hold more
+        } else if (nprobe < nlist) {
+          nprobe = std::min(nlist, 2 * nprobe);  // they hold no more: scan more lists
+        } else {
+          break;  // every item seen
+        }
+        more.resize(static_cast<std::size_t>(count));
+        s.index->search(yu, 1, count, nprobe, more.data());
+        result = more.data();
+      }
+      const int64_t kept = std::min<int64_t>(k, static_cast<int64_t>(scored.size()));
+      std::partial_sort(scored.begin(), scored.begin() + kept, scored.end(),
+                        [](const Scored& a, const Scored& b) {
+                          return a.score > b.score || (a.score == b.score && a.item < b.item);
+                        });
+      for (int64_t r = 0; r < k; ++r) {
+        top_items[u * k + r] = r < kept ? scored[r].item : -1;
+        top_scores[u * k + r] = r < kept ? scored[r].score : -std::numeric_limits<float>::infinity();
+      }
+    } catch (...) {
+#pragma omp critical(hybrec_index_topk_error)
+      if (error == nullptr) error = std::current_exception();
     }
   }
+  if (error != nullptr) std::rethrow_exception(error);
 }
 
 }  // namespace hybrec::serving
