@@ -28,7 +28,7 @@ class CatalogueDraw {
   // One scoring-space row [v, t]: a centre plus noise, its text half unit length.
   void row(float* out) {
     const float* c = centres_.data() + pick_(rng_) * kScoreDim;
-    for (int64_t i = 0; i < kScoreDim; ++i) out[i] = c[i] + 0.5f * normal_(rng_);
+    for (int64_t i = 0; i < kScoreDim; ++i) out[i] = c[i] + 1.0f * normal_(rng_);
     double norm = 0;
     for (int64_t i = kCfDim; i < kScoreDim; ++i) norm += static_cast<double>(out[i]) * out[i];
     const float inv = static_cast<float>(1.0 / std::sqrt(norm));
