@@ -50,7 +50,7 @@ class CandidateIndex : public ::testing::Test {
     options.index.nprobe = 1;
     ::testing::internal::CaptureStderr();
     one_list_ = new ServedRun(options);
-    *one_list_stderr_ = ::testing::internal::GetCapturedStderr();
+    one_list_stderr_ = ::testing::internal::GetCapturedStderr();
   }
   static void TearDownTestSuite() {
     delete one_list_;
@@ -101,14 +101,14 @@ class CandidateIndex : public ::testing::Test {
 
   static hybrec::testing::TempDir* dir_;
   static ServedRun *exact_, *every_list_, *one_list_;
-  static std::string* one_list_stderr_;
+  static std::string one_list_stderr_;  // what building one_list_ printed
 };
 
 hybrec::testing::TempDir* CandidateIndex::dir_ = nullptr;
 ServedRun* CandidateIndex::exact_ = nullptr;
 ServedRun* CandidateIndex::every_list_ = nullptr;
 ServedRun* CandidateIndex::one_list_ = nullptr;
-std::string* CandidateIndex::one_list_stderr_ = new std::string;
+std::string CandidateIndex::one_list_stderr_;
 
 TEST_F(CandidateIndex, TheDefaultIsExactScoringWithoutAnIndex) {
   EXPECT_EQ(exact_->recommender().snapshot()->index, nullptr);
@@ -219,9 +219,9 @@ TEST_F(CandidateIndex, ThePrintedRecallIsTheShareOfTheExactTopTenReturned) {
   char printed[64];
   std::snprintf(printed, sizeof printed, "recall@10 %.4f against exact scoring on 200 users",
                 recall);
-  EXPECT_NE(one_list_stderr_->find(printed), std::string::npos)
+  EXPECT_NE(one_list_stderr_.find(printed), std::string::npos)
       << "looked for \"" << printed << "\" in:\n"
-      << *one_list_stderr_;
+      << one_list_stderr_;
 }
 
 }  // namespace
