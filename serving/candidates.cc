@@ -89,8 +89,8 @@ void build_candidate_index(ModelSnapshot& s, const IndexOptions& options,
   HYBREC_CHECK(options.kind == IndexKind::kFaissIvf, "build_candidate_index: kind ",
                index_kind_name(options.kind), " has no index");
   const int64_t m = static_cast<int64_t>(recall_users.size()), D = s.score_dim;
-  HYBREC_CHECK(static_cast<int64_t>(users.size()) == m * D, "build_candidate_index: ",
-               users.size(), " floats for ", m, " users of dim ", D);
+  HYBREC_CHECK(static_cast<int64_t>(users.size()) == m * D, "build_candidate_index: ", users.size(),
+               " floats for ", m, " users of dim ", D);
   HYBREC_CHECK(options.nprobe >= 1, "index nprobe ", options.nprobe, " must be >= 1");
   const auto start = std::chrono::steady_clock::now();
   ann::IvfOptions ivf;
@@ -133,8 +133,8 @@ std::string describe_index(const IndexReport& r, int64_t num_items) {
 }
 
 void snapshot_topk(const ModelSnapshot& s, const float* users, int64_t num_users, int64_t k,
-                   const int64_t* exclude_offsets, const int64_t* exclude_items,
-                   int64_t* top_items, float* top_scores) {
+                   const int64_t* exclude_offsets, const int64_t* exclude_items, int64_t* top_items,
+                   float* top_scores) {
   if (s.index != nullptr) {
     index_topk(s, users, num_users, k, exclude_offsets, exclude_items, top_items, top_scores);
   } else {
@@ -164,8 +164,8 @@ void index_topk(const ModelSnapshot& s, const float* users, int64_t num_users, i
                 const int64_t* exclude_offsets, const int64_t* exclude_items, int64_t* top_items,
                 float* top_scores) {
   HYBREC_CHECK(s.index != nullptr, "index_topk: the snapshot has no index");
-  HYBREC_CHECK(k >= 1 && k <= s.num_items, "index_topk: k ", k, " must be in [1, ",
-               s.num_items, "]");
+  HYBREC_CHECK(k >= 1 && k <= s.num_items, "index_topk: k ", k, " must be in [1, ", s.num_items,
+               "]");
   if (num_users == 0) return;
   const int64_t n = s.num_items, D = s.score_dim, nlist = s.index->nlist();
   const std::vector<float> y = index_queries(s, users, num_users);
@@ -184,41 +184,43 @@ void index_topk(const ModelSnapshot& s, const float* users, int64_t num_users, i
     std::vector<int64_t> excluded, more;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t u = 0; u < num_users; ++u) try {
-      excluded.clear();
-      if (exclude_offsets != nullptr) {
-        excluded.assign(exclude_items + exclude_offsets[u], exclude_items + exclude_offsets[u + 1]);
-        std::sort(excluded.begin(), excluded.end());
-      }
-      const float* yu = y.data() + u * D;
-      const int64_t* result = ids.data() + u * first_count;
-      int64_t count = first_count, nprobe = s.nprobe;
-      for (;;) {
-        const int64_t found = rescore(s, yu, result, count, excluded, scored);
-        if (static_cast<int64_t>(scored.size()) >= k) break;
-        if (found == count && count < n) {
-          count = std::min(n, 2 * count);  // the lists scanned may hold more
-        } else if (nprobe < nlist) {
-          nprobe = std::min(nlist, 2 * nprobe);  // they hold no more: scan more lists
-        } else {
-          break;  // every item seen
+        excluded.clear();
+        if (exclude_offsets != nullptr) {
+          excluded.assign(exclude_items + exclude_offsets[u],
+                          exclude_items + exclude_offsets[u + 1]);
+          std::sort(excluded.begin(), excluded.end());
         }
-        more.resize(static_cast<std::size_t>(count));
-        s.index->search(yu, 1, count, nprobe, more.data());
-        result = more.data();
-      }
-      const int64_t kept = std::min<int64_t>(k, static_cast<int64_t>(scored.size()));
-      std::partial_sort(scored.begin(), scored.begin() + kept, scored.end(),
-                        [](const Scored& a, const Scored& b) {
-                          return a.score > b.score || (a.score == b.score && a.item < b.item);
-                        });
-      for (int64_t r = 0; r < k; ++r) {
-        top_items[u * k + r] = r < kept ? scored[r].item : -1;
-        top_scores[u * k + r] = r < kept ? scored[r].score : -std::numeric_limits<float>::infinity();
-      }
-    } catch (...) {
+        const float* yu = y.data() + u * D;
+        const int64_t* result = ids.data() + u * first_count;
+        int64_t count = first_count, nprobe = s.nprobe;
+        for (;;) {
+          const int64_t found = rescore(s, yu, result, count, excluded, scored);
+          if (static_cast<int64_t>(scored.size()) >= k) break;
+          if (found == count && count < n) {
+            count = std::min(n, 2 * count);  // the lists scanned may hold more
+          } else if (nprobe < nlist) {
+            nprobe = std::min(nlist, 2 * nprobe);  // they hold no more: scan more lists
+          } else {
+            break;  // every item seen
+          }
+          more.resize(static_cast<std::size_t>(count));
+          s.index->search(yu, 1, count, nprobe, more.data());
+          result = more.data();
+        }
+        const int64_t kept = std::min<int64_t>(k, static_cast<int64_t>(scored.size()));
+        std::partial_sort(scored.begin(), scored.begin() + kept, scored.end(),
+                          [](const Scored& a, const Scored& b) {
+                            return a.score > b.score || (a.score == b.score && a.item < b.item);
+                          });
+        for (int64_t r = 0; r < k; ++r) {
+          top_items[u * k + r] = r < kept ? scored[r].item : -1;
+          top_scores[u * k + r] =
+              r < kept ? scored[r].score : -std::numeric_limits<float>::infinity();
+        }
+      } catch (...) {
 #pragma omp critical(hybrec_index_topk_error)
-      if (error == nullptr) error = std::current_exception();
-    }
+        if (error == nullptr) error = std::current_exception();
+      }
   }
   if (error != nullptr) std::rethrow_exception(error);
 }

@@ -47,8 +47,8 @@ std::string describe_index(const IndexReport& report, int64_t num_items);
 // ties, CSR exclusions or nullptr, item -1 / score -inf past the candidates
 // left): exact scoring when s has no index, the index path otherwise.
 void snapshot_topk(const ModelSnapshot& s, const float* users, int64_t num_users, int64_t k,
-                   const int64_t* exclude_offsets, const int64_t* exclude_items,
-                   int64_t* top_items, float* top_scores);
+                   const int64_t* exclude_offsets, const int64_t* exclude_items, int64_t* top_items,
+                   float* top_scores);
 
 // Always the index path (s.index must be set) / always exact scoring.
 void index_topk(const ModelSnapshot& s, const float* users, int64_t num_users, int64_t k,

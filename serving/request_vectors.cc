@@ -7,7 +7,8 @@
 
 namespace hybrec::serving {
 
-RequestVectors request_vectors(const ModelSnapshot& s, const std::vector<RecommendRequest>& requests,
+RequestVectors request_vectors(const ModelSnapshot& s,
+                               const std::vector<RecommendRequest>& requests,
                                const trainer::RowFetcher& fetch_user_rows,
                                const Histories& histories, const QueryEncoder* queries) {
   const trainer::ModelConfig& c = s.model->config();
@@ -28,9 +29,9 @@ RequestVectors request_vectors(const ModelSnapshot& s, const std::vector<Recomme
     out.new_user[i] = !known;
     std::vector<int64_t> items = known ? histories.items(r.user) : std::vector<int64_t>{};
     // A streamed item beyond this snapshot's catalogue is not scorable yet.
-    items.erase(std::remove_if(items.begin(), items.end(),
-                               [&](int64_t j) { return j >= s.num_items; }),
-                items.end());
+    items.erase(
+        std::remove_if(items.begin(), items.end(), [&](int64_t j) { return j >= s.num_items; }),
+        items.end());
     items.insert(items.end(), r.recent_items.begin(), r.recent_items.end());
     const int64_t take = std::min<int64_t>(len, static_cast<int64_t>(items.size()));
     std::copy(items.end() - take, items.end(), history.begin() + i * len + (len - take));
@@ -47,7 +48,7 @@ RequestVectors request_vectors(const ModelSnapshot& s, const std::vector<Recomme
   if (!pull_keys.empty()) {
     std::vector<float> pulled(pull_keys.size() * static_cast<std::size_t>(d));
     fetch_user_rows(trainer::kUserTable, pull_keys.data(), static_cast<int64_t>(pull_keys.size()),
-               pulled.data());
+                    pulled.data());
     for (std::size_t p = 0; p < pull_slots.size(); ++p) {
       std::copy_n(pulled.data() + p * d, d, user_rows.data() + pull_slots[p] * d);
     }

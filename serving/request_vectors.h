@@ -17,8 +17,8 @@
 namespace hybrec::serving {
 
 struct RequestVectors {
-  std::vector<float> states;  // [n, d] u'
-  std::vector<float> users;   // [n, D] [u', q]
+  std::vector<float> states;             // [n, d] u'
+  std::vector<float> users;              // [n, D] [u', q]
   std::vector<int64_t> exclude_offsets;  // [n + 1] CSR into exclude_items
   std::vector<int64_t> exclude_items;
   std::vector<bool> new_user;  // [n]
@@ -27,7 +27,8 @@ struct RequestVectors {
 // The requests must be valid for s (Recommender::recommend checks them);
 // queries may be null when no request has query text. user_rows may be
 // empty for a model without id embeddings.
-RequestVectors request_vectors(const ModelSnapshot& s, const std::vector<RecommendRequest>& requests,
+RequestVectors request_vectors(const ModelSnapshot& s,
+                               const std::vector<RecommendRequest>& requests,
                                const trainer::RowFetcher& user_rows, const Histories& histories,
                                const QueryEncoder* queries);
 

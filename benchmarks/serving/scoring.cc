@@ -12,14 +12,13 @@
 //   BM_FaissIvf     the same FAISS IndexIVFFlat searched for the top 10
 //                   directly (no re-scoring): the approximate peer;
 //   BM_FaissIvfCandidates  that search for BM_HybrecIvf's 100 candidates.
-// Counters: queries/s, and (but for the candidates' search) recall@10 against BM_HybrecExact's answers over
-// all 256 queries (whatever the batch). Everything is multi-threaded
-// (OpenMP), so times are wall-clock.
+// Counters: queries/s, and (but for the candidates' search) recall@10
+// against BM_HybrecExact's answers over all 256 queries (whatever the
+// batch). Everything is multi-threaded (OpenMP), so times are wall-clock.
 #include <benchmark/benchmark.h>
 #include <faiss/IndexFlat.h>
 
 #include <algorithm>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <vector>
@@ -39,7 +38,7 @@ struct Catalogue {
   std::unique_ptr<hs::ModelSnapshot> snapshot;  // with its IVF index once indexed
   std::vector<float> users;                     // [kQueries, D] x = [u', q]
   std::vector<float> queries;                   // [kQueries, D] y = x B, FAISS's input
-  std::unique_ptr<faiss::IndexFlatIP> flat;
+  std::unique_ptr<faiss::IndexFlatIP> flat;     // FAISS's copy of the items
   std::vector<int64_t> exact;                   // [kQueries, kK] hybrec's exact answers
 };
 

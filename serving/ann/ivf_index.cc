@@ -18,8 +18,8 @@ struct IvfIndex::Faiss {
 
 IvfIndex::IvfIndex(const float* rows, int64_t num_rows, int64_t dim, const IvfOptions& options) {
   HYBREC_CHECK(dim >= 1, "IvfIndex: dim ", dim, " must be >= 1");
-  HYBREC_CHECK(options.nlist >= 1 && options.nlist <= num_rows, "IvfIndex: nlist ",
-               options.nlist, " must be in [1, ", num_rows, "] (the number of rows)");
+  HYBREC_CHECK(options.nlist >= 1 && options.nlist <= num_rows, "IvfIndex: nlist ", options.nlist,
+               " must be in [1, ", num_rows, "] (the number of rows)");
   HYBREC_CHECK(options.train_iterations >= 1 && options.train_points_per_list >= 1,
                "IvfIndex: train_iterations ", options.train_iterations,
                " and train_points_per_list ", options.train_points_per_list, " must be >= 1");

@@ -200,8 +200,7 @@ TEST_F(CandidateIndex, ThePrintedRecallIsTheShareOfTheExactTopTenReturned) {
   const IndexReport report = one_list_->health().index;
   ASSERT_EQ(report.recall_k, 10);
   ASSERT_EQ(report.recall_users.size(), 200u);  // 200 of the 300 users, all with events
-  EXPECT_EQ(std::set<int64_t>(report.recall_users.begin(), report.recall_users.end()).size(),
-            200u);
+  EXPECT_EQ(std::set<int64_t>(report.recall_users.begin(), report.recall_users.end()).size(), 200u);
   int64_t hits = 0;
   for (const int64_t user : report.recall_users) {
     const std::vector<int64_t> want = ranking(model_scores(user), 10);
