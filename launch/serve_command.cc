@@ -18,6 +18,7 @@
 #include "launch/stop_signals.h"
 #include "serving/http/http_server.h"
 #include "serving/metrics.h"
+#include "serving/candidates.h"
 #include "serving/served_run.h"
 #include "serving/thrift/server.h"
 
@@ -28,7 +29,8 @@ namespace {
 constexpr const char* kUsage =
     "hybrec serve --run DIR [--ps HOST:PORT,...] [--http-port H] [--port P] [--threads T]\n"
     "             [--text-model DIR] [--refresh-s S] [--host ADDR] [--stream URL]\n"
-    "             [--max-batch N] [--batch-wait-us U] [--set section.key=value ...]\n"
+    "             [--index exact|faiss-ivf] [--nprobe N] [--max-batch N] [--batch-wait-us U]\n"
+    "             [--set section.key=value ...]\n"
     "DIR is a run directory (its checkpoints/best, else latest) or one step directory;\n"
     "when the run's checkpoints/latest moves (an online trainer), its dense parameters\n"
     "are served from then on.";
@@ -65,6 +67,10 @@ int run_serve(int argc, char** argv) {
             "live events to follow (file:PATH or nats://HOST:PORT/SUBJECT): each extends its "
             "user's history at once; a new item joins the catalogue with its text");
   flags.add("stream-from", "P", "follow the stream after position P (default 0: all of it)");
+  flags.add("index", "KIND",
+            "exact (default: every item scored) or faiss-ivf (an IVF index finds candidates, "
+            "re-scored exactly; recall@10 against exact is printed at each build)");
+  flags.add("nprobe", "N", "IVF lists each query scans (default 16; more: closer to exact)");
   flags.add("max-batch", "N", "single requests scored together at most (default 64)");
   flags.add("batch-wait-us", "U",
             "how long a single request waits for others to batch with (default 200)");
@@ -90,6 +96,8 @@ int run_serve(int argc, char** argv) {
   options.stream = flags.get("stream", "");
   options.stream_start_after =
       static_cast<uint64_t>(flags.get_int("stream-from", 0, 0, INT64_MAX));
+  options.index.kind = serving::parse_index_kind(flags.get("index", "exact"));
+  options.index.nprobe = flags.get_int("nprobe", 16, 1, 1 << 20);
   options.max_batch = flags.get_int("max-batch", 64, 1, 4096);
   options.batch_wait_us = flags.get_int("batch-wait-us", 200, 0, 1000000);
 

@@ -19,6 +19,7 @@ packages=(
   libcpp-httplib-dev            # hybrec serve's HTTP/JSON interface (cpp-httplib 0.11)
   prometheus                    # the serving tests: promtool checks /metrics
   chromium                      # the serving tests: the web page rendered headless
+  libfaiss-dev                  # serving's optional IVF candidate index (FAISS 1.7.3, static), serving/ann
   slurm-wlm munge               # the Slurm cluster test (tests/cluster/slurm_test.sh)
   iproute2                      # the multi-host test: network namespaces (ip netns)
   procps                        # the cluster tests: pgrep (no process of a run left behind)

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hybrec/kernels/error.h"
+#include "serving/candidates.h"
 #include "trainer/model/id_tables.h"
 
 namespace hybrec::serving {
@@ -102,6 +103,10 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
   s->model = std::move(in.model);
   s->params = std::move(in.params);
   s->text_emb = std::move(in.text_emb);
+  if (in.index.kind != IndexKind::kExact) {
+    HYBREC_CHECK(in.user_vectors != nullptr, "serving: an index needs the recall sample's vectors");
+    build_candidate_index(*s, in.index, in.recall_users, in.user_vectors(*s, in.recall_users));
+  }
   return s;
 }
 

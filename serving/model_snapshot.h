@@ -11,19 +11,51 @@
 //   z' = [u', q] B [v_j, t_j]^T,   B = blockdiag(W, lambda * text_scale * I) / sqrt(1 + lambda^2)
 // and the kernels' all_items_topk ranks the whole catalogue with B as its
 // bilinear form. Without a text score the space is v_j alone and B = W.
+//
+// A snapshot may also own a candidate index over its item matrix
+// (serving/candidates.h): built with the matrix, so a rebuild builds a new
+// one and the swap of versions stays atomic.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "serving/ann/ivf_index.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/model/hybrid_model.h"
 
 namespace hybrec::serving {
+
+// How a request's top k is found.
+enum class IndexKind {
+  kExact,     // the whole catalogue scored (kernels::all_items_topk): the default
+  kFaissIvf,  // candidates from an IVF index (FAISS), re-scored exactly
+};
+
+struct IndexOptions {
+  IndexKind kind = IndexKind::kExact;
+  // Lists each query scans (kFaissIvf): more is slower and closer to exact;
+  // clamped to nlist, and nprobe >= nlist sees every item.
+  int64_t nprobe = 16;
+  int64_t nlist = 0;  // 0: default_nlist(num_items) (serving/candidates.h)
+};
+
+// What building the index measured, printed on stderr and kept for /health.
+struct IndexReport {
+  std::string kind = "exact";  // "exact" or "faiss-ivf"
+  int64_t nlist = 0, nprobe = 0;
+  int64_t recall_k = 0;               // 0: nothing measured (exact scoring)
+  std::vector<int64_t> recall_users;  // the users it was measured on
+  // Of the exact top recall_k of those users (no exclusions), the share the
+  // index path returns.
+  double recall = 1.0;
+  double build_s = 0;  // training and filling the index, and measuring it
+};
 
 struct ModelSnapshot {
   int64_t version = 0;  // 1, 2, ... per rebuild in this process
@@ -51,6 +83,10 @@ struct ModelSnapshot {
   float cf_weight = 1.0f;            // 1 / sqrt(1 + lambda^2)
   float text_weight = 0.0f;          // lambda * text_scale / sqrt(1 + lambda^2)
 
+  std::shared_ptr<const ann::IvfIndex> index;  // over scoring_items; null: exact scoring
+  int64_t nprobe = 0;                          // the index's lists per query
+  IndexReport index_report;
+
   bool has_text_score() const { return score_dim > dim; }
   // The slot of an item id, or -1 when the catalogue has no such item.
   int64_t slot_of(int64_t id) const {
@@ -70,10 +106,19 @@ struct SnapshotInputs {
   std::string rows_from;
   std::string step_dir;
   int64_t version = 0;
+
+  IndexOptions index;
+  // With an index: the users its recall is measured on, and their
+  // scoring-space vectors [u', q] ([recall_users.size(), D]) computed from
+  // the snapshot being built.
+  std::vector<int64_t> recall_users;
+  std::function<std::vector<float>(const ModelSnapshot&, const std::vector<int64_t>&)>
+      user_vectors;
 };
 
 // Builds the item matrix: every item's row pulled (in chunks) and its v_j
-// computed with the model's own item tower.
+// computed with the model's own item tower; then the candidate index the
+// options ask for, with its recall measured.
 std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs inputs);
 
 }  // namespace hybrec::serving

@@ -1,16 +1,13 @@
 #include "serving/recommender.h"
 
 #include <algorithm>
-#include <cmath>
 
-#include "hybrec/kernels/bilinear.h"
-#include "trainer/model/id_tables.h"
+#include "serving/candidates.h"
+#include "serving/request_vectors.h"
 
 namespace hybrec::serving {
 
 namespace {
-
-namespace k = hybrec::kernels;
 
 void check_item(const std::string& what, const std::string& where, int64_t item,
                 const ModelSnapshot& s) {
@@ -68,7 +65,6 @@ std::vector<RecommendReply> Recommender::recommend(
     const std::vector<RecommendRequest>& requests) const {
   const std::shared_ptr<const ModelSnapshot> snap = snapshot();
   const ModelSnapshot& s = *snap;
-  const trainer::ModelConfig& c = s.model->config();
   for (std::size_t i = 0; i < requests.size(); ++i) {
     check_request(requests[i], requests.size() == 1 ? "" : "request " + std::to_string(i) + ": ", s,
                   queries_);
@@ -76,106 +72,33 @@ std::vector<RecommendReply> Recommender::recommend(
   const int64_t n = static_cast<int64_t>(requests.size());
   std::vector<RecommendReply> replies(requests.size());
   if (n == 0) return replies;
-  const int64_t d = s.dim, t = s.text_dim, D = s.score_dim, len = c.history_len;
-
-  // Histories, exclusions and the users whose rows to pull.
-  std::vector<int64_t> history(static_cast<std::size_t>(n * len), -1);
-  std::vector<int64_t> exclude_offsets(static_cast<std::size_t>(n + 1), 0);
-  std::vector<int64_t> excluded;
-  std::vector<int64_t> pull_keys, pull_slots;
+  const int64_t d = s.dim, t = s.text_dim, D = s.score_dim;
+  const RequestVectors x = request_vectors(s, requests, user_rows_, histories_, queries_);
   for (int64_t i = 0; i < n; ++i) {
-    const RecommendRequest& r = requests[i];
-    const bool known = r.user >= 0 && histories_.known(r.user);
-    replies[i].new_user = !known;
+    replies[i].new_user = x.new_user[i];
     replies[i].snapshot_version = s.version;
-    // The history in catalogue slots; a streamed item this snapshot does
-    // not have yet is left out until the next rebuild adds it.
-    std::vector<int64_t> items;
-    if (known) {
-      for (const int64_t id : histories_.items(r.user)) {
-        const int64_t slot = s.slot_of(id);
-        if (slot >= 0) items.push_back(slot);
-      }
-    }
-    for (const int64_t id : r.recent_items) items.push_back(s.slot_of(id));
-    const int64_t take = std::min<int64_t>(len, static_cast<int64_t>(items.size()));
-    std::copy(items.end() - take, items.end(), history.begin() + i * len + (len - take));
-    if (r.exclude_seen) excluded.insert(excluded.end(), items.begin(), items.end());
-    for (const int64_t id : r.exclude_items) excluded.push_back(s.slot_of(id));
-    exclude_offsets[i + 1] = static_cast<int64_t>(excluded.size());
-    if (known && c.use_id) {
-      pull_keys.push_back(r.user);
-      pull_slots.push_back(i);
-    }
-  }
-
-  std::vector<float> user_rows(static_cast<std::size_t>(n * d), 0.0f);
-  if (!pull_keys.empty()) {
-    std::vector<float> pulled(pull_keys.size() * static_cast<std::size_t>(d));
-    user_rows_(trainer::kUserTable, pull_keys.data(), static_cast<int64_t>(pull_keys.size()),
-               pulled.data());
-    for (std::size_t p = 0; p < pull_slots.size(); ++p) {
-      std::copy_n(pulled.data() + p * d, d, user_rows.data() + pull_slots[p] * d);
-    }
-  }
-
-  std::vector<float> states(static_cast<std::size_t>(n * d));
-  std::vector<float> hist_queries(static_cast<std::size_t>(n * std::max<int64_t>(t, 1)), 0.0f);
-  s.model->user_states(s.params.data(), n, user_rows.data(), history.data(), s.item_vecs.data(),
-                       s.text_emb.empty() ? nullptr : s.text_emb.data(), states.data(),
-                       hist_queries.data());
-
-  // The scoring space's user side [u', q].
-  std::vector<float> users(static_cast<std::size_t>(n * D), 0.0f);
-  for (int64_t i = 0; i < n; ++i) {
-    std::copy_n(states.data() + i * d, d, users.data() + i * D);
-    if (!s.has_text_score()) continue;
-    float* q = users.data() + i * D + d;
-    std::copy_n(hist_queries.data() + i * t, t, q);
-    if (!requests[i].query.empty()) {
-      const std::vector<float> typed = queries_->encode(requests[i].query);
-      double norm = 0;
-      for (int64_t j = 0; j < t; ++j) {
-        q[j] += typed[j];
-        norm += static_cast<double>(q[j]) * q[j];
-      }
-      if (norm > 0) {
-        const float inv = static_cast<float>(1.0 / std::sqrt(norm));
-        for (int64_t j = 0; j < t; ++j) q[j] *= inv;
-      }
-    }
   }
 
   int64_t max_k = 0;
   for (const RecommendRequest& r : requests) max_k = std::max(max_k, r.k);
   std::vector<int64_t> top_items(static_cast<std::size_t>(n * max_k));
   std::vector<float> top_scores(static_cast<std::size_t>(n * max_k));
-  k::AllItemsTopKParams<int64_t> p;
-  p.num_users = n;
-  p.num_items = s.num_items;
-  p.dim = D;
-  p.k = max_k;
-  p.users = users.data();
-  p.items = s.scoring_items.data();
-  p.w = s.scoring_form.data();
-  p.exclude_offsets = exclude_offsets.data();
-  p.exclude_items = excluded.data();
-  p.top_items = top_items.data();
-  p.top_scores = top_scores.data();
-  k::all_items_topk(k::Device::cpu(), p);
+  // Exact scoring, or the snapshot's candidate index (serving/candidates.h).
+  snapshot_topk(s, x.users.data(), n, max_k, x.exclude_offsets.data(), x.exclude_items.data(),
+                top_items.data(), top_scores.data());
 
   // The CF and text parts of each result: (W^T-side) u'^T W v_j and q . t_j.
   const trainer::DenseTensor* w = s.model->find_tensor("bilinear");
   const float* W = s.params.data() + w->offset;
   std::vector<float> uw(static_cast<std::size_t>(d));
   for (int64_t i = 0; i < n; ++i) {
-    const float* u = states.data() + i * d;
+    const float* u = x.states.data() + i * d;
     for (int64_t b = 0; b < d; ++b) {
       double acc = 0;
       for (int64_t a = 0; a < d; ++a) acc += static_cast<double>(u[a]) * W[a * d + b];
       uw[b] = static_cast<float>(acc);
     }
-    const float* q = users.data() + i * D + d;
+    const float* q = x.users.data() + i * D + d;
     for (int64_t r = 0; r < requests[i].k; ++r) {
       const int64_t item = top_items[i * max_k + r];  // a slot
       if (item < 0) break;  // exclusions left fewer than k candidates

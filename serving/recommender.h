@@ -11,8 +11,11 @@
 //     vectors (so a typed query weighs as much as the whole history);
 //   - every item scored by the fused score, the top k from the kernels'
 //     all_items_topk, with the user's seen items and the request's
-//     exclusions removed.
-// A batch of requests is one top-k call over the catalogue. Each result
+//     exclusions removed; or, when the snapshot carries a candidate index
+//     (IndexKind::kFaissIvf), the index's candidates re-scored exactly
+//     (serving/candidates.h).
+// A batch of requests is one top-k call over the catalogue (one index
+// search with the index). Each result
 // carries its score split into the CF part u'^T W v_j / sqrt(1 + lambda^2)
 // and the text part lambda * text_scale * cos(q, t_j) / sqrt(1 + lambda^2).
 #pragma once

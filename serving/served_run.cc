@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <algorithm>
 
 #include "hybrec/kernels/error.h"
+#include "hybrec/kernels/splitmix.h"
+#include "serving/request_vectors.h"
 #include "trainer/loop/train_checkpoint.h"
 #include "trainer/model/id_tables.h"
 
@@ -16,6 +19,25 @@ namespace {
 
 std::string latest_of(const std::string& run_dir) {
   return trainer::latest_checkpoint((fs::path(run_dir) / "checkpoints").string());
+}
+
+// The users an index's recall is measured on: up to 200 of the dataset's
+// users with events, drawn with a fixed seed so that every rebuild measures
+// the same ones.
+std::vector<int64_t> recall_sample(const Histories& histories, int64_t num_users) {
+  constexpr std::size_t kUsers = 200;
+  std::vector<int64_t> known;
+  for (int64_t u = 0; u < num_users; ++u) {
+    if (histories.known(u)) known.push_back(u);
+  }
+  uint64_t state = 0x1d3a5e7;
+  const std::size_t take = std::min(kUsers, known.size());
+  for (std::size_t i = 0; i < take; ++i) {  // a partial Fisher-Yates shuffle
+    state = splitmix64(state);
+    std::swap(known[i], known[i + state % (known.size() - i)]);
+  }
+  known.resize(take);
+  return known;
 }
 
 }  // namespace
@@ -104,6 +126,24 @@ std::shared_ptr<const ModelSnapshot> ServedRun::build(const std::string& step_di
   in.rows_from = live_rows_ != nullptr ? live_rows_->describe()
                                        : "the server snapshot of checkpoint " + step_dir;
   in.step_dir = step_dir;
+  in.index = options_.index;
+  if (in.index.kind != IndexKind::kExact) {
+    in.recall_users = recall_sample(*histories_, run_.data.num_users);
+    in.user_vectors = [this](const ModelSnapshot& s, const std::vector<int64_t>& users) {
+      std::vector<RecommendRequest> requests(users.size());
+      for (std::size_t i = 0; i < users.size(); ++i) {
+        requests[i].user = users[i];
+        requests[i].exclude_seen = false;
+      }
+      trainer::RowFetcher user_rows;
+      if (model_->config().use_id) {
+        user_rows = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
+          fetch_rows(table, keys, n, out);
+        };
+      }
+      return request_vectors(s, requests, user_rows, *histories_, nullptr).users;
+    };
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     in.version = next_version_++;
@@ -237,6 +277,7 @@ ServeHealth ServedRun::health() const {
   h.rows_from = s->rows_from;
   h.step_dir = s->step_dir;
   h.num_items = s->num_items;
+  h.index = s->index_report;
   h.streamed_events = histories_->streamed_events();
   h.ps_errors = live_rows_ != nullptr ? live_rows_->errors() : 0;
   h.new_items = new_items_->count();

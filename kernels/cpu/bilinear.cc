@@ -133,15 +133,16 @@ void write_user_topk(UserCandidates& c, int64_t k, Index* top_items, float* top_
   }
 }
 
-// Scores users [first_user, first_user + count) of the group against every
-// item, tile by tile, on the calling thread. `uw` holds the group's rows of
-// U W.
+// Scores users [first_user, first_user + count) of the group against items
+// [item_begin, item_end), tile by tile, on the calling thread. `uw` holds
+// the group's rows of U W.
 template <typename Index>
 void topk_user_range(const AllItemsTopKParams<Index>& p, int64_t first_user, int64_t count,
-                     const float* uw, int64_t cap, UserCandidates* users, float* tile) {
+                     int64_t item_begin, int64_t item_end, const float* uw, int64_t cap,
+                     UserCandidates* users, float* tile) {
   const int d = static_cast<int>(p.dim);
-  for (int64_t j0 = 0; j0 < p.num_items; j0 += kItemTile) {
-    const int64_t nt = std::min(kItemTile, p.num_items - j0);
+  for (int64_t j0 = item_begin; j0 < item_end; j0 += kItemTile) {
+    const int64_t nt = std::min(kItemTile, item_end - j0);
     for (int64_t b0 = first_user; b0 < first_user + count; b0 += kUserBlock) {
       const int64_t nb = std::min(kUserBlock, first_user + count - b0);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nb),
@@ -150,6 +151,54 @@ void topk_user_range(const AllItemsTopKParams<Index>& p, int64_t first_user, int
       for (int64_t r = 0; r < nb; ++r) {
         scan_row(tile + r * kItemTile, nt, j0, p.k, cap, users[b0 + r]);
       }
+    }
+  }
+}
+
+// A group with fewer user blocks than threads (a serving batch of up to 128
+// users) would leave threads idle, so its threads split the item tiles
+// instead: each keeps candidates of its own for every user of the group
+// over its contiguous run of tiles (increasing ids within the run, as the
+// threshold test needs), and each user's candidates from all threads are
+// then cut to the top k. Keys order by score and then by lower id, so the
+// merged result is the same as one thread's.
+template <typename Index>
+void topk_split_items(const AllItemsTopKParams<Index>& p, int64_t g0, int64_t gn, int64_t cap,
+                      int threads, int64_t* excluded, const int64_t* excluded_offsets) {
+  const int64_t dim = p.dim, k = p.k;
+  const int d = static_cast<int>(dim);
+  const int64_t tiles = (p.num_items + kItemTile - 1) / kItemTile;
+  std::unique_ptr<float[]> uw = uninitialised_floats(gn * dim);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(gn), d, d, 1.0f,
+              p.users + g0 * dim, d, p.w, d, 0.0f, uw.get(), d);
+  for (int64_t u = 0; u < gn; ++u) {
+    std::sort(excluded + excluded_offsets[u], excluded + excluded_offsets[u + 1]);
+  }
+  std::vector<uint64_t> keys(static_cast<std::size_t>(threads * gn * cap));
+  std::vector<UserCandidates> users(static_cast<std::size_t>(threads * gn));
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t team = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t begin = std::min(p.num_items, tiles * thread / team * kItemTile);
+    const int64_t end = std::min(p.num_items, tiles * (thread + 1) / team * kItemTile);
+    UserCandidates* mine = users.data() + thread * gn;
+    for (int64_t u = 0; u < gn; ++u) {
+      mine[u] = UserCandidates{keys.data() + (thread * gn + u) * cap, 0,
+                               -std::numeric_limits<float>::infinity(),
+                               excluded + excluded_offsets[u], excluded + excluded_offsets[u + 1]};
+    }
+    std::unique_ptr<float[]> tile = uninitialised_floats(kUserBlock * kItemTile);
+    topk_user_range(p, 0, gn, begin, end, uw.get(), cap, mine, tile.get());
+#pragma omp barrier
+    std::vector<uint64_t> merged(static_cast<std::size_t>(team * cap));
+#pragma omp for schedule(static)
+    for (int64_t u = 0; u < gn; ++u) {
+      UserCandidates all{merged.data(), 0, 0.0f, nullptr, nullptr};
+      for (int64_t t = 0; t < team; ++t) {
+        const UserCandidates& c = users[t * gn + u];
+        all.count = std::copy(c.keys, c.keys + c.count, all.keys + all.count) - all.keys;
+      }
+      write_user_topk(all, k, p.top_items + (g0 + u) * k, p.top_scores + (g0 + u) * k);
     }
   }
 }
@@ -181,6 +230,15 @@ void all_items_topk_impl(const AllItemsTopKParams<Index>& p) {
       excluded.assign(p.exclude_items + base, p.exclude_items + base + excluded_offsets[gn]);
     }
 
+    // The item split needs a tile per thread and candidate buffers per
+    // thread, which must fit the same budget as the user split's.
+    const int threads = omp_get_max_threads();
+    if ((gn + kUserBlock - 1) / kUserBlock < threads &&
+        (p.num_items + kItemTile - 1) / kItemTile >= threads &&
+        threads * gn * cap * int64_t{sizeof(uint64_t)} <= kCandidateBytes) {
+      topk_split_items(p, g0, gn, cap, threads, excluded.data(), excluded_offsets.data());
+      continue;
+    }
     // Each thread owns a contiguous run of whole user blocks for the entire
     // item loop: a user's items then arrive in increasing order (which the
     // threshold test relies on) with no barrier between tiles, and the
@@ -203,7 +261,8 @@ void all_items_topk_impl(const AllItemsTopKParams<Index>& p) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(last - first), d, d,
                     1.0f, p.users + (g0 + first) * dim, d, p.w, d, 0.0f, uw.get() + first * dim, d);
         std::unique_ptr<float[]> tile = uninitialised_floats(kUserBlock * kItemTile);
-        topk_user_range(p, first, last - first, uw.get(), cap, users.data(), tile.get());
+        topk_user_range(p, first, last - first, 0, p.num_items, uw.get(), cap, users.data(),
+                        tile.get());
         for (int64_t u = first; u < last; ++u) {
           write_user_topk(users[u], k, p.top_items + (g0 + u) * k, p.top_scores + (g0 + u) * k);
         }

@@ -213,7 +213,14 @@ nlohmann::ordered_json health_json(const ServeHealth& h, double stale_after_s) {
           {"stale_user_rows", h.stale_user_rows},
           {"streamed_events", h.streamed_events},
           {"new_items", h.new_items},
-          {"stream_error", h.stream_error}};
+          {"stream_error", h.stream_error},
+          {"index",
+           {{"kind", h.index.kind},
+            {"nlist", h.index.nlist},
+            {"nprobe", h.index.nprobe},
+            {"recall_k", h.index.recall_k},
+            {"recall", h.index.recall},
+            {"build_s", h.index.build_s}}}};
 }
 
 }  // namespace hybrec::serving::http

@@ -362,6 +362,28 @@ TEST(AllItemsTopK, TiesRankLowerItemFirst) {
   EXPECT_EQ(got.scores, std::vector<float>(users * k, 0.0f));
 }
 
+TEST(AllItemsTopK, TiesAcrossThreadsItemRunsRankLowerItemFirst) {
+  // A few users and several item tiles: the threads split the items, and
+  // with W = 0 every thread's candidates tie at 0 with the others', so only
+  // the merge's id order picks the lowest ids. User 0 excludes the first
+  // 2,048 items but item 7, so its answer spans the first thread's run and
+  // the next one's.
+  const int64_t users = 2, items = 5000, dim = 3, k = 3;
+  const auto u = ht::random_floats(users * dim, 6);
+  const auto v = ht::random_floats(items * dim, 7);
+  const std::vector<float> w(dim * dim, 0.0f);
+  Exclusions<int64_t> ex;
+  for (int64_t j = 0; j < 2048; ++j) {
+    if (j != 7) ex.items.push_back(j);
+  }
+  ex.offsets = {0, static_cast<int64_t>(ex.items.size())};
+  ex.items.push_back(2);
+  ex.items.push_back(0);
+  ex.offsets.push_back(static_cast<int64_t>(ex.items.size()));
+  const auto got = run_topk<int64_t>(kCpu, users, items, dim, k, u, v, w, &ex);
+  EXPECT_EQ(got.items, (std::vector<int64_t>{7, 2048, 2049, 1, 3, 4}));
+}
+
 TEST(AllItemsTopK, SignedZeroScoresTieOnItemId) {
   // Scores -1 * (+0) = -0 and -1 * (-0) = +0 are equal, so ids decide.
   const std::vector<float> u = {-1.0f}, w = {1.0f}, v = {0.0f, -0.0f, 0.0f, -0.0f, -0.0f};

@@ -115,7 +115,9 @@ void fused_score_backward(const Device& device, const FusedScoreParams& p, const
 //
 // CPU: UW = U W once, then item tiles scored with cblas_sgemm into per-thread
 // (user block x item tile) scratch that stays in L2, each row filtered against
-// the user's current k-th best score, OpenMP over user blocks. OpenBLAS (the
+// the user's current k-th best score, OpenMP over user blocks; with fewer
+// user blocks (128 users) than threads, OpenMP over runs of item tiles
+// instead, each user's candidates from every run merged at the end. OpenBLAS (the
 // pthreads build) is set to one thread for the duration of the call, a
 // process-wide setting restored afterwards (see cpu/bilinear.cc).
 // CUDA: UW = U W, then per block of up to 1024 users a loop over item tiles of
