@@ -9,7 +9,6 @@
 #include <thrift/transport/TNonblockingSSLServerSocket.h>
 #include <thrift/transport/TNonblockingServerSocket.h>
 #include <thrift/transport/TSSLSocket.h>
-#include <thrift/transport/TVirtualTransport.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +18,7 @@
 #include "parameter_server/server/connections.h"
 #include "parameter_server/server/processor.h"
 #include "parameter_server/wire/auth_token.h"
+#include "parameter_server/wire/frame_limits.h"
 #include "parameter_server/wire/huge_pages.h"
 #include "parameter_server/wire/wire_convert.h"
 
@@ -28,56 +28,6 @@ namespace at = apache::thrift;
 namespace att = apache::thrift::transport;
 
 namespace {
-
-// The nonblocking server reads each request out of a TMemoryBuffer made
-// with Thrift's default TConfiguration, whose 100 MiB message limit would
-// refuse a string in a larger frame. This view of it lets the protocol's
-// size checks (checkReadBytesAvailable, before a string or container is
-// allocated) see what is really left: the rest of the frame, all of which is
-// in memory (the frame itself is capped by setMaxFrameSize).
-class LimitedRequest : public att::TVirtualTransport<LimitedRequest> {
- public:
-  LimitedRequest(std::shared_ptr<att::TMemoryBuffer> memory, std::shared_ptr<at::TConfiguration> c)
-      : TVirtualTransport(std::move(c)), memory_(std::move(memory)) {}
-  bool isOpen() const override { return memory_->isOpen(); }
-  bool peek() override { return memory_->peek(); }
-  void open() override { memory_->open(); }
-  void close() override { memory_->close(); }
-  uint32_t read(uint8_t* buf, uint32_t len) { return left(memory_->read(buf, len)); }
-  uint32_t readAll(uint8_t* buf, uint32_t len) { return left(memory_->readAll(buf, len)); }
-  const uint8_t* borrow(uint8_t* buf, uint32_t* len) {
-    const uint8_t* p = memory_->borrow(buf, len);
-    left(0);
-    return p;
-  }
-  void consume(uint32_t len) {
-    memory_->consume(len);
-    left(0);
-  }
-  uint32_t readEnd() override { return memory_->readEnd(); }
-  void write(const uint8_t* buf, uint32_t len) { memory_->write(buf, len); }
-
- private:
-  uint32_t left(uint32_t got) {
-    setRemainingMessageSize(memory_->available_read());
-    return got;
-  }
-  std::shared_ptr<att::TMemoryBuffer> memory_;
-};
-
-class LimitedRequestFactory : public att::TTransportFactory {
- public:
-  explicit LimitedRequestFactory(std::shared_ptr<at::TConfiguration> config)
-      : config_(std::move(config)) {}
-  std::shared_ptr<att::TTransport> getTransport(std::shared_ptr<att::TTransport> t) override {
-    auto memory = std::dynamic_pointer_cast<att::TMemoryBuffer>(t);
-    if (!memory) return t;  // not the nonblocking server's buffer: as it is
-    return std::make_shared<LimitedRequest>(std::move(memory), config_);
-  }
-
- private:
-  std::shared_ptr<at::TConfiguration> config_;
-};
 
 // A listening socket that listens as soon as it is made, so the constructor
 // reports a taken port and port() is known before serve(), and that hands
@@ -181,7 +131,7 @@ PsServer::PsServer(ServerOptions options) : options_(std::move(options)) {
       std::make_shared<at::protocol::TBinaryProtocolFactoryT<att::TMemoryBuffer>>(limit, limit,
                                                                                   true, true),
       socket, workers_);
-  server_->setInputTransportFactory(std::make_shared<LimitedRequestFactory>(config));
+  server_->setInputTransportFactory(std::make_shared<FrameBoundedInputFactory>(config));
   server_->setMaxFrameSize(static_cast<size_t>(limit));
   server_->setNumIOThreads(static_cast<size_t>(options_.io_threads));
   server_->setServerEventHandler(connections_);
@@ -231,7 +181,14 @@ void PsServer::watch_loop() {
       }
       const bool drained = registry.size() == 0 && workers_->totalTaskCount() == 0;
       if (registry.serving && (drained || steady_now_ms() >= drain_deadline_ms)) {
-        server_->stop();
+        // TNonblockingServer::stop() breaks only the event loops already
+        // running: an I/O thread that had not entered its loop yet would
+        // wait in epoll for ever and serve() in its join (seen as a hang
+        // at the end of test_ps_auth). Ask again until serve() returns.
+        while (!serve_returned_.load()) {
+          server_->stop();
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
         return;
       }
     }
@@ -245,6 +202,7 @@ void PsServer::serve() {
   }
   watcher_ = std::thread([this] { watch_loop(); });
   server_->serve();
+  serve_returned_ = true;
   stop();
   watcher_.join();
   if (checkpointer_.joinable()) checkpointer_.join();

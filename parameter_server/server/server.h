@@ -25,6 +25,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -95,6 +96,7 @@ class PsServer {
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  std::atomic<bool> serve_returned_{false};  // set once server_->serve() returned
   std::thread checkpointer_;
   std::thread watcher_;
 };

@@ -14,7 +14,7 @@
 
 #include "hybrec/kernels/error.h"
 #include "parameter_server/wire/wire_convert.h"
-#include "serving/thrift/frame_limits.h"
+#include "parameter_server/wire/frame_limits.h"
 #include "serving/thrift/handler.h"
 
 namespace hybrec::serving {
@@ -86,11 +86,11 @@ ThriftServer::ThriftServer(ServedRun& run, ThriftServerOptions options)
   server_ = std::make_shared<at::server::TNonblockingServer>(
       std::make_shared<RecommenderProcessor>(handler, options_.max_batch, options_.observer),
       // String and list lengths are checked against these limits (and the
-      // frame's remaining bytes, frame_limits.h) before they are allocated.
+      // frame's remaining bytes, parameter_server/wire/frame_limits.h) before they are allocated.
       std::make_shared<at::protocol::TBinaryProtocolFactoryT<att::TMemoryBuffer>>(limit, limit,
                                                                                   true, true),
       socket, workers_);
-  server_->setInputTransportFactory(std::make_shared<FrameBoundedInputFactory>(
+  server_->setInputTransportFactory(std::make_shared<ps::FrameBoundedInputFactory>(
       std::make_shared<at::TConfiguration>(limit, limit)));
   server_->setMaxFrameSize(static_cast<size_t>(limit));
   server_->setNumIOThreads(static_cast<size_t>(options_.io_threads));

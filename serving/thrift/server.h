@@ -6,7 +6,7 @@
 //
 // Limits: a frame larger than max_frame_bytes closes its connection before
 // anything is allocated for it, and no length declared inside a frame can
-// claim more than the frame holds (frame_limits.h); a batch holds at most
+// claim more than the frame holds (parameter_server/wire/frame_limits.h); a batch holds at most
 // max_batch requests. A frame that does not parse closes only its own
 // connection. Nothing here authenticates: bind to loopback (the default) or
 // a private network.

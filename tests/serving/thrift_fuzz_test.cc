@@ -184,7 +184,7 @@ std::atomic<int64_t> ThriftFuzz::outcomes_[3] = {};
 // batch of a million requests, or ten million recent items, must have
 // nothing allocated for them (the generated reader would allocate the
 // batch; a TMemoryBuffer's default configuration would let the items
-// through: processor.h, frame_limits.h).
+// through: processor.h, parameter_server/wire/frame_limits.h).
 TEST_F(ThriftFuzz, ListsDeclaredLongerThanTheirFrameAllocateNothing) {
   const auto field = [](char type, char id) { return std::string{type, '\0', id}; };
   const std::string batch_args = field('\x0f', 1) + '\x0c' + ps::fuzz::be32(1000000) + '\0';

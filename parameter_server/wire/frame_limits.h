@@ -1,5 +1,5 @@
-// What bounds the memory one request can make the recommender's server
-// allocate. The nonblocking server caps a frame's size before reading it;
+// What bounds the memory one request can make a Thrift server of hybrec
+// allocate (the parameter server's and the recommender's). The nonblocking server caps a frame's size before reading it;
 // inside a frame, Thrift checks a list's declared length only against the
 // protocol's limits and against what its transport says is left of the
 // message. The server reads each request from a TMemoryBuffer made with
@@ -8,8 +8,8 @@
 // have 80 MB allocated. The transport here says what is really left, the
 // rest of the frame, so no list of numbers can claim more than the frame's
 // own bytes. (Thrift counts a struct as 0 bytes, so this does not bound a
-// list of requests: the processor checks recommend_batch's length itself.
-// parameter_server/server/server.cc does the same for the parameter server.)
+// list of structs: the recommender's processor checks recommend_batch's
+// length itself.)
 #pragma once
 
 #include <thrift/TConfiguration.h>
@@ -17,7 +17,7 @@
 
 #include <memory>
 
-namespace hybrec::serving {
+namespace hybrec::ps {
 
 class FrameBoundedInputFactory : public apache::thrift::transport::TTransportFactory {
  public:
@@ -30,4 +30,4 @@ class FrameBoundedInputFactory : public apache::thrift::transport::TTransportFac
   std::shared_ptr<apache::thrift::TConfiguration> config_;
 };
 
-}  // namespace hybrec::serving
+}  // namespace hybrec::ps

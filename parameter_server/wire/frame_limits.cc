@@ -1,9 +1,9 @@
-#include "serving/thrift/frame_limits.h"
+#include "parameter_server/wire/frame_limits.h"
 
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TVirtualTransport.h>
 
-namespace hybrec::serving {
+namespace hybrec::ps {
 
 namespace at = apache::thrift;
 namespace att = apache::thrift::transport;
@@ -52,4 +52,4 @@ std::shared_ptr<att::TTransport> FrameBoundedInputFactory::getTransport(
   return std::make_shared<FrameBoundedInput>(std::move(memory), config_);
 }
 
-}  // namespace hybrec::serving
+}  // namespace hybrec::ps
