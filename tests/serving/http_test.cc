@@ -15,6 +15,7 @@
 
 #include "serving/http_client.h"
 #include "serving/serve_process.h"
+#include "serving/small_run.h"
 #include "serving/served_run.h"
 #include "testing/command.h"
 #include "testing/temp_dir.h"
@@ -30,7 +31,7 @@ class Http : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new hybrec::testing::TempDir("hybrec-serving-http-test");
-    run_ = new std::string(testing::make_tiny_run(dir_->path()));
+    run_ = new std::string(testing::train_small_run(HYBREC_BIN, dir_->path()));
     server_ = new ServeProcess({"--run", *run_, "--http-port", "0", "--threads", "2"},
                                *dir_ / "serve.log");
     ServeOptions options;

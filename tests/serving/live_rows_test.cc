@@ -13,6 +13,7 @@
 #include "ps/ps_process.h"
 #include "serving/http_client.h"
 #include "serving/serve_process.h"
+#include "serving/small_run.h"
 #include "serving/served_run.h"
 #include "testing/temp_dir.h"
 
@@ -28,8 +29,8 @@ class LiveRows : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new hybrec::testing::TempDir("hybrec-serving-live-test");
     shard_ = new ps::testing::PsProcess({"--port", "0", "--checkpoint-dir", *dir_ / "ps"});
-    run_ = new std::string(testing::make_tiny_run(
-        dir_->path(), "--ps " + shard_->address() + " --ps-dir " + (*dir_ / "ps")));
+    run_ = new std::string(testing::train_small_run(
+        HYBREC_BIN, dir_->path(), "--ps " + shard_->address() + " --ps-dir " + (*dir_ / "ps")));
   }
   static void TearDownTestSuite() {
     delete run_;

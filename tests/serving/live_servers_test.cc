@@ -8,12 +8,11 @@
 
 #include "ps_process.h"
 #include "serving/served_run.h"
-#include "serving_testing.h"
+#include "small_run.h"
+#include "testing/temp_dir.h"
 
 namespace hybrec::serving {
 namespace {
-
-using hybrec::testing::run_command;
 
 const std::string kBin = HYBREC_BIN;
 
@@ -24,16 +23,7 @@ TEST(LiveServers, AnswersEqualTheSnapshotsAndSurviveTheServersGoingDown) {
   ASSERT_TRUE(shard0.running() && shard1.running());
   const std::string servers = shard0.address() + "," + shard1.address();
 
-  auto r = run_command(kBin + " data synth --out " + (dir / "synth.h5") +
-                       " --users 300 --items 200 --events-per-user 15 --seed 3");
-  ASSERT_EQ(r.status, 0) << r.output;
-  std::ofstream(dir / "train.toml")
-      << "[data]\npath = \"" << (dir / "synth.h5") << "\"\n"
-      << "[train]\nbatch_size = 64\nnegatives = 8\nlog_every_s = 60\nthreads = 1\n"
-         "max_steps = 30\neval_every = 30\n";
-  r = run_command(kBin + " train " + (dir / "train.toml") + " --out " + (dir / "run") +
-                  " --ps " + servers + " --ps-dir " + (dir / "ps"));
-  ASSERT_EQ(r.status, 0) << r.output;
+  testing::train_small_run(kBin, dir.path(), "--ps " + servers + " --ps-dir " + (dir / "ps"));
 
   ServeOptions from_files;
   from_files.run = dir / "run";

@@ -14,7 +14,7 @@
 
 #include "serving/request_batcher.h"
 #include "serving/served_run.h"
-#include "serving_testing.h"
+#include "small_run.h"
 #include "testing/command.h"
 #include "testing/temp_dir.h"
 #include "trainer/eval/snapshot_rows.h"
@@ -29,7 +29,7 @@ class Serving : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new hybrec::testing::TempDir("hybrec-serving-test");
-    ASSERT_EQ(testing::train_tiny_run(*dir_, kBin), run());
+    ASSERT_EQ(testing::train_small_run(kBin, dir_->path()), run());
     ServeOptions options;
     options.run = run();
     options.refresh_s = 0;

@@ -26,23 +26,6 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-std::string make_tiny_run(const std::string& dir, const std::string& train_args) {
-  const std::string bin = HYBREC_BIN;
-  const std::string data = dir + "/synth.h5";
-  auto r = hybrec::testing::run_command(bin + " data synth --out " + data +
-                                        " --users 300 --items 200 --events-per-user 15 --seed 3");
-  EXPECT_EQ(r.status, 0) << r.output;
-  std::ofstream(dir + "/train.toml")
-      << "[data]\npath = \"" << data << "\"\n"
-      << "[train]\nbatch_size = 64\nnegatives = 8\nlog_every_s = 60\nthreads = 1\n"
-         "max_steps = 30\neval_every = 30\n";
-  const std::string run = dir + "/run";
-  r = hybrec::testing::run_command(bin + " train " + dir + "/train.toml --out " + run + " " +
-                                   train_args);
-  EXPECT_EQ(r.status, 0) << r.output;
-  return run;
-}
-
 ServeProcess::ServeProcess(std::vector<std::string> args, std::string log) {
   std::vector<std::string> argv_store = {HYBREC_BIN, "serve"};
   argv_store.insert(argv_store.end(), args.begin(), args.end());

@@ -1,5 +1,5 @@
-// Real `hybrec serve` processes for the serving tests: a tiny trained run to
-// serve, a server started on it with --http-port 0, its port read from the
+// Real `hybrec serve` processes for the serving tests (on a run of
+// small_run.h): a server started with --http-port 0, its port read from the
 // line it prints when ready, and a clean stop.
 #pragma once
 
@@ -10,11 +10,6 @@
 
 namespace hybrec::serving::testing {
 
-// Trains the small run the serving suites serve (synthetic data, 300 users,
-// 200 items, 30 steps; about a second) into dir/run and returns that path;
-// train_args go to `hybrec train` (e.g. external servers). Fails the current
-// test when a command fails.
-std::string make_tiny_run(const std::string& dir, const std::string& train_args = "");
 
 class ServeProcess {
  public:

@@ -7,7 +7,8 @@
 #include <thread>
 
 #include "serving/served_run.h"
-#include "serving_testing.h"
+#include "small_run.h"
+#include "testing/temp_dir.h"
 #include "trainer/stream/event_source.h"
 
 namespace hybrec::serving {
@@ -30,7 +31,7 @@ bool eventually(Done done) {
 class StreamFed : public ::testing::Test {
  protected:
   void SetUp() override {
-    run_ = testing::train_tiny_run(dir_, kBin);
+    run_ = testing::train_small_run(kBin, dir_.path());
     log_ = dir_ / "events.jsonl";
     sink_ = trainer::open_event_sink("file:" + log_);
     ServeOptions options;

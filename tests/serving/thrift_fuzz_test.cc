@@ -72,7 +72,7 @@ class ThriftFuzz : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new hybrec::testing::TempDir("hybrec-thrift-fuzz");
     ServeOptions options;
-    options.run = serving::testing::train_small_run(kBin, *dir_);
+    options.run = serving::testing::train_small_run(kBin, dir_->path());
     options.refresh_s = 0;
     served_ = new ServedRun(options);
     ThriftServerOptions t;

@@ -47,7 +47,7 @@ class ThriftServing : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new hybrec::testing::TempDir("hybrec-thrift-test");
     ServeOptions options;
-    options.run = testing::train_small_run(kBin, *dir_);
+    options.run = testing::train_small_run(kBin, dir_->path());
     options.refresh_s = 0;
     served_ = new ServedRun(options);
     ThriftServerOptions t;
