@@ -1,9 +1,12 @@
 #include "serving/served_run.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
-#include <algorithm>
 
 #include "hybrec/kernels/error.h"
 #include "hybrec/kernels/splitmix.h"
@@ -241,6 +244,13 @@ void ServedRun::rebuild() {
 }
 
 void ServedRun::rebuild_loop() {
+  // Background rebuilds yield the cores to requests: on Linux a nice value
+  // is per thread, and the threads this one starts (its OpenMP team)
+  // inherit it. Under full load a rebuild then takes longer (the matrix
+  // ages) instead of stalling answers. Best effort: a failure leaves the
+  // thread at the process's priority.
+  constexpr int kRebuildNice = 10;
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kRebuildNice);
   // A one-second tick (or the period, when shorter) notices `latest`
   // moving and new items; the period paces rebuilds from live rows.
   using seconds = std::chrono::duration<double>;
