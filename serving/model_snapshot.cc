@@ -32,8 +32,8 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
   const int64_t n = in.base_items + static_cast<int64_t>(in.new_ids.size());
   const int64_t d = c.dim, t = c.use_text ? c.text_dim : 0;
   HYBREC_CHECK(n >= 1, "serving: an empty catalogue (", n, " items)");
-  HYBREC_CHECK(t == 0 || static_cast<int64_t>(in.text_emb.size()) == n * t, "serving: ",
-               in.text_emb.size(), " text floats for ", n, " items of dim ", t);
+  HYBREC_CHECK(t == 0 || static_cast<int64_t>(in.text_emb.size()) == n * t,
+               "serving: ", in.text_emb.size(), " text floats for ", n, " items of dim ", t);
 
   auto s = std::make_shared<ModelSnapshot>();
   s->version = in.version;
@@ -60,15 +60,16 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
     rows.resize(static_cast<std::size_t>(n * d));
     for (int64_t first = 0; first < n; first += kPullChunk) {
       const int64_t count = std::min(kPullChunk, n - first);
-      in.item_rows(trainer::kItemTable, s->item_ids.data() + first, count,
-                   rows.data() + first * d);
+      in.item_rows(trainer::kItemTable, s->item_ids.data() + first, count, rows.data() + first * d);
     }
   }
   std::vector<int64_t> slots(static_cast<std::size_t>(n));
   for (int64_t j = 0; j < n; ++j) slots[j] = j;
   s->item_vecs.resize(static_cast<std::size_t>(n * d));
+  const std::vector<uint8_t> unseen = trainer::untrained_rows(rows.data(), rows.empty() ? 0 : n, d);
   model.item_vectors(in.params.data(), n, slots.data(), rows.empty() ? nullptr : rows.data(),
-                     in.text_emb.empty() ? nullptr : in.text_emb.data(), s->item_vecs.data());
+                     in.text_emb.empty() ? nullptr : in.text_emb.data(),
+                     rows.empty() ? nullptr : unseen.data(), s->item_vecs.data());
 
   const bool text_score = c.use_text_score && t > 0;
   const int64_t D = text_score ? d + t : d;

@@ -184,7 +184,8 @@ void ServedRun::fetch_user_rows(const int64_t* keys, int64_t n, float* out) {
     fetch_rows(trainer::kUserTable, keys, n, out);
   } catch (const std::exception&) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!servers_down) servers_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (!servers_down)
+      servers_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     for (int64_t i = 0; i < n; ++i) {
       const auto it = last_user_rows_.find(keys[i]);
       if (it != last_user_rows_.end()) {
@@ -217,12 +218,12 @@ void ServedRun::rebuild() {
     }
     if (moved) {
       trainer::TrainerState state = trainer::read_trainer_checkpoint(latest);
-      HYBREC_CHECK(static_cast<int64_t>(state.params.size()) == model_->num_params(),
-                   "checkpoint ", latest, " holds ", state.params.size(),
+      HYBREC_CHECK(static_cast<int64_t>(state.params.size()) == model_->num_params(), "checkpoint ",
+                   latest, " holds ", state.params.size(),
                    " dense parameters; the served model has ", model_->num_params());
       if (snapshot_rows_ != nullptr) {
-        auto rows = std::make_shared<trainer::SnapshotRows>(state.ps_dir, state.ps_run,
-                                                            state.ps_version);
+        auto rows =
+            std::make_shared<trainer::SnapshotRows>(state.ps_dir, state.ps_run, state.ps_version);
         std::lock_guard<std::mutex> lock(mutex_);
         snapshot_rows_ = std::move(rows);
         rows_ = snapshot_rows_->fetcher();
@@ -261,9 +262,9 @@ void ServedRun::rebuild_loop() {
     wake_.wait_for(lock, tick, [this] { return stopping_; });
     if (stopping_) break;
     const bool latest_moved = latest_of(run_.run_dir) != loaded_step_;
-    const bool period_over = options_.refresh_s > 0 && live_rows_ != nullptr &&
-                             seconds(std::chrono::steady_clock::now() - last).count() >=
-                                 options_.refresh_s;
+    const bool period_over =
+        options_.refresh_s > 0 && live_rows_ != nullptr &&
+        seconds(std::chrono::steady_clock::now() - last).count() >= options_.refresh_s;
     if (!items_arrived_ && !latest_moved && !period_over) continue;
     items_arrived_ = false;
     lock.unlock();

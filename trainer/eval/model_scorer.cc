@@ -25,9 +25,11 @@ ModelScorer::ModelScorer(const HybridModel& model, const float* params, const Da
     }
   }
   item_vecs_.resize(static_cast<std::size_t>(num_items * dim));
+  const std::vector<uint8_t> unseen =
+      untrained_rows(rows.data(), rows.empty() ? 0 : num_items, dim);
   model.item_vectors(params, num_items, ids.data(), rows.empty() ? nullptr : rows.data(),
                      data.item_text_emb.empty() ? nullptr : data.item_text_emb.data(),
-                     item_vecs_.data());
+                     rows.empty() ? nullptr : unseen.data(), item_vecs_.data());
 }
 
 void ModelScorer::score(const EvalCase* cases, int64_t n, float* scores) {

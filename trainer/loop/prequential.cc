@@ -21,8 +21,10 @@ int64_t prequential_hits(const HybridModel& model, const float* params, const Ro
     fetch(kItemTable, ids.data(), items, item_rows.data());
   }
   std::vector<float> item_vecs(static_cast<std::size_t>(items * dim));
+  const std::vector<uint8_t> unseen =
+      untrained_rows(item_rows.data(), item_rows.empty() ? 0 : items, dim);
   model.item_vectors(params, items, ids.data(), item_rows.empty() ? nullptr : item_rows.data(),
-                     state.text_emb(), item_vecs.data());
+                     state.text_emb(), unseen.data(), item_vecs.data());
 
   std::vector<int64_t> users(static_cast<std::size_t>(n)), history(static_cast<std::size_t>(n * L));
   for (int64_t i = 0; i < n; ++i) {

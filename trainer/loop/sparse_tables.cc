@@ -7,6 +7,9 @@ namespace hybrec::trainer {
 namespace {
 
 ps::TableSpec table_spec(const std::string& name, const TrainConfig& config) {
+  // unseen_items zero / learned: an item row that training has not moved
+  // stays exactly zero, which is how evaluation and serving tell it.
+  const bool zero_items = name == kItemTable && config.model.unseen_items != UnseenItems::kNoise;
   ps::TableSpec spec;
   spec.name = name;
   spec.dim = static_cast<int32_t>(config.model.dim);
@@ -14,7 +17,7 @@ ps::TableSpec table_spec(const std::string& name, const TrainConfig& config) {
                        ? ps::Optimizer::kAdam
                        : ps::Optimizer::kRowwiseAdagrad;
   spec.learning_rate = config.train.sparse_lr;
-  spec.init_scale = config.train.sparse_init_scale;
+  spec.init_scale = zero_items ? 0.0 : config.train.sparse_init_scale;
   spec.seed = config.train.seed;
   spec.max_rows = config.ps.max_rows;
   spec.admit_after = static_cast<int32_t>(config.ps.admit_after);

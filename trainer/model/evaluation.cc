@@ -36,11 +36,15 @@ int64_t rows_spanned(const int64_t* ids, int64_t n) {
 }  // namespace
 
 void HybridModel::item_vectors(const float* params, int64_t n, const int64_t* item_ids,
-                               const float* item_rows, const float* text_emb, float* out) const {
+                               const float* item_rows, const float* text_emb, const uint8_t* unseen,
+                               float* out) const {
   HYBREC_CHECK(n >= 0, "HybridModel::item_vectors: n = ", n);
   const int64_t d = config_.dim, t = config_.text_dim;
-  k::Buffer<float> text;
-  k::Buffer<int64_t> ids;
+  const bool masks_unseen = config_.use_id && unseen != nullptr && layout_.new_item >= 0;
+  k::Buffer<float> text, keep;
+  k::Buffer<int64_t> ids, new_item;
+  std::vector<float> host_keep;
+  std::vector<int64_t> host_new_item;
   for (int64_t begin = 0; begin < n; begin += kItemChunk) {
     const int64_t count = std::min(kItemChunk, n - begin);
     ItemTowerArgs tower;
@@ -48,6 +52,16 @@ void HybridModel::item_vectors(const float* params, int64_t n, const int64_t* it
     tower.dim = d;
     tower.text_dim = t;
     tower.id_rows = config_.use_id ? item_rows + begin * d : nullptr;
+    if (masks_unseen) {
+      host_keep.resize(static_cast<std::size_t>(count));
+      for (int64_t i = 0; i < count; ++i) host_keep[i] = unseen[begin + i] ? 0.0f : 1.0f;
+      upload(device_, host_keep, &keep);
+      tower.keep = keep.data();
+      new_item_index(host_keep, &host_new_item);
+      upload(device_, host_new_item, &new_item);
+      tower.new_item = params + layout_.new_item;
+      tower.new_item_index = new_item.data();
+    }
     if (config_.use_text) {
       int64_t* dev_ids = grow(device_, count, &ids);
       k::copy_to_device(device_, dev_ids, item_ids + begin,

@@ -17,6 +17,15 @@ namespace {
 
 bool needs_text(const ModelConfig& c) { return c.use_text || c.use_text_score; }
 
+bool drops_ids(const ModelConfig& c, bool dropout) {
+  return dropout && c.use_id && c.id_dropout > 0.0f;
+}
+
+// Dropped items take the learned new-item vector (ModelConfig::unseen_items).
+bool takes_new_item(const ModelConfig& c, bool dropout) {
+  return drops_ids(c, dropout) && c.unseen_items == UnseenItems::kLearned;
+}
+
 void check_slots(const std::vector<int32_t>& slots, int64_t limit, bool allow_padding,
                  const char* what) {
   for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -79,13 +88,21 @@ void stage_indices(const ModelConfig& c, const HybridModel::StepInputs& in, bool
     widen(batch.user_slot, &h.user_slot);
     upload(dev, h.user_slot, &ws->user_slot);
   }
-  if (dropout && c.use_id && c.id_dropout > 0.0f) {
+  if (drops_ids(c, dropout)) {
     h.keep.resize(static_cast<std::size_t>(num_items));
     for (int64_t i = 0; i < num_items; ++i) {
       h.keep[static_cast<std::size_t>(i)] =
           id_keep(in.dropout_seed, batch.item_ids[static_cast<std::size_t>(i)], c.id_dropout);
     }
     upload(dev, h.keep, &ws->keep);
+  }
+  if (takes_new_item(c, dropout)) {
+    new_item_index(h.keep, &h.new_item);
+    upload(dev, h.new_item, &ws->new_item);
+    if (backward) {
+      kernels::make_row_scatter(h.new_item.data(), num_items, 1, &h.new_item_rows);
+      ws->new_item_rows.upload(dev, h.new_item_rows, 1);
+    }
   }
   if (c.loss == Loss::kBce) {
     h.labels.assign(static_cast<std::size_t>(n), 0.0f);
@@ -136,9 +153,14 @@ ItemTowerArgs tower_args(const ModelConfig& c, const ParamLayout& layout,
   tower.dim = c.dim;
   tower.text_dim = c.text_dim;
   tower.id_rows = c.use_id ? in.item_rows : nullptr;
-  tower.keep = dropout && c.use_id && c.id_dropout > 0.0f ? ws.keep.data() : nullptr;
+  tower.keep = drops_ids(c, dropout) ? ws.keep.data() : nullptr;
   tower.text_rows = c.use_text ? ws.text_rows.data() : nullptr;
   tower.adapter = c.use_text ? in.params + layout.adapter : nullptr;
+  if (takes_new_item(c, dropout)) {
+    tower.new_item = in.params + layout.new_item;
+    tower.new_item_index = ws.new_item.data();
+    tower.new_item_rows = ws.new_item_rows.view();
+  }
   return tower;
 }
 
@@ -282,7 +304,8 @@ float HybridModel::forward_backward(const StepInputs& in, const StepOutputs& out
   }
 
   item_tower_backward(dev, tower_args(config_, layout_, in, in.training, *ws), ditems,
-                      out.item_row_grads, config_.use_text ? grad + layout_.adapter : nullptr);
+                      out.item_row_grads, config_.use_text ? grad + layout_.adapter : nullptr,
+                      layout_.new_item >= 0 ? grad + layout_.new_item : nullptr);
   ready.finish(0);
   return read_loss(*ws);
 }

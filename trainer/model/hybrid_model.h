@@ -149,9 +149,13 @@ class HybridModel {
   // arrays of global item ids.
 
   // v_j for n items (no dropout): item_rows [n, dim] (ignored without use_id),
-  // their ids index text_emb. Writes out [n, dim].
+  // their ids index text_emb. unseen (host [n], nullptr = none) flags the
+  // items without a trained id row (untrained_rows() of item_rows, in
+  // id_tables.h); with ModelConfig::unseen_items = kLearned they take the
+  // new-item vector, otherwise the flags are ignored (a zero row adds
+  // nothing). Writes out [n, dim].
   void item_vectors(const float* params, int64_t n, const int64_t* item_ids, const float* item_rows,
-                    const float* text_emb, float* out) const;
+                    const float* text_emb, const uint8_t* unseen, float* out) const;
 
   // For n users: u' [n, dim] and the unit text query q_u [n, text_dim] (zero
   // rows when there is no text or no history). user_rows [n, dim] (ignored

@@ -61,10 +61,18 @@ void item_tower_forward(const k::Device& device, const ItemTowerArgs& a, float* 
   }
   // v += m * e, skipping dropped rows (m == 0) rather than adding 0 * e.
   if (a.id_rows != nullptr) k::add_scaled_rows(device, a.id_rows, a.keep, n, d, out);
+  if (a.new_item != nullptr) {
+    k::gather_rows(device, a.new_item, 1, d, a.new_item_index, n, out, true);
+  }
+}
+
+void new_item_index(const std::vector<float>& keep, std::vector<int64_t>* index) {
+  index->resize(keep.size());
+  for (std::size_t i = 0; i < keep.size(); ++i) (*index)[i] = keep[i] == 0.0f ? 0 : -1;
 }
 
 void item_tower_backward(const k::Device& device, const ItemTowerArgs& a, const float* dv,
-                         float* id_row_grads, float* dadapter) {
+                         float* id_row_grads, float* dadapter, float* dnew_item) {
   const int64_t n = a.n, d = a.dim;
   if (n == 0) return;
   if (id_row_grads != nullptr) {
@@ -81,6 +89,9 @@ void item_tower_backward(const k::Device& device, const ItemTowerArgs& a, const 
     lp.dy = dv;
     lp.dweight = dadapter;
     k::linear_backward(device, lp);
+  }
+  if (a.new_item != nullptr && dnew_item != nullptr) {
+    k::scatter_add_rows(device, a.new_item_rows, dv, n, d, dnew_item);
   }
 }
 

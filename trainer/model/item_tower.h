@@ -1,10 +1,14 @@
-// The item tower: v_j = m_j * e_j + A t_j for a set of items, with its
-// backward into the id rows and the adapter A, on the model's device.
+// The item tower: v_j = m_j * e_j + A t_j (+ e_new for the rows that stand
+// for an item without its id row) for a set of items, with its backward
+// into the id rows, the new-item vector and the adapter A, on the model's
+// device.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "hybrec/kernels/device.h"
+#include "hybrec/kernels/elementwise.h"
 
 namespace hybrec::trainer {
 
@@ -29,15 +33,28 @@ struct ItemTowerArgs {
   const float* keep = nullptr;       // [n] m_j; nullptr = all 1
   const float* text_rows = nullptr;  // [n, T] t_j; nullptr = no text term
   const float* adapter = nullptr;    // [d, T] A (a linear weight, out = d, in = T)
+  // The learned new-item vector e_new [d] and, per row, 0 where the row
+  // takes it (an item dropped or without a trained row) and -1 elsewhere
+  // ([n], on the device); nullptr = no such term. new_item_rows is the
+  // backward's scatter of those rows into e_new's one row
+  // (kernels::make_row_scatter of new_item_index, dst_rows 1).
+  const float* new_item = nullptr;
+  const int64_t* new_item_index = nullptr;
+  kernels::RowScatter new_item_rows;
 };
 
-// out [n, d] = m * e + A t (OVERWRITTEN).
+// out [n, d] = m * e + A t (+ e_new where new_item_index is 0) (OVERWRITTEN).
 void item_tower_forward(const kernels::Device& device, const ItemTowerArgs& a, float* out);
 
 // Given dv [n, d]: id_row_grads [n, d] = m * dv (OVERWRITTEN; nullptr skips;
-// zeros without an id term) and dadapter [d, T] += dv^T t (ACCUMULATED; used
-// only with a text term).
+// zeros without an id term), dadapter [d, T] += dv^T t (ACCUMULATED; used
+// only with a text term) and dnew_item [d] += the sum of dv over the rows
+// that take e_new (ACCUMULATED; used only with a new-item term).
 void item_tower_backward(const kernels::Device& device, const ItemTowerArgs& a, const float* dv,
-                         float* id_row_grads, float* dadapter);
+                         float* id_row_grads, float* dadapter, float* dnew_item);
+
+// The rows of a tower that take e_new: those whose keep is 0 (index 0),
+// the others -1; keep may be empty (no row takes it). Host arrays.
+void new_item_index(const std::vector<float>& keep, std::vector<int64_t>* index);
 
 }  // namespace hybrec::trainer

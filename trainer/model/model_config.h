@@ -9,6 +9,18 @@ namespace hybrec::trainer {
 
 enum class Loss { kSampledSoftmax, kBce };
 enum class HistoryPooling { kMean, kLast };
+// What an item without a trained id row (no training event: a new or cold
+// item) contributes as its e_j, in training, evaluation and serving alike:
+//   kNoise    the parameter server's initial random row (item rows start
+//             at U(-s, s), s = train.sparse_init_scale);
+//   kZero     nothing: item rows start at zero, so an untrained item has
+//             v_j = A t_j, as an item that ID dropout drops;
+//   kLearned  item rows start at zero, and an item whose row is still zero
+//             takes a learned "new item" vector e_new (a dense parameter)
+//             instead; in training e_new stands in for every dropped
+//             item's e_j, so it learns what an item known only by its text
+//             is worth.
+enum class UnseenItems { kNoise, kZero, kLearned };
 
 struct ModelConfig {
   int64_t dim = 32;            // d: id embedding and item vector width
@@ -24,6 +36,7 @@ struct ModelConfig {
   int64_t ffn_mult = 2;        // FFN hidden = ffn_mult * dim
   HistoryPooling pooling = HistoryPooling::kMean;
   float id_dropout = 0.0f;  // DropoutNet: P(zero an item's e_j) in training
+  UnseenItems unseen_items = UnseenItems::kNoise;
   Loss loss = Loss::kSampledSoftmax;
   // Positions ~ U(-s, s) and bilinear W = I + U(-s, s); linears are xavier
   // uniform (see HybridModel::init_params).

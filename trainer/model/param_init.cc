@@ -7,6 +7,7 @@
 //                             (nearly) the dot product u'.v
 //   text_scale                5 (a cosine in [-1, 1] then spans a useful logit range)
 //   lambda                    ModelConfig::lambda_init
+//   new_item                  0 (a new item starts as v_j = A t_j)
 // Every value is a function of (seed, flat offset) through a counter-based
 // hash, so the result is a pure function of (config, seed).
 #include <cmath>

@@ -17,6 +17,9 @@ ParamLayout make_param_layout(const ModelConfig& c, std::vector<DenseTensor>* te
     return at;
   };
   const int64_t d = c.dim;
+  if (c.use_id && c.unseen_items == UnseenItems::kLearned) {
+    layout.new_item = add("new_item", d, 1);
+  }
   if (c.use_text) layout.adapter = add("adapter", d, c.text_dim);
   if (c.use_history) {
     layout.positions = add("positions", c.history_len, d);

@@ -1,5 +1,5 @@
 // Where each dense tensor of the hybrid model lives in the flat parameter
-// buffer. The buffer is laid out in forward order (adapter, positions,
+// buffer. The buffer is laid out in forward order (new item, adapter, positions,
 // encoder layers, bilinear W, text scale, lambda), so the backward finishes
 // the gradients from the end of the buffer towards its start, which is the
 // order HybridModel::StepOutputs::grad_ready reports them in.
@@ -28,6 +28,7 @@ struct EncoderLayerOffsets {
 
 // -1 marks a tensor the configuration does not have.
 struct ParamLayout {
+  int64_t new_item = -1;                    // [d] when use_id and unseen_items = learned
   int64_t adapter = -1;                     // [d, T] when use_text
   int64_t positions = -1;                   // [L, d] when use_history
   std::vector<EncoderLayerOffsets> layers;  // when use_history
@@ -38,7 +39,7 @@ struct ParamLayout {
 };
 
 // Builds the layout and the named tensor list (names as in the checkpoint:
-// "adapter", "positions", "encoder.<k>.qkv.weight", ..., "bilinear",
+// "new_item", "adapter", "positions", "encoder.<k>.qkv.weight", ..., "bilinear",
 // "text_scale", "lambda").
 ParamLayout make_param_layout(const ModelConfig& config, std::vector<DenseTensor>* tensors);
 

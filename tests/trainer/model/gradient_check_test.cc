@@ -40,6 +40,7 @@ struct Case {
   HistoryPooling pooling = HistoryPooling::kMean;
   int64_t layers = 2;
   float id_dropout = 0.0f;
+  UnseenItems unseen_items = UnseenItems::kNoise;
 };
 
 ModelConfig config_of(const Case& k) {
@@ -52,6 +53,7 @@ ModelConfig config_of(const Case& k) {
   c.pooling = k.pooling;
   c.layers = k.layers;
   c.id_dropout = k.id_dropout;
+  c.unseen_items = k.unseen_items;
   return c;
 }
 
@@ -150,6 +152,10 @@ std::vector<Case> cases() {
   Case dropout{"HalfIdDropout"};
   dropout.id_dropout = 0.5f;
   out.push_back(dropout);
+  Case new_item{"HalfIdDropoutLearnedNewItem"};  // the dropped rows' e_new
+  new_item.id_dropout = 0.5f;
+  new_item.unseen_items = UnseenItems::kLearned;
+  out.push_back(new_item);
   return out;
 }
 

@@ -146,7 +146,7 @@ Results run(const Variant& v, const Inputs& in, const k::Device& device) {
   k::Buffer<float> queries(device, static_cast<std::size_t>(users * t));
   k::Buffer<float> scores(device, static_cast<std::size_t>(users * kNumGlobalItems));
   model.item_vectors(params.data(), kNumGlobalItems, ids.data(), global_rows.data(), text.data(),
-                     vecs.data());
+                     nullptr, vecs.data());
   model.user_states(params.data(), users, eval_user_rows.data(), in.history.data(), vecs.data(),
                     text.data(), states.data(), queries.data());
   model.score_items(params.data(), users, states.data(), queries.data(), kNumGlobalItems,

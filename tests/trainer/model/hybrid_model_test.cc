@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string>
@@ -271,6 +272,60 @@ TEST(HybridModel, FullIdDropoutZeroesEveryItemRowGradient) {
   EXPECT_FLOAT_EQ(g.loss, z.run(false).loss);
 }
 
+TEST(HybridModel, DroppedItemsTakeTheLearnedNewItemVector) {
+  ModelConfig c = hybrid();
+  c.id_dropout = 1.0f;
+  c.unseen_items = UnseenItems::kLearned;
+  ModelFixture f(c);
+  const DenseTensor* e_new = f.model.find_tensor("new_item");
+  ASSERT_NE(e_new, nullptr);
+  ASSERT_EQ(e_new->size(), c.dim);
+  const ModelFixture::Grads g = f.run(true, 9);
+  // Every item dropped: the loss is that of every item row equal to e_new
+  // (the same parameters otherwise: the layout differs by e_new only).
+  ModelConfig plain = hybrid();
+  ModelFixture z(plain);
+  z.params.assign(f.params.begin() + e_new->size(), f.params.end());
+  for (int64_t i = 0; i < z.items(); ++i) {
+    std::copy_n(f.params.begin() + e_new->offset, c.dim, z.item_rows.begin() + i * c.dim);
+  }
+  EXPECT_FLOAT_EQ(g.loss, z.run(false).loss);
+  // And e_new's gradient is the sum of those rows' gradients there.
+  const ModelFixture::Grads gz = z.run(false);
+  for (int64_t k = 0; k < c.dim; ++k) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < z.items(); ++i) sum += gz.items[static_cast<std::size_t>(i * c.dim + k)];
+    EXPECT_NEAR(g.dense[static_cast<std::size_t>(e_new->offset + k)], sum, 1e-5) << "dim " << k;
+  }
+}
+
+TEST(HybridModel, ItemVectorsGiveUnseenItemsTheNewItemVectorOnlyWhenLearned) {
+  for (UnseenItems mode : {UnseenItems::kNoise, UnseenItems::kZero, UnseenItems::kLearned}) {
+    ModelConfig c = hybrid();
+    c.unseen_items = mode;
+    ModelFixture f(c);
+    const int64_t n = 3, d = c.dim;
+    const std::vector<int64_t> ids = {0, 1, 2};
+    std::vector<float> rows = testing::random_values(5, n * d, 0.5f);
+    std::fill(rows.begin() + d, rows.begin() + 2 * d, 0.0f);  // item 1: an untrained row
+    const std::vector<uint8_t> unseen = {0, 1, 0};
+    std::vector<float> flagged(static_cast<std::size_t>(n * d)), plain(flagged.size());
+    f.model.item_vectors(f.params.data(), n, ids.data(), rows.data(), f.text.data(), unseen.data(),
+                         flagged.data());
+    f.model.item_vectors(f.params.data(), n, ids.data(), rows.data(), f.text.data(), nullptr,
+                         plain.data());
+    const DenseTensor* e_new = f.model.find_tensor("new_item");
+    EXPECT_EQ(e_new != nullptr, mode == UnseenItems::kLearned);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t k = 0; k < d; ++k) {
+        const std::size_t at = static_cast<std::size_t>(i * d + k);
+        const float extra = i == 1 && e_new != nullptr ? f.params[e_new->offset + k] : 0.0f;
+        EXPECT_FLOAT_EQ(flagged[at], plain[at] + extra) << "item " << i << " dim " << k;
+      }
+    }
+  }
+}
+
 TEST(HybridModel, PartialIdDropoutZeroesExactlyTheDroppedRows) {
   ModelConfig c = hybrid();
   c.id_dropout = 0.5f;
@@ -313,7 +368,7 @@ void expect_evaluation_matches_training(const ModelConfig& c) {
   for (int64_t i = 0; i < n_items; ++i) all_ids[static_cast<std::size_t>(i)] = i;
   std::vector<float> vecs(static_cast<std::size_t>(n_items * d));
   f.model.item_vectors(f.params.data(), n_items, all_ids.data(), global_rows.data(), f.text.data(),
-                       vecs.data());
+                       nullptr, vecs.data());
 
   std::vector<float> user_rows(static_cast<std::size_t>(batch.size * d));
   std::vector<int64_t> history(batch.hist_slot.size());
