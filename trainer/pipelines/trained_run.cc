@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "hybrec/kernels/error.h"
+#include "trainer/eval/baselines.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/loop/examples.h"
 #include "trainer/loop/run_dir.h"
