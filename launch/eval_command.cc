@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kUsage =
-    "hybrec eval CHECKPOINT [--data FILE] [--out DIR] [--baseline popularity]\n"
+    "hybrec eval CHECKPOINT [--data FILE] [--out DIR] [--baseline popularity|random]\n"
     "            [--set section.key=value ...]\n"
     "CHECKPOINT is a run directory (its checkpoints/latest) or one step directory.";
 
@@ -31,7 +31,9 @@ int run_eval(int argc, char** argv) {
   Flags flags("hybrec eval", kUsage);
   flags.add("data", "FILE", "dataset file (default: the run's data.path)");
   flags.add("out", "DIR", "append results to DIR/metrics.jsonl (default: the run directory)");
-  flags.add("baseline", "NAME", "evaluate a baseline instead of the model: popularity");
+  flags.add("baseline", "NAME",
+            "evaluate a baseline instead of the model: popularity (training-event counts) or "
+            "random (seeded uniform scores)");
   flags.add("help", "", "print this help");
   flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
   if (flags.has("help")) {
@@ -41,8 +43,8 @@ int run_eval(int argc, char** argv) {
   HYBREC_CHECK(flags.positional().size() == 1, "hybrec eval: expected one CHECKPOINT, got ",
                flags.positional().size(), " arguments");
   const std::string baseline = flags.get("baseline", "");
-  HYBREC_CHECK(baseline.empty() || baseline == "popularity", "hybrec eval: unknown --baseline '",
-               baseline, "' (known: popularity)");
+  HYBREC_CHECK(baseline.empty() || baseline == "popularity" || baseline == "random",
+               "hybrec eval: unknown --baseline '", baseline, "' (known: popularity, random)");
   if (flags.has("data")) args.overrides.push_back("data.path=" + flags.require("data"));
   const trainer::TrainedRun run = trainer::load_trained_run(flags.positional()[0], args.overrides);
   const std::string out_dir = flags.get("out", run.run_dir);
@@ -50,7 +52,10 @@ int run_eval(int argc, char** argv) {
   TrainerRanks ranks;
   const auto results = trainer::evaluate_trained_run(
       run, ranks.comm(),
-      baseline.empty() ? trainer::Baseline::kNone : trainer::Baseline::kPopularity, "test",
+      baseline.empty()           ? trainer::Baseline::kNone
+      : baseline == "popularity" ? trainer::Baseline::kPopularity
+                                 : trainer::Baseline::kRandom,
+      "test",
       {trainer::EvalSubset::kWarm, trainer::EvalSubset::kCold, trainer::EvalSubset::kColdAll});
   if (ranks.comm().rank() == 0) {
     std::cout << "checkpoint " << run.step_dir << (baseline.empty() ? "" : ", baseline " + baseline)

@@ -475,7 +475,6 @@ def evaluate(tr, cases, k, auc_negatives, seed, chunk=512):
     data, model, mc = tr.data, tr.model, tr.mc
     model.eval()
     I = data.num_items
-    all_items = torch.arange(I)
     v = model.item_vectors(tr.items.weight if tr.items else None, tr.text[:I])
     v_ext = torch.cat([v, v.new_zeros(1, tr.d)])
     vW = v @ model.bilinear.T  # z = u^T W v = u . (W v)
@@ -508,14 +507,20 @@ def evaluate(tr, cases, k, auc_negatives, seed, chunk=512):
         rows = torch.arange(e - b)
         allowed[rows, target] = True
         st = scores[rows, target].unsqueeze(1)
-        before = (scores > st) | ((scores == st) & (all_items < target.unsqueeze(1)))
-        rank = (before & allowed).sum(dim=1).double()
-        hit = rank < k
         ranked = allowed.sum(dim=1).double()  # items ranked, the target included
-        sums += [hit.sum().item(), torch.where(hit, 1 / torch.log2(rank + 2), 0).sum().item(),
-                 (1 / (rank + 1)).sum().item(), (k / ranked).clamp(max=1).sum().item()]
-        # AUC against uniform samples of the other allowed items
+        # Ties at their expected position, as trainer/eval/ranking.h: with h
+        # others higher (NaN counts higher) and t tied, the target's position
+        # is uniform over h..h+t and each metric is its mean over them.
         allowed[rows, target] = False
+        h = (~(scores <= st) & allowed).sum(dim=1).double()
+        t = ((scores == st) & allowed).sum(dim=1).double()
+        pos = torch.arange(k, dtype=torch.float64)
+        in_k = ((pos >= h[:, None]) & (pos <= (h + t)[:, None])).double()
+        mrr = (torch.digamma(h + t + 2) - torch.digamma(h + 1)) / (t + 1)  # sum of 1/(p+1)
+        sums += [(in_k.sum(dim=1) / (t + 1)).sum().item(),
+                 ((in_k / torch.log2(pos + 2)).sum(dim=1) / (t + 1)).sum().item(),
+                 mrr.sum().item(), (k / ranked).clamp(max=1).sum().item()]
+        # AUC against uniform samples of the other allowed items
         has = allowed.any(dim=1)
         if has.any():
             w = allowed[has].double()

@@ -1,6 +1,8 @@
 // One evaluation pass, in parallel over the trainer ranks: each rank ranks
-// the cases of its users (user % ranks == rank), the metric sums are
-// all-reduced, and every rank returns the same means.
+// the cases of its users (user % ranks == rank), the metric sums and the
+// items' top-K exposure counts are all-reduced, and every rank returns the
+// same results: the accuracy metrics (ranking.h) and the beyond-accuracy ones
+// (beyond_accuracy.h) of each subset.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -28,10 +30,13 @@ std::vector<EvalResult> evaluate(const Dataset& data, Scorer& scorer, Communicat
                                  const std::vector<EvalSubset>& subsets, int64_t max_users);
 
 // The metrics.jsonl line of one result: {"event":"eval","split":..,"subset":..,
-// "hr@K":..,"ndcg@K":..,"mrr":..,"auc":..,"users":..,"step":..}.
+// "hr@K":..,"ndcg@K":..,"mrr":..,"auc":..,"coverage@K":..,"gini@K":..,
+// "pop_pct@K":..,"new_share@K":..,"ild@K":..,"novelty@K":..,"users":..,
+// "step":..} (K the number, e.g. "hr@10"; ild@K is -1 without text vectors).
 nlohmann::json eval_event(const EvalResult& result, int64_t step);
 
-// A fixed-width table of results (one row per split/subset), for the console.
+// Two fixed-width tables of results (one row per split/subset), for the
+// console: accuracy (users, HR, NDCG, MRR, AUC), then beyond accuracy.
 std::string format_results(const std::vector<EvalResult>& results);
 
 }  // namespace hybrec::trainer

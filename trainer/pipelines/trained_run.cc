@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "hybrec/kernels/error.h"
+#include "trainer/eval/baselines.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/loop/examples.h"
 #include "trainer/loop/run_dir.h"
@@ -67,6 +68,9 @@ std::vector<EvalResult> evaluate_trained_run(const TrainedRun& run, Communicator
   std::unique_ptr<SnapshotRows> rows;
   if (baseline == Baseline::kPopularity) {
     scorer = std::make_unique<PopularityScorer>(make_training_set(run.data).item_count);
+  } else if (baseline == Baseline::kRandom) {
+    scorer = std::make_unique<RandomScorer>(run.data.num_items,
+                                            static_cast<uint64_t>(run.config.train.seed));
   } else {
     RowFetcher fetch;
     if (run.config.model.use_id) {

@@ -40,7 +40,8 @@ struct TrainedRun {
 TrainedRun load_trained_run(const std::string& checkpoint,
                             const std::vector<std::string>& overrides);
 
-enum class Baseline { kNone, kPopularity };
+// kPopularity: training-event counts; kRandom: seeded uniform scores (baselines.h).
+enum class Baseline { kNone, kPopularity, kRandom };
 
 // Full-ranking evaluation of the run (or of a baseline on its data) on
 // `split`, over `subsets`, in parallel over the ranks of `comm`; id rows

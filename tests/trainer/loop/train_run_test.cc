@@ -7,10 +7,10 @@
 #include <fstream>
 #include <set>
 
-#include "run_testing.h"
 #include "parameter_server/store/checkpoint.h"
 #include "parameter_server/store/row_store.h"
 #include "parameter_server/wire/slicer.h"
+#include "run_testing.h"
 #include "trainer/data/dataset.h"
 #include "trainer/loop/examples.h"
 #include "trainer/loop/train_checkpoint.h"
@@ -166,6 +166,30 @@ TEST_F(TrainRun, HybridBeatsPopularityAndRandomOnWarmAndCfOnCold) {
   const double hybrid_cold = find_event(h, "eval", "test", "cold")["hr@10"];
   const double cf_cold = find_event(c, "eval", "test", "cold")["hr@10"];
   EXPECT_GT(hybrid_cold, cf_cold);
+  // Every model and baseline gets the beyond-accuracy metrics on every
+  // subset; the random floor covers more of the catalogue than popularity,
+  // with less popular items.
+  const auto rnd =
+      run_command(kBin + " eval " + hybrid + " --baseline random --out " + *dir_ / "random");
+  ASSERT_EQ(rnd.status, 0) << rnd.output;
+  EXPECT_NE(rnd.output.find("coverage@10"), std::string::npos) << rnd.output;
+  const auto r = read_metrics(*dir_ / "random");
+  for (const auto* events : {&h, &p, &r}) {
+    for (const char* subset : {"warm", "cold", "cold_all"}) {
+      const auto e = find_event(*events, "eval", "test", subset);
+      ASSERT_FALSE(e.is_null()) << subset;
+      for (const char* key : {"coverage@10", "gini@10", "pop_pct@10", "new_share@10"}) {
+        EXPECT_GE(e.at(key).get<double>(), 0.0) << key << " " << subset;
+        EXPECT_LE(e.at(key).get<double>(), 1.0) << key << " " << subset;
+      }
+      EXPECT_GT(e.at("ild@10").get<double>(), 0.0) << subset;  // the synthetic data has text
+      EXPECT_GT(e.at("novelty@10").get<double>(), 0.0) << subset;
+    }
+  }
+  const auto pop_lists = find_event(p, "eval", "test", "warm");
+  const auto random_lists = find_event(r, "eval", "test", "warm");
+  EXPECT_GT(random_lists["coverage@10"].get<double>(), pop_lists["coverage@10"].get<double>());
+  EXPECT_LT(random_lists["pop_pct@10"].get<double>(), pop_lists["pop_pct@10"].get<double>());
   // The offline evaluation of the saved checkpoint agrees with the run's own.
   const auto again = run_command(kBin + " eval " + hybrid + " --out " + *dir_ / "again");
   ASSERT_EQ(again.status, 0) << again.output;
