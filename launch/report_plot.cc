@@ -229,17 +229,13 @@ std::string plot_script(const ScratchDir& dir, const std::vector<RunMetrics>& ru
 
 void write_report_plot(const std::vector<RunMetrics>& runs, int k, const std::string& png_path,
                        const PlotSize& size) {
-  const std::optional<std::string> gnuplot = find_on_path("gnuplot");
-  HYBREC_CHECK(gnuplot,
-               "--plot: gnuplot not found on PATH; it draws the plot: install the "
-               "Debian package ",
-               kPackage, " (sudo apt-get install ", kPackage, ", or scripts/setup-deps.sh)");
   std::error_code ec;
   HYBREC_CHECK(!fs::is_directory(png_path, ec), "--plot ", png_path, " is a directory");
   const std::string tmp_path = png_path + ".tmp";
   std::ofstream out(tmp_path, std::ios::binary | std::ios::trunc);
   HYBREC_CHECK(out.is_open(), "--plot: cannot write ", tmp_path, ": ", std::strerror(errno));
-  // From here on a failure removes the .tmp; png_path is only ever renamed onto.
+  // From here on a failure removes the .tmp (so a missing gnuplot leaves
+  // none either); png_path is only ever renamed onto.
   struct RemoveOnFailure {
     const std::string& path;
     bool keep = false;
@@ -248,6 +244,12 @@ void write_report_plot(const std::vector<RunMetrics>& runs, int k, const std::st
       if (!keep) fs::remove(path, ignored);
     }
   } remove_tmp{tmp_path};
+
+  const std::optional<std::string> gnuplot = find_on_path("gnuplot");
+  HYBREC_CHECK(gnuplot,
+               "--plot: gnuplot not found on PATH; it draws the plot: install the "
+               "Debian package ",
+               kPackage, " (sudo apt-get install ", kPackage, ", or scripts/setup-deps.sh)");
 
   std::string png;
   {
