@@ -168,11 +168,12 @@ void curve_panel(std::ostream& gp, const ScratchDir& dir, const std::vector<RunM
 
 // Test HR@K, one group of bars (warm, cold, cold_all) per model.
 void bar_panel(std::ostream& gp, const ScratchDir& dir, const std::vector<RunMetrics>& runs,
-               const std::string& hr) {
+               const std::string& hr, int width) {
   gp << "set title " << quoted("test " + hr + " per model and subset") << "\n";
   std::string data;
   double top = 0;
   int rows = 0;
+  std::size_t widest = 0;  // the longest model name
   for (const auto& run : runs) {
     for (const auto& model : run.models) {
       data += data_label(model.name);
@@ -182,6 +183,7 @@ void bar_panel(std::ostream& gp, const ScratchDir& dir, const std::vector<RunMet
       }
       data += "\n";
       ++rows;
+      widest = std::max(widest, model.name.size());
     }
   }
   if (top <= 0) {
@@ -189,11 +191,13 @@ void bar_panel(std::ostream& gp, const ScratchDir& dir, const std::vector<RunMet
     return;
   }
   write_text(dir.file("bars.dat"), data);
+  // Names side by side at about 7 pixels a character (sans 10), else slanted.
+  const bool label_fits = static_cast<double>(rows) * (widest + 2) * 7 < 0.9 * width;
   gp << "set style data histogram\nset style histogram clustered gap 1\n"
      << "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
      << "set xrange [-0.6:" << rows - 0.4 << "]\nset yrange [0:" << number(top * 1.3) << "]\n"
      << "set ylabel " << quoted(hr) << "\nset key top right horizontal\n"
-     << "set xtics nomirror" << (rows > 4 ? " rotate by -25 left" : "") << "\n"
+     << "set xtics nomirror" << (label_fits ? "" : " rotate by -25 left") << "\n"
      << "plot 'bars.dat' using 2:xtic(1) title 'warm', '' using 3 title 'cold', "
         "'' using 4 title 'cold_all'\n";
 }
@@ -220,7 +224,7 @@ std::string plot_script(const ScratchDir& dir, const std::vector<RunMetrics>& ru
   curve_panel(gp, dir, runs, "valid", "validation " + hr + " (warm)", hr, "bottom right",
               [](const RunMetrics& r) -> const std::vector<CurvePoint>& { return r.valid_hr; });
   gp << "set origin 0,0\nset size 1,0.48\n";
-  bar_panel(gp, dir, runs, hr);
+  bar_panel(gp, dir, runs, hr, size.width);
   gp << "unset multiplot\nset output\n";
   return gp.str();
 }
