@@ -172,6 +172,7 @@ void bar_panel(std::ostream& gp, const ScratchDir& dir, const std::vector<RunMet
   gp << "set title " << quoted("test " + hr + " per model and subset") << "\n";
   std::string data;
   double top = 0;
+  bool any = false;  // some model has some HR@K
   int rows = 0;
   std::size_t widest = 0;  // the longest model name
   for (const auto& run : runs) {
@@ -179,14 +180,16 @@ void bar_panel(std::ostream& gp, const ScratchDir& dir, const std::vector<RunMet
       data += data_label(model.name);
       for (const auto& s : model.subsets) {
         data += " " + (s.hr ? number(*s.hr) : std::string("-"));
-        if (s.hr) top = std::max(top, *s.hr);
+        if (!s.hr) continue;
+        top = std::max(top, *s.hr);
+        any = true;
       }
       data += "\n";
       ++rows;
       widest = std::max(widest, model.name.size());
     }
   }
-  if (top <= 0) {
+  if (!any) {
     empty_panel(gp, "no test results");
     return;
   }
@@ -195,7 +198,8 @@ void bar_panel(std::ostream& gp, const ScratchDir& dir, const std::vector<RunMet
   const bool label_fits = static_cast<double>(rows) * (widest + 2) * 7 < 0.9 * width;
   gp << "set style data histogram\nset style histogram clustered gap 1\n"
      << "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
-     << "set xrange [-0.6:" << rows - 0.4 << "]\nset yrange [0:" << number(top * 1.3) << "]\n"
+     << "set xrange [-0.6:" << rows - 0.4
+     << "]\nset yrange [0:" << number(top > 0 ? top * 1.3 : 1.0) << "]\n"
      << "set ylabel " << quoted(hr) << "\nset key top right horizontal\n"
      << "set xtics nomirror" << (label_fits ? "" : " rotate by -25 left") << "\n"
      << "plot 'bars.dat' using 2:xtic(1) title 'warm', '' using 3 title 'cold', "
