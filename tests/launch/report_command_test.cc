@@ -186,6 +186,21 @@ TEST_F(ReportCommand, BeyondAccuracyTableShowsLoggedKeysAndDashesForAbsentOnes) 
   }
 }
 
+// A directory that `hybrec eval RUN --out DIR` wrote into holds only the
+// checkpoint's results: they are its row.
+TEST_F(ReportCommand, CheckpointEvalIsTheRowOfADirectoryWithoutTrainingResults) {
+  fs::create_directories(tmp_ / "evals");
+  write_file(
+      tmp_ / "evals/metrics.jsonl",
+      R"({"event":"eval","split":"test","subset":"cold_all","hr@10":0.0789,"ndcg@10":0.0456,"step":7,"source":"hybrec eval","model":"checkpoint"}
+)");
+  const auto r = report(tmp_ / "evals");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(parse_tables(r.output).accuracy.at("evals"),
+            (Row{"evals", "-", "-", "-", "-", "0.0789", "0.0456", "-", "-"}))
+      << r.output;
+}
+
 bool have_gnuplot() { return run_command("command -v gnuplot").status == 0; }
 
 uint32_t big_endian(const std::string& bytes, std::size_t at) {
