@@ -6,8 +6,8 @@
 #   hybrid  ID embeddings + text + attention over history + fused text score
 #   cf      CF-only ablation (no text)
 #   text    text-only ablation (no ID embeddings)
-# then print one table: HR@10 and NDCG@10 on warm and on cold items, and the
-# training throughput. Each run is left under runs/demo/<model>/ with its
+# then print the report: HR@10 and NDCG@10 on warm, cold and cold_all items,
+# the training throughput, and the beyond-accuracy metrics. Each run is left under runs/demo/<model>/ with its
 # metrics.jsonl, config.toml and checkpoints. Extra arguments go to every
 # `hybrec train` (e.g. --set train.epochs=2).
 set -euo pipefail
@@ -35,5 +35,6 @@ train cf --set model.use_text=false --set model.use_text_score=false "$@"
 train text --set model.use_id=false "$@"
 
 echo "== results (test split; warm = items seen in training, cold = new items ranked"
-echo "   among the cold items; samples/s = training examples per second, 2 ranks)"
+echo "   among the cold items, cold_all = the same among all items; samples/s = training"
+echo "   examples per second, 2 ranks)"
 "$bin" report "$demo/hybrid" "$demo/cf" "$demo/text"

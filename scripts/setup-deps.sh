@@ -24,6 +24,7 @@ packages=(
   iproute2                      # the multi-host test: network namespaces (ip netns)
   procps                        # the cluster tests: pgrep (no process of a run left behind)
   python3-pip                   # scripts/get-minilm.sh: the parity test's model from PyPI
+  gnuplot-nox                   # hybrec report --plot (run as a child process; pngcairo terminal)
 )
 
 missing=()
