@@ -1,4 +1,4 @@
-// hybrec data: make dataset files (synth, import movielens|csv) and
+// hybrec data: make dataset files (synth, import movielens|csv|recbole) and
 // describe them (info). See trainer/data/ for what each one writes.
 #include <chrono>
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include "trainer/data/csv_import.h"
 #include "trainer/data/dataset.h"
 #include "trainer/data/movielens.h"
+#include "trainer/data/recbole_import.h"
 #include "trainer/data/synth.h"
 
 namespace hybrec::launch {
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "  synth --out FILE [options]                  the synthetic demo dataset\n"
     "  import movielens DIR --out FILE [options]   MovieLens 100K or ml-latest-small\n"
     "  import csv FILE --out FILE [--text FILE]    generic user,item[,rating][,timestamp]\n"
+    "  import recbole DIR --out FILE [options]     RecBole atomic files X.inter [+ X.item]\n"
     "  info FILE                                   users, items, splits, text embeddings\n"
     "Each subcommand takes --help.\n";
 
@@ -120,7 +122,8 @@ int run_synth(int argc, char** argv) {
 }
 
 int run_import(int argc, char** argv) {
-  HYBREC_CHECK(argc >= 4, "hybrec data import: which format? (movielens or csv)\n", kUsage);
+  HYBREC_CHECK(argc >= 4, "hybrec data import: which format? (movielens, csv or recbole)\n",
+               kUsage);
   const std::string format = argv[3];
   const auto start = std::chrono::steady_clock::now();
   if (format == "movielens") {
@@ -158,7 +161,25 @@ int run_import(int argc, char** argv) {
     return save(trainer::import_csv(flags.positional()[0], flags.get("text", ""), options), flags,
                 start);
   }
-  HYBREC_THROW("hybrec data import: unknown format '", format, "' (expected movielens or csv)");
+  if (format == "recbole") {
+    Flags flags("hybrec data import recbole",
+                "hybrec data import recbole DIR --out FILE [options]");
+    add_import_flags(flags, 0.0);
+    flags.parse(argc, argv, 4);
+    if (wants_help(flags)) return 0;
+    HYBREC_CHECK(flags.positional().size() == 1,
+                 "hybrec data import recbole: expected one directory, got ",
+                 flags.positional().size(), " arguments");
+    const std::string& dir = flags.positional()[0];
+    const trainer::RecboleFiles files = trainer::find_recbole_files(dir);
+    std::vector<std::string> inputs{dir, files.inter};
+    if (!files.item.empty()) inputs.push_back(files.item);
+    check_output_is_not_input("hybrec data import recbole", flags.require("out"), inputs);
+    const ImportOptions options = import_options(flags, ImportOptions());
+    return save(trainer::import_recbole(dir, options), flags, start);
+  }
+  HYBREC_THROW("hybrec data import: unknown format '", format,
+               "' (expected movielens, csv or recbole)");
 }
 
 int run_info(int argc, char** argv) {

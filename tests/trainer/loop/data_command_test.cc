@@ -1,8 +1,8 @@
 // The data commands refuse bad input by name and never lose data (issue
 // 17): zero events is an error that leaves an existing output as it was;
 // an output that is one of the inputs is refused; a NUL in a field is an
-// error naming the file and line; a synthetic dataset too big for the
-// machine is an error giving the sizes.
+// error naming the file and line; a bad RecBole header likewise; a
+// synthetic dataset too big for the machine is an error giving the sizes.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -113,6 +113,34 @@ TEST_F(DataCommand, ANulInAFieldIsAnErrorNamingTheFileAndLine) {
             std::string::npos)
       << r.output;
   EXPECT_EQ(bytes_of(out()), before_);
+}
+
+TEST_F(DataCommand, RecboleImportWritesAndBadInputLeavesTheOutputUntouched) {
+  fs::create_directories(dir_ / "rb");
+  write(dir_ / "rb/Shop.inter",
+        "user_id:token\titem_id:token\ttimestamp:float\nu\ta\t1\nu\tb\t1\nu\tc\t2\n");
+  write(dir_ / "rb/Shop.item", "item_id:token\ttitle:token_seq\na\tRed pen\nb\tBlue pen\n");
+  const std::string fresh = dir_ / "shop.h5";
+  auto r = run_command(kBin + " data import recbole " + dir_ / "rb" + " --cold-fraction 0 --out " +
+                       fresh);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("users         1\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("items         3 (0 cold, 2 with text)"), std::string::npos) << r.output;
+
+  write(dir_ / "rb/Shop.inter", "user_id:token\titem_id:token\trating:int\nu\ta\t5\n");
+  r = run_command(kBin + " data import recbole " + dir_ / "rb" + " --out " + out());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("Shop.inter line 1: header field 'rating:int' has unknown type 'int'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(bytes_of(out()), before_);
+
+  const std::string inter = bytes_of(dir_ / "rb/Shop.inter");
+  r = run_command(kBin + " data import recbole " + dir_ / "rb" + " --out " +
+                  dir_ / "rb/Shop.inter");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("is the input file"), std::string::npos) << r.output;
+  EXPECT_EQ(bytes_of(dir_ / "rb/Shop.inter"), inter);
 }
 
 TEST_F(DataCommand, ASynthDatasetTooBigForTheMachineIsAnErrorGivingTheSizes) {
