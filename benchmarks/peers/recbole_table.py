@@ -55,7 +55,7 @@ def main():
     a = ap.parse_args()
     out = pathlib.Path(a.out)
     rows, lines = [], []
-    header = (f"| {'dataset':<16} | {'model':<12} | seeds | {'HR@10':>6} | {'NDCG@10':>7} | "
+    header = (f"| {'dataset':<16} | {'model':<13} | seeds | {'HR@10':>6} | {'NDCG@10':>7} | "
               f"{'RB HR@10':>8} | {'RB NDCG':>7} | {'epochs':>11} | {'stopped early':>13} | "
               f"{'train s':>8} | {'s/epoch':>7} |")
     lines += ["HR@10 / NDCG@10: hybrec's rule (all items, train+valid excluded, target kept, "
@@ -97,7 +97,7 @@ def main():
                 stopped = f"{fired}/{len(res)}" + ("" if m["converged"] else " NOT CONV")
             else:
                 stopped = "fixed epochs" if model in a.hybrec else "-"
-            lines.append(f"| {ds:<16} | {name:<12} | {len(res):>5} | {fmt(m['hybrec_hr@10'], '.4f'):>6} | "
+            lines.append(f"| {ds:<16} | {name:<13} | {len(res):>5} | {fmt(m['hybrec_hr@10'], '.4f'):>6} | "
                          f"{fmt(m['hybrec_ndcg@10'], '.4f'):>7} | {fmt(m['recbole_hr@10'], '.4f'):>8} | "
                          f"{fmt(m['recbole_ndcg@10'], '.4f'):>7} | {ep:>11} | {stopped:>13} | "
                          f"{fmt(m['train_seconds'], '.1f'):>8} | {fmt(m['seconds_per_epoch'], '.2f'):>7} |")
@@ -111,8 +111,11 @@ def main():
         best = max(peers, key=lambda k: peers[k]["hybrec_ndcg@10"])
         b, h = peers[best], per_model["hybrid"]
         unconv = [k for k, v in peers.items() if not v["converged"]]
+        missing = sorted(RECBOLE_MODELS - set(peers))
         note = ("" if not unconv else
                 f"  not converged ({', '.join(unconv)} stopped at max epochs; ratio not a result)")
+        if missing:
+            note += f"  [among {', '.join(sorted(peers))} only: {', '.join(missing)} not run]"
         lines.append(f"{ds}: hybrid / best RecBole ({best}, by NDCG@10): "
                      f"HR@10 {h['hybrec_hr@10'] / b['hybrec_hr@10']:.3f}, "
                      f"NDCG@10 {h['hybrec_ndcg@10'] / b['hybrec_ndcg@10']:.3f}{note}")
@@ -121,7 +124,7 @@ def main():
                 r["ratio_vs_best_recbole"] = {
                     "best": best, "hr@10": h["hybrec_hr@10"] / b["hybrec_hr@10"],
                     "ndcg@10": h["hybrec_ndcg@10"] / b["hybrec_ndcg@10"],
-                    "converged": not unconv, "not_converged": unconv}
+                    "converged": not unconv, "not_converged": unconv, "not_run": missing}
     text = "\n".join(lines)
     print(text)
     (out / "results.md").write_text("# RecBole peer (benchmarks/peers/recbole.sh)\n\n" + text + "\n")
