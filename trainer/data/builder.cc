@@ -63,6 +63,16 @@ void complete_dataset(Dataset& dataset, double cold_fraction, uint64_t seed, int
   finalize(dataset);
 }
 
+void finish_import(Dataset& d, int64_t num_users, int64_t num_items,
+                   std::vector<std::pair<int64_t, std::string>> texts,
+                   const ImportOptions& options) {
+  d.num_users = num_users;
+  d.num_items = num_items;
+  d.item_text.assign(static_cast<size_t>(num_items), "");
+  for (auto& [item, text] : texts) d.item_text[static_cast<size_t>(item)] = std::move(text);
+  complete_dataset(d, options.cold_fraction, options.seed, options.text_dim);
+}
+
 std::string describe(const Dataset& d) {
   std::array<int64_t, 4> per_split{};
   for (const Split s : d.split) ++per_split[static_cast<size_t>(s)];

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "trainer/data/dataset.h"
@@ -50,6 +51,13 @@ std::vector<uint8_t> choose_cold_items(const Dataset& dataset, double fraction, 
 // item_text are set: chooses the cold items, sorts, assigns the splits and
 // encodes item text with the hashing encoder (text_dim columns, or none).
 void complete_dataset(Dataset& dataset, double cold_fraction, uint64_t seed, int64_t text_dim);
+
+// The importers' last step: sets the user and item counts, the item text
+// (texts: (dense item id, text) pairs; items without one get ""), then
+// complete_dataset with the options' cold fraction, seed and text dim.
+void finish_import(Dataset& dataset, int64_t num_users, int64_t num_items,
+                   std::vector<std::pair<int64_t, std::string>> texts,
+                   const ImportOptions& options);
 
 // A multi-line summary for `hybrec data info`:
 // users, items, events per split, cold items, text dim and encoder.

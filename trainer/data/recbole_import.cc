@@ -222,11 +222,7 @@ Dataset import_recbole(const std::string& dir, const ImportOptions& options) {
       texts.emplace_back(item, std::move(text));
     }
   }
-  d.num_users = users.size();
-  d.num_items = items.size();
-  d.item_text.assign(static_cast<size_t>(d.num_items), "");
-  for (auto& [item, text] : texts) d.item_text[static_cast<size_t>(item)] = std::move(text);
-  complete_dataset(d, options.cold_fraction, options.seed, options.text_dim);
+  finish_import(d, users.size(), items.size(), std::move(texts), options);
   return d;
 }
 
