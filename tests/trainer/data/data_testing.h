@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hybrec/kernels/error.h"
+#include "trainer/data/builder.h"
 #include "testing/temp_dir.h"
 
 namespace hybrec::trainer::testing {
@@ -32,6 +33,14 @@ std::string error_of(Body body) {
   }
   ADD_FAILURE() << "no hybrec::Error thrown";
   return "";
+}
+
+// Import options for the importer tests: no cold items, 8 text dims.
+inline ImportOptions plain_import_options() {
+  ImportOptions options;
+  options.cold_fraction = 0;
+  options.text_dim = 8;
+  return options;
 }
 
 }  // namespace hybrec::trainer::testing

@@ -16,12 +16,7 @@ namespace {
 using testing::error_of;
 using testing::ScratchDir;
 
-ImportOptions plain() {
-  ImportOptions options;
-  options.cold_fraction = 0;
-  options.text_dim = 8;
-  return options;
-}
+ImportOptions plain() { return testing::plain_import_options(); }
 
 TEST(RecboleImport, IdsInFirstSeenOrderAndTextFromTokenSeqColumns) {
   ScratchDir dir;
