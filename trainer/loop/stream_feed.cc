@@ -73,8 +73,7 @@ StreamFeed::StreamFeed(Communicator& comm, std::unique_ptr<EventSource> source,
       source_(std::move(source)),
       options_(options),
       trained_(trained),
-      stop_signal_(stop_signal),
-      last_event_(Clock::now()) {
+      stop_signal_(stop_signal) {
   HYBREC_CHECK((comm.rank() == 0) == (source_ != nullptr),
                "StreamFeed: rank 0 and only rank 0 reads the source");
 }
@@ -90,21 +89,26 @@ MicroBatch StreamFeed::poll() {
   const auto max_wait = std::chrono::milliseconds(options_.max_wait_ms);
   const auto idle = std::chrono::duration<double>(options_.idle_stop_s);
   Clock::time_point first{};
+  // Idle is time spent waiting here with nothing arriving: the time the
+  // trainers spent on the previous batch (a slow step, a checkpoint) is not
+  // idle, and a source holding events is read before the limit is checked.
+  Clock::time_point last_event = Clock::now();
   while (batch.events.size() < wanted) {
     if (stop_signal_ != nullptr && stop_signal_->load() != 0) {
       batch.stop = true;
       break;
     }
-    const auto now = Clock::now();
-    if (batch.events.size() >= ranks && now - first >= max_wait) break;
-    if (options_.idle_stop_s > 0 && now - last_event_ >= idle) {
-      batch.stop = true;
-      break;
-    }
+    if (batch.events.size() >= ranks && Clock::now() - first >= max_wait) break;
     std::vector<StreamEvent> got = source_->poll(wanted - batch.events.size(), kPollSlice);
-    if (got.empty()) continue;
+    if (got.empty()) {
+      if (options_.idle_stop_s > 0 && Clock::now() - last_event >= idle) {
+        batch.stop = true;
+        break;
+      }
+      continue;
+    }
     if (batch.events.empty()) first = Clock::now();
-    last_event_ = Clock::now();
+    last_event = Clock::now();
     for (StreamEvent& e : got) batch.events.push_back(std::move(e));
   }
   if (wanted == 0 ||

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,14 +42,12 @@ class StreamFeed {
 
  private:
   MicroBatch poll();  // rank 0
-  MicroBatch broadcast(MicroBatch batch);
 
   Communicator& comm_;
   std::unique_ptr<EventSource> source_;
   const StreamOptions& options_;
   int64_t trained_;
   const std::atomic<int>* stop_signal_;
-  std::chrono::steady_clock::time_point last_event_;
 };
 
 // Rank 0 reads `url` from its start up to and including `position`, and
