@@ -72,13 +72,17 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
                      rows.empty() ? nullptr : unseen.data(), s->item_vecs.data());
 
   const bool text_score = c.use_text_score && t > 0;
-  const int64_t D = text_score ? d + t : d;
+  const bool boost = c.new_item_boost != 0.0f && !rows.empty();
+  const int64_t D = (text_score ? d + t : d) + (boost ? 1 : 0);
   s->score_dim = D;
+  s->text_score = text_score;
+  s->new_item_boost = boost ? c.new_item_boost : 0.0f;
   s->scoring_items.assign(static_cast<std::size_t>(n * D), 0.0f);
   for (int64_t j = 0; j < n; ++j) {
     float* dst = s->scoring_items.data() + j * D;
     std::copy_n(s->item_vecs.data() + j * d, d, dst);
     if (text_score) std::copy_n(in.text_emb.data() + j * t, t, dst + d);
+    if (boost && unseen[j] != 0) dst[D - 1] = 1.0f;
   }
 
   const trainer::DenseTensor* w = model.find_tensor("bilinear");
@@ -99,7 +103,10 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
           in.params[static_cast<std::size_t>(w->offset + i * d + j)] * cf;
     }
   }
-  for (int64_t i = d; i < D; ++i) s->scoring_form[static_cast<std::size_t>(i * D + i)] = text;
+  if (text_score) {
+    for (int64_t i = d; i < d + t; ++i) s->scoring_form[static_cast<std::size_t>(i * D + i)] = text;
+  }
+  if (boost) s->scoring_form[static_cast<std::size_t>((D - 1) * D + D - 1)] = s->new_item_boost;
 
   s->model = std::move(in.model);
   s->params = std::move(in.params);

@@ -11,6 +11,10 @@
 //   z' = [u', q] B [v_j, t_j]^T,   B = blockdiag(W, lambda * text_scale * I) / sqrt(1 + lambda^2)
 // and the kernels' all_items_topk ranks the whole catalogue with B as its
 // bilinear form. Without a text score the space is v_j alone and B = W.
+// With model.new_item_boost b the space gains one coordinate, 1 for the
+// user and 1 for an item without a trained id row, and B gains b on its
+// diagonal: the boost of evaluation, in the same inner product (so an IVF
+// index sees it too).
 //
 // A snapshot may also own a candidate index over its item matrix
 // (serving/candidates.h): built with the matrix, so a rebuild builds a new
@@ -75,7 +79,11 @@ struct ModelSnapshot {
   std::unordered_map<int64_t, int64_t> new_slots;  // id -> slot, for slots >= base_items
   int64_t dim = 0;        // d
   int64_t text_dim = 0;   // T (0 without text)
-  int64_t score_dim = 0;  // D = d + T with a text score, else d
+  // D = d, + T with a text score, + 1 with a new-item boost (its
+  // coordinate: 1 on the user side, 1 for an unseen slot on the item side).
+  int64_t score_dim = 0;
+  bool text_score = false;
+  float new_item_boost = 0.0f;  // ModelConfig::new_item_boost
   std::vector<float> text_emb;       // [num_items, T], unit rows or zero
   std::vector<float> item_vecs;      // [num_items, d] v_j: the history encoder's inputs
   std::vector<float> scoring_items;  // [num_items, D] [v_j, t_j]
@@ -87,7 +95,8 @@ struct ModelSnapshot {
   int64_t nprobe = 0;                          // the index's lists per query
   IndexReport index_report;
 
-  bool has_text_score() const { return score_dim > dim; }
+  bool has_text_score() const { return text_score; }
+  bool boosts_new_items() const { return new_item_boost != 0.0f; }
   // The slot of an item id, or -1 when the catalogue has no such item.
   int64_t slot_of(int64_t id) const {
     if (id >= 0 && id < base_items) return id;

@@ -115,6 +115,9 @@ std::vector<RecommendReply> Recommender::recommend(
         for (int64_t b = 0; b < t; ++b) cos += static_cast<double>(q[b]) * tj[b];
         out.text = static_cast<float>(cos) * s.text_weight;
       }
+      if (s.boosts_new_items() && s.scoring_items[(item + 1) * D - 1] != 0.0f) {
+        out.new_item = s.new_item_boost;
+      }
       replies[i].items.push_back(out);
     }
   }

@@ -53,7 +53,9 @@ struct RecommendRequest {
 
 struct ScoredItem {
   int64_t item = -1;
-  float score = 0, cf = 0, text = 0;
+  // score = cf + text + new_item: the collaborative and text parts, and
+  // model.new_item_boost when the item has no trained row.
+  float score = 0, cf = 0, text = 0, new_item = 0;
 };
 
 struct RecommendReply {

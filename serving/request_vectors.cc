@@ -70,6 +70,7 @@ RequestVectors request_vectors(const ModelSnapshot& s,
   users.assign(static_cast<std::size_t>(n * D), 0.0f);
   for (int64_t i = 0; i < n; ++i) {
     std::copy_n(states.data() + i * d, d, users.data() + i * D);
+    if (s.boosts_new_items()) users[static_cast<std::size_t>(i * D + D - 1)] = 1.0f;
     if (!s.has_text_score()) continue;
     float* q = users.data() + i * D + d;
     std::copy_n(hist_queries.data() + i * t, t, q);

@@ -190,7 +190,8 @@ nlohmann::ordered_json reply_json(const RecommendReply& reply, const ServedRun& 
                      {"title", served.title(s.item)},
                      {"score", s.score},
                      {"cf", s.cf},
-                     {"text", s.text}});
+                     {"text", s.text},
+                     {"new_item", s.new_item}});
   }
   return {{"items", std::move(items)},
           {"new_user", reply.new_user},

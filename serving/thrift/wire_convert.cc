@@ -36,6 +36,7 @@ wire::RecommendReply to_wire(const RecommendReply& reply, const TitleOf& title) 
     w.__set_score(item.score);
     w.__set_cf(item.cf);
     w.__set_text(item.text);
+    w.__set_new_item(item.new_item);
     out.items.push_back(std::move(w));
   }
   out.__isset.items = true;

@@ -42,9 +42,10 @@ struct RecommendRequest {
 struct ScoredItem {
   1: i64 item,
   2: string title,   // the item's text ("" when it has none)
-  3: double score,   // the fused score; score = cf + text
+  3: double score,   // the fused score; score = cf + text + new_item
   4: double cf,      // the collaborative part
   5: double text,    // the text part
+  6: double new_item, // model.new_item_boost for an item without a trained row, else 0
 }
 
 struct RecommendReply {

@@ -81,7 +81,7 @@ class CandidateIndex : public ::testing::Test {
                   s->text_emb.data(), state.data(), query.data());
     std::vector<float> scores(static_cast<std::size_t>(s->num_items));
     m.score_items(s->params.data(), 1, state.data(), query.data(), s->num_items,
-                  s->item_vecs.data(), s->text_emb.data(), scores.data());
+                  s->item_vecs.data(), s->text_emb.data(), nullptr, scores.data());
     return scores;
   }
 

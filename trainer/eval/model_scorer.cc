@@ -25,11 +25,10 @@ ModelScorer::ModelScorer(const HybridModel& model, const float* params, const Da
     }
   }
   item_vecs_.resize(static_cast<std::size_t>(num_items * dim));
-  const std::vector<uint8_t> unseen =
-      untrained_rows(rows.data(), rows.empty() ? 0 : num_items, dim);
+  unseen_ = untrained_rows(rows.data(), rows.empty() ? 0 : num_items, dim);
   model.item_vectors(params, num_items, ids.data(), rows.empty() ? nullptr : rows.data(),
                      data.item_text_emb.empty() ? nullptr : data.item_text_emb.data(),
-                     rows.empty() ? nullptr : unseen.data(), item_vecs_.data());
+                     rows.empty() ? nullptr : unseen_.data(), item_vecs_.data());
 }
 
 void ModelScorer::score(const EvalCase* cases, int64_t n, float* scores) {
@@ -49,7 +48,7 @@ void ModelScorer::score(const EvalCase* cases, int64_t n, float* scores) {
   model_.user_states(params_, n, user_rows_.data(), history_.data(), item_vecs_.data(), text,
                      user_states_.data(), queries_.data());
   model_.score_items(params_, n, user_states_.data(), queries_.data(), data_.num_items,
-                     item_vecs_.data(), text, scores);
+                     item_vecs_.data(), text, unseen_.empty() ? nullptr : unseen_.data(), scores);
 }
 
 }  // namespace hybrec::trainer

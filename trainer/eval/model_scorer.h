@@ -31,6 +31,7 @@ class ModelScorer : public Scorer {
   const Dataset& data_;
   RowFetcher fetch_;
   std::vector<float> item_vecs_;  // [num_items, dim]
+  std::vector<uint8_t> unseen_;   // [num_items] items without a trained row; empty without ids
   std::vector<int64_t> users_, history_;
   std::vector<float> user_rows_, user_states_, queries_;
 };

@@ -169,6 +169,7 @@ std::vector<Key> keys_of(TrainConfig& c) {
       float_key("model.lambda_init", &m.lambda_init, -100.0, 100.0),
       float_key("model.id_dropout", &m.id_dropout, 0.0, 1.0),
       enum_key("model.unseen_items", &m.unseen_items, {"noise", "zero", "learned"}),
+      float_key("model.new_item_boost", &m.new_item_boost, -1e6, 1e6),
       enum_key("model.loss", &m.loss, {"sampled_softmax", "bce"}),
       float_key("model.init_scale", &m.init_scale, 0.0, 10.0),
       int_key("train.batch_size", &t.batch_size, 1, 1 << 20),

@@ -43,7 +43,7 @@ int64_t prequential_hits(const HybridModel& model, const float* params, const Ro
                     states.data(), queries.data());
   std::vector<float> scores(static_cast<std::size_t>(n * items));
   model.score_items(params, n, states.data(), queries.data(), items, item_vecs.data(),
-                    state.text_emb(), scores.data());
+                    state.text_emb(), unseen.empty() ? nullptr : unseen.data(), scores.data());
 
   int64_t hits = 0;
   std::vector<uint8_t> excluded(static_cast<std::size_t>(items), 0);

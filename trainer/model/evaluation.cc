@@ -115,11 +115,11 @@ void HybridModel::user_states(const float* params, int64_t n, const float* user_
 
 void HybridModel::score_items(const float* params, int64_t n, const float* users,
                               const float* queries, int64_t num_items, const float* item_vecs,
-                              const float* text_emb, float* scores) const {
+                              const float* text_emb, const uint8_t* unseen, float* scores) const {
   HYBREC_CHECK(n >= 0 && num_items >= 0, "HybridModel::score_items: n = ", n,
                ", num_items = ", num_items);
   if (n == 0 || num_items == 0) return;
-  const int64_t d = config_.dim, t = config_.text_dim;
+  const int64_t d = config_.dim;
 
   // u'^T W v = (W^T u') . v: one GEMM for W^T u' (linear's weight is W^T,
   // transposed on the device by a gather of single floats), one for the dot
@@ -149,7 +149,25 @@ void HybridModel::score_items(const float* params, int64_t n, const float* users
   s.weight = item_vecs;
   s.y = scores;
   k::linear_forward(device_, s);
-  if (!config_.use_text_score) return;
+  if (config_.use_text_score) fuse_text_scores(params, n, queries, num_items, text_emb, scores);
+  if (config_.new_item_boost == 0.0f || unseen == nullptr) return;
+
+  // The boost as a row over the items, added to every user's row.
+  std::vector<float> host_boost(static_cast<std::size_t>(num_items), 0.0f);
+  for (int64_t j = 0; j < num_items; ++j) {
+    if (unseen[j] != 0) host_boost[j] = config_.new_item_boost;
+  }
+  k::Buffer<float> boost(device_, host_boost);
+  for (int64_t r = 0; r < n; ++r) {
+    float* row = scores + r * num_items;
+    k::add(device_, row, boost.data(), num_items, row);
+  }
+}
+
+void HybridModel::fuse_text_scores(const float* params, int64_t n, const float* queries,
+                                   int64_t num_items, const float* text_emb,
+                                   float* scores) const {
+  const int64_t t = config_.text_dim;
 
   k::Buffer<float> inv(device_, static_cast<std::size_t>(num_items));
   k::row_inverse_norms(device_, text_emb, num_items, t, inv.data());

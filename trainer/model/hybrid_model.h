@@ -165,12 +165,19 @@ class HybridModel {
                    const float* item_vecs, const float* text_emb, float* user_out,
                    float* query_out) const;
 
-  // scores [n, num_items] = z' of every (user, item) pair.
+  // scores [n, num_items] = z' of every (user, item) pair, plus
+  // ModelConfig::new_item_boost for the items that unseen (host [num_items],
+  // as for item_vectors; nullptr = none) flags.
   void score_items(const float* params, int64_t n, const float* users, const float* queries,
                    int64_t num_items, const float* item_vecs, const float* text_emb,
-                   float* scores) const;
+                   const uint8_t* unseen, float* scores) const;
 
  private:
+  // scores [n, num_items] (the bilinear z on entry) become z' = (z + lambda
+  // * text_scale * cos(q_u, t_j)) / sqrt(1 + lambda^2).
+  void fuse_text_scores(const float* params, int64_t n, const float* queries, int64_t num_items,
+                        const float* text_emb, float* scores) const;
+
   ModelConfig config_;
   kernels::Device device_;
   std::vector<DenseTensor> tensors_;

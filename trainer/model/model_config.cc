@@ -22,6 +22,11 @@ void validate(const ModelConfig& c) {
                " is not finite");
   HYBREC_CHECK(c.id_dropout >= 0.0f && c.id_dropout <= 1.0f, "model.id_dropout = ", c.id_dropout,
                " is not in [0, 1]");
+  HYBREC_CHECK(std::isfinite(c.new_item_boost), "model.new_item_boost = ", c.new_item_boost,
+               " is not finite");
+  HYBREC_CHECK(c.new_item_boost == 0.0f || (c.use_id && c.unseen_items != UnseenItems::kNoise),
+               "model.new_item_boost needs model.use_id and model.unseen_items = zero or learned: "
+               "with noise rows (or no id rows) an untrained item cannot be told apart");
   HYBREC_CHECK(c.init_scale > 0.0f && std::isfinite(c.init_scale),
                "model.init_scale = ", c.init_scale, " must be positive");
   if (c.use_history) {

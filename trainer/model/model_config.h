@@ -37,6 +37,13 @@ struct ModelConfig {
   HistoryPooling pooling = HistoryPooling::kMean;
   float id_dropout = 0.0f;  // DropoutNet: P(zero an item's e_j) in training
   UnseenItems unseen_items = UnseenItems::kNoise;
+  // Added to the fused score z' of every item without a trained id row
+  // (unseen_items zero or learned flag them) when ranking, in evaluation and
+  // serving alike; never in training, which has no such item. A logit: the
+  // share of the shelf given to new items, bought with warm accuracy (the
+  // model alone, calibrated on old items, ranks an item of unknown
+  // popularity below the popular old ones). 0 = off.
+  float new_item_boost = 0.0f;
   Loss loss = Loss::kSampledSoftmax;
   // Positions ~ U(-s, s) and bilinear W = I + U(-s, s); linears are xavier
   // uniform (see HybridModel::init_params).

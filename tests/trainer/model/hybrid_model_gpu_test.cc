@@ -150,7 +150,7 @@ Results run(const Variant& v, const Inputs& in, const k::Device& device) {
   model.user_states(params.data(), users, eval_user_rows.data(), in.history.data(), vecs.data(),
                     text.data(), states.data(), queries.data());
   model.score_items(params.data(), users, states.data(), queries.data(), kNumGlobalItems,
-                    vecs.data(), text.data(), scores.data());
+                    vecs.data(), text.data(), nullptr, scores.data());
 
   k::synchronize(device);
   r.dense = dense.download();

@@ -12,6 +12,7 @@
 #include "hybrec/kernels/device.h"
 #include "hybrec/kernels/error.h"
 #include "model_fixture.h"
+#include "trainer/model/id_tables.h"
 #include "trainer/model/item_tower.h"
 
 namespace hybrec::trainer {
@@ -326,6 +327,60 @@ TEST(HybridModel, ItemVectorsGiveUnseenItemsTheNewItemVectorOnlyWhenLearned) {
   }
 }
 
+// The boost is added to the flagged items' fused scores and to nothing else,
+// with and without the text score (whose fusion rescales z).
+TEST(HybridModel, ScoreItemsAddsTheNewItemBoostToUnseenItemsOnly) {
+  for (const bool text_score : {true, false}) {
+    ModelConfig c = hybrid();
+    c.use_text_score = text_score;
+    c.unseen_items = UnseenItems::kZero;
+    c.new_item_boost = 2.5f;
+    ModelFixture f(c);
+    const int64_t n = 4, users = 2, d = c.dim, t = c.text_dim;
+    const std::vector<int64_t> ids = {0, 1, 2, 3};
+    std::vector<float> rows = testing::random_values(5, n * d, 0.5f);
+    std::fill(rows.begin() + 2 * d, rows.begin() + 3 * d, 0.0f);  // item 2 untrained
+    const std::vector<uint8_t> unseen = untrained_rows(rows.data(), n, d);
+    ASSERT_EQ(unseen, (std::vector<uint8_t>{0, 0, 1, 0}));
+    std::vector<float> vecs(static_cast<std::size_t>(n * d));
+    f.model.item_vectors(f.params.data(), n, ids.data(), rows.data(), f.text.data(), unseen.data(),
+                         vecs.data());
+    const std::vector<float> states = testing::random_values(6, users * d, 0.5f);
+    std::vector<float> queries = testing::random_values(7, users * t, 0.5f);
+    std::vector<float> boosted(static_cast<std::size_t>(users * n)), plain(boosted.size());
+    f.model.score_items(f.params.data(), users, states.data(), queries.data(), n, vecs.data(),
+                        f.text.data(), unseen.data(), boosted.data());
+    f.model.score_items(f.params.data(), users, states.data(), queries.data(), n, vecs.data(),
+                        f.text.data(), nullptr, plain.data());
+    for (int64_t u = 0; u < users; ++u) {
+      for (int64_t j = 0; j < n; ++j) {
+        const std::size_t at = static_cast<std::size_t>(u * n + j);
+        EXPECT_NEAR(boosted[at], plain[at] + (j == 2 ? 2.5f : 0.0f), 1e-5f)
+            << "text score " << text_score << " user " << u << " item " << j;
+      }
+    }
+  }
+}
+
+TEST(HybridModel, NewItemBoostNeedsUntrainedRowsThatCanBeTold) {
+  ModelConfig c = hybrid();
+  c.new_item_boost = 1.0f;  // unseen_items = noise: an untrained row is random
+  try {
+    HybridModel m(c);
+    FAIL() << "new_item_boost with noise rows was accepted";
+  } catch (const hybrec::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.new_item_boost"), std::string::npos) << e.what();
+  }
+  c.unseen_items = UnseenItems::kLearned;
+  EXPECT_NO_THROW(HybridModel{c});
+  c.use_id = false;
+  EXPECT_THROW(HybridModel{c}, hybrec::Error);
+  c = hybrid();
+  c.unseen_items = UnseenItems::kZero;
+  c.new_item_boost = NAN;
+  EXPECT_THROW(HybridModel{c}, hybrec::Error);
+}
+
 TEST(HybridModel, PartialIdDropoutZeroesExactlyTheDroppedRows) {
   ModelConfig c = hybrid();
   c.id_dropout = 0.5f;
@@ -388,7 +443,7 @@ void expect_evaluation_matches_training(const ModelConfig& c) {
                       f.text.data(), users.data(), queries.data());
   std::vector<float> scores(static_cast<std::size_t>(batch.size * n_items), NAN);
   f.model.score_items(f.params.data(), batch.size, users.data(), queries.data(), n_items,
-                      vecs.data(), f.text.data(), scores.data());
+                      vecs.data(), f.text.data(), nullptr, scores.data());
 
   for (int64_t b = 0; b < batch.size; ++b) {
     for (int64_t k = 0; k < batch.candidates; ++k) {
