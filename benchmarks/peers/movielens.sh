@@ -15,7 +15,10 @@ config=launch/configs/movielens.toml
 mkdir -p "$out"
 "$bin" data import movielens "$source_dir" --out "$out/ml.h5"
 for seed in 1 2 3; do
-  common=(--data "$out/ml.h5" --set train.seed=$seed --set train.threads=1)
+  # The PyTorch peer trains a fixed number of epochs with no model
+  # selection, so hybrec does the same here (the config selects on validation).
+  common=(--data "$out/ml.h5" --set train.seed=$seed --set train.threads=1
+          --set train.eval_every=1000000 --set train.patience=0)
   "$bin" train "$config" --out "$out/hybrid-s$seed" "${common[@]}" > /dev/null
   "$bin" train "$config" --out "$out/cf-s$seed" "${common[@]}" \
     --set model.use_text=false --set model.use_text_score=false > /dev/null

@@ -22,7 +22,11 @@
 #             a run that reaches EPOCHS did not converge and the table says so
 #   THREADS   torch / hybrec compute threads per run, 1
 #   DATA_ROOT ../shared/datasets        HYBREC_BIN  build/cpu/bin/hybrec
-#   HYBREC_CONFIG launch/configs/movielens.toml
+#   HYBREC_CONFIG the shipped config of the dataset's family:
+#             launch/configs/movielens.toml for ml-*, else products.toml
+#   MINILM    models/all-MiniLM-L6-v2: a product dataset's item text is
+#             embedded with it (hybrec embed), as products.toml says;
+#             empty, or absent: the importer's hashing vectors
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=benchmarks/peers
@@ -45,7 +49,12 @@ SEEDS=${SEEDS:-1}
 EPOCHS=${EPOCHS:-300}
 THREADS=${THREADS:-1}
 DATA_ROOT=${DATA_ROOT:-../shared/datasets}
-HYBREC_CONFIG=${HYBREC_CONFIG:-launch/configs/movielens.toml}
+MINILM=${MINILM-models/all-MiniLM-L6-v2}
+config_for() {  # $1 dataset name
+  if [[ -n "${HYBREC_CONFIG:-}" ]]; then echo "$HYBREC_CONFIG"
+  elif [[ $1 == ml-* ]]; then echo launch/configs/movielens.toml
+  else echo launch/configs/products.toml; fi
+}
 bin=${HYBREC_BIN:-}
 if [[ -z "$bin" ]]; then
   for b in build/cpu/bin/hybrec build/bin/hybrec; do [[ -x $b ]] && { bin=$b; break; }; done
@@ -77,15 +86,9 @@ import_dataset() {  # $1 dataset name, $2 output .h5
     ml-latest-small|ml-100k)
       "$bin" data import movielens "$src" --out "$h5" --cold-fraction 0 ;;  # rating >= 4, as movielens.sh
     *)
-      if "$bin" data import recbole --help >/dev/null 2>&1; then
-        "$bin" data import recbole "$src" --out "$h5" --cold-fraction 0
-      else
-        # hybrec without the RecBole importer: the atomic files as the csv importer's input.
-        echo "recbole.sh: 'hybrec data import recbole' not available; importing $ds through the csv importer" >&2
-        "$py" "$here/recbole_to_csv.py" "$src" "$out/$ds/csv"
-        local text=()
-        [[ -f "$out/$ds/csv/items.csv" ]] && text=(--text "$out/$ds/csv/items.csv")
-        "$bin" data import csv "$out/$ds/csv/events.csv" "${text[@]}" --out "$h5" --cold-fraction 0
+      "$bin" data import recbole "$src" --out "$h5" --cold-fraction 0
+      if [[ -n "$MINILM" && -f "$MINILM/model.safetensors" ]]; then
+        "$bin" embed --model "$MINILM" --data "$h5" --threads "$THREADS"
       fi ;;
   esac
 }
@@ -122,7 +125,7 @@ for ds in $DATASETS; do
       [[ $m == cf ]] && ablation=(--set model.use_text=false --set model.use_text_score=false)
       echo "== $ds hybrec $m seed $seed" >&2
       start=$(date +%s%N)
-      "$bin" train "$HYBREC_CONFIG" --out "$run" --fresh --data "$h5" --set train.seed=$seed \
+      "$bin" train "$(config_for "$ds")" --out "$run" --fresh --data "$h5" --set train.seed=$seed \
         --set train.threads=$THREADS "${ablation[@]}" > "$run.log" 2>&1 \
         || { tail -20 "$run.log" >&2; echo "recbole.sh: FAILED: hybrec $m on $ds" >&2; exit 1; }
       echo "{\"wall_ms\": $(( ($(date +%s%N) - start) / 1000000 ))}" > "$run/wall.json"
