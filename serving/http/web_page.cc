@@ -28,6 +28,7 @@ const std::string& web_page() {
   .bar { display: flex; height: .8em; background: #f2f2f2; }
   .bar .cf { background: #3b6fd4; }
   .bar .text { background: #e08a1e; }
+  .bar .new_item { background: #3aa55d; }
   .legend span { display: inline-block; width: .8em; height: .8em; margin: 0 .2em 0 .8em; }
 </style>
 </head>
@@ -41,7 +42,8 @@ const std::string& web_page() {
   <button type="submit">Recommend</button>
 </form>
 <p class="legend" id="legend">score split:<span style="background:#3b6fd4"></span>CF
-  <span style="background:#e08a1e"></span>text</p>
+  <span style="background:#e08a1e"></span>text
+  <span style="background:#3aa55d"></span>new-item boost</p>
 <p id="error"></p>
 <p id="meta"></p>
 <ol id="results"></ol>
@@ -80,11 +82,12 @@ function render(reply) {
     li.dataset.item = String(r.item);
     li.append(cell("rank", String(i + 1)), cell("item", "#" + r.item),
               cell("title", r.title || "(no title)"), cell("score", r.score.toFixed(4)));
-    const total = Math.abs(r.cf) + Math.abs(r.text);
+    const total = Math.abs(r.cf) + Math.abs(r.text) + Math.abs(r.new_item);
     const bar = document.createElement("span");
     bar.className = "bar";
-    bar.title = "CF " + r.cf.toFixed(4) + ", text " + r.text.toFixed(4);
-    for (const part of ["cf", "text"]) {
+    bar.title = "CF " + r.cf.toFixed(4) + ", text " + r.text.toFixed(4) +
+                (r.new_item ? ", new-item boost " + r.new_item.toFixed(4) : "");
+    for (const part of ["cf", "text", "new_item"]) {
       const piece = document.createElement("span");
       piece.className = part;
       piece.style.width = (total > 0 ? 100 * Math.abs(r[part]) / total : 0) + "%";

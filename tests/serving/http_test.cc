@@ -63,6 +63,7 @@ class Http : public ::testing::Test {
       EXPECT_NEAR(item["score"].get<double>(), want.items[i].score, 1e-5);
       EXPECT_NEAR(item["cf"].get<double>(), want.items[i].cf, 1e-5);
       EXPECT_NEAR(item["text"].get<double>(), want.items[i].text, 1e-5);
+      EXPECT_NEAR(item["new_item"].get<double>(), want.items[i].new_item, 1e-6);
     }
     EXPECT_EQ(got["new_user"].get<bool>(), want.new_user);
     EXPECT_EQ(got["snapshot_version"].get<int64_t>(), want.snapshot_version);

@@ -100,6 +100,7 @@ class ThriftServing : public ::testing::Test {
       EXPECT_FLOAT_EQ(static_cast<float>(g.score), w.score) << "rank " << i;
       EXPECT_FLOAT_EQ(static_cast<float>(g.cf), w.cf) << "rank " << i;
       EXPECT_FLOAT_EQ(static_cast<float>(g.text), w.text) << "rank " << i;
+      EXPECT_FLOAT_EQ(static_cast<float>(g.new_item), w.new_item) << "rank " << i;
     }
   }
 
