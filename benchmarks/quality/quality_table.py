@@ -72,7 +72,7 @@ def dataset_tables(out, ds):
     seeds = max((len(runs) for n, runs in models if n == "hybrid"), default=0)
     lines = [f"### {ds}", "",
              f"Config `{setup.get('config', '?')}`, text vectors "
-             f"{setup.get('text') or 'hashing'}; means of {seeds} seeds (baselines: one run).", "",
+             f"{setup.get('text', 'hashing')}; means of {seeds} seeds (baselines: one run).", "",
              "| model | warm HR@10 | warm NDCG@10 | cold HR@10 | cold NDCG@10 | cold_all HR@10 "
              "| cold_all NDCG@10 |", "|---|---|---|---|---|---|---|"]
     means = {}

@@ -11,7 +11,7 @@
 #
 # Knobs (environment):
 #   DATASETS  "ml-latest-small amazon-office" (directories of DATA_ROOT)
-#   SEEDS     "1 2 3"       BOOSTS  "1 2 3" (empty: none)
+#   SEEDS     "1 2 3"       BOOSTS  "1 2 4 6" (empty: none)
 #   THREADS   1             DATA_ROOT ../shared/datasets
 #   MINILM    models/all-MiniLM-L6-v2: a product dataset's text is embedded
 #             with it as products.toml says (scripts/get-minilm.sh fetches
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.."
 out=${1:-runs/quality}
 DATASETS=${DATASETS:-"ml-latest-small amazon-office"}
 SEEDS=${SEEDS:-"1 2 3"}
-BOOSTS=${BOOSTS-"1 2 3"}
+BOOSTS=${BOOSTS-"1 2 4 6"}
 THREADS=${THREADS:-1}
 DATA_ROOT=${DATA_ROOT:-../shared/datasets}
 MINILM=${MINILM-models/all-MiniLM-L6-v2}
@@ -36,6 +36,7 @@ for ds in $DATASETS; do
   dir=$out/$ds
   mkdir -p "$dir"
   data=$dir/data.h5
+  text=hashing
   case "$ds" in
     ml-*)
       config=launch/configs/movielens.toml
@@ -47,9 +48,10 @@ for ds in $DATASETS; do
         [[ -f "$MINILM/model.safetensors" ]] ||
           { echo "quality: $MINILM is missing (scripts/get-minilm.sh, or MINILM= for hashing)" >&2; exit 2; }
         "$bin" embed --model "$MINILM" --data "$data" --threads "$THREADS" >> "$dir/import.log"
+        text=$(basename "$MINILM")
       fi ;;
   esac
-  echo "{\"config\": \"$config\", \"text\": \"${MINILM:+$(basename "$MINILM")}\"}" > "$dir/setup.json"
+  echo "{\"config\": \"$config\", \"text\": \"$text\"}" > "$dir/setup.json"
   for seed in $SEEDS; do
     for model in hybrid cf text; do
       case $model in
