@@ -142,7 +142,9 @@ RunMetrics read_run_metrics(const std::string& dir, int k) {
     checkpoint.name = own.name;
     own = checkpoint;
   }
-  run.models.push_back(std::move(own));
+  // A directory that only `hybrec eval --baseline ... --out DIR` wrote into
+  // has no model of its own: no empty row for it.
+  if (own.any() || baselines.empty()) run.models.push_back(std::move(own));
   for (auto& b : baselines) run.models.push_back(std::move(b));
   run.train_loss = to_curve(loss_by_step);
   run.valid_hr = to_curve(valid_by_step);

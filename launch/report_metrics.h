@@ -46,7 +46,8 @@ struct RunMetrics {
   // models[0] is the run's own model: its training-time test results (the
   // "eval" lines with split "test" and no "source"), or, for a directory
   // holding none, those of `hybrec eval` of its checkpoint ("model":
-  // "checkpoint"). Then one row per baseline ("model" other than
+  // "checkpoint"); absent when the directory holds baselines only. Then
+  // one row per baseline ("model" other than
   // "checkpoint"), in the order they first appear. Where a subset was
   // evaluated more than once, the last line counts.
   std::vector<ModelMetrics> models;

@@ -201,6 +201,23 @@ TEST_F(ReportCommand, CheckpointEvalIsTheRowOfADirectoryWithoutTrainingResults) 
       << r.output;
 }
 
+// A directory that only `hybrec eval --baseline NAME --out DIR` wrote into:
+// the baseline's row, and no empty row for a model the directory lacks.
+TEST_F(ReportCommand, ADirectoryOfBaselinesOnlyHasNoRowOfItsOwn) {
+  fs::create_directories(tmp_ / "pop");
+  write_file(
+      tmp_ / "pop/metrics.jsonl",
+      R"({"event":"eval","split":"test","subset":"warm","hr@10":0.0123,"ndcg@10":0.0045,"step":7,"source":"hybrec eval","model":"popularity"}
+)");
+  const auto r = report(tmp_ / "pop");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const Tables t = parse_tables(r.output);
+  EXPECT_EQ(t.accuracy.count("pop"), 0u) << r.output;
+  EXPECT_EQ(t.accuracy.at("pop/popularity"),
+            (Row{"pop/popularity", "0.0123", "0.0045", "-", "-", "-", "-", "-", "-"}))
+      << r.output;
+}
+
 bool have_gnuplot() { return run_command("command -v gnuplot").status == 0; }
 
 uint32_t big_endian(const std::string& bytes, std::size_t at) {
