@@ -29,10 +29,13 @@ def hybrec_result(run):
             early = e
     cfg = tomllib.load(open(run / "config.toml", "rb")) if (run / "config.toml").exists() else {}
     warm = evals["warm"]
+    # The shipped configs select the best checkpoint by validation NDCG@10
+    # (train.patience > 0); epochs is then the maximum, not the count run.
+    selected = cfg.get("train", {}).get("patience", 0) > 0
     return {"hybrec_hr@10": warm["hr@10"], "hybrec_ndcg@10": warm["ndcg@10"],
             "users": warm.get("users"), "recbole_hr@10": None, "recbole_ndcg@10": None,
             "epochs": cfg.get("train", {}).get("epochs"), "early_stopped": early is not None,
-            "converged": None,  # a fixed number of epochs (launch/configs/movielens.toml)
+            "converged": None, "selected": selected,
             "train_seconds": thr["seconds"] if thr else None}
 
 
@@ -96,7 +99,8 @@ def main():
                 fired = sum(bool(x) for x in m["early_stopped"])
                 stopped = f"{fired}/{len(res)}" + ("" if m["converged"] else " NOT CONV")
             else:
-                stopped = "fixed epochs" if model in a.hybrec else "-"
+                selected = all(x.get("selected") for x in res)
+                stopped = ("best on valid" if selected else "fixed epochs") if model in a.hybrec else "-"
             lines.append(f"| {ds:<16} | {name:<13} | {len(res):>5} | {fmt(m['hybrec_hr@10'], '.4f'):>6} | "
                          f"{fmt(m['hybrec_ndcg@10'], '.4f'):>7} | {fmt(m['recbole_hr@10'], '.4f'):>8} | "
                          f"{fmt(m['recbole_ndcg@10'], '.4f'):>7} | {ep:>11} | {stopped:>13} | "
