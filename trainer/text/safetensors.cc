@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hybrec/kernels/error.h"
+#include "hybrec/kernels/quant.h"
 
 namespace hybrec::text {
 
@@ -25,30 +26,6 @@ int dtype_bytes(const std::string& dtype) {
     return 1;
   }
   return 0;
-}
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1fu;
-  uint32_t mantissa = h & 0x3ffu;
-  uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);  // inf or NaN
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;  // +-0
-  } else {        // subnormal: normalise
-    exponent = 113;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 float bfloat_to_float(uint16_t b) {
@@ -164,7 +141,7 @@ std::vector<float> SafeTensors::read_f32(const std::string& name,
     for (std::size_t i = 0; i < n; ++i) {
       uint16_t v;
       std::memcpy(&v, src + 2 * i, sizeof v);
-      out[i] = half ? half_to_float(v) : bfloat_to_float(v);
+      out[i] = half ? kernels::half_to_float(v) : bfloat_to_float(v);
     }
   } else {
     HYBREC_THROW("safetensors file ", path_, ": tensor '", name, "' is ", t.dtype,
