@@ -17,10 +17,10 @@ namespace hybrec::text {
 
 namespace {
 
-constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS
-constexpr int kMaxArrayNesting = 8;      // arrays of arrays of ...: bounds the recursion
-constexpr uint64_t kHeaderBytes = 24;    // magic, version, two uint64 counts
-constexpr uint64_t kMinKvBytes = 8 + 4 + 1;         // empty key, type, uint8
+constexpr uint32_t kMaxDims = 4;             // GGML_MAX_DIMS
+constexpr int kMaxArrayNesting = 8;          // arrays of arrays of ...: bounds the recursion
+constexpr uint64_t kHeaderBytes = 24;        // magic, version, two uint64 counts
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;  // empty key, type, uint8
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // empty name, n_dims 0, type, offset
 
 // Bounds-checked little-endian reads over the mapping; every failure names
@@ -65,28 +65,33 @@ uint64_t min_value_bytes(GgufValueType type) {
   switch (type) {
     case GgufValueType::kUint8:
     case GgufValueType::kInt8:
-    case GgufValueType::kBool: return 1;
+    case GgufValueType::kBool:
+      return 1;
     case GgufValueType::kUint16:
-    case GgufValueType::kInt16: return 2;
+    case GgufValueType::kInt16:
+      return 2;
     case GgufValueType::kUint32:
     case GgufValueType::kInt32:
-    case GgufValueType::kFloat32: return 4;
+    case GgufValueType::kFloat32:
+      return 4;
     case GgufValueType::kUint64:
     case GgufValueType::kInt64:
     case GgufValueType::kFloat64:
-    case GgufValueType::kString: return 8;
-    case GgufValueType::kArray: return 4 + 8;
+    case GgufValueType::kString:
+      return 8;
+    case GgufValueType::kArray:
+      return 4 + 8;
   }
   return 0;
 }
 
 bool is_unsigned(GgufValueType t) {
-  return t == GgufValueType::kUint8 || t == GgufValueType::kUint16 ||
-         t == GgufValueType::kUint32 || t == GgufValueType::kUint64;
+  return t == GgufValueType::kUint8 || t == GgufValueType::kUint16 || t == GgufValueType::kUint32 ||
+         t == GgufValueType::kUint64;
 }
 bool is_signed(GgufValueType t) {
-  return t == GgufValueType::kInt8 || t == GgufValueType::kInt16 ||
-         t == GgufValueType::kInt32 || t == GgufValueType::kInt64;
+  return t == GgufValueType::kInt8 || t == GgufValueType::kInt16 || t == GgufValueType::kInt32 ||
+         t == GgufValueType::kInt64;
 }
 
 GgufValue read_value(Cursor& in, GgufValueType type, const std::string& what,
@@ -94,16 +99,36 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& what,
   GgufValue v;
   v.type = type;
   switch (type) {
-    case GgufValueType::kUint8: v.u = in.read<uint8_t>(what); break;
-    case GgufValueType::kUint16: v.u = in.read<uint16_t>(what); break;
-    case GgufValueType::kUint32: v.u = in.read<uint32_t>(what); break;
-    case GgufValueType::kUint64: v.u = in.read<uint64_t>(what); break;
-    case GgufValueType::kInt8: v.i = in.read<int8_t>(what); break;
-    case GgufValueType::kInt16: v.i = in.read<int16_t>(what); break;
-    case GgufValueType::kInt32: v.i = in.read<int32_t>(what); break;
-    case GgufValueType::kInt64: v.i = in.read<int64_t>(what); break;
-    case GgufValueType::kFloat32: v.f = in.read<float>(what); break;
-    case GgufValueType::kFloat64: v.f = in.read<double>(what); break;
+    case GgufValueType::kUint8:
+      v.u = in.read<uint8_t>(what);
+      break;
+    case GgufValueType::kUint16:
+      v.u = in.read<uint16_t>(what);
+      break;
+    case GgufValueType::kUint32:
+      v.u = in.read<uint32_t>(what);
+      break;
+    case GgufValueType::kUint64:
+      v.u = in.read<uint64_t>(what);
+      break;
+    case GgufValueType::kInt8:
+      v.i = in.read<int8_t>(what);
+      break;
+    case GgufValueType::kInt16:
+      v.i = in.read<int16_t>(what);
+      break;
+    case GgufValueType::kInt32:
+      v.i = in.read<int32_t>(what);
+      break;
+    case GgufValueType::kInt64:
+      v.i = in.read<int64_t>(what);
+      break;
+    case GgufValueType::kFloat32:
+      v.f = in.read<float>(what);
+      break;
+    case GgufValueType::kFloat64:
+      v.f = in.read<double>(what);
+      break;
     case GgufValueType::kBool: {
       const uint8_t b = in.read<uint8_t>(what);
       HYBREC_CHECK(b <= 1, "GGUF file ", path, ": ", what, ": bool byte ", int{b},
@@ -111,7 +136,9 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& what,
       v.i = b;
       break;
     }
-    case GgufValueType::kString: v.s = in.read_string(what); break;
+    case GgufValueType::kString:
+      v.s = in.read_string(what);
+      break;
     case GgufValueType::kArray: {
       HYBREC_CHECK(depth < kMaxArrayNesting, "GGUF file ", path, ": ", what,
                    ": arrays nested deeper than ", kMaxArrayNesting);
@@ -122,19 +149,18 @@ GgufValue read_value(Cursor& in, GgufValueType type, const std::string& what,
       const uint64_t n = in.read<uint64_t>(what + " (array length)");
       // Checked before reserving: a damaged length must not allocate.
       HYBREC_CHECK(n <= in.left() / item_bytes, "GGUF file ", path, ": truncated: ", what,
-                   ": an array of ", n, " ", gguf_value_type_name(v.item_type),
-                   " needs at least ", n, " x ", item_bytes, " bytes at byte ", in.pos(),
-                   " but only ", in.left(), " remain");
+                   ": an array of ", n, " ", gguf_value_type_name(v.item_type), " needs at least ",
+                   n, " x ", item_bytes, " bytes at byte ", in.pos(), " but only ", in.left(),
+                   " remain");
       v.items.reserve(n);
       for (uint64_t k = 0; k < n; ++k) {
-        v.items.push_back(read_value(in, v.item_type, what + "[" + std::to_string(k) + "]", path,
-                                     depth + 1));
+        v.items.push_back(
+            read_value(in, v.item_type, what + "[" + std::to_string(k) + "]", path, depth + 1));
       }
       break;
     }
     default:
-      HYBREC_THROW("GGUF file ", path, ": ", what, ": unknown value ",
-                   gguf_value_type_name(type));
+      HYBREC_THROW("GGUF file ", path, ": ", what, ": unknown value ", gguf_value_type_name(type));
   }
   return v;
 }
@@ -146,45 +172,78 @@ bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overf
 
 std::string gguf_value_type_name(GgufValueType type) {
   switch (type) {
-    case GgufValueType::kUint8: return "uint8";
-    case GgufValueType::kInt8: return "int8";
-    case GgufValueType::kUint16: return "uint16";
-    case GgufValueType::kInt16: return "int16";
-    case GgufValueType::kUint32: return "uint32";
-    case GgufValueType::kInt32: return "int32";
-    case GgufValueType::kFloat32: return "float32";
-    case GgufValueType::kBool: return "bool";
-    case GgufValueType::kString: return "string";
-    case GgufValueType::kArray: return "array";
-    case GgufValueType::kUint64: return "uint64";
-    case GgufValueType::kInt64: return "int64";
-    case GgufValueType::kFloat64: return "float64";
+    case GgufValueType::kUint8:
+      return "uint8";
+    case GgufValueType::kInt8:
+      return "int8";
+    case GgufValueType::kUint16:
+      return "uint16";
+    case GgufValueType::kInt16:
+      return "int16";
+    case GgufValueType::kUint32:
+      return "uint32";
+    case GgufValueType::kInt32:
+      return "int32";
+    case GgufValueType::kFloat32:
+      return "float32";
+    case GgufValueType::kBool:
+      return "bool";
+    case GgufValueType::kString:
+      return "string";
+    case GgufValueType::kArray:
+      return "array";
+    case GgufValueType::kUint64:
+      return "uint64";
+    case GgufValueType::kInt64:
+      return "int64";
+    case GgufValueType::kFloat64:
+      return "float64";
   }
   return "type id " + std::to_string(static_cast<uint32_t>(type));
 }
 
 std::string ggml_type_name(GgmlType type) {
   switch (type) {
-    case GgmlType::kF32: return "F32";
-    case GgmlType::kF16: return "F16";
-    case GgmlType::kQ4_0: return "Q4_0";
-    case GgmlType::kQ4_1: return "Q4_1";
-    case GgmlType::kQ5_0: return "Q5_0";
-    case GgmlType::kQ5_1: return "Q5_1";
-    case GgmlType::kQ8_0: return "Q8_0";
-    case GgmlType::kQ8_1: return "Q8_1";
-    case GgmlType::kQ2_K: return "Q2_K";
-    case GgmlType::kQ3_K: return "Q3_K";
-    case GgmlType::kQ4_K: return "Q4_K";
-    case GgmlType::kQ5_K: return "Q5_K";
-    case GgmlType::kQ6_K: return "Q6_K";
-    case GgmlType::kQ8_K: return "Q8_K";
-    case GgmlType::kI8: return "I8";
-    case GgmlType::kI16: return "I16";
-    case GgmlType::kI32: return "I32";
-    case GgmlType::kI64: return "I64";
-    case GgmlType::kF64: return "F64";
-    case GgmlType::kBF16: return "BF16";
+    case GgmlType::kF32:
+      return "F32";
+    case GgmlType::kF16:
+      return "F16";
+    case GgmlType::kQ4_0:
+      return "Q4_0";
+    case GgmlType::kQ4_1:
+      return "Q4_1";
+    case GgmlType::kQ5_0:
+      return "Q5_0";
+    case GgmlType::kQ5_1:
+      return "Q5_1";
+    case GgmlType::kQ8_0:
+      return "Q8_0";
+    case GgmlType::kQ8_1:
+      return "Q8_1";
+    case GgmlType::kQ2_K:
+      return "Q2_K";
+    case GgmlType::kQ3_K:
+      return "Q3_K";
+    case GgmlType::kQ4_K:
+      return "Q4_K";
+    case GgmlType::kQ5_K:
+      return "Q5_K";
+    case GgmlType::kQ6_K:
+      return "Q6_K";
+    case GgmlType::kQ8_K:
+      return "Q8_K";
+    case GgmlType::kI8:
+      return "I8";
+    case GgmlType::kI16:
+      return "I16";
+    case GgmlType::kI32:
+      return "I32";
+    case GgmlType::kI64:
+      return "I64";
+    case GgmlType::kF64:
+      return "F64";
+    case GgmlType::kBF16:
+      return "BF16";
   }
   return "type id " + std::to_string(static_cast<uint32_t>(type));
 }
@@ -192,26 +251,46 @@ std::string ggml_type_name(GgmlType type) {
 GgmlBlock ggml_block(GgmlType type) {
   // Block sizes as ggml-common.h lays the blocks out (fp16 scales, packed).
   switch (type) {
-    case GgmlType::kF32: return {1, 4};
-    case GgmlType::kF16: return {1, 2};
-    case GgmlType::kQ4_0: return {32, 2 + 16};
-    case GgmlType::kQ4_1: return {kernels::kQ4_1BlockElems, kernels::kQ4_1BlockBytes};
-    case GgmlType::kQ5_0: return {32, 2 + 4 + 16};
-    case GgmlType::kQ5_1: return {32, 2 + 2 + 4 + 16};
-    case GgmlType::kQ8_0: return {kernels::kQ8_0BlockElems, kernels::kQ8_0BlockBytes};
-    case GgmlType::kQ8_1: return {32, 2 + 2 + 32};
-    case GgmlType::kQ2_K: return {256, 2 + 2 + 16 + 64};
-    case GgmlType::kQ3_K: return {256, 32 + 64 + 12 + 2};
-    case GgmlType::kQ4_K: return {256, 2 + 2 + 12 + 128};
-    case GgmlType::kQ5_K: return {256, 2 + 2 + 12 + 32 + 128};
-    case GgmlType::kQ6_K: return {256, 128 + 64 + 16 + 2};
-    case GgmlType::kQ8_K: return {256, 4 + 256 + 32};
-    case GgmlType::kI8: return {1, 1};
-    case GgmlType::kI16: return {1, 2};
-    case GgmlType::kI32: return {1, 4};
-    case GgmlType::kI64: return {1, 8};
-    case GgmlType::kF64: return {1, 8};
-    case GgmlType::kBF16: return {1, 2};
+    case GgmlType::kF32:
+      return {1, 4};
+    case GgmlType::kF16:
+      return {1, 2};
+    case GgmlType::kQ4_0:
+      return {32, 2 + 16};
+    case GgmlType::kQ4_1:
+      return {kernels::kQ4_1BlockElems, kernels::kQ4_1BlockBytes};
+    case GgmlType::kQ5_0:
+      return {32, 2 + 4 + 16};
+    case GgmlType::kQ5_1:
+      return {32, 2 + 2 + 4 + 16};
+    case GgmlType::kQ8_0:
+      return {kernels::kQ8_0BlockElems, kernels::kQ8_0BlockBytes};
+    case GgmlType::kQ8_1:
+      return {32, 2 + 2 + 32};
+    case GgmlType::kQ2_K:
+      return {256, 2 + 2 + 16 + 64};
+    case GgmlType::kQ3_K:
+      return {256, 32 + 64 + 12 + 2};
+    case GgmlType::kQ4_K:
+      return {256, 2 + 2 + 12 + 128};
+    case GgmlType::kQ5_K:
+      return {256, 2 + 2 + 12 + 32 + 128};
+    case GgmlType::kQ6_K:
+      return {256, 128 + 64 + 16 + 2};
+    case GgmlType::kQ8_K:
+      return {256, 4 + 256 + 32};
+    case GgmlType::kI8:
+      return {1, 1};
+    case GgmlType::kI16:
+      return {1, 2};
+    case GgmlType::kI32:
+      return {1, 4};
+    case GgmlType::kI64:
+      return {1, 8};
+    case GgmlType::kF64:
+      return {1, 8};
+    case GgmlType::kBF16:
+      return {1, 2};
   }
   return {0, 0};
 }
@@ -274,8 +353,8 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
 
     if (has("general.alignment")) {
       const GgufValue& a = value("general.alignment");
-      HYBREC_CHECK(a.type == GgufValueType::kUint32, "GGUF file ", path_,
-                   ": general.alignment is ", gguf_value_type_name(a.type), ", expected uint32");
+      HYBREC_CHECK(a.type == GgufValueType::kUint32, "GGUF file ", path_, ": general.alignment is ",
+                   gguf_value_type_name(a.type), ", expected uint32");
       alignment_ = a.u;
       HYBREC_CHECK(alignment_ > 0 && (alignment_ & (alignment_ - 1)) == 0, "GGUF file ", path_,
                    ": general.alignment ", alignment_, " is not a power of two");
@@ -305,8 +384,8 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
       HYBREC_CHECK(block.elems > 0, "GGUF file ", path_, ": ", what, ": unknown ggml tensor ",
                    ggml_type_name(t.type));
       const uint64_t row = t.ne.empty() ? 1 : static_cast<uint64_t>(t.ne[0]);
-      HYBREC_CHECK(row % static_cast<uint64_t>(block.elems) == 0, "GGUF file ", path_, ": ",
-                   what, ": ", ggml_type_name(t.type), " rows of ne[0] = ", row,
+      HYBREC_CHECK(row % static_cast<uint64_t>(block.elems) == 0, "GGUF file ", path_, ": ", what,
+                   ": ", ggml_type_name(t.type), " rows of ne[0] = ", row,
                    " elements are not whole blocks of ", block.elems);
       HYBREC_CHECK(mul_ok(numel / static_cast<uint64_t>(block.elems),
                           static_cast<uint64_t>(block.bytes), &t.bytes),
@@ -380,8 +459,8 @@ uint64_t GgufFile::get_u64(const std::string& key) const {
 
 uint32_t GgufFile::get_u32(const std::string& key) const {
   const uint64_t u = get_u64(key);
-  HYBREC_CHECK(u <= std::numeric_limits<uint32_t>::max(), "GGUF file ", path_, ": metadata '",
-               key, "' = ", u, " does not fit uint32");
+  HYBREC_CHECK(u <= std::numeric_limits<uint32_t>::max(), "GGUF file ", path_, ": metadata '", key,
+               "' = ", u, " does not fit uint32");
   return static_cast<uint32_t>(u);
 }
 
@@ -458,10 +537,18 @@ std::vector<float> GgufFile::read_f32(const std::string& name,
   const int64_t n = t.numel();
   std::vector<float> out(static_cast<std::size_t>(n));
   switch (t.type) {
-    case GgmlType::kF32: std::memcpy(out.data(), t.data, t.bytes); break;
-    case GgmlType::kF16: kernels::dequantize_row_f16(t.data, n, out.data()); break;
-    case GgmlType::kQ8_0: kernels::dequantize_row_q8_0(t.data, n, out.data()); break;
-    case GgmlType::kQ4_1: kernels::dequantize_row_q4_1(t.data, n, out.data()); break;
+    case GgmlType::kF32:
+      std::memcpy(out.data(), t.data, t.bytes);
+      break;
+    case GgmlType::kF16:
+      kernels::dequantize_row_f16(t.data, n, out.data());
+      break;
+    case GgmlType::kQ8_0:
+      kernels::dequantize_row_q8_0(t.data, n, out.data());
+      break;
+    case GgmlType::kQ4_1:
+      kernels::dequantize_row_q4_1(t.data, n, out.data());
+      break;
     default:
       HYBREC_THROW("GGUF file ", path_, ": tensor '", name, "' is ", ggml_type_name(t.type),
                    ", which hybrec cannot dequantise (it reads F32, F16, Q8_0 and Q4_1)");

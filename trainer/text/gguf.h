@@ -103,9 +103,9 @@ class GgufFile {
   struct Tensor {
     std::string name;
     GgmlType type = GgmlType::kF32;
-    std::vector<int64_t> ne;     // ggml order: ne[0] fastest-varying
-    uint64_t offset = 0;         // within the data section
-    uint64_t bytes = 0;          // size for its type and shape
+    std::vector<int64_t> ne;        // ggml order: ne[0] fastest-varying
+    uint64_t offset = 0;            // within the data section
+    uint64_t bytes = 0;             // size for its type and shape
     const uint8_t* data = nullptr;  // in the mapping, valid while the file lives
     int64_t numel() const;
     std::vector<int64_t> shape() const;  // row-major: ne reversed

@@ -13,7 +13,8 @@
 namespace hybrec::text {
 namespace {
 
-const std::string kModel = std::string(HYBREC_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+const std::string kModel =
+    std::string(HYBREC_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 TEST(GgufModel, ReadsSmolLM2) {
   if (!std::filesystem::exists(kModel)) {

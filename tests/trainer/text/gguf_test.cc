@@ -221,11 +221,12 @@ class GgufTest : public ::testing::Test {
 // A valid file with metadata and one tensor of each readable type.
 std::string sample_file(Layout* layout = nullptr) {
   std::vector<float> ref;
-  return build_gguf({kv_string("general.architecture", "llama"), kv<uint32_t>("llama.block_count", 4, 30),
-                     kv_strings("tokenizer.ggml.tokens", {"<s>", "hello", "world"})},
-                    {{"a", 0, {3}, f32_bytes({1, 2, 3})},
-                     {"b", 8, {32}, pack_q8_0({0x3c00}, std::vector<int8_t>(32, 1), &ref)}},
-                    32, 3, layout);
+  return build_gguf(
+      {kv_string("general.architecture", "llama"), kv<uint32_t>("llama.block_count", 4, 30),
+       kv_strings("tokenizer.ggml.tokens", {"<s>", "hello", "world"})},
+      {{"a", 0, {3}, f32_bytes({1, 2, 3})},
+       {"b", 8, {32}, pack_q8_0({0x3c00}, std::vector<int8_t>(32, 1), &ref)}},
+      32, 3, layout);
 }
 
 // ---- Metadata -----------------------------------------------------------------
@@ -241,17 +242,27 @@ TEST_F(GgufTest, ReadsMetadataOfEveryType) {
     put<uint64_t>(nested, inner.size());
     for (const auto& s : inner) put_string(nested, s);
   }
-  write(build_gguf(
-      {kv<uint8_t>("u8", 0, 200), kv<int8_t>("i8", 1, -100), kv<uint16_t>("u16", 2, 60000),
-       kv<int16_t>("i16", 3, -30000), kv<uint32_t>("u32", 4, 4000000000u),
-       kv<int32_t>("i32", 5, -2000000000), kv<float>("f32", 6, 0.1f), kv<uint8_t>("bool", 7, 1),
-       kv_string("str", std::string("caf\xc3\xa9 \0x", 8)), kv_string("empty", ""),
-       kv<uint64_t>("u64", 10, 1ull << 63), kv<int64_t>("i64", 11, -(1ll << 62)),
-       kv<double>("f64", 12, 1e300), kv_array("i32s", 5, 3, i32s), kv_array("f32s", 6, 3, f32s),
-       kv_array("u8s", 0, 2, u8s), kv_strings("strs", {"x", "", "yz"}),
-       kv_array("nested", 9, 2, nested), kv_array("none", 4, 0, ""),
-       kv_string("general.architecture", "llama")},
-      {}));
+  write(build_gguf({kv<uint8_t>("u8", 0, 200),
+                    kv<int8_t>("i8", 1, -100),
+                    kv<uint16_t>("u16", 2, 60000),
+                    kv<int16_t>("i16", 3, -30000),
+                    kv<uint32_t>("u32", 4, 4000000000u),
+                    kv<int32_t>("i32", 5, -2000000000),
+                    kv<float>("f32", 6, 0.1f),
+                    kv<uint8_t>("bool", 7, 1),
+                    kv_string("str", std::string("caf\xc3\xa9 \0x", 8)),
+                    kv_string("empty", ""),
+                    kv<uint64_t>("u64", 10, 1ull << 63),
+                    kv<int64_t>("i64", 11, -(1ll << 62)),
+                    kv<double>("f64", 12, 1e300),
+                    kv_array("i32s", 5, 3, i32s),
+                    kv_array("f32s", 6, 3, f32s),
+                    kv_array("u8s", 0, 2, u8s),
+                    kv_strings("strs", {"x", "", "yz"}),
+                    kv_array("nested", 9, 2, nested),
+                    kv_array("none", 4, 0, ""),
+                    kv_string("general.architecture", "llama")},
+                   {}));
   GgufFile f(path_);
   EXPECT_EQ(f.version(), 3u);
   EXPECT_EQ(f.metadata().size(), 20u);
@@ -293,18 +304,20 @@ TEST_F(GgufTest, ReadsVersion2) {
 }
 
 TEST_F(GgufTest, GettersNameMissingKeysAndWrongTypes) {
-  write(build_gguf({kv_string("name", "x"), kv<int32_t>("neg", 5, -1),
-                    kv<uint64_t>("big", 10, 1ull << 40), kv_strings("strs", {"a"}),
-                    kv_array("ints", 5, 0, "")},
-                   {}));
+  write(build_gguf(
+      {kv_string("name", "x"), kv<int32_t>("neg", 5, -1), kv<uint64_t>("big", 10, 1ull << 40),
+       kv_strings("strs", {"a"}), kv_array("ints", 5, 0, "")},
+      {}));
   GgufFile f(path_);
-  EXPECT_NE(error_of([&] { f.get_u32("llama.block_count"); })
-                .find("model.gguf: no metadata key 'llama.block_count'"),
+  EXPECT_NE(error_of([&] {
+              f.get_u32("llama.block_count");
+            }).find("model.gguf: no metadata key 'llama.block_count'"),
             std::string::npos);
   EXPECT_NE(error_of([&] { f.architecture(); }).find("no metadata key 'general.architecture'"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { f.get_u32("name"); }).find("metadata 'name' is string, expected an integer"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { f.get_u32("name"); }).find("metadata 'name' is string, expected an integer"),
+      std::string::npos);
   EXPECT_NE(error_of([&] { f.get_string("neg"); }).find("'neg' is int32, expected string"),
             std::string::npos);
   EXPECT_NE(error_of([&] { f.get_f32("name"); }).find("expected float32"), std::string::npos);
@@ -312,11 +325,13 @@ TEST_F(GgufTest, GettersNameMissingKeysAndWrongTypes) {
   EXPECT_NE(error_of([&] { f.get_u32("neg"); }).find("-1 is negative"), std::string::npos);
   EXPECT_NE(error_of([&] { f.get_u32("big"); }).find("does not fit uint32"), std::string::npos);
   EXPECT_EQ(f.get_i64("big"), 1ll << 40);
-  EXPECT_NE(error_of([&] { f.get_string_array("ints"); })
-                .find("'ints' is array of int32, expected array of string"),
+  EXPECT_NE(error_of([&] {
+              f.get_string_array("ints");
+            }).find("'ints' is array of int32, expected array of string"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { f.get_i32_array("strs"); }).find("array of string, expected array of int32"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { f.get_i32_array("strs"); }).find("array of string, expected array of int32"),
+      std::string::npos);
   EXPECT_NE(error_of([&] { f.get_f32_array("name"); }).find("expected array of float32"),
             std::string::npos);
 }
@@ -392,8 +407,8 @@ TEST_F(GgufTest, DequantisesQ4_1Exactly) {
   for (int j = 0; j < 32; ++j) q[j] = static_cast<uint8_t>(j % 16);
   std::vector<float> ref;
   std::string one = pack_q4_1({0x3800}, {0xbc00}, q, &ref);
-  EXPECT_EQ(static_cast<uint8_t>(one[4]), 0x00);   // q[0] = 0, q[16] = 0
-  EXPECT_EQ(static_cast<uint8_t>(one[5]), 0x11);   // q[1] = 1, q[17] = 1
+  EXPECT_EQ(static_cast<uint8_t>(one[4]), 0x00);  // q[0] = 0, q[16] = 0
+  EXPECT_EQ(static_cast<uint8_t>(one[5]), 0x11);  // q[1] = 1, q[17] = 1
   EXPECT_EQ(ref[0], -1.0f);
   EXPECT_EQ(ref[15], 6.5f);
   EXPECT_EQ(ref[31], 6.5f);
@@ -405,7 +420,8 @@ TEST_F(GgufTest, DequantisesQ4_1Exactly) {
     d.push_back(half_bits_near(0.001 + 0.01 * k));
     m.push_back(half_bits_near(-0.05 - 0.03 * k));
   }
-  for (std::size_t k = q.size(); k < d.size() * 32; ++k) q.push_back(static_cast<uint8_t>(rng() % 16));
+  for (std::size_t k = q.size(); k < d.size() * 32; ++k)
+    q.push_back(static_cast<uint8_t>(rng() % 16));
   q[32] = 15;
   q[48] = 0;
   ref.clear();
@@ -423,11 +439,13 @@ TEST_F(GgufTest, DequantisesQ4_1Exactly) {
 TEST_F(GgufTest, DequantiseKernelsRejectPartialBlocks) {
   std::vector<float> out(64);
   const std::string zeros(64, '\0');
-  EXPECT_NE(error_of([&] { kernels::dequantize_row_q4_1(zeros.data(), 40, out.data()); })
-                .find("dequantize_row_q4_1: n = 40 is not a multiple of the block size 32"),
+  EXPECT_NE(error_of([&] {
+              kernels::dequantize_row_q4_1(zeros.data(), 40, out.data());
+            }).find("dequantize_row_q4_1: n = 40 is not a multiple of the block size 32"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { kernels::dequantize_row_q8_0(zeros.data(), -1, out.data()); })
-                .find("n = -1 is negative"),
+  EXPECT_NE(error_of([&] {
+              kernels::dequantize_row_q8_0(zeros.data(), -1, out.data());
+            }).find("n = -1 is negative"),
             std::string::npos);
   EXPECT_EQ(error_of([&] { kernels::dequantize_row_f16(nullptr, 0, nullptr); }), "");
 }
@@ -448,11 +466,13 @@ TEST_F(GgufTest, ReadNamesWrongShapeAndUnreadableType) {
   GgufFile f(path_);  // a Q6_K tensor loads ...
   EXPECT_EQ(f.tensor("k").bytes, 210u);
   // ... but is not read.
-  EXPECT_NE(error_of([&] { f.read_f32("k", {256}); })
-                .find("tensor 'k' is Q6_K, which hybrec cannot dequantise"),
+  EXPECT_NE(error_of([&] {
+              f.read_f32("k", {256});
+            }).find("tensor 'k' is Q6_K, which hybrec cannot dequantise"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { f.read_f32("w", {3, 2}); })
-                .find("model.gguf: tensor 'w' has shape [2, 3] (ggml ne [3, 2]), expected [3, 2]"),
+  EXPECT_NE(error_of([&] {
+              f.read_f32("w", {3, 2});
+            }).find("model.gguf: tensor 'w' has shape [2, 3] (ggml ne [3, 2]), expected [3, 2]"),
             std::string::npos);
 }
 
@@ -490,8 +510,9 @@ TEST_F(GgufTest, RejectsEveryTruncation) {
         << "cut at " << cut << ": " << message;
   }
   // And names where it stopped.
-  EXPECT_NE(load_error(bytes.substr(0, 10)).find("truncated: 10 bytes, too short for the 24-byte header"),
-            std::string::npos);
+  EXPECT_NE(
+      load_error(bytes.substr(0, 10)).find("truncated: 10 bytes, too short for the 24-byte header"),
+      std::string::npos);
   // The counts alone need 3 x 13 + 2 x 24 bytes after the header, so cut
   // past them: inside the second entry's key ("general.architecture" then
   // "llama" take 45 bytes).
@@ -499,8 +520,9 @@ TEST_F(GgufTest, RejectsEveryTruncation) {
             std::string::npos);
   EXPECT_NE(load_error(bytes.substr(0, l.end_of_header + 12)).find("metadata entries cannot fit"),
             std::string::npos);
-  EXPECT_NE(load_error(bytes.substr(0, l.end_of_metadata - 3)).find("metadata 'tokenizer.ggml.tokens"),
-            std::string::npos);
+  EXPECT_NE(
+      load_error(bytes.substr(0, l.end_of_metadata - 3)).find("metadata 'tokenizer.ggml.tokens"),
+      std::string::npos);
   EXPECT_NE(load_error(bytes.substr(0, l.end_of_infos - 4)).find("truncated: tensor 'b' offset"),
             std::string::npos);
   EXPECT_NE(load_error(bytes.substr(0, bytes.size() - 1))
@@ -537,11 +559,10 @@ TEST_F(GgufTest, RejectsBadTensorInfos) {
   std::string bytes = build_gguf({}, {{"w", 0, {4}, f4}}, 32, 3, &l);
   const uint64_t far = 4096;
   std::memcpy(&bytes[l.end_of_infos - 8], &far, 8);
-  EXPECT_NE(load_error(bytes).find("model.gguf: tensor 'w': data [" +
-                                   std::to_string(l.data_start + 4096) + ", " +
-                                   std::to_string(l.data_start + 4112) +
-                                   ") runs past the end of the file (" +
-                                   std::to_string(bytes.size()) + " bytes"),
+  EXPECT_NE(load_error(bytes).find(
+                "model.gguf: tensor 'w': data [" + std::to_string(l.data_start + 4096) + ", " +
+                std::to_string(l.data_start + 4112) + ") runs past the end of the file (" +
+                std::to_string(bytes.size()) + " bytes"),
             std::string::npos);
   bytes = build_gguf({}, {{"w", 0, {4}, f4}, {"v", 0, {4}, f4}}, 32, 3, &l);
   const uint64_t misaligned = 16;
