@@ -17,6 +17,11 @@ Tables (all sorted, looked up by binary search):
     has one, Hangul syllables excepted (algorithmic, done in code).
   * kLower*: str.lower() of each single code point, as delta runs, plus the
     few that lower-case to several code points.
+  * kClassRanges: [start, class] runs, class being LETTER (L*) or NUMBER
+    (N*), the \\p{L} and \\p{N} of the GPT-2 pre-tokenizer regex the byte-level
+    BPE tokenizer (trainer/text/bpe_tokenizer.cc) scans by hand.  These use
+    this Python's categories as they are (llama.cpp's unicode-data.cpp does
+    the same with its own Unicode version), no Unicode 8.0 overrides.
 
 Hugging Face tokenizers classifies control, punctuation and non-spacing
 marks with the Rust crate unicode_categories, whose tables are Unicode 8.0,
@@ -29,6 +34,7 @@ import sys
 import unicodedata as ud
 
 CONTROL, WHITESPACE, PUNCT, CJK, NONSPACING_MARK = 1, 2, 4, 8, 16
+LETTER, NUMBER = 1, 2
 
 # PropList.txt White_Space (what Rust's char::is_whitespace tests).
 WHITE_SPACE = [(0x09, 0x0D), (0x20, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680),
@@ -136,6 +142,13 @@ def main():
         if not prop or prop[-1][1] != f:
             prop.append((c, f))
 
+    classes = []
+    for c in range(0x110000):
+        cat = ud.category(chr(c))
+        k = LETTER if cat.startswith("L") else NUMBER if cat.startswith("N") else 0
+        if not classes or classes[-1][1] != k:
+            classes.append((c, k))
+
     ccc = []
     for c in range(0x110000):
         k = ud.combining(chr(c))
@@ -231,6 +244,11 @@ def main():
     o.append(rows(["%s," % hexs(c) for c in multi_pool], 10))
     o.append("};")
     o.append("")
+    o.append("struct ClassRange { uint32_t start; uint8_t cls; };")
+    o.append("constexpr ClassRange kClassRanges[%d] = {" % len(classes))
+    o.append(rows(["{%s, %d}," % (hexs(c), k) for c, k in classes], 6))
+    o.append("};")
+    o.append("")
     o.append("}  // namespace")
     o.append("")
     o.append('const char* const kUnicodeVersion = "%s";' % ud.unidata_version)
@@ -240,6 +258,13 @@ def main():
   auto it = std::upper_bound(std::begin(kPropRanges), std::end(kPropRanges), uint32_t(c),
                              [](uint32_t v, const PropRange& r) { return v < r.start; });
   return std::prev(it)->flags;
+}
+
+uint8_t letter_number(char32_t c) {
+  if (c > 0x10FFFF) return 0;
+  auto it = std::upper_bound(std::begin(kClassRanges), std::end(kClassRanges), uint32_t(c),
+                             [](uint32_t v, const ClassRange& r) { return v < r.start; });
+  return std::prev(it)->cls;
 }
 
 uint8_t combining_class(char32_t c) {
@@ -285,9 +310,9 @@ size_t to_lower(char32_t c, char32_t out[kMaxLowerLength]) {
     assert len(pool) < 65536
     with open(out_path, "w", encoding="ascii", newline="\n") as f:
         f.write(text)
-    print("%s: %d bytes; %d property runs, %d ccc runs, %d decompositions, %d lower runs, "
-          "%d multi" % (out_path, len(text), len(prop), len(ccc), len(decomp_keys), len(runs),
-                        len(multi)))
+    print("%s: %d bytes; %d property runs, %d class runs, %d ccc runs, %d decompositions, %d lower runs, "
+          "%d multi" % (out_path, len(text), len(prop), len(classes), len(ccc), len(decomp_keys),
+                        len(runs), len(multi)))
 
 
 if __name__ == "__main__":

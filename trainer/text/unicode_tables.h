@@ -1,4 +1,5 @@
-// The Unicode data the BERT WordPiece tokenizer needs, as sorted tables in
+// The Unicode data the BERT WordPiece tokenizer and the byte-level BPE
+// pre-tokenizer need, as sorted tables in
 // unicode_tables.cc, which scripts/gen_unicode_tables.py generates from
 // Python's unicodedata (the version is kUnicodeVersion). Control,
 // punctuation and non-spacing-mark classes follow Unicode 8.0 where it
@@ -21,6 +22,12 @@ enum : uint8_t {
   kNonspacingMark = 16  // Mn: dropped after NFD when stripping accents
 };
 uint8_t properties(char32_t c);
+
+// Bits of letter_number(): general category L* (\p{L}) or N* (\p{N}), as
+// the GPT-2 pre-tokenizer regex tests them. Current categories of
+// kUnicodeVersion, without the Unicode 8.0 overrides of properties().
+enum : uint8_t { kLetter = 1, kNumber = 2 };
+uint8_t letter_number(char32_t c);
 
 // Canonical combining class (0 for starters).
 uint8_t combining_class(char32_t c);
