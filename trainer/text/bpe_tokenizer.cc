@@ -382,23 +382,14 @@ void BpeTokenizer::encode_piece(const std::string& mapped, std::vector<int32_t>&
       out.push_back(it->second);
       continue;
     }
+    // Not in the vocabulary: one token per byte symbol; a byte with no
+    // token is dropped, as llama.cpp drops it.
     const std::string& t = syms[k].text;
     for (std::size_t i = 0; i < t.size();) {
       const auto b0 = static_cast<uint8_t>(t[i]);
       const std::size_t len = b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4;
-      const std::string one = t.substr(i, len);
-      const auto byte = ids_.find(one);
-      if (byte != ids_.end()) {
-        out.push_back(byte->second);
-      } else {
-        char32_t c = len == 1 ? b0 : (len == 2 ? (b0 & 0x1F) : (b0 & 0x0F));
-        for (std::size_t j = 1; j < len; ++j)
-          c = (c << 6) | (static_cast<uint8_t>(t[i + j]) & 0x3F);
-        HYBREC_CHECK(vocab_.unk_id >= 0, "BpeTokenizer: byte 0x", std::hex,
-                     static_cast<int>(alphabet_byte_[c]), " (symbol '", one,
-                     "') has no token and the vocabulary has no unknown token");
-        out.push_back(vocab_.unk_id);
-      }
+      const auto byte = ids_.find(t.substr(i, len));
+      if (byte != ids_.end()) out.push_back(byte->second);
       i += len;
     }
   }

@@ -20,13 +20,15 @@
 //   3. each piece's UTF-8 bytes are mapped to GPT-2's printable byte
 //      alphabet (bytes_to_unicode) and merged pairwise, lowest merge rank
 //      first (leftmost pair on ties); a resulting symbol that is not in the
-//      vocabulary falls back to one token per byte, and a byte whose token
-//      is missing becomes the unknown token (an error when there is none).
+//      vocabulary falls back to one token per byte, and a byte whose symbol
+//      is not in the vocabulary is dropped, as llama.cpp drops it (SmolLM2
+//      lacks 21 of the 256: control bytes 0x04 0x06 0x13 0x14 0x16 0x1D,
+//      and 0xC0 0xC1 0xF1 0xF2 0xF5-0xFF), so such bytes do not round-trip.
 // Invalid UTF-8 in the input: each byte that does not start a well-formed
 // sequence is replaced by U+FFFD before pre-tokenization, as llama.cpp does
 // (its decoder is lenient: overlong forms and surrogates pass as the code
 // points they spell; a 4-byte form above U+10FFFF becomes U+FFFD). So
-// decode(encode(s)) == s for valid UTF-8 only.
+// decode(encode(s)) == s for valid UTF-8 whose bytes all have tokens.
 //
 // decode(ids): normal tokens map back from the byte alphabet to bytes;
 // control and user-defined tokens give their text (control ones dropped
