@@ -1,9 +1,9 @@
 // CPU quantised matrix products. Two loops share the block readers:
 // - few rows of x (decode, n < kScratchRows): each W row is read and
 //   dequantised in registers once per row of x, fused with the dot product;
-// - many rows (prefill): each W row is dequantised once into a per-thread
-//   float scratch and dotted with every row of x, so the conversion cost is
-//   paid once per call rather than n times.
+// - many rows (prefill): W rows are dequantised in pairs once into a
+//   per-thread float scratch and dotted with the rows of x in 2 x 4 tiles, so
+//   the conversion is paid once per call rather than n times.
 // Q4_1 blocks are summed as d * sum(q * x) + m * sum(x): sum(x) per block is
 // computed once per row of x and shared by every output feature.
 #include "cpu/quant_matmul.h"
@@ -104,6 +104,34 @@ float dot_q4_1(const uint8_t* w, const float* x, const float* xsum, int64_t bloc
   }
   return hsum(total) + offset;
 }
+
+// Two W rows against four x rows: eight accumulators, so each loaded W and x
+// vector feeds two or four FMAs (the prefill loop is load-bound otherwise).
+void tile_2x4(const float* w0, const float* w1, const float* x, int64_t in, float* y, int64_t out) {
+  __m256 a[2][4];
+  for (auto& row : a)
+    for (auto& v : row) v = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= in; j += 8) {
+    const __m256 v0 = _mm256_loadu_ps(w0 + j);
+    const __m256 v1 = _mm256_loadu_ps(w1 + j);
+    for (int r = 0; r < 4; ++r) {
+      const __m256 xv = _mm256_loadu_ps(x + r * in + j);
+      a[0][r] = _mm256_fmadd_ps(v0, xv, a[0][r]);
+      a[1][r] = _mm256_fmadd_ps(v1, xv, a[1][r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    float s0 = hsum(a[0][r]);
+    float s1 = hsum(a[1][r]);
+    for (int64_t t = j; t < in; ++t) {
+      s0 += w0[t] * x[r * in + t];
+      s1 += w1[t] * x[r * in + t];
+    }
+    y[r * out] = s0;
+    y[r * out + 1] = s1;
+  }
+}
 #else
 inline float fp16(const uint8_t* p) { return half_to_float(load_u16(p)); }
 
@@ -143,6 +171,13 @@ float dot_q4_1(const uint8_t* w, const float* x, const float* xsum, int64_t bloc
   }
   return total;
 }
+
+void tile_2x4(const float* w0, const float* w1, const float* x, int64_t in, float* y, int64_t out) {
+  for (int r = 0; r < 4; ++r) {
+    y[r * out] = dot_f32(w0, x + r * in, in);
+    y[r * out + 1] = dot_f32(w1, x + r * in, in);
+  }
+}
 #endif
 
 void dequantize_row(QuantType type, const uint8_t* w, int64_t in, float* out) {
@@ -176,13 +211,28 @@ void quant_matmul(const QuantMatmulParams& p) {
   }
 
   if (n >= kScratchRows) {
+    // Pairs of W rows dequantised once, then 2 x 4 tiles over the rows of x.
+    const int64_t pairs = (out + 1) / 2;
 #pragma omp parallel
     {
-      std::vector<float> row(static_cast<std::size_t>(in));
+      std::vector<float> rows(static_cast<std::size_t>(2 * in));
+      float* w0 = rows.data();
+      float* w1 = rows.data() + in;
 #pragma omp for schedule(static)
-      for (int64_t o = 0; o < out; ++o) {
-        dequantize_row(p.w_type, w + o * row_bytes, in, row.data());
-        for (int64_t r = 0; r < n; ++r) p.y[r * out + o] = dot_f32(row.data(), p.x + r * in, in);
+      for (int64_t pair = 0; pair < pairs; ++pair) {
+        const int64_t o = 2 * pair;
+        dequantize_row(p.w_type, w + o * row_bytes, in, w0);
+        if (o + 1 == out) {
+          for (int64_t r = 0; r < n; ++r) p.y[r * out + o] = dot_f32(w0, p.x + r * in, in);
+          continue;
+        }
+        dequantize_row(p.w_type, w + (o + 1) * row_bytes, in, w1);
+        int64_t r = 0;
+        for (; r + 4 <= n; r += 4) tile_2x4(w0, w1, p.x + r * in, in, p.y + r * out + o, out);
+        for (; r < n; ++r) {
+          p.y[r * out + o] = dot_f32(w0, p.x + r * in, in);
+          p.y[r * out + o + 1] = dot_f32(w1, p.x + r * in, in);
+        }
       }
     }
     return;
