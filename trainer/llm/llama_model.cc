@@ -253,7 +253,8 @@ std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
 
     // Causal grouped attention: token t (position pos0 + t) over positions
     // [0, pos0 + t]; scores and softmax in float with the max subtracted.
-#pragma omp parallel
+    // One decode step (a few heads) is too little work for a parallel region.
+#pragma omp parallel if (n > 1)
     {
       std::vector<float> score(static_cast<std::size_t>(total));
 #pragma omp for collapse(2) schedule(static)
