@@ -65,7 +65,9 @@ int64_t quant_row_bytes(QuantType type, int64_t in) {
 
 bool quant_matmul_supports(const Device& device, const QuantMatmulParams& params) {
   if (!known_type(params.w_type)) return false;
-  if (device.is_cuda() && !cuda_compiled()) return false;
+  if (device.is_cuda() && (!cuda_compiled() || params.n > 65535 || params.out > 0x7fffffff)) {
+    return false;
+  }
   return params.in % block_elems(params.w_type) == 0;
 }
 

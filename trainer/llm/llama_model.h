@@ -88,7 +88,8 @@ class LlamaModel {
 };
 
 // One sequence being decoded: the per-layer key/value cache (host memory,
-// grown as the sequence grows) and the scratch of the forward.
+// grown as the sequence grows) and the scratch of the forward. The model must
+// outlive the session.
 //
 //   LlamaSession s(model);
 //   auto logits = s.prefill(prompt);    // logits [vocab] of the last token

@@ -24,11 +24,13 @@
 // Backends (quant_matmul_supports)
 //   CPU   every type and size. AVX2 + FMA inner loops when compiled with
 //         __AVX2__ and __FMA__ (the default -march=x86-64-v3), a portable
-//         scalar loop otherwise; OpenMP over output rows. Per thread one
-//         `in` float scratch (rows of W dequantised once per call when n > 1,
-//         reused across the rows of x).
-//   CUDA  every type and size; one thread block per (row of x, output
-//         feature), warps reduce in a fixed order (deterministic).
+//         scalar loop otherwise; OpenMP over output rows. For n >= 4 each
+//         thread dequantises pairs of W rows once per call into a 2 x `in`
+//         float scratch and reuses them across the rows of x; for n < 4 the
+//         blocks are dequantised in registers inside the dot product.
+//   CUDA  every type; n <= 65535 and out < 2^31 (the grid is out x n);
+//         one thread block per (output feature, row of x), warps reduce in a
+//         fixed order (deterministic).
 //         Compiled, not yet run on a GPU.
 #pragma once
 
