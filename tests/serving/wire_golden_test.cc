@@ -82,7 +82,7 @@ Golden& minimal_request_fields(Golden& g) {
 // A reply of two items with values that floats and doubles hold exactly.
 RecommendReply example_reply() {
   RecommendReply r;
-  r.items = {{17, 1.5f, 1.25f, 0.25f}, {3, -0.5f, -0.75f, 0.25f}};
+  r.items = {{17, 1.5f, 1.25f, 0.25f, 0.0f}, {3, 1.5f, -0.75f, 0.25f, 2.0f}};
   r.new_user = true;
   r.snapshot_version = 7;
   return r;
@@ -107,17 +107,21 @@ Golden& example_reply_struct(Golden& g) {
       .dbl(1.25)
       .field(kDouble, 5)
       .dbl(0.25)
+      .field(kDouble, 6)
+      .dbl(0.0)
       .stop()
       .field(kI64, 1)
       .i64(3)
       .field(kString, 2)
       .str("")
       .field(kDouble, 3)
-      .dbl(-0.5)
+      .dbl(1.5)
       .field(kDouble, 4)
       .dbl(-0.75)
       .field(kDouble, 5)
       .dbl(0.25)
+      .field(kDouble, 6)
+      .dbl(2.0)
       .stop()
       .field(kBool, 2)
       .u8(1)
