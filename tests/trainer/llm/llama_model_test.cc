@@ -14,21 +14,15 @@
 #include <vector>
 
 #include "hybrec/kernels/error.h"
+#include "testing/gguf_bytes.h"
 #include "testing/temp_dir.h"
 
 namespace hybrec::llm {
 namespace {
 
-template <typename T>
-void put(std::string& b, T v) {
-  char raw[sizeof v];
-  std::memcpy(raw, &v, sizeof v);
-  b.append(raw, sizeof v);
-}
-void put_string(std::string& b, const std::string& s) {
-  put<uint64_t>(b, s.size());
-  b += s;
-}
+using hybrec::testing::put;
+using hybrec::testing::put_string;
+
 
 struct Tensor {
   std::string name;

@@ -19,10 +19,15 @@
 #include <vector>
 
 #include "hybrec/kernels/error.h"
+#include "testing/gguf_bytes.h"
 #include "trainer/text/gguf.h"
 
 namespace hybrec::text {
 namespace {
+
+using hybrec::testing::put;
+using hybrec::testing::put_string;
+using hybrec::testing::error_of;
 
 const std::string kModel =
     std::string(HYBREC_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -36,17 +41,6 @@ const char kSmolTemplate[] =
     "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
     "'<|im_start|>assistant\n' }}{% endif %}";
 
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const hybrec::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not a hybrec::Error: ") + e.what();
-  }
-  return "";
-}
 
 // GPT-2's bytes_to_unicode, written out from its definition.
 std::string byte_symbol(int b) {
@@ -215,16 +209,6 @@ TEST(BpeTokenizer, BadVocabulariesNameTheValue) {
 
 // ---- A tiny GGUF with chosen tokenizer keys -----------------------------------
 
-template <typename T>
-void put(std::string& b, T v) {
-  char raw[sizeof v];
-  std::memcpy(raw, &v, sizeof v);
-  b.append(raw, sizeof v);
-}
-void put_string(std::string& b, const std::string& s) {
-  put<uint64_t>(b, s.size());
-  b += s;
-}
 
 class BpeGguf : public ::testing::Test {
  protected:

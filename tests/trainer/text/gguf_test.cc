@@ -14,23 +14,18 @@
 
 #include "hybrec/kernels/error.h"
 #include "hybrec/kernels/quant.h"
+#include "testing/gguf_bytes.h"
 #include "testing/temp_dir.h"
 
 namespace hybrec::text {
 namespace {
 
+using hybrec::testing::put;
+using hybrec::testing::put_string;
+using hybrec::testing::error_of;
+
 // ---- A tiny GGUF writer -----------------------------------------------------
 
-template <typename T>
-void put(std::string& b, T v) {
-  char raw[sizeof v];
-  std::memcpy(raw, &v, sizeof v);
-  b.append(raw, sizeof v);
-}
-void put_string(std::string& b, const std::string& s) {
-  put<uint64_t>(b, s.size());
-  b += s;
-}
 
 // One metadata entry: key, value type id and the encoded value.
 struct Kv {
@@ -190,17 +185,6 @@ std::string pack_q4_1(const std::vector<uint16_t>& d, const std::vector<uint16_t
   return b;
 }
 
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const hybrec::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not a hybrec::Error: ") + e.what();
-  }
-  return "";
-}
 
 class GgufTest : public ::testing::Test {
  protected:
