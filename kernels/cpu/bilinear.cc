@@ -42,9 +42,10 @@ std::unique_ptr<float[]> uninitialised_floats(int64_t count) {
 // Users are processed in groups of up to kUserGroup (their candidate
 // buffers are the only per-user state). Inside a group each OpenMP thread
 // owns a run of user blocks and walks the item tiles in increasing order;
-// per tile and block it runs one single-threaded sgemm into a kUserBlock x
-// kItemTile scratch (512 KiB: half of this machine's per-core L2, so the
-// scan reads it back from L2), then scans each row.
+// per tile and block it runs one single-threaded sgemm (direct dot products
+// for blocks of at most kDirectUsers) into a kUserBlock x kItemTile scratch
+// (512 KiB: half of this machine's per-core L2, so the scan reads it back
+// from L2), then scans each row.
 //
 // Per user the candidate buffer holds up to `cap` keys; an item is appended
 // only when its score beats the current k-th best (`threshold`), and a full
@@ -133,6 +134,52 @@ void write_user_topk(UserCandidates& c, int64_t k, Index* top_items, float* top_
   }
 }
 
+// Up to this many users per block, the tile is scored with direct dot
+// products instead of one sgemm: OpenBLAS packs the whole item tile on every
+// call, and for a serving batch of a few users that copy costs more than the
+// products (it was 77% of hybrec serve's CPU time at one user per batch).
+// The direct loop reads each item row once and keeps the users' rows in L1.
+constexpr int64_t kDirectUsers = 16;
+
+// tile[r * kItemTile + j] = uw[r] . items[j] for r < nb, j < nt; four items
+// at a time, so the four sums are independent vector chains.
+void score_tile_direct(const float* uw, int64_t nb, const float* items, int64_t nt, int64_t dim,
+                       float* tile) {
+  int64_t j = 0;
+  for (; j + 4 <= nt; j += 4) {
+    const float* v0 = items + j * dim;
+    const float* v1 = v0 + dim;
+    const float* v2 = v1 + dim;
+    const float* v3 = v2 + dim;
+    for (int64_t r = 0; r < nb; ++r) {
+      const float* x = uw + r * dim;
+      float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+      for (int64_t a = 0; a < dim; ++a) {
+        a0 += x[a] * v0[a];
+        a1 += x[a] * v1[a];
+        a2 += x[a] * v2[a];
+        a3 += x[a] * v3[a];
+      }
+      float* out = tile + r * kItemTile + j;
+      out[0] = a0;
+      out[1] = a1;
+      out[2] = a2;
+      out[3] = a3;
+    }
+  }
+  for (; j < nt; ++j) {
+    const float* v = items + j * dim;
+    for (int64_t r = 0; r < nb; ++r) {
+      const float* x = uw + r * dim;
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t a = 0; a < dim; ++a) acc += x[a] * v[a];
+      tile[r * kItemTile + j] = acc;
+    }
+  }
+}
+
 // Scores users [first_user, first_user + count) of the group against items
 // [item_begin, item_end), tile by tile, on the calling thread. `uw` holds
 // the group's rows of U W.
@@ -145,9 +192,13 @@ void topk_user_range(const AllItemsTopKParams<Index>& p, int64_t first_user, int
     const int64_t nt = std::min(kItemTile, item_end - j0);
     for (int64_t b0 = first_user; b0 < first_user + count; b0 += kUserBlock) {
       const int64_t nb = std::min(kUserBlock, first_user + count - b0);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nb),
-                  static_cast<int>(nt), d, 1.0f, uw + b0 * p.dim, d, p.items + j0 * p.dim, d, 0.0f,
-                  tile, static_cast<int>(kItemTile));
+      if (nb <= kDirectUsers) {
+        score_tile_direct(uw + b0 * p.dim, nb, p.items + j0 * p.dim, nt, p.dim, tile);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nb),
+                    static_cast<int>(nt), d, 1.0f, uw + b0 * p.dim, d, p.items + j0 * p.dim, d,
+                    0.0f, tile, static_cast<int>(kItemTile));
+      }
       for (int64_t r = 0; r < nb; ++r) {
         scan_row(tile + r * kItemTile, nt, j0, p.k, cap, users[b0 + r]);
       }
