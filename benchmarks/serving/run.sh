@@ -17,7 +17,7 @@
 # 2,000 at 1M); the load asks for those users. INDEX="exact faiss-ivf" runs
 # each size with each candidate index (default: exact only). Each load runs
 # REPEATS times (default 3); benchmarks/serving/load_table.py OUT_DIR prints
-# the medians. Usage:
+# the medians (KEEP_DATA=1 reuses the synthetic datasets already there). Usage:
 #   benchmarks/serving/run.sh [OUT_DIR]   (sizes: ITEMS="100000 1000000")
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,12 +81,18 @@ load_runs() {
 first=1
 for items in $items_list; do
   dir="$out/items-$items"
-  rm -rf "$dir"
-  mkdir -p "$dir"
   users=$(( items >= 1000000 ? 2000 : 20000 ))
   echo "== $items items, $users users"
-  "$bin" data synth --out "$dir/synth.h5" --users "$users" --items "$items" --events-per-user 20 \
-    > /dev/null
+  # The dataset takes minutes to generate (6 at 100k, 11+ at 1M on 2 cores):
+  # KEEP_DATA=1 reuses one a previous run left in OUT_DIR.
+  if [ "${KEEP_DATA:-0}" = 1 ] && [ -f "$dir/synth.h5" ]; then
+    find "$dir" -mindepth 1 -maxdepth 1 ! -name synth.h5 -exec rm -rf {} +
+  else
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    "$bin" data synth --out "$dir/synth.h5" --users "$users" --items "$items" \
+      --events-per-user 20 > /dev/null
+  fi
   servers=""
   for shard in 0 1; do
     line=$(start "$dir/ps$shard.log" "serving on" "$bin" ps --port 0 --shard "$shard/2" \
