@@ -123,4 +123,11 @@ std::vector<UserItem> split_pairs(const Dataset& d, Split split) {
   return pairs;
 }
 
+std::vector<UserItem> reference_pairs(const ExplanationReferences& references) {
+  std::vector<UserItem> pairs;
+  for (const auto& [pair, ref] : references.by_pair)
+    pairs.push_back(UserItem{pair.first, pair.second});
+  return pairs;
+}
+
 }  // namespace hybrec::trainer

@@ -42,6 +42,12 @@ TEST(PairTextReferences, JoinsAUsersPiecesAndTakesTheFirstAsFeature) {
   EXPECT_EQ(refs.find(0, 2), nullptr);
   EXPECT_EQ(refs.feature_set, (std::set<Tokens>{t("dark comedy"), t("pixar")}));
   EXPECT_EQ(explanation_references(tagged()).kind, ReferenceKind::kPairText);
+  const std::vector<UserItem> pairs = reference_pairs(refs);
+  ASSERT_EQ(pairs.size(), 2u);  // (0, 1) and (1, 2); (1, 1) has none
+  EXPECT_EQ(pairs[0].user, 0);
+  EXPECT_EQ(pairs[0].item, 1);
+  EXPECT_EQ(pairs[1].user, 1);
+  EXPECT_EQ(pairs[1].item, 2);
 }
 
 TEST(PairTextReferences, ADatasetWithoutPairTextIsNamed) {
@@ -98,6 +104,7 @@ TEST(ItemTextReferences, EveryUserGetsTheItemsTextAndItsFeature) {
   EXPECT_EQ(refs.find(0, 4), nullptr);          // no such item
   EXPECT_EQ(refs.find(0, -1), nullptr);
   EXPECT_EQ(refs.feature_set, (std::set<Tokens>{t("printer")}));
+  EXPECT_TRUE(reference_pairs(refs).empty());
 }
 
 TEST(SplitPairs, ListsTheSplitsEventsInOrder) {
