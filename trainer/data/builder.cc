@@ -3,8 +3,10 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hybrec/kernels/error.h"
@@ -90,7 +92,25 @@ std::string describe(const Dataset& d) {
       << "  test        " << per_split[2] << "\n"
       << "  cold        " << per_split[3] << "\n"
       << "user text     " << (d.user_text.empty() ? "none" : "yes") << "\n"
-      << "text emb      ";
+      << "pair text     ";
+  if (d.pair_text.empty()) {
+    out << "none\n";
+  } else {
+    std::set<std::pair<int64_t, int64_t>> pairs;
+    for (size_t r = 0; r < d.pair_text.size(); ++r) {
+      pairs.emplace(d.pair_text_user[r], d.pair_text_item[r]);
+    }
+    // How many events of each split have text of their own: what an
+    // evaluation of explanations on that split can score.
+    std::array<int64_t, 4> with_text{};
+    for (size_t r = 0; r < d.split.size(); ++r) {
+      if (pairs.count({d.user[r], d.item[r]}) != 0) ++with_text[static_cast<size_t>(d.split[r])];
+    }
+    out << d.pair_text.size() << " rows on " << pairs.size() << " (user, item) pairs; events "
+        << "with pair text: train " << with_text[0] << ", valid " << with_text[1] << ", test "
+        << with_text[2] << ", cold " << with_text[3] << "\n";
+  }
+  out << "text emb      ";
   if (d.text_dim > 0) {
     out << d.text_dim << " dims, encoder " << d.text_encoder << "\n";
   } else {

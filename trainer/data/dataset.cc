@@ -102,6 +102,19 @@ void check_dataset(const Dataset& d, bool require_splits, const std::string& pre
     check_length(d.user_text.size(), static_cast<size_t>(d.num_users), "/users/text", "num_users",
                  prefix);
   }
+  const size_t pairs = d.pair_text.size();
+  check_length(d.pair_text_user.size(), pairs, "/pair_text/user", "the length of /pair_text/text",
+               prefix);
+  check_length(d.pair_text_item.size(), pairs, "/pair_text/item", "the length of /pair_text/text",
+               prefix);
+  for (size_t r = 0; r < pairs; ++r) {
+    HYBREC_CHECK(d.pair_text_user[r] >= 0 && d.pair_text_user[r] < d.num_users, prefix, "user id ",
+                 d.pair_text_user[r], " out of range [0, ", d.num_users,
+                 ") in /pair_text/user at row ", r);
+    HYBREC_CHECK(d.pair_text_item[r] >= 0 && d.pair_text_item[r] < d.num_items, prefix, "item id ",
+                 d.pair_text_item[r], " out of range [0, ", d.num_items,
+                 ") in /pair_text/item at row ", r);
+  }
   for (size_t i = 0; i < items; ++i) {
     HYBREC_CHECK(d.item_cold[i] <= 1, prefix, "cold flag ", int{d.item_cold[i]},
                  " is not 0 or 1 in /items/cold at row ", i);

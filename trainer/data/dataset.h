@@ -19,6 +19,14 @@
 //   /users/text_emb         float32 [num_users, T], optional, as /items/text_emb
 //                           (hybrec embed --field users; the trainer does not
 //                           read it yet)
+//   /pair_text/user         int64 [p]   optional: text users wrote about items,
+//   /pair_text/item         int64 [p]   one row per piece (MovieLens: per tag), in
+//   /pair_text/text         variable-length UTF-8 strings [p]   source order; a
+//                           (user, item) may have several rows. It is held-out
+//                           text: the reference explanations are scored against
+//                           (trainer/eval/explanation_references.h). Item text may
+//                           repeat it (MovieLens folds tags into item text; see
+//                           item_text_without_user_tags in movielens.h)
 //
 // Interactions are the positive (implicit) events only, sorted by user, then
 // timestamp, then source file order; so each user's events are one
@@ -61,6 +69,12 @@ struct Dataset {
   std::vector<std::string> item_text;
   // [num_users] user text, or empty (no user text in this dataset).
   std::vector<std::string> user_text;
+
+  // /pair_text: row r is text user pair_text_user[r] wrote about item
+  // pair_text_item[r], in source order; all three empty when there is none.
+  std::vector<int64_t> pair_text_user;
+  std::vector<int64_t> pair_text_item;
+  std::vector<std::string> pair_text;
 
   // [num_items, text_dim] row-major, or empty with text_dim == 0.
   int64_t text_dim = 0;

@@ -148,6 +148,13 @@ void write_file(const Dataset& d, const std::string& temp, const std::string& pa
                      path);
       status.check();
     }
+    if (!d.pair_text.empty()) {
+      Handle group = create_group(file, "pair_text", path);
+      write_column(group, "user", H5T_STD_I64LE, H5T_NATIVE_INT64, d.pair_text_user, 1, path);
+      write_column(group, "item", H5T_STD_I64LE, H5T_NATIVE_INT64, d.pair_text_item, 1, path);
+      hdf5::write_strings(group, "text", d.pair_text, path);
+      status.check();
+    }
     check_status(H5Fflush(file, H5F_SCOPE_LOCAL), "H5Fflush", path);
     check_status(file.close(), "H5Fclose", path);
   } catch (const Error&) {
@@ -242,6 +249,15 @@ Dataset read_file(const std::string& path) {
     }
     read_text_emb(group, "users", d.num_users, "num_users", path, &d.user_text_emb,
                   &d.user_text_dim, &d.user_text_encoder);
+  }
+  const htri_t has_pair_text = H5Lexists(file, "pair_text", H5P_DEFAULT);
+  if (has_pair_text < 0) hdf5::fail("H5Lexists", path, "/pair_text");
+  if (has_pair_text > 0) {
+    Handle group = open_group(file, "pair_text", path);
+    const char* g = "pair_text";
+    d.pair_text_user = read_column<int64_t>(group, g, "user", H5T_INTEGER, H5T_NATIVE_INT64, path);
+    d.pair_text_item = read_column<int64_t>(group, g, "item", H5T_INTEGER, H5T_NATIVE_INT64, path);
+    d.pair_text = hdf5::read_strings(group, "text", path, "group '/pair_text'");
   }
   return d;
 }

@@ -33,11 +33,17 @@ struct RawEvent {
   int64_t timestamp;
 };
 
+struct TagRow {
+  int64_t user, item;
+  std::string tag;
+};
+
 // What a format's reader gathers, in source ids.
 struct Source {
   std::string name;
   std::vector<RawEvent> events;         // kept events, in file order
   std::map<int64_t, std::string> text;  // source item id -> text (ordered: dense ids ascend)
+  std::vector<TagRow> tags;             // in file order
 };
 
 bool is_file(const fs::path& path) {
@@ -110,14 +116,9 @@ Source read_ml100k(const fs::path& dir, const ImportOptions& options) {
   return source;
 }
 
-// movieId -> its tags, most used first (ties: first seen first).
-std::map<int64_t, std::vector<std::string>> read_tags(const fs::path& file) {
-  struct Tag {
-    std::string text;
-    int64_t count = 0;
-    int64_t first = 0;
-  };
-  std::map<int64_t, std::map<std::string, Tag>> by_item;  // item -> lower-cased tag -> Tag
+// tags.csv's rows in file order, blank tags dropped.
+std::vector<TagRow> read_tags(const fs::path& file) {
+  std::vector<TagRow> rows;
   CsvReader reader(file.string());
   std::vector<std::string> f;
   int64_t row = 0;
@@ -125,27 +126,11 @@ std::map<int64_t, std::vector<std::string>> read_tags(const fs::path& file) {
     if (row++ == 0 && !f.empty() && f[0] == "userId") continue;
     HYBREC_CHECK(f.size() == 4, reader.where(), "expected userId,movieId,tag,timestamp, got ",
                  f.size(), " fields");
-    std::string lower = f[2];
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return c < 0x80 ? std::tolower(c) : c; });
-    if (lower.find_first_not_of(" \t") == std::string::npos) continue;
-    Tag& tag = by_item[parse_int64(f[1], reader, "movieId")][lower];
-    if (tag.count++ == 0) {
-      tag.text = f[2];
-      tag.first = row;
-    }
+    if (f[2].find_first_not_of(" \t") == std::string::npos) continue;
+    rows.push_back(
+        TagRow{parse_int64(f[0], reader, "userId"), parse_int64(f[1], reader, "movieId"), f[2]});
   }
-  std::map<int64_t, std::vector<std::string>> tags;
-  for (auto& [item, named] : by_item) {
-    std::vector<Tag> list;
-    for (auto& [key, tag] : named) list.push_back(tag);
-    std::sort(list.begin(), list.end(), [](const Tag& a, const Tag& b) {
-      return a.count != b.count ? a.count > b.count : a.first < b.first;
-    });
-    if (list.size() > static_cast<size_t>(kMaxTagsPerItem)) list.resize(kMaxTagsPerItem);
-    for (Tag& tag : list) tags[item].push_back(std::move(tag.text));
-  }
-  return tags;
+  return rows;
 }
 
 Source read_ml_latest(const fs::path& dir, const ImportOptions& options) {
@@ -155,8 +140,7 @@ Source read_ml_latest(const fs::path& dir, const ImportOptions& options) {
   CsvReader ratings((dir / "ratings.csv").string());
   read_events(ratings, options.rating_threshold, &source.events);
   std::vector<std::string> f;
-  const auto tags = is_file(dir / "tags.csv") ? read_tags(dir / "tags.csv")
-                                              : std::map<int64_t, std::vector<std::string>>{};
+  if (is_file(dir / "tags.csv")) source.tags = read_tags(dir / "tags.csv");
   if (is_file(dir / "movies.csv")) {
     CsvReader movies((dir / "movies.csv").string());
     bool first = true;
@@ -177,11 +161,11 @@ Source read_ml_latest(const fs::path& dir, const ImportOptions& options) {
       source.text[id] = std::move(text);
     }
   }
-  for (const auto& [item, list] : tags) {
-    std::string joined;
-    for (const std::string& tag : list) joined += (joined.empty() ? "" : ", ") + tag;
+  std::map<int64_t, std::vector<std::string>> by_item;
+  for (const TagRow& row : source.tags) by_item[row.item].push_back(row.tag);
+  for (const auto& [item, tags] : by_item) {
     std::string& text = source.text[item];
-    text += (text.empty() ? "" : " | ") + joined;
+    text += (text.empty() ? "" : " | ") + movielens_tag_list(tags);
   }
   return source;
 }
@@ -210,6 +194,15 @@ Dataset build(Source source, const ImportOptions& options) {
     d.rating.push_back(e.rating);
     d.timestamp.push_back(e.timestamp);
   }
+  // A tagged movie is an item (its tags are item text); a tagger without a
+  // kept event is no user, so that row has no pair to be the text of.
+  for (TagRow& row : source.tags) {
+    const auto user = users.find(row.user);
+    if (user == users.end()) continue;
+    d.pair_text_user.push_back(user->second);
+    d.pair_text_item.push_back(items.at(row.item));
+    d.pair_text.push_back(std::move(row.tag));
+  }
   complete_dataset(d, options.cold_fraction, options.seed, options.text_dim);
   return d;
 }
@@ -229,6 +222,63 @@ std::string latin1_to_utf8(const std::string& text) {
     }
   }
   return out;
+}
+
+std::string movielens_tag_list(const std::vector<std::string>& tags) {
+  struct Tag {
+    const std::string* text = nullptr;
+    int64_t count = 0;
+    size_t first = 0;
+  };
+  std::map<std::string, Tag> named;  // lower-cased tag -> Tag
+  for (size_t i = 0; i < tags.size(); ++i) {
+    std::string lower = tags[i];
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return c < 0x80 ? std::tolower(c) : c; });
+    Tag& tag = named[lower];
+    if (tag.count++ == 0) {
+      tag.text = &tags[i];
+      tag.first = i;
+    }
+  }
+  std::vector<Tag> list;
+  for (const auto& [key, tag] : named) list.push_back(tag);
+  std::sort(list.begin(), list.end(), [](const Tag& a, const Tag& b) {
+    return a.count != b.count ? a.count > b.count : a.first < b.first;
+  });
+  if (list.size() > static_cast<size_t>(kMaxTagsPerItem)) list.resize(kMaxTagsPerItem);
+  std::string joined;
+  for (const Tag& tag : list) joined += (joined.empty() ? "" : ", ") + *tag.text;
+  return joined;
+}
+
+std::string item_text_without_user_tags(const Dataset& d, int64_t user, int64_t item) {
+  HYBREC_CHECK(item >= 0 && item < d.num_items, "dataset '", d.name, "': item id ", item,
+               " out of range [0, ", d.num_items, ")");
+  std::vector<std::string> all, others;
+  for (size_t r = 0; r < d.pair_text.size(); ++r) {
+    if (d.pair_text_item[r] != item) continue;
+    all.push_back(d.pair_text[r]);
+    if (d.pair_text_user[r] != user) others.push_back(d.pair_text[r]);
+  }
+  const std::string& text = d.item_text[static_cast<size_t>(item)];
+  if (all.size() == others.size()) return text;
+  const std::string tags = movielens_tag_list(all);
+  std::string base;
+  if (text == tags) {
+    base.clear();
+  } else if (text.size() > tags.size() + 3 &&
+             text.compare(text.size() - tags.size() - 3, std::string::npos, " | " + tags) == 0) {
+    base = text.substr(0, text.size() - tags.size() - 3);
+  } else {
+    HYBREC_THROW(
+        "dataset '", d.name, "': item ", item, "'s text does not end with the tags ",
+        "/pair_text gives it (\"", tags, "\"), so user ", user,
+        "'s tags cannot be taken out of it (were some tags by users outside the dataset?)");
+  }
+  const std::string rest = movielens_tag_list(others);
+  if (rest.empty()) return base;
+  return base.empty() ? rest : base + " | " + rest;
 }
 
 Dataset import_movielens(const std::string& dir, const ImportOptions& options) {

@@ -21,9 +21,18 @@
 // Adventure Animation Children Comedy Fantasy | pixar, fun". Titles already
 // carry the year. Then the cold items are chosen, the splits assigned and
 // the text encoded as builder.h describes.
+//
+// Each tag is also kept as /pair_text (dataset.h): one row per tags.csv row
+// of a user with a kept event, in file order, so a user's own tags on a
+// movie are the held-out text its explanations are scored against. Those
+// tags are then in the movie's item text as well; a prompt for that
+// (user, item) takes item_text_without_user_tags so it does not show the
+// user the answer.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "trainer/data/builder.h"
 #include "trainer/data/dataset.h"
@@ -44,6 +53,22 @@ inline ImportOptions movielens_defaults() {
 // are there, and the file and line of any malformed record.
 Dataset import_movielens(const std::string& dir,
                          const ImportOptions& options = movielens_defaults());
+
+// The tag part of a MovieLens item text from the item's tags in file
+// order: the distinct tags (compared case-insensitively, ASCII only;
+// spelled as first seen), most used first (ties: first seen first), at
+// most kMaxTagsPerItem, joined by ", "; "" for no tags.
+std::string movielens_tag_list(const std::vector<std::string>& tags);
+
+// Item `item`'s text as the importer would have written it had `user` not
+// tagged the item: the tag part rebuilt from the other users' /pair_text
+// rows (a tag another user also gave stays). The text unchanged when
+// `user` has no tag there, or the dataset no pair text. Throws
+// hybrec::Error naming the item when its text does not end with the tag
+// list its /pair_text rows give (a tagger without a kept event, whose rows
+// are not kept, contributed to it; ml-latest-small has none), and for an
+// item id out of range.
+std::string item_text_without_user_tags(const Dataset& dataset, int64_t user, int64_t item);
 
 // ISO-8859-1 bytes to UTF-8 (every byte >= 0x80 becomes two bytes).
 std::string latin1_to_utf8(const std::string& text);

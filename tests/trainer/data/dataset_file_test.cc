@@ -30,6 +30,9 @@ Dataset small_dataset() {
   d.item_cold = {0, 0, 0, 1};
   d.item_text = {"Amélie (2001) | Comedy Romance", "", "a \"quoted\", text", "x"};
   d.user_text = {"likes films", "", "ünïcode"};
+  d.pair_text_user = {2, 0, 2};
+  d.pair_text_item = {1, 3, 1};
+  d.pair_text = {"dark comedy", "", "witty, dry"};
   d.text_dim = 3;
   d.item_text_emb = {0.6f, 0.8f, 0.0f, 0, 0, 0, 1.0f / 3, 2.0f / 3, 2.0f / 3, -1, 0, 0};
   d.text_encoder = "hashing";
@@ -68,6 +71,9 @@ TEST(DatasetFile, RoundTripIsBitExact) {
   EXPECT_TRUE(same_bits(r.item_cold, d.item_cold));
   EXPECT_EQ(r.item_text, d.item_text);
   EXPECT_EQ(r.user_text, d.user_text);
+  EXPECT_EQ(r.pair_text_user, d.pair_text_user);
+  EXPECT_EQ(r.pair_text_item, d.pair_text_item);
+  EXPECT_EQ(r.pair_text, d.pair_text);
   EXPECT_EQ(r.text_dim, d.text_dim);
   EXPECT_TRUE(same_bits(r.item_text_emb, d.item_text_emb));
   EXPECT_EQ(r.text_encoder, d.text_encoder);
@@ -78,12 +84,16 @@ TEST(DatasetFile, OptionalPartsMayBeAbsent) {
   ScratchDir dir;
   Dataset d = small_dataset();
   d.user_text.clear();
+  d.pair_text_user.clear();
+  d.pair_text_item.clear();
+  d.pair_text.clear();
   d.text_dim = 0;
   d.item_text_emb.clear();
   d.text_encoder.clear();
   write_dataset(d, dir.file("d.h5"));
   const Dataset r = read_dataset(dir.file("d.h5"));
   EXPECT_TRUE(r.user_text.empty());
+  EXPECT_TRUE(r.pair_text.empty());
   EXPECT_EQ(r.text_dim, 0);
   EXPECT_TRUE(r.item_text_emb.empty());
 }
@@ -154,6 +164,28 @@ TEST(DatasetFile, ItemIdOutOfRangeNamesValueDatasetAndRow) {
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find(dir.file("d.h5")), std::string::npos) << msg;
+}
+
+TEST(DatasetFile, PairTextUserOutOfRangeAndLengthMismatchAreNamed) {
+  ScratchDir dir;
+  write_dataset(small_dataset(), dir.file("d.h5"));
+  edit_file(dir.file("d.h5"), [](hid_t file) {
+    const hid_t ds = H5Dopen2(file, "/pair_text/user", H5P_DEFAULT);
+    int64_t users[3];
+    ASSERT_GE(H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, users), 0);
+    users[1] = 3;
+    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, users), 0);
+    H5Dclose(ds);
+  });
+  std::string msg = error_of([&] { read_dataset(dir.file("d.h5")); });
+  EXPECT_NE(msg.find("user id 3 out of range [0, 3) in /pair_text/user at row 1"),
+            std::string::npos)
+      << msg;
+
+  Dataset d = small_dataset();
+  d.pair_text_item.pop_back();
+  msg = error_of([&] { write_dataset(d, dir.file("e.h5")); });
+  EXPECT_NE(msg.find("/pair_text/item has 2 rows, expected 3"), std::string::npos) << msg;
 }
 
 TEST(DatasetFile, LengthMismatchIsNamed) {

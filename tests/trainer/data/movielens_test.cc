@@ -69,6 +69,75 @@ TEST(MovieLensLatest, RemapsIdsBuildsTextAndAppliesThreshold) {
   EXPECT_EQ(d.name, std::filesystem::path(dir.path()).filename().string());
 }
 
+TEST(MovieLensLatest, KeepsEachTagAsPairTextOfItsUserAndMovie) {
+  ScratchDir dir;
+  write_latest(dir);
+  const Dataset d = import_movielens(dir.path(), no_cold(4.0));
+  // tags.csv rows in file order, source ids mapped as above (user 7 -> 1,
+  // user 3 -> 0; movie 10 -> 0, movie 30 -> 2).
+  EXPECT_EQ(d.pair_text_user, (std::vector<int64_t>{1, 0, 0, 0}));
+  EXPECT_EQ(d.pair_text_item, (std::vector<int64_t>{0, 0, 0, 2}));
+  EXPECT_EQ(d.pair_text, (std::vector<std::string>{"pixar", "fun", "Pixar", "witty, dry"}));
+}
+
+TEST(MovieLensLatest, TaggerWithoutKeptEventHasNoPairText) {
+  ScratchDir dir;
+  write_latest(dir);
+  testing::write_text(dir.file("tags.csv"),
+                      "userId,movieId,tag,timestamp\n"
+                      "7,10,pixar,1\n"
+                      "9,20,boring,2\n");  // user 9 rated nothing
+  const Dataset d = import_movielens(dir.path(), no_cold(4.0));
+  EXPECT_EQ(d.pair_text, (std::vector<std::string>{"pixar"}));
+  // Its tag is still item text, as before.
+  EXPECT_EQ(d.item_text[1], "American President, The (1995) | Comedy Drama Romance | boring");
+}
+
+TEST(MovieLensLatest, ItemTextWithoutUserTagsKeepsOtherUsersTags) {
+  ScratchDir dir;
+  write_latest(dir);
+  const Dataset d = import_movielens(dir.path(), no_cold(4.0));
+  // Movie 10: user 7 (dense 1) gave "pixar", user 3 (dense 0) "fun" and
+  // "Pixar". Without user 3: only user 7's "pixar" is left.
+  EXPECT_EQ(item_text_without_user_tags(d, 0, 0),
+            "Toy Story (1995) | Adventure Animation Children | pixar");
+  // Without user 7: user 3's "Pixar" still counts, spelled as user 3 wrote it.
+  EXPECT_EQ(item_text_without_user_tags(d, 1, 0),
+            "Toy Story (1995) | Adventure Animation Children | fun, Pixar");
+  // Movie 30 (no genres): its only tag is user 3's, so only the title is left.
+  EXPECT_EQ(item_text_without_user_tags(d, 0, 2), "Say \"Cheese\" (2001)");
+  // A user who did not tag the movie sees the text unchanged.
+  EXPECT_EQ(item_text_without_user_tags(d, 1, 2), d.item_text[2]);
+  EXPECT_EQ(item_text_without_user_tags(d, 0, 1), d.item_text[1]);
+}
+
+TEST(MovieLensLatest, ItemTextWithoutUserTagsNamesAnItemWhoseTagsAreNotAllPairText) {
+  ScratchDir dir;
+  write_latest(dir);
+  testing::write_text(dir.file("tags.csv"),
+                      "userId,movieId,tag,timestamp\n"
+                      "7,20,funny,1\n"
+                      "9,20,boring,2\n");  // user 9 is no user: its row is not pair text
+  const Dataset d = import_movielens(dir.path(), no_cold(4.0));
+  const std::string msg = error_of([&] { item_text_without_user_tags(d, 1, 1); });
+  EXPECT_NE(msg.find("item 1's text does not end with the tags /pair_text gives it (\"funny\")"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(error_of([&] { item_text_without_user_tags(d, 1, 4); }).find("item id 4 out of range"),
+            std::string::npos);
+}
+
+TEST(MovieLens, TagListIsDistinctMostUsedFirstAndCapped) {
+  // "b" twice (as "B" first), then "a" and "c" once each in first-seen order.
+  EXPECT_EQ(movielens_tag_list({"a", "B", "c", "b"}), "B, a, c");
+  EXPECT_EQ(movielens_tag_list({}), "");
+  std::vector<std::string> many;
+  for (int i = 0; i < kMaxTagsPerItem + 3; ++i) many.push_back("t" + std::to_string(i));
+  std::string expected;
+  for (int i = 0; i < kMaxTagsPerItem; ++i) expected += (i ? ", t" : "t") + std::to_string(i);
+  EXPECT_EQ(movielens_tag_list(many), expected);
+}
+
 TEST(MovieLensLatest, ThresholdZeroKeepsEverything) {
   ScratchDir dir;
   write_latest(dir);
