@@ -59,8 +59,7 @@ int run_explain(int argc, char** argv) {
   read_sampling_flags(flags, &options.generation);
   if (flags.has("data")) args.overrides.push_back("data.path=" + flags.require("data"));
 
-  const auto generator =
-      load_language_model("hybrec explain", flags.get("model", kDefaultLanguageModel));
+  const auto generator = load_language_model(flags.get("model", kDefaultLanguageModel));
   const trainer::TrainedRun run = trainer::load_trained_run(flags.require("run"), args.overrides);
   const explain::Explainer explainer(run, *generator);
   const explain::Explanation e = explainer.explain(user, item, options);

@@ -49,8 +49,7 @@ int run_generate(int argc, char** argv) {
   options.max_prompt_tokens = flags.get_int("max-prompt-tokens", 0, 0, 1 << 20);
   options.stop_at_newline = flags.has("stop-at-newline");
   read_sampling_flags(flags, &options);
-  const auto generator =
-      load_language_model("hybrec generate", flags.get("model", kDefaultLanguageModel));
+  const auto generator = load_language_model(flags.get("model", kDefaultLanguageModel));
 
   llm::GenerateResult r;
   if (flags.has("chat")) {

@@ -6,9 +6,8 @@
 
 namespace hybrec::launch {
 
-std::unique_ptr<llm::TextGenerator> load_language_model(const std::string& command,
-                                                        const std::string& path) {
-  HYBREC_CHECK(std::filesystem::is_regular_file(path), command, ": no language model at ", path,
+std::unique_ptr<llm::TextGenerator> load_language_model(const std::string& path) {
+  HYBREC_CHECK(std::filesystem::is_regular_file(path), "no language model at ", path,
                ": run scripts/get-smollm2.sh (it places SmolLM2-135M-Instruct in models/), or "
                "pass --model FILE.gguf");
   return std::make_unique<llm::TextGenerator>(path);

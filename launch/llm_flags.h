@@ -17,8 +17,7 @@ inline constexpr const char* kDefaultLanguageModel = "models/SmolLM2-135M-Instru
 
 // Loads the GGUF file at path; a missing file is an error naming it and
 // telling the user to run scripts/get-smollm2.sh (or to pass --model).
-std::unique_ptr<llm::TextGenerator> load_language_model(const std::string& command,
-                                                        const std::string& path);
+std::unique_ptr<llm::TextGenerator> load_language_model(const std::string& path);
 
 // --temperature, --top-k, --top-p, --repetition-penalty, --seed, --threads.
 void add_sampling_flags(Flags& flags);

@@ -110,7 +110,7 @@ int run_serve(int argc, char** argv) {
   HYBREC_CHECK(flags.has("explain-model") || !flags.has("explain-threads"),
                "hybrec serve: --explain-threads needs --explain-model");
   if (flags.has("explain-model")) {
-    options.explain_model = load_language_model("hybrec serve", flags.require("explain-model"));
+    options.explain_model = load_language_model(flags.require("explain-model"));
     options.explain_threads = static_cast<int>(flags.get_int("explain-threads", 1, 1, 1024));
   }
 
