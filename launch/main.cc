@@ -25,7 +25,9 @@ constexpr const char* kUsage =
     "  embed    text embeddings from a BERT sentence encoder (hybrec embed --help)\n"
     "  publish  replay a dataset's events into an event stream (hybrec publish --help)\n"
     "  recommend ask a running `hybrec serve` for a user's list (hybrec recommend --help)\n"
-    "  serve    answer recommendation requests over HTTP and Thrift (hybrec serve --help)\n";
+    "  serve    answer recommendation requests over HTTP and Thrift (hybrec serve --help)\n"
+    "  explain  one sentence on why a run recommends an item to a user (hybrec explain --help)\n"
+    "  generate text from a GGUF language model (hybrec generate --help)\n";
 
 // The compute commands run OpenMP kernels next to parameter-server threads
 // and other ranks on the same cores. libgomp's default is to spin while
@@ -47,7 +49,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
-  if (command == "train" || command == "eval" || command == "serve") {
+  if (command == "train" || command == "eval" || command == "serve" || command == "explain" ||
+      command == "generate") {
     prefer_passive_openmp_waits(argv);
   }
   try {
@@ -61,6 +64,8 @@ int main(int argc, char** argv) {
     if (command == "publish") return hybrec::launch::run_publish(argc, argv);
     if (command == "recommend") return hybrec::launch::run_recommend(argc, argv);
     if (command == "serve") return hybrec::launch::run_serve(argc, argv);
+    if (command == "explain") return hybrec::launch::run_explain(argc, argv);
+    if (command == "generate") return hybrec::launch::run_generate(argc, argv);
     std::cerr << "hybrec: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const std::bad_alloc&) {

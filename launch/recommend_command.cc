@@ -43,7 +43,7 @@ std::vector<int64_t> parse_items(const std::string& flag, const std::string& lis
 int run_recommend(int argc, char** argv) {
   Flags flags("hybrec recommend",
               "hybrec recommend --serve HOST:PORT [--user ID] [-k K] [--query TEXT] "
-              "[--items 1,2,3] [--exclude-seen 0|1] [--json]");
+              "[--items 1,2,3] [--exclude-seen 0|1] [--explain [--explain-k N]] [--json]");
   flags.add("serve", "HOST:PORT", "the Thrift port of a running `hybrec serve`");
   flags.add("user", "ID", "the user (default: none, a visitor without an account)");
   flags.add("k", "K", "how many items (default 10); also -k K");
@@ -51,9 +51,13 @@ int run_recommend(int argc, char** argv) {
   flags.add("items", "LIST", "the session's recent items, oldest first (1,2,3)");
   flags.add("exclude", "LIST", "items never to return (1,2,3)");
   flags.add("exclude-seen", "0|1", "drop the user's and the session's items (default 1)");
+  flags.add("explain", "",
+            "a sentence on each of the first explain-k items (the server needs "
+            "--explain-model)");
+  flags.add("explain-k", "N", "with --explain: how many items to explain (default 3, at most 10)");
   flags.add("json", "", "print JSON instead of a table");
   flags.add("title-width", "W", "characters of each title the table shows (default 40)");
-  flags.add("timeout-s", "S", "connect and call timeout (default 10)");
+  flags.add("timeout-s", "S", "connect and call timeout (default 10; 120 with --explain)");
   flags.add("help", "", "print this help");
   // The Flags parser knows --name only; -k is the spelling people expect.
   std::vector<std::string> args(argv, argv + argc);
@@ -80,8 +84,17 @@ int run_recommend(int argc, char** argv) {
   if (flags.has("exclude")) {
     request.__set_exclude_items(parse_items("exclude", flags.get("exclude", "")));
   }
+  if (flags.has("explain")) {
+    request.__set_explain(true);
+    request.__set_explain_k(flags.get_int("explain-k", 3, 1, 10));
+  }
+  HYBREC_CHECK(flags.has("explain") || !flags.has("explain-k"),
+               "hybrec recommend: --explain-k needs --explain");
   const int title_width = static_cast<int>(flags.get_int("title-width", 40, 8, 400));
-  const int timeout_ms = static_cast<int>(flags.get_double("timeout-s", 10, 0.001, 3600) * 1000);
+  // Each explanation is a decode of its own: seconds, not milliseconds.
+  const double default_timeout_s = flags.has("explain") ? 120 : 10;
+  const int timeout_ms =
+      static_cast<int>(flags.get_double("timeout-s", default_timeout_s, 0.001, 3600) * 1000);
 
   wire::Connection connection(wire::parse_address(flags.require("serve")), timeout_ms);
   wire::RecommendReply reply;

@@ -82,6 +82,12 @@ void print_table(std::ostream& out, int64_t user, const serving::wire::Recommend
     out << std::setw(4) << i + 1 << "  " << std::setw(8) << item.item << "  "
         << title_cell(item.title) << "  " << std::setw(9) << item.score << "  " << std::setw(9)
         << item.cf << "  " << std::setw(9) << item.text << "\n";
+    if (item.__isset.explanation) {
+      std::string aspects;
+      for (const std::string& a : item.aspects) aspects += (aspects.empty() ? "" : ", ") + a;
+      out << "      " << fit_title(item.explanation, 1 << 20)
+          << (aspects.empty() ? "" : "  [" + fit_title(aspects, 1 << 20) + "]") << "\n";
+    }
   }
   out << std::defaultfloat;
 }
@@ -93,7 +99,15 @@ void print_json(std::ostream& out, int64_t user, const serving::wire::RecommendR
     const serving::wire::ScoredItem& item = reply.items[i];
     out << (i ? ", " : "") << "{\"rank\": " << i + 1 << ", \"item\": " << item.item
         << ", \"title\": " << json_string(item.title) << ", \"score\": " << number(item.score)
-        << ", \"cf\": " << number(item.cf) << ", \"text\": " << number(item.text) << "}";
+        << ", \"cf\": " << number(item.cf) << ", \"text\": " << number(item.text);
+    if (item.__isset.explanation) {
+      out << ", \"explanation\": " << json_string(item.explanation) << ", \"aspects\": [";
+      for (std::size_t a = 0; a < item.aspects.size(); ++a) {
+        out << (a ? ", " : "") << json_string(item.aspects[a]);
+      }
+      out << "]";
+    }
+    out << "}";
   }
   out << "]}\n";
 }

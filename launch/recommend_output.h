@@ -11,12 +11,14 @@
 namespace hybrec::launch {
 
 // rank, item, title (at most title_width characters, "..." marking a cut),
-// score, cf, text; a line above says whose list it is.
+// score, cf, text; a line above says whose list it is, and an explained
+// item's sentence and [aspects] go on the line under its row.
 void print_table(std::ostream& out, int64_t user, const serving::wire::RecommendReply& reply,
                  int title_width);
 
 // {"user": .., "new_user": .., "snapshot_version": .., "items": [{"rank": ..,
-// "item": .., "title": .., "score": .., "cf": .., "text": ..}, ...]}
+// "item": .., "title": .., "score": .., "cf": .., "text": ..[, "explanation": ..,
+// "aspects": [..]]}, ...]}
 void print_json(std::ostream& out, int64_t user, const serving::wire::RecommendReply& reply);
 
 // The first `width` characters of UTF-8 text (whole code points; control

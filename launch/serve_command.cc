@@ -13,6 +13,7 @@
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
 #include "launch/flags.h"
+#include "launch/llm_flags.h"
 #include "launch/overrides.h"
 #include "launch/ps_auth_flags.h"
 #include "launch/stop_signals.h"
@@ -30,7 +31,7 @@ constexpr const char* kUsage =
     "hybrec serve --run DIR [--ps HOST:PORT,...] [--http-port H] [--port P] [--threads T]\n"
     "             [--text-model DIR] [--refresh-s S] [--host ADDR] [--stream URL]\n"
     "             [--index exact|faiss-ivf] [--nprobe N] [--max-batch N] [--batch-wait-us U]\n"
-    "             [--set section.key=value ...]\n"
+    "             [--explain-model FILE.gguf [--explain-threads N]] [--set section.key=value ...]\n"
     "DIR is a run directory (its checkpoints/best, else latest) or one step directory;\n"
     "when the run's checkpoints/latest moves (an online trainer), its dense parameters\n"
     "are served from then on.";
@@ -74,6 +75,12 @@ int run_serve(int argc, char** argv) {
   flags.add("max-batch", "N", "single requests scored together at most (default 64)");
   flags.add("batch-wait-us", "U",
             "how long a single request waits for others to batch with (default 200)");
+  flags.add("explain-model", "FILE",
+            std::string("GGUF language model for explain=true requests (e.g. ") +
+                kDefaultLanguageModel + "; default: none, and explain=true is refused)");
+  flags.add("explain-threads", "N",
+            "OpenMP threads of each explanation's decode (default 1; concurrent requests "
+            "decode in parallel)");
   add_ps_auth_flags(flags, false);
   flags.add("help", "", "print this help");
   flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
@@ -100,6 +107,12 @@ int run_serve(int argc, char** argv) {
   options.index.nprobe = flags.get_int("nprobe", 16, 1, 1 << 20);
   options.max_batch = flags.get_int("max-batch", 64, 1, 4096);
   options.batch_wait_us = flags.get_int("batch-wait-us", 200, 0, 1000000);
+  HYBREC_CHECK(flags.has("explain-model") || !flags.has("explain-threads"),
+               "hybrec serve: --explain-threads needs --explain-model");
+  if (flags.has("explain-model")) {
+    options.explain_model = load_language_model(flags.require("explain-model"));
+    options.explain_threads = static_cast<int>(flags.get_int("explain-threads", 1, 1, 1024));
+  }
 
   serving::http::HttpOptions http;
   http.host = flags.get("host", http.host);

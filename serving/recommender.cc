@@ -29,6 +29,10 @@ void check_request(const RecommendRequest& r, const std::string& where, const Mo
   if (r.k < 1 || r.k > s.num_items) {
     fail("k = " + std::to_string(r.k) + " must be in [1, " + std::to_string(s.num_items) + "]");
   }
+  if (r.explain && (r.explain_k < 1 || r.explain_k > kMaxExplainK)) {
+    fail("explain_k = " + std::to_string(r.explain_k) + " must be in [1, " +
+         std::to_string(kMaxExplainK) + "] (each explanation costs a decode)");
+  }
   for (const int64_t item : r.recent_items) check_item("recent item", where, item, s);
   for (const int64_t item : r.exclude_items) check_item("excluded item", where, item, s);
   if (!r.query.empty()) {

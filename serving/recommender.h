@@ -49,13 +49,25 @@ struct RecommendRequest {
   int64_t k = 10;
   bool exclude_seen = true;            // drop the user's and the session's items
   std::vector<int64_t> exclude_items;  // a filter: never return these
+  // Explanations (serving/explanations.h): the first explain_k results get a
+  // sentence each from the server's language model. Each costs a decode,
+  // hence the cap.
+  bool explain = false;
+  int64_t explain_k = 3;  // in [1, kMaxExplainK]
 };
+
+inline constexpr int64_t kMaxExplainK = 10;
 
 struct ScoredItem {
   int64_t item = -1;
   // score = cf + text + new_item: the collaborative and text parts, and
   // model.new_item_boost when the item has no trained row.
   float score = 0, cf = 0, text = 0, new_item = 0;
+  // With RecommendRequest::explain, for the first explain_k results: the
+  // sentence and the aspect words it was asked to use.
+  bool explained = false;
+  std::string explanation;
+  std::vector<std::string> aspects;
 };
 
 struct RecommendReply {

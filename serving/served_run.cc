@@ -75,6 +75,13 @@ ServedRun::ServedRun(const ServeOptions& options)
                                                std::move(user_rows), *histories_, queries_.get());
   batcher_ = std::make_unique<RequestBatcher>(*recommender_, options_.max_batch,
                                               std::chrono::microseconds(options_.batch_wait_us));
+  if (options_.explain_model != nullptr) {
+    explain::ExplainOptions explaining;
+    explaining.generation.threads = options_.explain_threads;
+    explanations_ = std::make_unique<Explanations>(
+        options_.explain_model, *histories_, [this](int64_t item) { return title(item); },
+        explaining);
+  }
   if (!options_.stream.empty()) {
     feed_ = std::make_unique<StreamFeed>(options_.stream, options_.stream_start_after, *histories_,
                                          *new_items_, queries_.get(), [this] {
@@ -97,8 +104,28 @@ ServedRun::~ServedRun() {
 
 std::vector<RecommendReply> ServedRun::recommend(
     const std::vector<RecommendRequest>& requests) const {
-  if (requests.size() == 1) return {batcher_->recommend(requests[0])};
-  return recommender_->recommend(requests);
+  bool explaining = false;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (!requests[i].explain) continue;
+    explaining = true;
+    if (explanations_ == nullptr) {
+      throw BadRequest((requests.size() == 1 ? "" : "request " + std::to_string(i) + ": ") +
+                           "explain needs a server started with --explain-model FILE.gguf; "
+                           "this one has no language model",
+                       __FILE__, __LINE__);
+    }
+  }
+  std::vector<RecommendReply> replies =
+      requests.size() == 1 ? std::vector<RecommendReply>{batcher_->recommend(requests[0])}
+                           : recommender_->recommend(requests);
+  if (!explaining) return replies;
+  // The current version: the replies' items are in it (versions only add
+  // items), and its model is the freshest.
+  const std::shared_ptr<const ModelSnapshot> snapshot = recommender_->snapshot();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    explanations_->explain(*snapshot, requests[i], &replies[i]);
+  }
+  return replies;
 }
 
 std::string ServedRun::title(int64_t item) const {

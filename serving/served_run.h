@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "parameter_server/client/client.h"
+#include "serving/explanations.h"
 #include "serving/histories.h"
 #include "serving/query_encoder.h"
 #include "serving/recommender.h"
@@ -27,6 +28,7 @@
 #include "serving/row_sources.h"
 #include "serving/stream_feed.h"
 #include "serving/new_items.h"
+#include "trainer/llm/text_generator.h"
 #include "trainer/pipelines/trained_run.h"
 
 namespace hybrec::serving {
@@ -62,6 +64,10 @@ struct ServeOptions {
   // The index's k-means runs at every rebuild: on a large catalogue, a
   // refresh_s of a few minutes.
   IndexOptions index;
+  // The language model of RecommendRequest::explain (`hybrec serve
+  // --explain-model`); null: explain=true is a BadRequest saying so.
+  std::shared_ptr<const llm::TextGenerator> explain_model;
+  int explain_threads = 1;  // OpenMP threads of each explanation's decode
 };
 
 struct ServeHealth {
@@ -89,7 +95,10 @@ class ServedRun {
 
   const Recommender& recommender() const { return *recommender_; }
   // What the interfaces call: a single request joins a micro-batch with the
-  // concurrent ones (RequestBatcher); a batch is scored as it is.
+  // concurrent ones (RequestBatcher); a batch is scored as it is. Then the
+  // explaining requests' top results are explained on the caller's thread
+  // (serving/explanations.h); without a language model such a request is a
+  // BadRequest before anything is scored.
   std::vector<RecommendReply> recommend(const std::vector<RecommendRequest>& requests) const;
   Histories& histories() { return *histories_; }
   const trainer::Dataset& data() const { return run_.data; }
@@ -123,6 +132,7 @@ class ServedRun {
   std::unique_ptr<NewItems> new_items_;
   std::unique_ptr<Recommender> recommender_;
   std::unique_ptr<RequestBatcher> batcher_;
+  std::unique_ptr<Explanations> explanations_;  // null without options.explain_model
   std::unique_ptr<StreamFeed> feed_;  // after everything it writes into
 
   mutable std::mutex mutex_;  // guards rows_, snapshot_rows_, the counters, last_error_,

@@ -112,9 +112,15 @@ RecommendRequest request_from_object(const json& object, std::size_t index) {
       r.exclude_seen = v.get<bool>();
     } else if (key == "exclude_items") {
       r.exclude_items = json_ids(v, index, key);
+    } else if (key == "explain") {
+      if (!v.is_boolean()) bad(at + " must be true or false, got " + shown(v));
+      r.explain = v.get<bool>();
+    } else if (key == "explain_k") {
+      r.explain_k = json_int(v, at);
     } else {
       bad("request " + std::to_string(index) + ": unknown field " + shown(key) +
-          " (fields: user, k, query, recent_items, exclude_seen, exclude_items)");
+          " (fields: user, k, query, recent_items, exclude_seen, exclude_items, explain, "
+          "explain_k)");
     }
   }
   return r;
@@ -142,9 +148,13 @@ RecommendRequest request_from_params(const std::multimap<std::string, std::strin
       r.exclude_seen = param_bool(name, value);
     } else if (name == "exclude") {
       r.exclude_items = param_ids(name, value);
+    } else if (name == "explain") {
+      r.explain = param_bool(name, value);
+    } else if (name == "explain_k") {
+      r.explain_k = param_int(name, value);
     } else {
       bad("unknown parameter " + shown(name) +
-          " (parameters: user, k, query, items, exclude_seen, exclude)");
+          " (parameters: user, k, query, items, exclude_seen, exclude, explain, explain_k)");
     }
   }
   return r;
@@ -186,12 +196,17 @@ ParsedRequests requests_from_json(const std::string& body) {
 nlohmann::ordered_json reply_json(const RecommendReply& reply, const ServedRun& served) {
   nlohmann::ordered_json items = nlohmann::ordered_json::array();
   for (const ScoredItem& s : reply.items) {
-    items.push_back({{"item", s.item},
-                     {"title", served.title(s.item)},
-                     {"score", s.score},
-                     {"cf", s.cf},
-                     {"text", s.text},
-                     {"new_item", s.new_item}});
+    nlohmann::ordered_json item = {{"item", s.item},
+                                   {"title", served.title(s.item)},
+                                   {"score", s.score},
+                                   {"cf", s.cf},
+                                   {"text", s.text},
+                                   {"new_item", s.new_item}};
+    if (s.explained) {
+      item["explanation"] = s.explanation;
+      item["aspects"] = s.aspects;
+    }
+    items.push_back(std::move(item));
   }
   return {{"items", std::move(items)},
           {"new_user", reply.new_user},

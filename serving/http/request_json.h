@@ -5,13 +5,15 @@
 // BadRequest naming it.
 //
 //   GET  /recommend?user=42&k=10&query=...&items=1,2,3&exclude_seen=0&exclude=5,6
+//                   &explain=1&explain_k=3
 //   POST /recommend  {"user":42,"k":10,"query":"...","recent_items":[1,2],
-//                     "exclude_seen":true,"exclude_items":[5,6]}
+//                     "exclude_seen":true,"exclude_items":[5,6],
+//                     "explain":true,"explain_k":3}
 //   POST /recommend  {"requests":[{...},{...}]}   (a batch: one recommend() call)
 //
 // Every field is optional; defaults are RecommendRequest's (no user, k 10,
-// exclude_seen true). user is a non-negative id; leave it out for a visitor
-// without an account.
+// exclude_seen true, explain false, explain_k 3). user is a non-negative id;
+// leave it out for a visitor without an account.
 #pragma once
 
 #include <cstdint>
@@ -37,8 +39,9 @@ struct ParsedRequests {
 RecommendRequest request_from_params(const std::multimap<std::string, std::string>& params);
 ParsedRequests requests_from_json(const std::string& body);
 
-// {"items":[{"item":7,"title":"...","score":..,"cf":..,"text":..}],
-//  "new_user":false,"snapshot_version":3}
+// {"items":[{"item":7,"title":"...","score":..,"cf":..,"text":..,"new_item":..}],
+//  "new_user":false,"snapshot_version":3}; an explained item also has
+// "explanation":"..." and "aspects":["...",...].
 nlohmann::ordered_json reply_json(const RecommendReply& reply, const ServedRun& served);
 
 // ServeHealth's fields, plus "status": "stale" when stale_after_s > 0 and the

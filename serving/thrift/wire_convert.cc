@@ -23,6 +23,8 @@ RecommendRequest from_wire(const wire::RecommendRequest& request, const std::str
   r.k = request.k;
   r.exclude_seen = request.exclude_seen;
   if (request.__isset.exclude_items) r.exclude_items = request.exclude_items;
+  if (request.__isset.explain) r.explain = request.explain;
+  if (request.__isset.explain_k) r.explain_k = request.explain_k;
   return r;
 }
 
@@ -37,6 +39,10 @@ wire::RecommendReply to_wire(const RecommendReply& reply, const TitleOf& title) 
     w.__set_cf(item.cf);
     w.__set_text(item.text);
     w.__set_new_item(item.new_item);
+    if (item.explained) {
+      w.__set_explanation(item.explanation);
+      w.__set_aspects(item.aspects);
+    }
     out.items.push_back(std::move(w));
   }
   out.__isset.items = true;

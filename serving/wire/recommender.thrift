@@ -7,6 +7,9 @@
 // pins the bytes of a request and of the replies, so an accidental change
 // fails CI.
 //
+// Fields added since version 1 (ScoredItem.new_item, the explain fields)
+// are ones an older peer skips, so WIRE_VERSION stays 1.
+//
 // Presence: the server checks that every field it needs was sent (the
 // generated code would hand it zero for one left out): a call without its
 // argument, or a request without k or exclude_seen, is BAD_REQUEST naming
@@ -37,6 +40,8 @@ struct RecommendRequest {
   4: i64 k,                             // how many items, in [1, catalogue size]
   5: bool exclude_seen,                 // drop the user's and the session's items
   6: optional list<i64> exclude_items,  // never return these
+  7: optional bool explain,             // explain the first explain_k items (absent: false)
+  8: optional i64 explain_k,            // in [1, 10] (absent: 3); needs --explain-model
 }
 
 struct ScoredItem {
@@ -46,6 +51,8 @@ struct ScoredItem {
   4: double cf,      // the collaborative part
   5: double text,    // the text part
   6: double new_item, // model.new_item_boost for an item without a trained row, else 0
+  7: optional string explanation,     // with explain: one sentence (first explain_k items)
+  8: optional list<string> aspects,   // with explain: the aspect words it was given
 }
 
 struct RecommendReply {

@@ -1,10 +1,11 @@
 // Golden bytes of the recommender's wire contract (recommender.thrift,
-// WIRE_VERSION 1), built by hand from the Thrift binary protocol spec
-// (tests/ps/golden_bytes.h): the generated client must send exactly these
-// requests, and the server's processor must answer with exactly these
-// replies and errors. Renumbering a field, changing a type or reordering
-// arguments fails here: bump WIRE_VERSION and update these bytes on
-// purpose.
+// WIRE_VERSION 1, with the optional fields added since that older peers
+// skip: ScoredItem.new_item, the explain fields), built by hand from the
+// Thrift binary protocol spec (tests/ps/golden_bytes.h): the generated
+// client must send exactly these requests, and the server's processor must
+// answer with exactly these replies and errors. Renumbering a field,
+// changing a type or reordering arguments fails here: bump WIRE_VERSION and
+// update these bytes on purpose.
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -43,6 +44,8 @@ wire::RecommendRequest full_request() {
   r.__set_k(10);
   r.__set_exclude_seen(true);
   r.__set_exclude_items({5});
+  r.__set_explain(true);
+  r.__set_explain_k(2);
   return r;
 }
 
@@ -64,6 +67,10 @@ Golden& full_request_fields(Golden& g) {
       .u8(kI64)
       .i32(1)
       .i64(5)
+      .field(kBool, 7)
+      .u8(1)
+      .field(kI64, 8)
+      .i64(2)
       .stop();
 }
 
@@ -79,10 +86,12 @@ Golden& minimal_request_fields(Golden& g) {
   return g.field(kI64, 4).i64(3).field(kBool, 5).u8(0).stop();
 }
 
-// A reply of two items with values that floats and doubles hold exactly.
+// A reply of two items with values that floats and doubles hold exactly;
+// the first explained (fields 7 and 8), the second not (neither sent).
 RecommendReply example_reply() {
   RecommendReply r;
-  r.items = {{17, 1.5f, 1.25f, 0.25f, 0.0f}, {3, 1.5f, -0.75f, 0.25f, 2.0f}};
+  r.items = {{17, 1.5f, 1.25f, 0.25f, 0.0f, true, "Space, again.", {"space", "stars"}},
+             {3, 1.5f, -0.75f, 0.25f, 2.0f, false, "", {}}};
   r.new_user = true;
   r.snapshot_version = 7;
   return r;
@@ -109,6 +118,13 @@ Golden& example_reply_struct(Golden& g) {
       .dbl(0.25)
       .field(kDouble, 6)
       .dbl(0.0)
+      .field(kString, 7)
+      .str("Space, again.")
+      .field(kList, 8)
+      .u8(kString)
+      .i32(2)
+      .str("space")
+      .str("stars")
       .stop()
       .field(kI64, 1)
       .i64(3)
@@ -368,6 +384,14 @@ TEST(ServingWireGolden, ARequestWithoutARequiredFieldNamesIt) {
   EXPECT_TRUE(r.exclude_items.empty());
   EXPECT_EQ(r.k, 3);
   EXPECT_FALSE(r.exclude_seen);
+  EXPECT_FALSE(r.explain);
+  EXPECT_EQ(r.explain_k, 3);
+
+  Golden full;
+  full_request_fields(full);
+  const RecommendRequest f = from_wire(read_back(full), "request");
+  EXPECT_TRUE(f.explain);
+  EXPECT_EQ(f.explain_k, 2);
 }
 
 TEST(ServingWireGolden, UnknownMethodsAreThriftsUnknownMethod) {

@@ -172,6 +172,21 @@ class HybridModel {
                    int64_t num_items, const float* item_vecs, const float* text_emb,
                    const uint8_t* unseen, float* scores) const;
 
+  // How much the history encoder looks at each slot of n users' histories,
+  // for explaining a recommendation (trainer/explain), computed with the
+  // same forward as user_states (nothing of training changes): weights
+  // [n, history_len] is a HOST array, OVERWRITTEN, aligned with `history`
+  // (left-padded global item ids, as for user_states; item_vecs on the
+  // model's device). The weight of a real slot is the last encoder layer's
+  // attention probability softmax(q_i . k_j / sqrt(head_dim)) on it,
+  // averaged over the heads and over the query positions the pooling reads
+  // (every real position for mean pooling, the most recent one for last
+  // pooling). Without attention (use_history off, or 0 layers) every real
+  // slot weighs the same. Either way a user's weights sum to 1 over the real
+  // slots and are 0 on padding; a user without history gets all zeros.
+  void history_weights(const float* params, int64_t n, const int64_t* history,
+                       const float* item_vecs, float* weights) const;
+
  private:
   // scores [n, num_items] (the bilinear z on entry) become z' = (z + lambda
   // * text_scale * cos(q_u, t_j)) / sqrt(1 + lambda^2).

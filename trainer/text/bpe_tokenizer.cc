@@ -509,4 +509,6 @@ std::string BpeTokenizer::chat_prompt(const std::vector<ChatMessage>& messages,
   return out;
 }
 
+std::string valid_utf8(std::string_view bytes) { return sanitize_utf8(std::string(bytes)); }
+
 }  // namespace hybrec::text

@@ -48,6 +48,10 @@ namespace hybrec::text {
 
 class GgufFile;
 
+// `bytes` made valid UTF-8: each maximal invalid subsequence becomes U+FFFD
+// (Python's errors="replace"), as decode() does.
+std::string valid_utf8(std::string_view bytes);
+
 // llama.cpp's token types (tokenizer.ggml.token_type).
 enum class BpeTokenType : int32_t {
   kUndefined = 0,
