@@ -7,7 +7,9 @@
 
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
+#include "launch/eval_explanations.h"
 #include "launch/flags.h"
+#include "launch/llm_flags.h"
 #include "launch/overrides.h"
 #include "launch/trainer_ranks.h"
 #include "trainer/loop/run_log.h"
@@ -22,7 +24,10 @@ namespace {
 constexpr const char* kUsage =
     "hybrec eval CHECKPOINT [--data FILE] [--out DIR] [--baseline popularity|random]\n"
     "            [--set section.key=value ...]\n"
-    "CHECKPOINT is a run directory (its checkpoints/latest) or one step directory.";
+    "hybrec eval CHECKPOINT --explanations [--model FILE.gguf] [--pairs 100] [--max-tokens 40]\n"
+    "CHECKPOINT is a run directory (its checkpoints/latest) or one step directory.\n"
+    "--explanations scores the run's explanations (hybrec explain) against the dataset's\n"
+    "held-out text instead of ranking items: MovieLens users' own tags, else the item text.";
 
 }  // namespace
 
@@ -34,6 +39,15 @@ int run_eval(int argc, char** argv) {
   flags.add("baseline", "NAME",
             "evaluate a baseline instead of the model: popularity (training-event counts) or "
             "random (seeded uniform scores)");
+  flags.add("explanations", "",
+            "score explanations (BLEU, ROUGE, FMR, FCR, distinct, USR, personalisation) "
+            "instead of ranking items");
+  flags.add("model", "FILE",
+            std::string("with --explanations: GGUF model (default ") + kDefaultLanguageModel + ")");
+  flags.add("pairs", "N",
+            "with --explanations: (user, item) pairs scored, a seeded sample (default 100; 0 = "
+            "all)");
+  flags.add("max-tokens", "N", "with --explanations: tokens per explanation (default 40)");
   flags.add("help", "", "print this help");
   flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
   if (flags.has("help")) {
@@ -48,6 +62,16 @@ int run_eval(int argc, char** argv) {
   if (flags.has("data")) args.overrides.push_back("data.path=" + flags.require("data"));
   const trainer::TrainedRun run = trainer::load_trained_run(flags.positional()[0], args.overrides);
   const std::string out_dir = flags.get("out", run.run_dir);
+  if (flags.has("explanations")) {
+    HYBREC_CHECK(baseline.empty(), "hybrec eval: --explanations explains the model's items; "
+                                   "a --baseline has no explanations");
+    ExplanationEvalSettings settings;
+    settings.model_path = flags.get("model", kDefaultLanguageModel);
+    settings.max_pairs = flags.get_int("pairs", 100, 0, INT64_MAX);
+    settings.explain.generation.max_tokens = flags.get_int("max-tokens", 40, 1, 4096);
+    evaluate_run_explanations(run, settings, out_dir);
+    return 0;
+  }
 
   TrainerRanks ranks;
   const auto results = trainer::evaluate_trained_run(

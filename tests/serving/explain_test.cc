@@ -21,6 +21,7 @@
 #include "testing/command.h"
 #include "testing/temp_dir.h"
 #include "trainer/explain/aspects.h"
+#include "trainer/explain/explainer.h"
 #include "trainer/pipelines/trained_run.h"
 
 namespace hybrec::serving {
@@ -181,6 +182,63 @@ TEST_F(Explain, TheCommandNamesAnUnknownUserItemOrModel) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("no language model at"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("scripts/get-smollm2.sh"), std::string::npos) << r.output;
+}
+
+TEST_F(Explain, EvalScoresExplanationsOfHeldOutPairsAgainstTheirReferences) {
+  // The small run's dataset has item text and no user-written text, so the
+  // references are the items' texts and the pairs its test events.
+  const std::string out = dir_->path() + "/eval-explanations";
+  std::filesystem::create_directories(out);
+  const auto r = hybrec::testing::run_command(kBin + " eval " + *run_ + " --explanations --model " +
+                                              kModel + " --pairs 3 --max-tokens 12 --out " + out);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("BLEU"), std::string::npos) << r.output;
+  std::ifstream metrics(out + "/metrics.jsonl");
+  std::string line, last;
+  while (std::getline(metrics, line)) last = line;
+  const json e = json::parse(last);
+  EXPECT_EQ(e["event"], "eval_explanations");
+  EXPECT_EQ(e["references"], "item_text");
+  EXPECT_EQ(e["pairs_scored"], 3);
+  // The three scored pairs plus the personalisation check's explanations.
+  EXPECT_GE(e["explanations"].get<int64_t>(), 3);
+  for (const char* key : {"bleu1", "bleu4", "rouge1", "rouge2", "rougeL"}) {
+    EXPECT_GE(e[key].get<double>(), 0.0) << key;
+    EXPECT_LE(e[key].get<double>(), 100.0) << key;
+  }
+  // Three greedy sentences about three different items share some words
+  // (the response starts "You may like <title> because") but not all.
+  EXPECT_GT(e["distinct1"].get<double>(), 0.0);
+  EXPECT_LT(e["distinct1"].get<double>(), 1.0);
+
+  const auto baseline = hybrec::testing::run_command(kBin + " eval " + *run_ +
+                                                     " --explanations --baseline popularity");
+  EXPECT_NE(baseline.status, 0);
+  EXPECT_NE(baseline.output.find("a --baseline has no explanations"), std::string::npos)
+      << baseline.output;
+}
+
+TEST_F(Explain, HeldOutHistoryStopsBeforeThePairsFirstEvent) {
+  const llm::TextGenerator generator(kModel);
+  const explain::Explainer explainer(*trained_, generator);
+  const int64_t begin = data_->user_offsets[kUser], end = data_->user_offsets[kUser + 1];
+  ASSERT_GE(end - begin, 3);
+  const int64_t e = begin + (end - begin) / 2;  // an event in the middle of the history
+  const int64_t item = data_->item[e];
+  int64_t first = begin;  // the user's first event with the item
+  while (data_->item[first] != item) ++first;
+  const int64_t len = trained_->config.model.history_len;
+  const std::vector<int64_t> expected(data_->item.begin() + std::max(begin, first - len),
+                                      data_->item.begin() + first);
+  EXPECT_EQ(explainer.held_out_history(kUser, item), expected);
+  EXPECT_EQ(std::count(expected.begin(), expected.end(), item), 0);
+  // An item the user never had: the whole history (its last history_len).
+  std::set<int64_t> seen(data_->item.begin() + begin, data_->item.begin() + end);
+  int64_t unseen = 0;
+  while (seen.count(unseen) > 0) ++unseen;
+  const std::vector<int64_t> all(data_->item.begin() + std::max(begin, end - len),
+                                 data_->item.begin() + end);
+  EXPECT_EQ(explainer.held_out_history(kUser, unseen), all);
 }
 
 TEST_F(Explain, ServingExplainsTheFirstExplainKResultsOnly) {

@@ -17,7 +17,7 @@ Explainer::Explainer(const trainer::TrainedRun& run, const llm::TextGenerator& g
   }
 }
 
-Explanation Explainer::explain(int64_t user, int64_t item, const ExplainOptions& options) const {
+void Explainer::check_ids(int64_t user, int64_t item) const {
   const trainer::Dataset& data = run_.data;
   HYBREC_CHECK(user >= 0 && user < data.num_users, "user ", user, " is not a user of ",
                run_.config.data_path, " (", data.num_users, " users: ids [0, ", data.num_users,
@@ -25,10 +25,45 @@ Explanation Explainer::explain(int64_t user, int64_t item, const ExplainOptions&
   HYBREC_CHECK(item >= 0 && item < data.num_items, "item ", item, " is not an item of ",
                run_.config.data_path, " (", data.num_items, " items: ids [0, ", data.num_items,
                "))");
+}
+
+Explanation Explainer::explain(int64_t user, int64_t item, const ExplainOptions& options) const {
+  check_ids(user, item);
+  const trainer::Dataset& data = run_.data;
+  return explain_events(data.user_offsets[user], data.user_offsets[user + 1], data.item_text[item],
+                        options);
+}
+
+int64_t Explainer::held_out_end(int64_t user, int64_t item) const {
+  const trainer::Dataset& data = run_.data;
+  const int64_t begin = data.user_offsets[user], end = data.user_offsets[user + 1];
+  for (int64_t e = begin; e < end; ++e) {
+    if (data.item[e] == item) return e;
+  }
+  return end;
+}
+
+Explanation Explainer::explain_held_out(int64_t user, int64_t item, std::string item_text,
+                                        const ExplainOptions& options) const {
+  check_ids(user, item);
+  return explain_events(run_.data.user_offsets[user], held_out_end(user, item),
+                        std::move(item_text), options);
+}
+
+std::vector<int64_t> Explainer::held_out_history(int64_t user, int64_t item) const {
+  check_ids(user, item);
+  const trainer::Dataset& data = run_.data;
+  const int64_t end = held_out_end(user, item);
+  const int64_t begin = std::max(data.user_offsets[user], end - run_.model.config().history_len);
+  return {data.item.begin() + begin, data.item.begin() + end};
+}
+
+Explanation Explainer::explain_events(int64_t first_event, int64_t end, std::string item_text,
+                                      const ExplainOptions& options) const {
+  const trainer::Dataset& data = run_.data;
   const trainer::HybridModel& model = run_.model;
   const int64_t d = model.config().dim, len = model.config().history_len;
-  const int64_t end = data.user_offsets[user + 1];
-  const int64_t begin = std::max(data.user_offsets[user], end - len);
+  const int64_t begin = std::max(first_event, end - len);
 
   // The encoded history's distinct items get local rows 0..m-1, so only
   // their id rows are read and their vectors computed.
@@ -53,7 +88,7 @@ Explanation Explainer::explain(int64_t user, int64_t item, const ExplainOptions&
                      unseen.empty() ? nullptr : unseen.data(), vecs.data());
   const ExplainSubject subject = explain_subject(
       model, run_.state.params.data(), history, vecs.data(),
-      [&](int64_t row) { return data.item_text[ids[row]]; }, data.item_text[item]);
+      [&](int64_t row) { return data.item_text[ids[row]]; }, std::move(item_text));
   return explain::explain(subject, generator_, options);
 }
 

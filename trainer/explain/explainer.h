@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "trainer/eval/snapshot_rows.h"
 #include "trainer/explain/explanation.h"
@@ -26,7 +28,26 @@ class Explainer {
   // 300))"). A user without events is explained without history.
   Explanation explain(int64_t user, int64_t item, const ExplainOptions& options) const;
 
+  // For scoring explanations against the user's held-out text (`hybrec eval
+  // --explanations`): the history stops before the user's first event with
+  // the item (all of it when the pair is no event), so the prompt cannot
+  // show the item as already seen, and the item's text is `item_text` (e.g.
+  // without the user's own tags, which are the reference).
+  Explanation explain_held_out(int64_t user, int64_t item, std::string item_text,
+                               const ExplainOptions& options) const;
+
+  // The item ids explain_held_out encodes for (user, item), oldest first.
+  std::vector<int64_t> held_out_history(int64_t user, int64_t item) const;
+
  private:
+  void check_ids(int64_t user, int64_t item) const;
+  // Explains item_text with the user's events [begin, end) as the history
+  // (the last history_len of them).
+  Explanation explain_events(int64_t begin, int64_t end, std::string item_text,
+                             const ExplainOptions& options) const;
+  // The end of the user's history before their first event with the item.
+  int64_t held_out_end(int64_t user, int64_t item) const;
+
   const trainer::TrainedRun& run_;
   const llm::TextGenerator& generator_;
   std::unique_ptr<trainer::SnapshotRows> rows_;
