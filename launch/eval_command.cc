@@ -43,6 +43,15 @@ void report_generated_term(const trainer::TrainedRun& run, const trainer::Genera
     for (const auto& [lambda, ndcg] : g.validation) std::cout << "  " << lambda << ": " << ndcg;
     std::cout << "\n";
   }
+  if (!g.test_curve.empty()) {
+    std::cout << "test by lambda (a diagnostic, not used to choose): HR@" << k << " / NDCG@" << k
+              << "\n";
+    for (const auto& [lambda, results] : g.test_curve) {
+      std::cout << "  " << lambda << ":";
+      for (const auto& r : results) std::cout << "  " << r.subset << " " << r.hr << " / " << r.ndcg;
+      std::cout << "\n";
+    }
+  }
   std::cout << "\nwithout the term (lambda = 0):\n"
             << trainer::format_results(g.without) << "\nwith the term (lambda = " << g.lambda
             << "):\n"
@@ -74,6 +83,15 @@ void report_generated_term(const trainer::TrainedRun& run, const trainer::Genera
   write(g.with, "with_generated_term", g.lambda);
   nlohmann::json validation = nlohmann::json::array();
   for (const auto& [lambda, ndcg] : g.validation) validation.push_back({lambda, ndcg});
+  nlohmann::json test_curve = nlohmann::json::array();
+  for (const auto& [lambda, results] : g.test_curve) {
+    nlohmann::json point = {{"lambda", lambda}};
+    for (const auto& r : results) {
+      point[r.subset + "_hr@" + k] = r.hr;
+      point[r.subset + "_ndcg@" + k] = r.ndcg;
+    }
+    test_curve.push_back(point);
+  }
   log.write({{"event", "generated_term"},
              {"model_file", o.model},
              {"rerank_n", o.generated_n},
@@ -81,6 +99,7 @@ void report_generated_term(const trainer::TrainedRun& run, const trainer::Genera
              {"max_users", o.max_users},
              {"lambda", g.lambda},
              {"validation_ndcg@" + k, validation},
+             {"test_curve", test_curve},
              {"cases", c.prompts},
              {"titles_scored", c.candidates},
              {"titles_cached", c.cached},

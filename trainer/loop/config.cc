@@ -283,6 +283,7 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("rerank.history_titles", &c.rerank.history_titles, 0, 100),
       int_key("rerank.title_tokens", &c.rerank.title_tokens, 1, 256),
       int_key("rerank.max_users", &c.rerank.max_users, 0, kBig),
+      bool_key("rerank.test_curve", &c.rerank.test_curve),
   };
 }
 

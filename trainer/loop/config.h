@@ -126,6 +126,10 @@ struct RerankOptions {
   // Users evaluated with and without the term (a seeded sample, the same
   // for validation and test); 0 = every user. The decoder is slow.
   int64_t max_users = 0;
+  // Also rank the test cases at every lambda of the grid: a diagnostic of
+  // what the term does on test (the choice stays validation's), which
+  // decodes the test cases even when lambda = 0 wins.
+  bool test_curve = false;
 };
 
 struct TrainConfig {

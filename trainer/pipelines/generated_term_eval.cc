@@ -28,8 +28,8 @@ GeneratedTermEval evaluate_generated_term(const TrainedRun& run, Communicator& c
   GeneratedTermEval out;
   out.threads = omp_get_max_threads();
   out.lambda = o.generated_lambda;
-  if (!o.lambda_grid.empty()) {
-    std::vector<double> grid = o.lambda_grid;
+  std::vector<double> grid = o.lambda_grid;
+  if (!grid.empty()) {
     grid.push_back(0.0);
     std::sort(grid.begin(), grid.end());
     grid.erase(std::unique(grid.begin(), grid.end()), grid.end());
@@ -47,16 +47,25 @@ GeneratedTermEval evaluate_generated_term(const TrainedRun& run, Communicator& c
       }
     }
   }
+  // The test lambdas: 0 and the chosen one, or the whole grid for the curve.
+  std::vector<double> lambdas = o.test_curve && !grid.empty() ? grid : std::vector<double>{0.0};
+  if (std::find(lambdas.begin(), lambdas.end(), out.lambda) == lambdas.end()) {
+    lambdas.push_back(out.lambda);
+  }
+  std::vector<std::vector<EvalResult>> by_lambda(lambdas.size());
   for (EvalSubset subset : {EvalSubset::kWarm, EvalSubset::kCold}) {
     const std::vector<uint8_t>* only = subset == EvalSubset::kCold ? &run.data.item_cold : nullptr;
     GeneratedTermScorer scorer(*model.scorer, term, items, o.generated_n, 0.0, only);
-    auto test = [&](double lambda, std::vector<EvalResult>& into) {
-      scorer.set_lambda(lambda);
+    for (std::size_t i = 0; i < lambdas.size(); ++i) {
+      scorer.set_lambda(lambdas[i]);
       const auto r = evaluate(run.data, scorer, comm, settings, "test", {subset}, o.max_users);
-      into.insert(into.end(), r.begin(), r.end());
-    };
-    test(0.0, out.without);
-    test(out.lambda, out.with);
+      by_lambda[i].insert(by_lambda[i].end(), r.begin(), r.end());
+    }
+  }
+  for (std::size_t i = 0; i < lambdas.size(); ++i) {
+    if (lambdas[i] == 0.0) out.without = by_lambda[i];
+    if (lambdas[i] == out.lambda) out.with = by_lambda[i];
+    if (o.test_curve) out.test_curve.emplace_back(lambdas[i], by_lambda[i]);
   }
   out.cost = term.stats();
   return out;

@@ -8,9 +8,9 @@
 // on a tie, so lambda = 0 (no term) wins unless the term helps; without a
 // grid, rerank.generated_lambda. Then the test split's warm and cold cases
 // are ranked without the term (lambda = 0, the model's own scores) and
-// with it, on the same users (rerank.max_users, a seeded sample). The
-// decoder's y' are cached, so every lambda after the first costs no
-// decoding.
+// with it, on the same users (rerank.max_users, a seeded sample), and with
+// rerank.test_curve at every lambda of the grid too. The decoder's y' are
+// cached, so every lambda after the first costs no decoding.
 #pragma once
 
 #include <string>
@@ -28,8 +28,10 @@ struct GeneratedTermEval {
   double lambda = 0.0;                                // the lambda of `with`
   std::vector<std::pair<double, double>> validation;  // (lambda, validation NDCG@K) tried
   std::vector<EvalResult> without, with;              // test warm and cold
-  TitleLikelihoodStats cost;                          // this rank's decoding
-  int threads = 1;                                    // OpenMP threads of the decoder
+  // With rerank.test_curve: the test results at every lambda tried.
+  std::vector<std::pair<double, std::vector<EvalResult>>> test_curve;
+  TitleLikelihoodStats cost;  // this rank's decoding
+  int threads = 1;            // OpenMP threads of the decoder
 };
 
 // Evaluates `run` as above; run.config.rerank.generated_n must be > 0.

@@ -81,7 +81,8 @@ hybrec::testing::TempDir* GeneratedTermEval::dir_ = nullptr;
 TEST_F(GeneratedTermEval, WithoutTheTermIsTheModelsOwnRankingAndLambdaIsTheValidationBest) {
   const std::string plain = *dir_ / "plain", term = *dir_ / "term";
   eval(plain, "");
-  const std::string out = eval(term, with_term("--set rerank.lambda_grid=0.5,4"));
+  const std::string out =
+      eval(term, with_term("--set rerank.lambda_grid=0.5,4 --set rerank.test_curve=true"));
   EXPECT_NE(out.find("without the term (lambda = 0)"), std::string::npos) << out;
   EXPECT_NE(out.find("with the term (lambda = "), std::string::npos) << out;
 
@@ -113,6 +114,18 @@ TEST_F(GeneratedTermEval, WithoutTheTermIsTheModelsOwnRankingAndLambdaIsTheValid
   }
   EXPECT_EQ(g["lambda"].get<double>(), best_lambda);
   EXPECT_EQ(got.at({"with_generated_term", "warm"})["lambda"].get<double>(), best_lambda);
+  // The test curve: every lambda tried, its ends the two tables.
+  const auto& test_curve = g["test_curve"];
+  ASSERT_EQ(test_curve.size(), 3u);
+  for (const auto& point : test_curve) {
+    const double lambda = point["lambda"];
+    const std::string model = lambda == 0.0           ? "without_generated_term"
+                              : lambda == best_lambda ? "with_generated_term"
+                                                      : "";
+    if (model.empty()) continue;
+    EXPECT_EQ(point["warm_ndcg@10"], got.at({model, "warm"})["ndcg@10"]) << lambda;
+    EXPECT_EQ(point["cold_hr@10"], got.at({model, "cold"})["hr@10"]) << lambda;
+  }
   EXPECT_GT(g["cases"].get<int64_t>(), 0);
   EXPECT_EQ(g["titles_scored"].get<int64_t>() + g["titles_cached"].get<int64_t>() > 0, true);
   EXPECT_GT(g["s_per_case"].get<double>(), 0.0);

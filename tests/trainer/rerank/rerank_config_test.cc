@@ -24,12 +24,14 @@ TEST(RerankConfig, IsOffByDefault) {
   EXPECT_TRUE(r.lambda_grid.empty());
   EXPECT_EQ(r.model, "models/SmolLM2-135M-Instruct.Q4_1.gguf");
   EXPECT_EQ(r.max_users, 0);
+  EXPECT_FALSE(r.test_curve);
 }
 
 TEST(RerankConfig, ReadsTheTableAndOverrides) {
   const TrainConfig c = parse_config(
       "[rerank]\ngenerated_n = 20\ngenerated_lambda = 0.5\nlambda_grid = [0.25, 1, 4]\n"
-      "model = \"m.gguf\"\nhistory_titles = 5\ntitle_tokens = 12\nmax_users = 80\n",
+      "model = \"m.gguf\"\nhistory_titles = 5\ntitle_tokens = 12\nmax_users = 80\n"
+      "test_curve = true\n",
       "t", {});
   EXPECT_EQ(c.rerank.generated_n, 20);
   EXPECT_EQ(c.rerank.generated_lambda, 0.5);
@@ -38,6 +40,7 @@ TEST(RerankConfig, ReadsTheTableAndOverrides) {
   EXPECT_EQ(c.rerank.history_titles, 5);
   EXPECT_EQ(c.rerank.title_tokens, 12);
   EXPECT_EQ(c.rerank.max_users, 80);
+  EXPECT_TRUE(c.rerank.test_curve);
   const TrainConfig o =
       parse_config("[rerank]\nlambda_grid = [3]\n", "t", {"rerank.lambda_grid=0.1,0.3"});
   EXPECT_EQ(o.rerank.lambda_grid, (std::vector<double>{0.1, 0.3}));
