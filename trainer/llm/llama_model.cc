@@ -212,7 +212,26 @@ std::vector<float> LlamaSession::step(int32_t token) {
   return forward(&token, 1);
 }
 
-std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
+std::vector<float> LlamaSession::extend_branches(
+    const std::vector<std::vector<int32_t>>& branches) {
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> start;
+  for (std::size_t b = 0; b < branches.size(); ++b) {
+    const auto& branch = branches[b];
+    HYBREC_CHECK(!branch.empty(), "LlamaSession::extend_branches: branch ", b, " has no tokens");
+    HYBREC_CHECK(length_ + static_cast<int64_t>(branch.size()) <= max_len_,
+                 "LlamaSession::extend_branches: branch ", b, " of ", branch.size(),
+                 " tokens after ", length_, " exceeds the context length ", max_len_,
+                 " (llama.context_length = ", model_.config().context_length, ")");
+    start.insert(start.end(), branch.size(), static_cast<int64_t>(tokens.size()));
+    tokens.insert(tokens.end(), branch.begin(), branch.end());
+  }
+  HYBREC_CHECK(!tokens.empty(), "LlamaSession::extend_branches: no branches");
+  return forward(tokens.data(), static_cast<int64_t>(tokens.size()), start.data());
+}
+
+std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n,
+                                         const int64_t* branch_start) {
   const LlamaConfig& c = model_.config();
   for (int64_t t = 0; t < n; ++t) {
     HYBREC_CHECK(tokens[t] >= 0 && tokens[t] < c.vocab, "LlamaSession: token id ", tokens[t],
@@ -232,6 +251,8 @@ std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
   std::vector<float> att(q.size()), proj(x.size());
   std::vector<float> gate(static_cast<std::size_t>(n * c.ffn)), up(gate.size());
 
+  // Token t's own earlier tokens begin at own(t); without branches, at 0.
+  auto own = [&](int64_t t) { return branch_start == nullptr ? 0 : branch_start[t]; };
   for (int64_t l = 0; l < c.layers; ++l) {
     const auto& L = model_.layers()[static_cast<std::size_t>(l)];
     rms_norm(x.data(), L.attn_norm.data(), n, dim, c.rms_eps, h.data());
@@ -240,9 +261,9 @@ std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
     matmul(L.v, h.data(), n, v.data());
     for (int64_t t = 0; t < n; ++t) {
       for (int64_t hh = 0; hh < c.heads; ++hh)
-        rope(&q[t * q_dim + hh * hd], c.rope_dim, inv_freq_, pos0 + t);
+        rope(&q[t * q_dim + hh * hd], c.rope_dim, inv_freq_, pos0 + t - own(t));
       for (int64_t hh = 0; hh < c.kv_heads; ++hh)
-        rope(&k[t * kv_dim + hh * hd], c.rope_dim, inv_freq_, pos0 + t);
+        rope(&k[t * kv_dim + hh * hd], c.rope_dim, inv_freq_, pos0 + t - own(t));
     }
     auto& kc = k_cache_[static_cast<std::size_t>(l)];
     auto& vc = v_cache_[static_cast<std::size_t>(l)];
@@ -251,8 +272,9 @@ std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
     std::copy(k.begin(), k.end(), kc.begin() + pos0 * kv_dim);
     std::copy(v.begin(), v.end(), vc.begin() + pos0 * kv_dim);
 
-    // Causal grouped attention: token t (position pos0 + t) over positions
-    // [0, pos0 + t]; scores and softmax in float with the max subtracted.
+    // Causal grouped attention: token t over cache rows [0, pos0) and its
+    // own [pos0 + own(t), pos0 + t] (key i < pos0 is row i, else row
+    // i + own(t)); scores and softmax in float with the max subtracted.
     // One decode step (a few heads) is too little work for a parallel region.
 #pragma omp parallel if (n > 1)
     {
@@ -262,10 +284,10 @@ std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
         for (int64_t hh = 0; hh < c.heads; ++hh) {
           const float* qh = &q[t * q_dim + hh * hd];
           const int64_t kvh = hh / group;
-          const int64_t keys = pos0 + t + 1;
+          const int64_t keys = pos0 + t - own(t) + 1;
           float mx = -INFINITY;
           for (int64_t j = 0; j < keys; ++j) {
-            const float* kj = &kc[j * kv_dim + kvh * hd];
+            const float* kj = &kc[(j < pos0 ? j : j + own(t)) * kv_dim + kvh * hd];
             float s = 0.0f;
             for (int64_t d = 0; d < hd; ++d) s += qh[d] * kj[d];
             score[j] = s * scale;
@@ -280,7 +302,7 @@ std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
           std::fill(out, out + hd, 0.0f);
           for (int64_t j = 0; j < keys; ++j) {
             const float w = score[j] / sum;
-            const float* vj = &vc[j * kv_dim + kvh * hd];
+            const float* vj = &vc[(j < pos0 ? j : j + own(t)) * kv_dim + kvh * hd];
             for (int64_t d = 0; d < hd; ++d) out[d] += w * vj[d];
           }
         }
@@ -299,12 +321,14 @@ std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
     matmul(L.down, gate.data(), n, proj.data());
     for (std::size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
   }
-  length_ = total;
+  length_ = branch_start == nullptr ? total : pos0;
 
-  std::vector<float> last(static_cast<std::size_t>(dim));
-  rms_norm(x.data() + (n - 1) * dim, model_.output_norm().data(), 1, dim, c.rms_eps, last.data());
-  std::vector<float> logits(static_cast<std::size_t>(c.vocab));
-  matmul(model_.output(), last.data(), 1, logits.data());
+  const int64_t first = branch_start == nullptr ? n - 1 : 0;
+  std::vector<float> normed(static_cast<std::size_t>((n - first) * dim));
+  rms_norm(x.data() + first * dim, model_.output_norm().data(), n - first, dim, c.rms_eps,
+           normed.data());
+  std::vector<float> logits(static_cast<std::size_t>((n - first) * c.vocab));
+  matmul(model_.output(), normed.data(), n - first, logits.data());
   return logits;
 }
 

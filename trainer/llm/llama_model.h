@@ -109,13 +109,27 @@ class LlamaSession {
   std::vector<float> prefill(const std::vector<int32_t>& tokens);
   // Appends one token, returns its logits.
   std::vector<float> step(int32_t token);
+  // Runs several continuations (branches, each at least one token) of the
+  // cached tokens in one forward: every branch sees the cache and its own
+  // earlier tokens only, at positions length(), length() + 1, ... Returns
+  // the logits of every token, branches one after another, [sum of sizes,
+  // vocab] row-major (row t predicts the token after token t). The cache is
+  // left as it was. Positions must stay within the context; the branches'
+  // keys and values take cache rows while the call runs.
+  std::vector<float> extend_branches(const std::vector<std::vector<int32_t>>& branches);
   // Tokens in the cache.
   int64_t length() const { return length_; }
   int64_t max_len() const { return max_len_; }
   void reset() { length_ = 0; }
 
  private:
-  std::vector<float> forward(const int32_t* tokens, int64_t n);
+  // Runs tokens[0, n) after the cache and returns the logits of the last.
+  // With branch_start (per token, the index in tokens[] where its branch
+  // begins), token t sits at position length() + t - branch_start[t] and
+  // attends to the cache and to tokens [branch_start[t], t]; the logits of
+  // every token are returned and the cache keeps its old length.
+  std::vector<float> forward(const int32_t* tokens, int64_t n,
+                             const int64_t* branch_start = nullptr);
 
   const LlamaModel& model_;
   int64_t max_len_ = 0;

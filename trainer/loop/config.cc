@@ -1,5 +1,6 @@
 #include "trainer/loop/config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -125,6 +126,61 @@ Key string_key(const std::string& name, std::string* field) {
           [=] { return quote(*field); }};
 }
 
+// A list of numbers in [lo, hi]: a TOML array, or comma-separated with
+// --set ("0.1,0.5,1"; "" = empty).
+Key float_list_key(const std::string& name, std::vector<double>* field, double lo, double hi) {
+  auto check = [=](double v, std::size_t index, const std::string& where) {
+    HYBREC_CHECK(std::isfinite(v) && v >= lo && v <= hi, where, ": ", name, "[", index, "] = ", v,
+                 " out of range [", lo, ", ", hi, "]");
+  };
+  return {name,
+          [=](const toml::node& node, const std::string& where) {
+            const toml::array* array = node.as_array();
+            HYBREC_CHECK(array != nullptr, where, ": ", name, " must be an array of numbers");
+            std::vector<double> values;
+            for (std::size_t i = 0; i < array->size(); ++i) {
+              const toml::node& item = *array->get(i);
+              auto v = item.value<double>();
+              HYBREC_CHECK(v.has_value() && !item.is_boolean(), where, ": ", name, "[", i,
+                           "] must be a number");
+              check(*v, i, where);
+              values.push_back(*v);
+            }
+            *field = std::move(values);
+          },
+          [=](const std::string& text, const std::string& where) {
+            std::vector<double> values;
+            std::size_t begin = 0;
+            while (!text.empty() && begin <= text.size()) {
+              const std::size_t comma = std::min(text.find(',', begin), text.size());
+              const std::string part = text.substr(begin, comma - begin);
+              std::size_t used = 0;
+              double v = 0;
+              try {
+                v = std::stod(part, &used);
+              } catch (const std::exception&) {
+                used = 0;
+              }
+              HYBREC_CHECK(used == part.size() && !part.empty(), where, ": ", name, "[",
+                           values.size(), "] must be a number, got '", part, "'");
+              check(v, values.size(), where);
+              values.push_back(v);
+              begin = comma + 1;
+            }
+            *field = std::move(values);
+          },
+          [=] {
+            std::ostringstream out;
+            out.precision(9);
+            out << "[";
+            for (std::size_t i = 0; i < field->size(); ++i) {
+              out << (i == 0 ? "" : ", ") << (*field)[i];
+            }
+            out << "]";
+            return out.str();
+          }};
+}
+
 // An enum spelled as one of `names` (index = enum value).
 template <typename Enum>
 Key enum_key(const std::string& name, Enum* field, std::vector<std::string> names) {
@@ -220,6 +276,14 @@ std::vector<Key> keys_of(TrainConfig& c) {
       string_key("stream.text_model", &c.stream.text_model),
       bool_key("stream.learn", &c.stream.learn),
       int_key("stream.prequential_k", &c.stream.prequential_k, 0, 1000),
+      int_key("rerank.generated_n", &c.rerank.generated_n, 0, 1000),
+      float_key("rerank.generated_lambda", &c.rerank.generated_lambda, 0.0, 1000.0),
+      float_list_key("rerank.lambda_grid", &c.rerank.lambda_grid, 0.0, 1000.0),
+      string_key("rerank.model", &c.rerank.model),
+      int_key("rerank.history_titles", &c.rerank.history_titles, 0, 100),
+      int_key("rerank.title_tokens", &c.rerank.title_tokens, 1, 256),
+      int_key("rerank.max_users", &c.rerank.max_users, 0, kBig),
+      bool_key("rerank.test_curve", &c.rerank.test_curve),
   };
 }
 
@@ -259,7 +323,8 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
     const std::string section_name(section.str());
     const toml::table* table = node.as_table();
     HYBREC_CHECK(table != nullptr, where, ": '", section_name,
-                 "' must be a table ([data], [model], [train], [eval], [ps] or [stream])");
+                 "' must be a table ([data], [model], [train], [eval], [ps], [stream] or "
+                 "[rerank])");
     for (auto&& [key, value] : *table) {
       const std::string name = section_name + "." + std::string(key.str());
       const Key* k = find_key(keys, name);
@@ -273,6 +338,9 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
   ModelConfig structure = config.model;
   structure.text_dim = 1;
   validate(structure);
+  HYBREC_CHECK(config.rerank.generated_n == 0 || !config.rerank.model.empty(), where,
+               ": rerank.model is empty; rerank.generated_n = ", config.rerank.generated_n,
+               " needs a decoder (a Llama GGUF file)");
   return config;
 }
 

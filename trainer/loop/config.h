@@ -1,5 +1,5 @@
 // The training configuration: one TOML file with the tables [data], [model],
-// [train], [eval], [ps] and [stream], plus `--set section.key=value` overrides.
+// [train], [eval], [ps], [stream] and [rerank], plus `--set section.key=value` overrides.
 //
 // Every key has a type and a default (see config.cc's key table, the one
 // place they are listed). A key the table does not know, a value of the
@@ -109,6 +109,29 @@ struct StreamOptions {
   int64_t prequential_k = 0;
 };
 
+// The generated-text score term (README "The generated-text score term"):
+// `hybrec eval` re-ranks the hybrid's top generated_n items of each case
+// with z' = (z + lambda y') / sqrt(1 + lambda^2), y' the decoder's mean
+// log-probability per token of the item's title after a prompt of the
+// user's recent titles (trainer/rerank).
+struct RerankOptions {
+  int64_t generated_n = 0;  // candidates re-ranked per case; 0 = off
+  // lambda when lambda_grid is empty; with a grid, lambda is chosen on the
+  // validation split's NDCG@K among the grid and 0.
+  double generated_lambda = 0.0;
+  std::vector<double> lambda_grid;
+  std::string model = "models/SmolLM2-135M-Instruct.Q4_1.gguf";  // a Llama GGUF file
+  int64_t history_titles = 10;  // the user's most recent titles in the prompt
+  int64_t title_tokens = 24;    // a title is cut to this many tokens
+  // Users evaluated with and without the term (a seeded sample, the same
+  // for validation and test); 0 = every user. The decoder is slow.
+  int64_t max_users = 0;
+  // Also rank the test cases at every lambda of the grid: a diagnostic of
+  // what the term does on test (the choice stays validation's), which
+  // decodes the test cases even when lambda = 0 wins.
+  bool test_curve = false;
+};
+
 struct TrainConfig {
   std::string source;  // where it came from, for messages
   std::string data_path;
@@ -120,6 +143,7 @@ struct TrainConfig {
   EvalOptions eval;
   PsOptions ps;
   StreamOptions stream;
+  RerankOptions rerank;
 };
 
 // Parses `path` (TOML), then applies overrides of the form "section.key=value".

@@ -61,26 +61,33 @@ TrainedRun load_trained_run(const std::string& checkpoint,
   return run;
 }
 
+RunScorer make_run_scorer(const TrainedRun& run) {
+  RunScorer out;
+  RowFetcher fetch;
+  if (run.config.model.use_id) {
+    out.rows =
+        std::make_unique<SnapshotRows>(run.state.ps_dir, run.state.ps_run, run.state.ps_version);
+    fetch = out.rows->fetcher();
+  }
+  out.scorer = std::make_unique<ModelScorer>(run.model, run.state.params.data(), run.data, fetch);
+  return out;
+}
+
 std::vector<EvalResult> evaluate_trained_run(const TrainedRun& run, Communicator& comm,
                                              Baseline baseline, const std::string& split,
                                              const std::vector<EvalSubset>& subsets) {
+  RunScorer model;
   std::unique_ptr<Scorer> scorer;
-  std::unique_ptr<SnapshotRows> rows;
   if (baseline == Baseline::kPopularity) {
     scorer = std::make_unique<PopularityScorer>(make_training_set(run.data).item_count);
   } else if (baseline == Baseline::kRandom) {
     scorer = std::make_unique<RandomScorer>(run.data.num_items,
                                             static_cast<uint64_t>(run.config.train.seed));
   } else {
-    RowFetcher fetch;
-    if (run.config.model.use_id) {
-      rows =
-          std::make_unique<SnapshotRows>(run.state.ps_dir, run.state.ps_run, run.state.ps_version);
-      fetch = rows->fetcher();
-    }
-    scorer = std::make_unique<ModelScorer>(run.model, run.state.params.data(), run.data, fetch);
+    model = make_run_scorer(run);
   }
-  return evaluate(run.data, *scorer, comm, eval_settings_for(run.config), split, subsets, 0);
+  Scorer& s = scorer ? *scorer : *model.scorer;
+  return evaluate(run.data, s, comm, eval_settings_for(run.config), split, subsets, 0);
 }
 
 }  // namespace hybrec::trainer

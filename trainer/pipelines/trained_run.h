@@ -40,6 +40,14 @@ struct TrainedRun {
 TrainedRun load_trained_run(const std::string& checkpoint,
                             const std::vector<std::string>& overrides);
 
+// The run's model as an evaluation scorer, with the snapshot rows it reads
+// (declared first, so they outlive the scorer).
+struct RunScorer {
+  std::unique_ptr<SnapshotRows> rows;  // null when the model has no id embeddings
+  std::unique_ptr<Scorer> scorer;
+};
+RunScorer make_run_scorer(const TrainedRun& run);
+
 // kPopularity: training-event counts; kRandom: seeded uniform scores (baselines.h).
 enum class Baseline { kNone, kPopularity, kRandom };
 
