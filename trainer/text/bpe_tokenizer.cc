@@ -7,29 +7,12 @@
 #include "hybrec/kernels/error.h"
 #include "trainer/text/gguf.h"
 #include "trainer/text/unicode_tables.h"
+#include "trainer/text/utf8.h"
 
 namespace hybrec::text {
 namespace {
 
 constexpr char32_t kReplacement = 0xFFFD;
-
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 // llama.cpp's decoder: the lead byte fixes the length and only the
 // continuation bytes' top bits are checked, so overlong forms and
