@@ -16,6 +16,7 @@
 #include "hybrec/kernels/error.h"
 #include "testing/gguf_bytes.h"
 #include "testing/temp_dir.h"
+#include "testing/tiny_llama.h"
 
 namespace hybrec::llm {
 namespace {
@@ -23,100 +24,16 @@ namespace {
 using hybrec::testing::put;
 using hybrec::testing::put_string;
 
-
-struct Tensor {
-  std::string name;
-  std::vector<uint64_t> ne;  // ggml order
-  std::vector<float> values;
-};
-
-// Sizes of the tiny model: dim 8, 2 query heads sharing 1 KV head of 4.
-constexpr uint32_t kDim = 8, kHeads = 2, kKvHeads = 1, kFfn = 12, kVocab = 10, kLayers = 2;
-constexpr uint32_t kContext = 6;
-
-struct Spec {
-  std::string architecture = "llama";
-  std::string drop;      // a tensor left out
-  std::string misshape;  // a tensor given one extra row
-  bool untied = false;   // write output.weight
-};
+// The tiny model of testing/tiny_llama.h: dim 8, 2 query heads sharing 1
+// KV head of 4, FFN 12, vocabulary 10, 2 layers, context 6.
+using Spec = testing::TinyLlamaSpec;
+constexpr uint32_t kDim = testing::kTinyDim, kHeads = testing::kTinyHeads,
+                   kKvHeads = testing::kTinyKvHeads, kFfn = testing::kTinyFfn,
+                   kLayers = testing::kTinyLayers;
+constexpr uint32_t kVocab = 10, kContext = 6;
 
 std::string build(const Spec& spec, std::vector<float>* output_weight = nullptr) {
-  std::mt19937_64 rng(5);
-  std::uniform_real_distribution<float> uni(-0.5f, 0.5f);
-  auto random = [&](std::size_t n) {
-    std::vector<float> v(n);
-    for (auto& x : v) x = uni(rng);
-    return v;
-  };
-  const uint32_t hd = kDim / kHeads;
-  std::vector<Tensor> tensors;
-  auto add = [&](const std::string& name, uint64_t in, uint64_t out) {
-    if (name == spec.drop) return;
-    if (name == spec.misshape) ++out;
-    std::vector<uint64_t> ne{in};
-    if (out > 0) ne.push_back(out);
-    tensors.push_back({name, ne, random(in * std::max<uint64_t>(out, 1))});
-  };
-  add("token_embd.weight", kDim, kVocab);
-  add("output_norm.weight", kDim, 0);
-  if (spec.untied) add("output.weight", kDim, kVocab);
-  for (uint32_t l = 0; l < kLayers; ++l) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    add(p + "attn_norm.weight", kDim, 0);
-    add(p + "ffn_norm.weight", kDim, 0);
-    add(p + "attn_q.weight", kDim, kHeads * hd);
-    add(p + "attn_k.weight", kDim, kKvHeads * hd);
-    add(p + "attn_v.weight", kDim, kKvHeads * hd);
-    add(p + "attn_output.weight", kHeads * hd, kDim);
-    add(p + "ffn_gate.weight", kDim, kFfn);
-    add(p + "ffn_up.weight", kDim, kFfn);
-    add(p + "ffn_down.weight", kFfn, kDim);
-  }
-  if (output_weight != nullptr && spec.untied) {
-    for (const auto& t : tensors)
-      if (t.name == "output.weight") *output_weight = t.values;
-  }
-
-  std::string b = "GGUF";
-  put<uint32_t>(b, 3);
-  put<uint64_t>(b, tensors.size());
-  const std::vector<std::pair<std::string, uint32_t>> counts = {
-      {"llama.block_count", kLayers},         {"llama.embedding_length", kDim},
-      {"llama.attention.head_count", kHeads}, {"llama.attention.head_count_kv", kKvHeads},
-      {"llama.feed_forward_length", kFfn},    {"llama.context_length", kContext}};
-  put<uint64_t>(b, counts.size() + 3);
-  put_string(b, "general.architecture");
-  put<uint32_t>(b, 8);
-  put_string(b, spec.architecture);
-  for (const auto& [key, v] : counts) {
-    put_string(b, key);
-    put<uint32_t>(b, 4);
-    put<uint32_t>(b, v);
-  }
-  put_string(b, "llama.rope.freq_base");
-  put<uint32_t>(b, 6);
-  put<float>(b, 10000.0f);
-  put_string(b, "llama.attention.layer_norm_rms_epsilon");
-  put<uint32_t>(b, 6);
-  put<float>(b, 1e-5f);
-  uint64_t offset = 0;
-  for (const auto& t : tensors) {
-    put_string(b, t.name);
-    put<uint32_t>(b, static_cast<uint32_t>(t.ne.size()));
-    for (uint64_t d : t.ne) put<uint64_t>(b, d);
-    put<uint32_t>(b, 0);  // F32
-    put<uint64_t>(b, offset);
-    offset += (t.values.size() * 4 + 31) / 32 * 32;
-  }
-  b.resize((b.size() + 31) / 32 * 32, '\0');
-  for (const auto& t : tensors) {
-    std::string bytes(t.values.size() * 4, '\0');
-    std::memcpy(bytes.data(), t.values.data(), bytes.size());
-    bytes.resize((bytes.size() + 31) / 32 * 32, '\0');
-    b += bytes;
-  }
-  return b;
+  return testing::tiny_llama_gguf(spec, output_weight);
 }
 
 class LlamaModelTest : public ::testing::Test {
