@@ -1,7 +1,5 @@
 #include "trainer/llm/llama_model.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "hybrec/kernels/error.h"
@@ -66,41 +64,6 @@ void dequantize(QuantType type, const void* row, int64_t n, float* out) {
     case QuantType::kQ4_1:
       kernels::dequantize_row_q4_1(row, n, out);
       return;
-  }
-}
-
-void matmul(const QuantWeight& w, const float* x, int64_t n, float* y) {
-  kernels::QuantMatmulParams p;
-  p.n = n;
-  p.in = w.in;
-  p.out = w.out;
-  p.w_type = w.type;
-  p.w = w.data;
-  p.x = x;
-  p.y = y;
-  kernels::quant_matmul(kernels::Device::cpu(), p);
-}
-
-void rms_norm(const float* x, const float* gamma, int64_t n, int64_t dim, float eps, float* y) {
-  for (int64_t r = 0; r < n; ++r) {
-    const float* xr = x + r * dim;
-    double ss = 0.0;
-    for (int64_t j = 0; j < dim; ++j) ss += static_cast<double>(xr[j]) * xr[j];
-    const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(dim) + eps));
-    for (int64_t j = 0; j < dim; ++j) y[r * dim + j] = xr[j] * scale * gamma[j];
-  }
-}
-
-// ggml's normal RoPE on one head: pairs (2i, 2i + 1) for 2i < rope_dim.
-void rope(float* head, int64_t rope_dim, const std::vector<float>& inv_freq, int64_t pos) {
-  for (int64_t i = 0; i < rope_dim / 2; ++i) {
-    const double angle = static_cast<double>(pos) * inv_freq[i];
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
-    const float a = head[2 * i];
-    const float b = head[2 * i + 1];
-    head[2 * i] = a * c - b * s;
-    head[2 * i + 1] = a * s + b * c;
   }
 }
 
@@ -180,132 +143,6 @@ void LlamaModel::embed(int32_t token, float* out) const {
   const int64_t row_bytes = kernels::quant_row_bytes(token_embd_.type, config_.dim);
   dequantize(token_embd_.type, static_cast<const uint8_t*>(token_embd_.data) + token * row_bytes,
              config_.dim, out);
-}
-
-LlamaSession::LlamaSession(const LlamaModel& model, int64_t max_len) : model_(model) {
-  const LlamaConfig& c = model.config();
-  HYBREC_CHECK(max_len >= 0, "LlamaSession: max_len must be >= 0, got ", max_len);
-  max_len_ = max_len == 0 ? c.context_length : std::min(max_len, c.context_length);
-  k_cache_.resize(static_cast<std::size_t>(c.layers));
-  v_cache_.resize(static_cast<std::size_t>(c.layers));
-  inv_freq_.resize(static_cast<std::size_t>(c.rope_dim / 2));
-  for (int64_t i = 0; i < c.rope_dim / 2; ++i) {
-    inv_freq_[i] = static_cast<float>(
-        std::pow(static_cast<double>(c.rope_theta), -2.0 * i / static_cast<double>(c.rope_dim)));
-  }
-}
-
-std::vector<float> LlamaSession::prefill(const std::vector<int32_t>& tokens) {
-  HYBREC_CHECK(!tokens.empty(), "LlamaSession::prefill: no tokens");
-  HYBREC_CHECK(static_cast<int64_t>(tokens.size()) <= max_len_,
-               "LlamaSession::prefill: ", tokens.size(), " tokens exceed the context length ",
-               max_len_, " (llama.context_length = ", model_.config().context_length,
-               "); truncate the prompt");
-  length_ = 0;
-  return forward(tokens.data(), static_cast<int64_t>(tokens.size()));
-}
-
-std::vector<float> LlamaSession::step(int32_t token) {
-  HYBREC_CHECK(length_ + 1 <= max_len_, "LlamaSession::step: position ", length_,
-               " is past the context length ", max_len_,
-               " (llama.context_length = ", model_.config().context_length, ")");
-  return forward(&token, 1);
-}
-
-std::vector<float> LlamaSession::forward(const int32_t* tokens, int64_t n) {
-  const LlamaConfig& c = model_.config();
-  for (int64_t t = 0; t < n; ++t) {
-    HYBREC_CHECK(tokens[t] >= 0 && tokens[t] < c.vocab, "LlamaSession: token id ", tokens[t],
-                 " at position ", length_ + t, " out of range [0, ", c.vocab, ")");
-  }
-  const int64_t dim = c.dim, hd = c.head_dim;
-  const int64_t q_dim = c.heads * hd, kv_dim = c.kv_heads * hd;
-  const int64_t group = c.heads / c.kv_heads;
-  const int64_t pos0 = length_;
-  const int64_t total = pos0 + n;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-
-  std::vector<float> x(static_cast<std::size_t>(n * dim));
-  for (int64_t t = 0; t < n; ++t) model_.embed(tokens[t], x.data() + t * dim);
-  std::vector<float> h(x.size()), q(static_cast<std::size_t>(n * q_dim));
-  std::vector<float> k(static_cast<std::size_t>(n * kv_dim)), v(k.size());
-  std::vector<float> att(q.size()), proj(x.size());
-  std::vector<float> gate(static_cast<std::size_t>(n * c.ffn)), up(gate.size());
-
-  for (int64_t l = 0; l < c.layers; ++l) {
-    const auto& L = model_.layers()[static_cast<std::size_t>(l)];
-    rms_norm(x.data(), L.attn_norm.data(), n, dim, c.rms_eps, h.data());
-    matmul(L.q, h.data(), n, q.data());
-    matmul(L.k, h.data(), n, k.data());
-    matmul(L.v, h.data(), n, v.data());
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t hh = 0; hh < c.heads; ++hh)
-        rope(&q[t * q_dim + hh * hd], c.rope_dim, inv_freq_, pos0 + t);
-      for (int64_t hh = 0; hh < c.kv_heads; ++hh)
-        rope(&k[t * kv_dim + hh * hd], c.rope_dim, inv_freq_, pos0 + t);
-    }
-    auto& kc = k_cache_[static_cast<std::size_t>(l)];
-    auto& vc = v_cache_[static_cast<std::size_t>(l)];
-    kc.resize(static_cast<std::size_t>(total * kv_dim));
-    vc.resize(kc.size());
-    std::copy(k.begin(), k.end(), kc.begin() + pos0 * kv_dim);
-    std::copy(v.begin(), v.end(), vc.begin() + pos0 * kv_dim);
-
-    // Causal grouped attention: token t (position pos0 + t) over positions
-    // [0, pos0 + t]; scores and softmax in float with the max subtracted.
-    // One decode step (a few heads) is too little work for a parallel region.
-#pragma omp parallel if (n > 1)
-    {
-      std::vector<float> score(static_cast<std::size_t>(total));
-#pragma omp for collapse(2) schedule(static)
-      for (int64_t t = 0; t < n; ++t) {
-        for (int64_t hh = 0; hh < c.heads; ++hh) {
-          const float* qh = &q[t * q_dim + hh * hd];
-          const int64_t kvh = hh / group;
-          const int64_t keys = pos0 + t + 1;
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < keys; ++j) {
-            const float* kj = &kc[j * kv_dim + kvh * hd];
-            float s = 0.0f;
-            for (int64_t d = 0; d < hd; ++d) s += qh[d] * kj[d];
-            score[j] = s * scale;
-            mx = std::max(mx, score[j]);
-          }
-          float sum = 0.0f;
-          for (int64_t j = 0; j < keys; ++j) {
-            score[j] = std::exp(score[j] - mx);
-            sum += score[j];
-          }
-          float* out = &att[t * q_dim + hh * hd];
-          std::fill(out, out + hd, 0.0f);
-          for (int64_t j = 0; j < keys; ++j) {
-            const float w = score[j] / sum;
-            const float* vj = &vc[j * kv_dim + kvh * hd];
-            for (int64_t d = 0; d < hd; ++d) out[d] += w * vj[d];
-          }
-        }
-      }
-    }
-    matmul(L.o, att.data(), n, proj.data());
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
-
-    rms_norm(x.data(), L.ffn_norm.data(), n, dim, c.rms_eps, h.data());
-    matmul(L.gate, h.data(), n, gate.data());
-    matmul(L.up, h.data(), n, up.data());
-    for (std::size_t i = 0; i < gate.size(); ++i) {
-      const float g = gate[i];
-      gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
-    matmul(L.down, gate.data(), n, proj.data());
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
-  }
-  length_ = total;
-
-  std::vector<float> last(static_cast<std::size_t>(dim));
-  rms_norm(x.data() + (n - 1) * dim, model_.output_norm().data(), 1, dim, c.rms_eps, last.data());
-  std::vector<float> logits(static_cast<std::size_t>(c.vocab));
-  matmul(model_.output(), last.data(), 1, logits.data());
-  return logits;
 }
 
 }  // namespace hybrec::llm
