@@ -95,26 +95,33 @@ inline __m256 dot_lanes(__m256i u, __m256i s) {
 template <int R, int C>
 void tile_q4_1(const uint8_t* w, int64_t row_bytes, const Q8Block* x, int64_t blocks,
                const float* s4, float* y, int64_t ldy) {
-  const __m128i mask = _mm_set1_epi8(0x0F);
   __m256 acc[R][C];
   __m128 offset[R];
   for (int r = 0; r < R; ++r) {
     offset[r] = _mm_setzero_ps();
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
   }
+  const __m256i shifts = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+  const __m256i mask = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < blocks; ++b) {
     const __m128 s = _mm_loadu_ps(s4 + 4 * b);
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w + r * row_bytes + b * kQ4_1BlockBytes;
-      const float dw = fp16(blk);
-      offset[r] = _mm_fmadd_ps(_mm_set1_ps(fp16(blk + 2)), s, offset[r]);
-      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));
-      const __m256i qw =
-          _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
+      // d and m widened together; the 16 nibble bytes in both 128-bit
+      // lanes, the high lane shifted by 4: low nibbles then high nibbles.
+      int32_t dm_bits;
+      std::memcpy(&dm_bits, blk, sizeof dm_bits);
+      const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(dm_bits));
+      offset[r] = _mm_fmadd_ps(_mm_permute_ps(dm, 0x55), s, offset[r]);
+      const __m256 dw = _mm256_broadcastss_ps(dm);
+      const __m256i raw =
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4)));
+      const __m256i qw = _mm256_and_si256(_mm256_srlv_epi32(raw, shifts), mask);
       for (int c = 0; c < C; ++c) {
         const Q8Block& xb = x[c * blocks + b];
         const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q));
-        acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb.d), dot_lanes(qw, qx), acc[r][c]);
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_broadcast_ss(&xb.d));
+        acc[r][c] = _mm256_fmadd_ps(scale, dot_lanes(qw, qx), acc[r][c]);
       }
     }
   }
