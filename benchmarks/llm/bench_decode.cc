@@ -16,11 +16,10 @@
 #include <omp.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -87,8 +86,8 @@ int main(int argc, char** argv) {
           "\"prompt_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f, \"wall_s\": %.4f, "
           "\"omp_wait_policy\": \"%s\", \"reps\": %d}\n",
           path.c_str(), threads, static_cast<long long>(prompt_len),
-          static_cast<long long>(decode_len), median(prompt_tps), median(decode_tps), median(wall_s),
-          std::getenv("OMP_WAIT_POLICY"), reps);
+          static_cast<long long>(decode_len), median(prompt_tps), median(decode_tps),
+          median(wall_s), std::getenv("OMP_WAIT_POLICY"), reps);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
