@@ -6,6 +6,7 @@
 
 #include "api/dispatch.h"
 #include "cpu/quant_matmul.h"
+#include "cpu/quant_q8.h"
 #include "cuda/quant_matmul.h"
 #include "hybrec/kernels/quant.h"
 
@@ -71,8 +72,11 @@ bool quant_matmul_supports(const Device& device, const QuantMatmulParams& params
   return params.in % block_elems(params.w_type) == 0;
 }
 
-void quant_matmul(const Device& device, const QuantMatmulParams& p) {
-  constexpr const char* op = "quant_matmul";
+namespace {
+
+// The checks quant_matmul and quant_matmul_range share; false when there is
+// nothing to compute.
+bool check_params(const char* op, const QuantMatmulParams& p) {
   HYBREC_CHECK(known_type(p.w_type), op, ": unsupported weight type id ",
                static_cast<uint32_t>(p.w_type));
   HYBREC_CHECK(p.n >= 0, op, ": n must be >= 0, got ", p.n);
@@ -80,12 +84,44 @@ void quant_matmul(const Device& device, const QuantMatmulParams& p) {
   HYBREC_CHECK(p.out >= 0, op, ": out must be >= 0, got ", p.out);
   HYBREC_CHECK(p.in % block_elems(p.w_type) == 0, op, ": in = ", p.in, " is not a multiple of the ",
                quant_type_name(p.w_type), " block size ", block_elems(p.w_type));
-  if (p.n == 0 || p.out == 0) return;
+  if (p.n == 0 || p.out == 0) return false;
   HYBREC_CHECK(p.y != nullptr, op, ": y is null");
-  HYBREC_CHECK(p.in == 0 || p.x != nullptr, op, ": x is null");
   HYBREC_CHECK(p.in == 0 || p.w != nullptr, op, ": w is null");
+  return true;
+}
+
+}  // namespace
+
+void quant_matmul(const Device& device, const QuantMatmulParams& p) {
+  constexpr const char* op = "quant_matmul";
+  if (!check_params(op, p)) return;
+  HYBREC_CHECK(p.in == 0 || p.x != nullptr, op, ": x is null");
   detail::dispatch(
       op, device, [&] { cpu::quant_matmul(p); }, [&] { cuda::quant_matmul(p, device.stream); });
+}
+
+void quantize_activations(const float* x, int64_t n, int64_t in, Q8Block* out) {
+  constexpr const char* op = "quantize_activations";
+  HYBREC_CHECK(n >= 0, op, ": n must be >= 0, got ", n);
+  HYBREC_CHECK(in >= 0 && in % 32 == 0, op, ": in = ", in,
+               " must be a non-negative multiple of the block size 32");
+  if (n == 0 || in == 0) return;
+  HYBREC_CHECK(x != nullptr && out != nullptr, op, ": null pointer with n = ", n, ", in = ", in);
+  cpu::quantize_q8(x, n, in, out);
+}
+
+void quant_matmul_range(const QuantMatmulParams& p, const Q8Block* xq, int64_t begin, int64_t end) {
+  constexpr const char* op = "quant_matmul_range";
+  HYBREC_CHECK(0 <= begin && begin <= end && end <= p.out, op, ": [", begin, ", ", end,
+               ") is not a range of the out = ", p.out, " output features");
+  if (!check_params(op, p) || begin == end) return;
+  if (p.w_type == QuantType::kQ8_0 || p.w_type == QuantType::kQ4_1) {
+    HYBREC_CHECK(p.in == 0 || xq != nullptr, op, ": xq is null (", quant_type_name(p.w_type),
+                 " weights read quantised activations)");
+  } else {
+    HYBREC_CHECK(p.in == 0 || p.x != nullptr, op, ": x is null");
+  }
+  cpu::quant_matmul_range(p, xq, begin, end);
 }
 
 }  // namespace hybrec::kernels

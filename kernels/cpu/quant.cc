@@ -4,6 +4,7 @@
 // fp16 scale at an odd address.
 #include "hybrec/kernels/quant.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "hybrec/kernels/error.h"
@@ -48,6 +49,26 @@ float half_to_float(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
+}
+
+uint16_t float_to_half(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
+  if (magnitude >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520: inf
+  if (magnitude >= 0x38800000u) {  // a normal half (>= 2^-14)
+    // Round the 23-bit significand to 10 bits, ties to even; a carry out of
+    // the significand correctly bumps the exponent. Then rebias 127 -> 15.
+    const uint32_t rounded = magnitude + 0xfffu + ((magnitude >> 13) & 1u);
+    return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
+  }
+  // Subnormal or zero: count units of 2^-24 (exact scaling by a power of
+  // two), rounded to even; 1024 units is the smallest normal, 0x0400.
+  float units;
+  std::memcpy(&units, &magnitude, sizeof units);
+  return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::nearbyint(units * 16777216.0f)));
 }
 
 void dequantize_row_f16(const void* halves, int64_t n, float* out) {

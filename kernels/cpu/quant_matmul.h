@@ -8,5 +8,8 @@
 namespace hybrec::kernels::cpu {
 
 void quant_matmul(const QuantMatmulParams& params);
+// One thread, output features [begin, end) (0 <= begin <= end <= out).
+void quant_matmul_range(const QuantMatmulParams& params, const Q8Block* xq, int64_t begin,
+                        int64_t end);
 
 }  // namespace hybrec::kernels::cpu

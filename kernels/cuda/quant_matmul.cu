@@ -1,9 +1,11 @@
 // CUDA quantised matrix products: one block of kThreads per (output feature,
 // row of x). Each thread walks whole 32-element blocks of the W row (so a
-// block's scale is read once per thread), dequantising in registers; the
-// block sum is reduced with warp shuffles and then across warps in a fixed
-// order, so results are deterministic. Simple rather than fast: a first
-// version to be measured once it has run on a GPU.
+// block's scale is read once per thread); for Q8_0/Q4_1 it quantises the
+// matching x block to int8 as the CPU does (every thread block redoes it)
+// and sums the integer products. The block sum is reduced with warp
+// shuffles and then across warps in a fixed order, so results are
+// deterministic. Simple rather than fast: a first version to be measured
+// once it has run on a GPU.
 // Compiled, not yet run on a GPU.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -24,8 +26,32 @@ __device__ float load_half(const uint8_t* p) {
   return __half2float(__ushort_as_half(bits));
 }
 
+// The 32 activations of one block quantised as the contract says (the CPU's
+// quantize_activations): q in [-127, 127], d and s rounded to fp16.
+struct XBlock {
+  int8_t q[32];
+  float d, s;
+};
+
+__device__ XBlock quantize_block(const float* x) {
+  XBlock b;
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) amax = fmaxf(amax, fabsf(x[j]));
+  const float d = amax / 127.0f;
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) {
+    const int q = __float2int_rn(__fmul_rn(x[j], id));  // ties to even
+    b.q[j] = static_cast<int8_t>(q);
+    sum += q;
+  }
+  b.d = __half2float(__float2half_rn(d));
+  b.s = __half2float(__float2half_rn(__fmul_rn(d, static_cast<float>(sum))));
+  return b;
+}
+
 // Sum of the chunk `c` of the row: element c for F32/F16, block c (32
-// elements) for Q8_0/Q4_1.
+// elements, against int8 activations) for Q8_0/Q4_1.
 __device__ float chunk_dot(QuantType type, const uint8_t* w, const float* x, int64_t c) {
   switch (type) {
     case QuantType::kF32: {
@@ -37,23 +63,20 @@ __device__ float chunk_dot(QuantType type, const uint8_t* w, const float* x, int
       return load_half(w + 2 * c) * x[c];
     case QuantType::kQ8_0: {
       const uint8_t* blk = w + c * 34;
-      const float* xb = x + c * 32;
-      float acc = 0.0f;
-      for (int j = 0; j < 32; ++j)
-        acc += static_cast<float>(static_cast<int8_t>(blk[2 + j])) * xb[j];
-      return load_half(blk) * acc;
+      const XBlock xb = quantize_block(x + c * 32);
+      int dot = 0;
+      for (int j = 0; j < 32; ++j) dot += static_cast<int8_t>(blk[2 + j]) * xb.q[j];
+      return load_half(blk) * xb.d * static_cast<float>(dot);
     }
     case QuantType::kQ4_1: {
       const uint8_t* blk = w + c * 20;
-      const float* xb = x + c * 32;
-      float acc = 0.0f;
-      float xs = 0.0f;
+      const XBlock xb = quantize_block(x + c * 32);
+      int dot = 0;
       for (int j = 0; j < 16; ++j) {
         const uint8_t q = blk[4 + j];
-        acc += static_cast<float>(q & 0x0F) * xb[j] + static_cast<float>(q >> 4) * xb[j + 16];
-        xs += xb[j] + xb[j + 16];
+        dot += (q & 0x0F) * xb.q[j] + (q >> 4) * xb.q[j + 16];
       }
-      return load_half(blk) * acc + load_half(blk + 2) * xs;
+      return load_half(blk) * xb.d * static_cast<float>(dot) + load_half(blk + 2) * xb.s;
     }
   }
   return 0.0f;

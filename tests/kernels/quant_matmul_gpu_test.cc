@@ -1,5 +1,7 @@
-// The CUDA quantised matrix product against the dequantise-then-multiply
-// reference (and so against the CPU backend), same tolerance as the CPU test.
+// The CUDA quantised matrix product against the references of the CPU test
+// (quant_matmul_problem.h), same tolerances: F32/F16 against
+// dequantise-then-multiply, Q8_0/Q4_1 against the int8-activation reference
+// (and so against the CPU backend).
 // Compiled, not yet run on a GPU: it skips where no CUDA device is present.
 #include <gtest/gtest.h>
 
@@ -35,9 +37,15 @@ TEST(QuantMatmulGpu, MatchesDequantisedReference) {
       params.y = y.data();
       hk::quant_matmul(gpu, params);
       const std::vector<float> got = y.download();
+      const bool blocked = type == hk::QuantType::kQ8_0 || type == hk::QuantType::kQ4_1;
       for (std::size_t i = 0; i < got.size(); ++i) {
-        ASSERT_NEAR(got[i], p.ref[i], 1e-5 * p.bound[i] + 1e-6)
-            << hk::quant_type_name(type) << " at " << i;
+        if (blocked) {
+          ASSERT_NEAR(got[i], p.ref_q8[i], 1e-5 * p.bound_q8[i] + 1e-6)
+              << hk::quant_type_name(type) << " at " << i;
+        } else {
+          ASSERT_NEAR(got[i], p.ref[i], 1e-5 * p.bound[i] + 1e-6)
+              << hk::quant_type_name(type) << " at " << i;
+        }
       }
     }
   }

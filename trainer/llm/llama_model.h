@@ -16,9 +16,11 @@
 // output.weight * rms(x), or token_embd.weight when output.weight is absent
 // (tied embeddings).
 //
-// This first version runs on the CPU (host memory, Device::cpu()); the
-// quantised products use OpenMP over output rows and the attention OpenMP
-// over (token, head).
+// It runs on the CPU (host memory, Device::cpu()). Each prefill or step is
+// one OpenMP region over the team of omp_get_max_threads() threads
+// (llama_session.cc says how the work is split); the numerics follow
+// llama.cpp's CPU backend, int8 activations in the Q8_0/Q4_1 products
+// included (hybrec/kernels/quant_matmul.h).
 #pragma once
 
 #include <cstdint>
@@ -135,7 +137,7 @@ class LlamaSession {
   int64_t max_len_ = 0;
   int64_t length_ = 0;
   std::vector<std::vector<float>> k_cache_, v_cache_;  // per layer [len, kv_heads * head_dim]
-  std::vector<float> inv_freq_;                        // [rope_dim / 2]
+  float rope_scale_ = 1.0f;                            // freq_base^(-2 / rope_dim)
 };
 
 }  // namespace hybrec::llm

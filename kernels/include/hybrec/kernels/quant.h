@@ -37,6 +37,10 @@ inline constexpr int64_t kQ4_1BlockBytes = 20;
 // One IEEE binary16 value widened exactly to float (subnormals, inf and NaN
 // included).
 float half_to_float(uint16_t h);
+// A float narrowed to binary16, rounding to nearest with ties to even (as
+// F16C's vcvtps2ph does): beyond the largest half it gives inf, below the
+// smallest subnormal +-0, and NaN a quiet NaN of the same sign.
+uint16_t float_to_half(float f);
 
 // n fp16 values (2n bytes at `halves`, any alignment) to float.
 void dequantize_row_f16(const void* halves, int64_t n, float* out);

@@ -14,24 +14,45 @@
 //   pointers may then be null. in == 0 writes zeros. Anything else invalid
 //   (negative size, in not a multiple of the block, a null required pointer)
 //   throws hybrec::Error naming the function, the argument and its value.
-// - Each y[r, o] is the fp32 dot of x's row r and W's dequantised row o; the
-//   order of the sum differs from a naive loop. Q4_1 blocks are summed as
-//   d * sum(q * x) + m * sum(x) (the algebraically equal form llama.cpp uses),
-//   so relative to a dequantise-then-fp32 reference the error is a few fp32
-//   roundings of sum |w * x|: tests/kernels/quant_matmul_test.cc checks
-//   |y - ref| <= 1e-5 * sum_j |w_j x_j| + 1e-6, ref in double.
+// - F32 and F16 weights: each y[r, o] is the fp32 dot of x's row r and W's
+//   row o (widened), in an order that differs from a naive loop; relative to
+//   a double reference the error is a few fp32 roundings of sum |w * x|.
+// - Q8_0 and Q4_1 weights: x is first quantised to int8 per block of 32, as
+//   llama.cpp's CPU backend does (its Q8_0 / Q8_1 activations), and each
+//   block is an integer dot product:
+//     amax = max |x_j| over the block, d = amax / 127 (float),
+//     q_j = round_half_even(x_j * (127 / amax)) (0 when amax is 0),
+//     s = d * sum_j q_j, and d and s are then rounded to fp16;
+//     Q8_0 block: d_w * d * sum_j qw_j q_j,
+//     Q4_1 block: d_w * d * sum_j qw_j q_j + m_w * s.
+//   The integer sums are exact and equal llama.cpp's, so the products agree
+//   with it to fp32 rounding. Relative to dequantise-then-fp32 the error is
+//   the activation rounding: per element |x_j - d q_j| <= e = amax / 254 +
+//   127 |d - fp16(d)| (e = amax (1/254 + 2^-11) when d is a normal fp16),
+//   per block |s - sum_j x_j| <= 32 e + |s| 2^-11. tests/kernels/
+//   quant_matmul_test.cc checks both sides: against an int8 reference
+//   written from this comment to fp32 rounding, and against
+//   dequantise-then-fp32 within sum_j |w_j| e (+ |m_w| times the s bound).
+//   x must be finite.
 //
 // Backends (quant_matmul_supports)
 //   CPU   every type and size. AVX2 + FMA inner loops when compiled with
 //         __AVX2__ and __FMA__ (the default -march=x86-64-v3), a portable
-//         scalar loop otherwise; OpenMP over output rows. For n >= 4 each
-//         thread dequantises pairs of W rows once per call into a 2 x `in`
-//         float scratch and reuses them across the rows of x; for n < 4 the
-//         blocks are dequantised in registers inside the dot product.
+//         scalar loop otherwise; OpenMP over output rows. Block types: x is
+//         quantised once per call, then tiles of up to 4 W rows x 4 rows of x
+//         share each unpacked block (maddubs / madd integer dots), the W
+//         bytes prefetched 16 KiB ahead (decode streams W from DRAM). F32/F16:
+//         for n >= 4 each thread widens pairs of W rows once per call into a
+//         float scratch and reuses them across the rows of x.
 //   CUDA  every type; n <= 65535 and out < 2^31 (the grid is out x n);
-//         one thread block per (output feature, row of x), warps reduce in a
-//         fixed order (deterministic).
-//         Compiled, not yet run on a GPU.
+//         one thread block per (output feature, row of x), each thread
+//         quantising the x blocks it reads; warps reduce in a fixed order
+//         (deterministic). Compiled, not yet run on a GPU.
+//
+// The host pieces of the CPU backend are public too, for callers that run
+// several products in one OpenMP region of their own (the Llama decoder: one
+// region per token rather than one per product): quantize_activations, then
+// quant_matmul_range on each thread's share of the output features.
 #pragma once
 
 #include <cstdint>
@@ -65,5 +86,28 @@ bool quant_matmul_supports(const Device& device, const QuantMatmulParams& params
 
 // y <- x * W^T. See the file comment.
 void quant_matmul(const Device& device, const QuantMatmulParams& params);
+
+// One block of 32 quantised activations: ggml's block_q8_1 with d and s
+// kept as the floats their fp16 values equal.
+struct Q8Block {
+  float d = 0.0f;  // fp16(amax / 127)
+  float s = 0.0f;  // fp16(amax / 127 * sum(q))
+  int8_t q[32] = {};
+};
+
+// HOST ONLY. x [n, in] (in a multiple of 32, x finite) to n * in / 32
+// blocks, row-major, quantised as the file comment says. Overwrites `out`.
+void quantize_activations(const float* x, int64_t n, int64_t in, Q8Block* out);
+
+// HOST ONLY, on the calling thread (no OpenMP region): y[r, o] for output
+// features o in [begin, end) and every row r; the rest of y is untouched.
+// For Q8_0 and Q4_1, xq must be quantize_activations(params.x) and params.x
+// is not read; F32 and F16 read params.x and xq may be null. For Q8_0 and
+// Q4_1 the result is bit for bit quant_matmul's on the CPU, whatever the
+// range (each output's sum is one fixed chain); for F32 and F16 it may
+// differ in the last bits (rows are paired from `begin`). Throws like
+// quant_matmul, and when 0 <= begin <= end <= out does not hold.
+void quant_matmul_range(const QuantMatmulParams& params, const Q8Block* xq, int64_t begin,
+                        int64_t end);
 
 }  // namespace hybrec::kernels
