@@ -48,15 +48,18 @@ def models_of(dataset_dir):
         if m and (d / "metrics.jsonl").exists():
             names.setdefault(m.group(1), []).append(d)
     order = ["hybrid", "cf", "text"]
-    boosts = sorted((n for n in names if n.startswith("hybrid-boost")),
-                    key=lambda n: float(n[len("hybrid-boost"):]))
-    order += boosts + ["popularity", "random"]
+    for variant in ("hybrid-neighbors", "hybrid-boost"):
+        order += sorted((n for n in names if n.startswith(variant)),
+                        key=lambda n, v=variant: float(n[len(v):]))
+    order += ["popularity", "random"]
     return [(n, names[n]) for n in order if n in names]
 
 
 def label(name):
     if name.startswith("hybrid-boost"):
         return f"hybrid, new_item_boost {name[len('hybrid-boost'):]}"
+    if name.startswith("hybrid-neighbors"):
+        return f"hybrid, unseen_item_neighbors {name[len('hybrid-neighbors'):]}"
     return NAMES.get(name, name)
 
 

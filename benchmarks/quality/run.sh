@@ -2,8 +2,10 @@
 # Recommendation quality as a new user would measure it (issue "quality that
 # holds on data we have not tuned on"): each dataset imported with 20% cold
 # items, the shipped config of its family, the hybrid and its CF-only and
-# text-only ablations with SEEDS seeds, the popularity and random baselines,
-# and the hybrid re-ranked with each model.new_item_boost in BOOSTS. Prints
+# text-only ablations with SEEDS seeds, the hybrid trained and ranked
+# without text neighbours (model.unseen_item_neighbors = 0: what the
+# neighbours bring), the popularity and random baselines, and the hybrid
+# re-ranked with each model.new_item_boost in BOOSTS. Prints
 # the tables of README "Results" (means over seeds; warm, cold, cold_all;
 # beyond-accuracy; training time) and writes them to OUT_DIR/results.md.
 #
@@ -11,7 +13,7 @@
 #
 # Knobs (environment):
 #   DATASETS  "ml-latest-small amazon-office" (directories of DATA_ROOT)
-#   SEEDS     "1 2 3"       BOOSTS  "1 2 4 6" (empty: none)
+#   SEEDS     "1 2 3"       BOOSTS  "0.5 1 2" (empty: none)
 #   THREADS   1             DATA_ROOT ../shared/datasets
 #   MINILM    models/all-MiniLM-L6-v2: a product dataset's text is embedded
 #             with it as products.toml says (scripts/get-minilm.sh fetches
@@ -22,7 +24,7 @@ cd "$(dirname "$0")/../.."
 out=${1:-runs/quality}
 DATASETS=${DATASETS:-"ml-latest-small amazon-office"}
 SEEDS=${SEEDS:-"1 2 3"}
-BOOSTS=${BOOSTS-"1 2 4 6"}
+BOOSTS=${BOOSTS-"0.5 1 2"}
 THREADS=${THREADS:-1}
 DATA_ROOT=${DATA_ROOT:-../shared/datasets}
 MINILM=${MINILM-models/all-MiniLM-L6-v2}
@@ -53,9 +55,10 @@ for ds in $DATASETS; do
   esac
   echo "{\"config\": \"$config\", \"text\": \"$text\"}" > "$dir/setup.json"
   for seed in $SEEDS; do
-    for model in hybrid cf text; do
+    for model in hybrid cf text hybrid-neighbors0; do
       case $model in
         hybrid) ablation=() ;;
+        hybrid-neighbors0) ablation=(--set model.unseen_item_neighbors=0) ;;
         cf) ablation=(--set model.use_text=false --set model.use_text_score=false) ;;
         text) ablation=(--set model.use_id=false) ;;
       esac

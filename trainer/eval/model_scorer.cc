@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "trainer/model/id_tables.h"
+#include "trainer/model/neighbor_rows.h"
 
 namespace hybrec::trainer {
 
@@ -25,7 +26,9 @@ ModelScorer::ModelScorer(const HybridModel& model, const float* params, const Da
     }
   }
   item_vecs_.resize(static_cast<std::size_t>(num_items * dim));
-  unseen_ = untrained_rows(rows.data(), rows.empty() ? 0 : num_items, dim);
+  unseen_ = prepare_item_rows_for_ranking(
+      model.config(), data.item_text_emb.empty() ? nullptr : data.item_text_emb.data(),
+      rows.empty() ? 0 : num_items, rows.data());
   model.item_vectors(params, num_items, ids.data(), rows.empty() ? nullptr : rows.data(),
                      data.item_text_emb.empty() ? nullptr : data.item_text_emb.data(),
                      rows.empty() ? nullptr : unseen_.data(), item_vecs_.data());

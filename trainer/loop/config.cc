@@ -226,6 +226,7 @@ std::vector<Key> keys_of(TrainConfig& c) {
       float_key("model.id_dropout", &m.id_dropout, 0.0, 1.0),
       enum_key("model.unseen_items", &m.unseen_items, {"noise", "zero", "learned"}),
       float_key("model.new_item_boost", &m.new_item_boost, -1e6, 1e6),
+      int_key("model.unseen_item_neighbors", &m.unseen_item_neighbors, 0, 1 << 20),
       enum_key("model.loss", &m.loss, {"sampled_softmax", "bce"}),
       float_key("model.init_scale", &m.init_scale, 0.0, 10.0),
       int_key("train.batch_size", &t.batch_size, 1, 1 << 20),

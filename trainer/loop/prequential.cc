@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "trainer/model/id_tables.h"
+#include "trainer/model/neighbor_rows.h"
 
 namespace hybrec::trainer {
 
@@ -21,8 +22,8 @@ int64_t prequential_hits(const HybridModel& model, const float* params, const Ro
     fetch(kItemTable, ids.data(), items, item_rows.data());
   }
   std::vector<float> item_vecs(static_cast<std::size_t>(items * dim));
-  const std::vector<uint8_t> unseen =
-      untrained_rows(item_rows.data(), item_rows.empty() ? 0 : items, dim);
+  const std::vector<uint8_t> unseen = prepare_item_rows_for_ranking(
+      c, state.text_emb(), item_rows.empty() ? 0 : items, item_rows.data());
   model.item_vectors(params, items, ids.data(), item_rows.empty() ? nullptr : item_rows.data(),
                      state.text_emb(), unseen.data(), item_vecs.data());
 

@@ -33,7 +33,8 @@ TrainStep::TrainStep(const TrainConfig& config, Communicator& comm, const Datase
       params_(static_cast<std::size_t>(model.num_params())),
       grad_(params_.size()),
       adam_(model.num_params(), adam_options(config)),
-      buckets_(comm, grad_.data(), model.num_params(), config.train.bucket_kib << 10) {
+      buckets_(comm, grad_.data(), model.num_params(), config.train.bucket_kib << 10),
+      dropped_(model.config(), data, set) {
   model_.init_params(static_cast<uint64_t>(config_.train.seed), params_.data());
 }
 
@@ -115,6 +116,17 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
   in.dropout_seed = splitmix64(static_cast<uint64_t>(config_.train.seed) * 0x9e37ULL +
                                static_cast<uint64_t>(step));
   in.training = true;
+  if (tables_ && dropped_.active()) {
+    // Read now rather than with the batch's pull, so a stand-in is as fresh
+    // as the rows it averages (one blocking read of the dropped items'
+    // neighbours per step).
+    in.dropped_item_rows = dropped_.fill(
+        cur.batch, in.dropout_seed,
+        [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {
+          tables_->fetch(table, keys, n, out);
+        },
+        &dropped_rows_);
+  }
   HybridModel::StepOutputs out;
   out.dense_grad = grad_.data();
   out.user_row_grads = cur.user_grads.data();

@@ -19,6 +19,7 @@
 #include "trainer/dist/grad_buckets.h"
 #include "trainer/loop/batch_builder.h"
 #include "trainer/loop/config.h"
+#include "trainer/loop/dropped_item_rows.h"
 #include "trainer/loop/examples.h"
 #include "trainer/loop/sparse_tables.h"
 #include "trainer/model/dense_adam.h"
@@ -93,6 +94,8 @@ class TrainStep {
   int64_t order_epoch_ = -1;
   std::vector<int64_t> order_;
   std::vector<int64_t> batch_examples_;
+  DroppedItemRows dropped_;  // ID dropout's stand-in rows (text neighbours)
+  std::vector<float> dropped_rows_;
 };
 
 }  // namespace hybrec::trainer

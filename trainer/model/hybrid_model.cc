@@ -95,6 +95,11 @@ void stage_indices(const ModelConfig& c, const HybridModel::StepInputs& in, bool
           id_keep(in.dropout_seed, batch.item_ids[static_cast<std::size_t>(i)], c.id_dropout);
     }
     upload(dev, h.keep, &ws->keep);
+    if (in.dropped_item_rows != nullptr) {
+      h.drop.resize(h.keep.size());
+      for (std::size_t i = 0; i < h.keep.size(); ++i) h.drop[i] = 1.0f - h.keep[i];
+      upload(dev, h.drop, &ws->drop);
+    }
   }
   if (takes_new_item(c, dropout)) {
     new_item_index(h.keep, &h.new_item);
@@ -154,6 +159,10 @@ ItemTowerArgs tower_args(const ModelConfig& c, const ParamLayout& layout,
   tower.text_dim = c.text_dim;
   tower.id_rows = c.use_id ? in.item_rows : nullptr;
   tower.keep = drops_ids(c, dropout) ? ws.keep.data() : nullptr;
+  if (tower.keep != nullptr && tower.id_rows != nullptr && in.dropped_item_rows != nullptr) {
+    tower.dropped_rows = in.dropped_item_rows;
+    tower.drop = ws.drop.data();
+  }
   tower.text_rows = c.use_text ? ws.text_rows.data() : nullptr;
   tower.adapter = c.use_text ? in.params + layout.adapter : nullptr;
   if (takes_new_item(c, dropout)) {

@@ -118,6 +118,12 @@ class HybridModel {
                                        // without text
     int64_t num_text_rows = 0;         // rows of text_emb; > 0: item ids are checked against it
     uint64_t dropout_seed = 0;         // ID dropout draws are a function of (seed, item id)
+    // With ID dropout in training: [item_ids.size(), dim] rows that a
+    // dropped item takes instead of zero (the trainer's mean of its text
+    // neighbours' rows, ModelConfig::unseen_item_neighbors), as constants:
+    // no gradient flows into them. Rows of kept items are ignored. nullptr =
+    // a dropped item has no id term.
+    const float* dropped_item_rows = nullptr;
     bool training = true;              // false: no ID dropout
   };
 

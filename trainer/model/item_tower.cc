@@ -61,6 +61,7 @@ void item_tower_forward(const k::Device& device, const ItemTowerArgs& a, float* 
   }
   // v += m * e, skipping dropped rows (m == 0) rather than adding 0 * e.
   if (a.id_rows != nullptr) k::add_scaled_rows(device, a.id_rows, a.keep, n, d, out);
+  if (a.dropped_rows != nullptr) k::add_scaled_rows(device, a.dropped_rows, a.drop, n, d, out);
   if (a.new_item != nullptr) {
     k::gather_rows(device, a.new_item, 1, d, a.new_item_index, n, out, true);
   }

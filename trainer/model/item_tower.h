@@ -31,6 +31,11 @@ struct ItemTowerArgs {
   int64_t text_dim = 0;
   const float* id_rows = nullptr;    // [n, d] e_j; nullptr = no id term
   const float* keep = nullptr;       // [n] m_j; nullptr = all 1
+  // What a dropped row (m_j = 0) brings instead of e_j: [n, d] rows, added
+  // where drop [n] (= 1 - m_j) is 1, with no gradient (constants, e.g. the
+  // mean of the item's text neighbours' rows); nullptr = nothing (zero).
+  const float* dropped_rows = nullptr;
+  const float* drop = nullptr;
   const float* text_rows = nullptr;  // [n, T] t_j; nullptr = no text term
   const float* adapter = nullptr;    // [d, T] A (a linear weight, out = d, in = T)
   // The learned new-item vector e_new [d] and, per row, 0 where the row
@@ -43,7 +48,8 @@ struct ItemTowerArgs {
   kernels::RowScatter new_item_rows;
 };
 
-// out [n, d] = m * e + A t (+ e_new where new_item_index is 0) (OVERWRITTEN).
+// out [n, d] = m * e + (1 - m) * dropped_rows + A t (+ e_new where
+// new_item_index is 0) (OVERWRITTEN).
 void item_tower_forward(const kernels::Device& device, const ItemTowerArgs& a, float* out);
 
 // Given dv [n, d]: id_row_grads [n, d] = m * dv (OVERWRITTEN; nullptr skips;

@@ -27,6 +27,15 @@ void validate(const ModelConfig& c) {
   HYBREC_CHECK(c.new_item_boost == 0.0f || (c.use_id && c.unseen_items != UnseenItems::kNoise),
                "model.new_item_boost needs model.use_id and model.unseen_items = zero or learned: "
                "with noise rows (or no id rows) an untrained item cannot be told apart");
+  HYBREC_CHECK(c.unseen_item_neighbors >= 0,
+               "model.unseen_item_neighbors = ", c.unseen_item_neighbors, " must not be negative");
+  // The text-only ablation (no id rows) and the CF-only one (no text side)
+  // ignore the key (neighbor_rows.h), so an ablation needs no second
+  // override; a text side already needs text vectors (above).
+  HYBREC_CHECK(c.unseen_item_neighbors == 0 || !c.use_id || c.unseen_items != UnseenItems::kNoise,
+               "model.unseen_item_neighbors needs model.unseen_items = zero or learned: it fills "
+               "the rows of untrained items, and with noise rows an untrained item cannot be "
+               "told apart");
   HYBREC_CHECK(c.init_scale > 0.0f && std::isfinite(c.init_scale),
                "model.init_scale = ", c.init_scale, " must be positive");
   if (c.use_history) {

@@ -23,6 +23,7 @@ struct StepIndexArrays {
   std::vector<int64_t> cand;       // [B*C] widened Batch::cand_slot
   std::vector<int64_t> pair_user;  // [B*C] b of pair b * C + c
   std::vector<float> keep;         // [I] ID dropout mask
+  std::vector<float> drop;         // [I] 1 - keep, with StepInputs::dropped_item_rows
   std::vector<int64_t> new_item;   // [I] 0 where a dropped item takes e_new, else -1
   std::vector<float> labels;       // [B*C] BCE labels
   kernels::HostRowScatter pairs_to_users, pairs_to_items, users_to_rows, query, new_item_rows;
@@ -43,7 +44,7 @@ struct ModelActivations {
 
   // Device copies of the index arrays.
   kernels::Buffer<int64_t> item_ids, user_slot, cand, pair_user, new_item;
-  kernels::Buffer<float> keep, labels, log_q;
+  kernels::Buffer<float> keep, drop, labels, log_q;
   DeviceScatter pairs_to_users, pairs_to_items, users_to_rows, query, new_item_rows;
 
   kernels::Buffer<float> text_rows;  // [I, T] text vectors of the unique items

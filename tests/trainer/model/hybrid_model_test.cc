@@ -403,6 +403,60 @@ TEST(HybridModel, PartialIdDropoutZeroesExactlyTheDroppedRows) {
   EXPECT_NEAR(dropped, 5000, 200);
 }
 
+// A dropped item given a stand-in row (StepInputs::dropped_item_rows, the
+// trainer's text neighbours) is scored as if the stand-in were its id row,
+// and no gradient reaches its own row or the stand-in; kept items ignore
+// theirs.
+TEST(HybridModel, DroppedItemsScoreWithTheirStandInRowsAsConstants) {
+  ModelConfig c = hybrid();
+  c.id_dropout = 0.5f;
+  ModelFixture dropping(c);
+  ModelConfig no_dropout = c;
+  no_dropout.id_dropout = 0.0f;
+  ModelFixture reference(no_dropout);  // same seed: same params, rows and batch
+  const int64_t d = c.dim;
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    const std::vector<float> stand_in =
+        testing::random_values(40 + seed, dropping.items() * d, 0.5f);
+    // The reference model sees the stand-ins as the dropped items' own rows.
+    reference.item_rows = dropping.item_rows;
+    std::vector<uint8_t> dropped(static_cast<std::size_t>(dropping.items()));
+    for (int64_t i = 0; i < dropping.items(); ++i) {
+      dropped[i] =
+          id_keep(seed, dropping.batch.item_ids[static_cast<std::size_t>(i)], 0.5f) == 0.0f;
+      if (!dropped[i]) continue;
+      std::copy(stand_in.begin() + i * d, stand_in.begin() + (i + 1) * d,
+                reference.item_rows.begin() + i * d);
+    }
+    ASSERT_GT(std::count(dropped.begin(), dropped.end(), uint8_t{1}), 0) << "seed " << seed;
+
+    ModelFixture::Grads got;
+    got.dense.assign(dropping.params.size(), -7.0f);
+    got.users.assign(dropping.user_rows.size(), -7.0f);
+    got.items.assign(dropping.item_rows.size(), -7.0f);
+    HybridModel::StepInputs in = dropping.inputs(true, seed);
+    in.dropped_item_rows = stand_in.data();
+    HybridModel::StepOutputs out;
+    out.dense_grad = got.dense.data();
+    out.user_row_grads = got.users.data();
+    out.item_row_grads = got.items.data();
+    got.loss = dropping.model.forward_backward(in, out);
+    const ModelFixture::Grads want = reference.run(true, seed);
+
+    EXPECT_FLOAT_EQ(got.loss, want.loss) << "seed " << seed;
+    for (std::size_t k = 0; k < got.dense.size(); ++k) {
+      ASSERT_NEAR(got.dense[k], want.dense[k], 1e-6f) << "seed " << seed << " parameter " << k;
+    }
+    for (int64_t i = 0; i < dropping.items(); ++i) {
+      for (int64_t k = 0; k < d; ++k) {
+        const std::size_t at = static_cast<std::size_t>(i * d + k);
+        EXPECT_EQ(got.items[at], dropped[i] ? 0.0f : want.items[at])
+            << "seed " << seed << " item " << i;
+      }
+    }
+  }
+}
+
 // z' from user_states + score_items over every global item must equal the
 // training forward's logits for the same (user, history, candidate).
 void expect_evaluation_matches_training(const ModelConfig& c) {
