@@ -67,8 +67,9 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
   std::vector<int64_t> slots(static_cast<std::size_t>(n));
   for (int64_t j = 0; j < n; ++j) slots[j] = j;
   s->item_vecs.resize(static_cast<std::size_t>(n * d));
-  const std::vector<uint8_t> unseen = trainer::prepare_item_rows_for_ranking(
-      c, in.text_emb.empty() ? nullptr : in.text_emb.data(), rows.empty() ? 0 : n, rows.data());
+  const std::vector<uint8_t> unseen =
+      trainer::prepare_item_rows_for_ranking(c, in.text_emb.empty() ? nullptr : in.text_emb.data(),
+                                             rows.empty() ? 0 : n, rows.data(), in.neighbor_cache);
   model.item_vectors(in.params.data(), n, slots.data(), rows.empty() ? nullptr : rows.data(),
                      in.text_emb.empty() ? nullptr : in.text_emb.data(),
                      rows.empty() ? nullptr : unseen.data(), s->item_vecs.data());

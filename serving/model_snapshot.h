@@ -32,6 +32,7 @@
 #include "serving/ann/ivf_index.h"
 #include "trainer/eval/model_scorer.h"
 #include "trainer/model/hybrid_model.h"
+#include "trainer/model/neighbor_rows.h"
 
 namespace hybrec::serving {
 
@@ -112,6 +113,9 @@ struct SnapshotInputs {
   int64_t base_items = 0;        // the dataset's items: slots 0 .. base_items - 1
   std::vector<int64_t> new_ids;  // items that arrived since, one slot each after them
   trainer::RowFetcher item_rows;  // used when the model has id embeddings
+  // model.unseen_item_neighbors' lists, kept from the last build (may be
+  // null: searched afresh).
+  trainer::TextNeighborCache* neighbor_cache = nullptr;
   std::string rows_from;
   std::string step_dir;
   int64_t version = 0;

@@ -147,6 +147,7 @@ std::shared_ptr<const ModelSnapshot> ServedRun::build(const std::string& step_di
     in.text_emb.insert(in.text_emb.end(), arrived.text_emb.begin(), arrived.text_emb.end());
   }
   in.base_items = run_.data.num_items;
+  in.neighbor_cache = &neighbor_cache_;
   in.new_ids = std::move(arrived.ids);
   if (c.use_id) {
     in.item_rows = [this](const std::string& table, const int64_t* keys, int64_t n, float* out) {

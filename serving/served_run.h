@@ -126,6 +126,8 @@ class ServedRun {
   // `latest` moves, kept alive by the fetches still using the old one.
   std::shared_ptr<trainer::SnapshotRows> snapshot_rows_;
   std::unique_ptr<LiveRows> live_rows_;
+  // Text-neighbour lists reused across rebuilds (trainer/model/neighbor_rows.h).
+  trainer::TextNeighborCache neighbor_cache_;
   trainer::RowFetcher rows_;  // guarded by mutex_
   std::unique_ptr<Histories> histories_;
   std::unique_ptr<QueryEncoder> queries_;

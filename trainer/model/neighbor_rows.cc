@@ -94,6 +94,39 @@ void mean_of_rows(const float* rows, int64_t dim, const int64_t* ids, int64_t co
   for (int64_t c = 0; c < dim; ++c) out[c] *= inv;
 }
 
+namespace {
+
+// The untrained items (queries) and the trained ones (candidates).
+void split_by_training(const std::vector<uint8_t>& unseen, std::vector<int64_t>* untrained,
+                       std::vector<uint8_t>* trained) {
+  untrained->clear();
+  trained->assign(unseen.size(), 0);
+  for (std::size_t j = 0; j < unseen.size(); ++j) {
+    (*trained)[j] = unseen[j] == 0;
+    if (unseen[j] != 0) untrained->push_back(static_cast<int64_t>(j));
+  }
+}
+
+void fill_from_lists(const std::vector<int64_t>& untrained, const std::vector<int64_t>& lists,
+                     int64_t k, int64_t dim, float* rows) {
+  for (std::size_t q = 0; q < untrained.size(); ++q) {
+    mean_of_rows(rows, dim, lists.data() + q * static_cast<std::size_t>(k), k,
+                 rows + untrained[q] * dim);
+  }
+}
+
+// FNV-1a over the bytes of the text matrix: a changed vector changes it.
+uint64_t text_hash(const float* text, int64_t count) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text);
+  uint64_t h = 1469598103934665603ull;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(count) * sizeof(float); ++i) {
+    h = (h ^ bytes[i]) * 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
 void fill_untrained_rows_from_text_neighbors(const float* text, int64_t text_dim, int64_t n,
                                              int64_t dim, const std::vector<uint8_t>& unseen,
                                              int64_t k_neighbors, float* rows) {
@@ -101,27 +134,52 @@ void fill_untrained_rows_from_text_neighbors(const float* text, int64_t text_dim
                n, " items");
   if (text == nullptr || text_dim <= 0) return;
   std::vector<int64_t> untrained;
-  std::vector<uint8_t> trained(static_cast<std::size_t>(n));
-  for (int64_t j = 0; j < n; ++j) {
-    trained[j] = unseen[j] == 0;
-    if (unseen[j] != 0) untrained.push_back(j);
+  std::vector<uint8_t> trained;
+  split_by_training(unseen, &untrained, &trained);
+  fill_from_lists(untrained, nearest_by_text(text, text_dim, n, untrained, trained, k_neighbors),
+                  k_neighbors, dim, rows);
+}
+
+void TextNeighborCache::fill(const float* text, int64_t text_dim, int64_t n, int64_t dim,
+                             const std::vector<uint8_t>& unseen, int64_t k, float* rows) {
+  HYBREC_CHECK(static_cast<int64_t>(unseen.size()) == n, "unseen flags: ", unseen.size(), " for ",
+               n, " items");
+  if (text == nullptr || text_dim <= 0) return;
+  const uint64_t hash = text_hash(text, n * text_dim);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (n != n_ || text_dim != text_dim_ || k != k_ || hash != text_hash_ || unseen != unseen_) {
+    std::vector<uint8_t> trained;
+    split_by_training(unseen, &untrained_, &trained);
+    lists_ = nearest_by_text(text, text_dim, n, untrained_, trained, k);
+    n_ = n;
+    text_dim_ = text_dim;
+    k_ = k;
+    text_hash_ = hash;
+    unseen_ = unseen;
+    ++searches_;
   }
-  const std::vector<int64_t> near =
-      nearest_by_text(text, text_dim, n, untrained, trained, k_neighbors);
-  for (std::size_t q = 0; q < untrained.size(); ++q) {
-    mean_of_rows(rows, dim, near.data() + q * k_neighbors, k_neighbors, rows + untrained[q] * dim);
-  }
+  fill_from_lists(untrained_, lists_, k, dim, rows);
+}
+
+int64_t TextNeighborCache::searches() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return searches_;
 }
 
 std::vector<uint8_t> prepare_item_rows_for_ranking(const ModelConfig& config, const float* text,
-                                                   int64_t n, float* rows) {
+                                                   int64_t n, float* rows,
+                                                   TextNeighborCache* cache) {
   std::vector<uint8_t> unseen = untrained_rows(rows, n, config.dim);
   // The CF-only ablation (no text side) must not learn from text through
   // the back door, and the text-only one has no rows to fill.
   const bool has_text_side = config.use_text || config.use_text_score;
   if (config.unseen_item_neighbors > 0 && config.use_id && has_text_side && n > 0) {
-    fill_untrained_rows_from_text_neighbors(text, config.text_dim, n, config.dim, unseen,
-                                            config.unseen_item_neighbors, rows);
+    if (cache != nullptr) {
+      cache->fill(text, config.text_dim, n, config.dim, unseen, config.unseen_item_neighbors, rows);
+    } else {
+      fill_untrained_rows_from_text_neighbors(text, config.text_dim, n, config.dim, unseen,
+                                              config.unseen_item_neighbors, rows);
+    }
   }
   return unseen;
 }

@@ -90,6 +90,43 @@ TEST(NeighborRows, PrepareFlagsTheRowsBeforeFillingThem) {
   }
 }
 
+// Serving's rebuilds: the lists are reused while the untrained set and the
+// text stay, the means always come from the current rows.
+TEST(NeighborRows, TheCacheSearchesAgainOnlyWhenTheUntrainedSetOrTheTextChanges) {
+  TextNeighborCache cache;
+  auto fill = [&cache](Catalogue& c) {
+    cache.fill(c.text.data(), 2, 5, 2, c.unseen, 2, c.rows.data());
+  };
+  Catalogue a;
+  fill(a);
+  EXPECT_EQ(cache.searches(), 1);
+  EXPECT_FLOAT_EQ(a.rows[6], 2.0f);
+
+  Catalogue b;  // the same items, their rows trained further
+  b.rows[0] = 11.0f;
+  fill(b);
+  EXPECT_EQ(cache.searches(), 1);
+  EXPECT_FLOAT_EQ(b.rows[6], (11.0f + 3.0f) / 2.0f);  // the mean of the current rows
+
+  Catalogue c;  // item 2 untrained now
+  c.unseen[2] = 1;
+  c.rows[4] = c.rows[5] = 0.0f;
+  fill(c);
+  EXPECT_EQ(cache.searches(), 2);
+  EXPECT_FLOAT_EQ(c.rows[4], 2.0f);
+
+  Catalogue d;  // item 3's text re-encoded: it now reads like item 2
+  d.text[6] = 0.1f;
+  d.text[7] = 1.0f;
+  fill(d);
+  EXPECT_EQ(cache.searches(), 3);
+  Catalogue fresh;
+  fresh.text = d.text;
+  fill_untrained_rows_from_text_neighbors(fresh.text.data(), 2, 5, 2, fresh.unseen, 2,
+                                          fresh.rows.data());
+  EXPECT_EQ(d.rows, fresh.rows);
+}
+
 TEST(NeighborRows, AConfigWithNoiseRowsIsRefusedButTheAblationsAreNot) {
   ModelConfig config;
   config.text_dim = 8;
