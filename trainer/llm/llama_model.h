@@ -111,6 +111,13 @@ class LlamaSession {
   std::vector<float> prefill(const std::vector<int32_t>& tokens);
   // Appends one token, returns its logits.
   std::vector<float> step(int32_t token);
+  // Appends tokens (at least one) after the cache, returns the logits of the
+  // last. A token's arithmetic does not depend on which call runs it, so
+  // prefill(a + b) and prefill(a) then extend(b) give the same bits.
+  std::vector<float> extend(const std::vector<int32_t>& tokens);
+  // Takes the keys and values of other's first n cached tokens as its own
+  // cache (a prompt prefix computed once, reused).
+  void copy_prefix_from(const LlamaSession& other, int64_t n);
   // Runs several continuations (branches, each at least one token) of the
   // cached tokens in one forward: every branch sees the cache and its own
   // earlier tokens only, at positions length(), length() + 1, ... Returns

@@ -170,6 +170,27 @@ std::vector<float> LlamaSession::step(int32_t token) {
   return forward(&token, 1);
 }
 
+std::vector<float> LlamaSession::extend(const std::vector<int32_t>& tokens) {
+  HYBREC_CHECK(!tokens.empty(), "LlamaSession::extend: no tokens");
+  HYBREC_CHECK(length_ + static_cast<int64_t>(tokens.size()) <= max_len_,
+               "LlamaSession::extend: ", length_, " cached and ", tokens.size(),
+               " new tokens exceed the context length ", max_len_);
+  return forward(tokens.data(), static_cast<int64_t>(tokens.size()));
+}
+
+void LlamaSession::copy_prefix_from(const LlamaSession& other, int64_t n) {
+  HYBREC_CHECK(&other.model_ == &model_, "LlamaSession::copy_prefix_from: another model");
+  HYBREC_CHECK(n >= 0 && n <= other.length_ && n <= max_len_, "LlamaSession::copy_prefix_from: ", n,
+               " tokens of a cache of ", other.length_, " into room for ", max_len_);
+  const LlamaConfig& c = model_.config();
+  const auto rows = static_cast<std::size_t>(n * c.kv_heads * c.head_dim);
+  for (std::size_t l = 0; l < k_cache_.size(); ++l) {
+    k_cache_[l].assign(other.k_cache_[l].begin(), other.k_cache_[l].begin() + rows);
+    v_cache_[l].assign(other.v_cache_[l].begin(), other.v_cache_[l].begin() + rows);
+  }
+  length_ = n;
+}
+
 std::vector<float> LlamaSession::extend_branches(
     const std::vector<std::vector<int32_t>>& branches) {
   std::vector<int32_t> tokens;

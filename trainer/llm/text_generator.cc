@@ -139,8 +139,30 @@ GenerateResult TextGenerator::run(PromptCut prompt, const GenerateOptions& optio
   r.dropped_tokens = prompt.dropped;
   LlamaSession session(model_, r.prompt_tokens + options.max_tokens);
   auto start = std::chrono::steady_clock::now();
-  std::vector<float> logits = session.prefill(prompt.tokens);
-  r.prefill_s = seconds_since(start);
+  if (options.reuse_prompt_prefix) {
+    std::lock_guard<std::mutex> lock(prefix_mutex_);
+    // At least the last token is run: its logits start the decode.
+    const std::size_t limit = std::min(prefix_tokens_.size(), prompt.tokens.size() - 1);
+    const auto shared = static_cast<int64_t>(
+        std::mismatch(prompt.tokens.begin(), prompt.tokens.begin() + limit, prefix_tokens_.begin())
+            .first -
+        prompt.tokens.begin());
+    if (shared > 0) session.copy_prefix_from(*prefix_session_, shared);
+    r.reused_prompt_tokens = shared;
+  }
+  std::vector<float> logits =
+      r.reused_prompt_tokens > 0
+          ? session.extend(std::vector<int32_t>(prompt.tokens.begin() + r.reused_prompt_tokens,
+                                                prompt.tokens.end()))
+          : session.prefill(prompt.tokens);
+  if (options.reuse_prompt_prefix) {
+    auto kept = std::make_unique<LlamaSession>(model_, r.prompt_tokens);
+    kept->copy_prefix_from(session, r.prompt_tokens);
+    std::lock_guard<std::mutex> lock(prefix_mutex_);
+    prefix_session_ = std::move(kept);
+    prefix_tokens_ = prompt.tokens;
+  }
+  r.prefill_s = seconds_since(start);  // the cache's copies included
 
   start = std::chrono::steady_clock::now();
   std::vector<int32_t> history = std::move(prompt.tokens);

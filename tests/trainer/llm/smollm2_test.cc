@@ -130,6 +130,30 @@ TEST_F(SmolLM2, StepAfterPrefillMatchesALongerPrefill) {
   EXPECT_EQ(argmax(logits), id(G + "Rome"));
 }
 
+// The prompt prefix cache (TextGenerator) relies on this: a prompt run in
+// two calls, or its prefix copied from another session, gives the same bits
+// as one prefill, whatever the split (the products' tiles group tokens by 4).
+TEST_F(SmolLM2, APromptSplitAcrossCallsOrCopiedGivesTheSameBits) {
+  std::vector<int32_t> prompt;
+  for (int32_t t = 0; t < 37; ++t) prompt.push_back(1000 + 7 * t);
+  LlamaSession whole(*model_);
+  const std::vector<float> want = whole.prefill(prompt);
+  for (int64_t split : {1, 3, 4, 5, 16, 36}) {
+    LlamaSession two(*model_);
+    two.prefill(std::vector<int32_t>(prompt.begin(), prompt.begin() + split));
+    EXPECT_EQ(two.extend(std::vector<int32_t>(prompt.begin() + split, prompt.end())), want)
+        << "split at " << split;
+    LlamaSession copied(*model_, 64);
+    copied.copy_prefix_from(whole, split);
+    EXPECT_EQ(copied.length(), split);
+    EXPECT_EQ(copied.extend(std::vector<int32_t>(prompt.begin() + split, prompt.end())), want)
+        << "copied " << split;
+  }
+  LlamaSession small(*model_, 8);
+  EXPECT_THROW(small.copy_prefix_from(whole, 9), Error);
+  EXPECT_THROW(small.extend({}), Error);
+}
+
 TEST_F(SmolLM2, GreedyGenerationIsDeterministic) {
   const auto prompt = ids({"One", ",", G + "two", ",", G + "three", ","});
   SamplerConfig c;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -167,6 +168,35 @@ TEST_F(SmolLM2Generator, SeededSamplingRepeatsAndSeedsDiffer) {
     differ += gen_->generate_chat(chat, o).text != first ? 1 : 0;
   }
   EXPECT_GE(differ, 1);
+}
+
+// "Prompt prefix": a prompt sharing its start with the previous one runs
+// only the rest, and writes what it would have written without the cache.
+TEST_F(SmolLM2Generator, APromptReusesThePreviousPromptsPrefixAndWritesTheSame) {
+  const std::vector<text::ChatMessage> first = {{"system", "You answer in one word."},
+                                                {"user", "Name a colour."}};
+  const std::vector<text::ChatMessage> second = {{"system", "You answer in one word."},
+                                                 {"user", "Name a fruit."}};
+  GenerateOptions cold = greedy(6);
+  cold.reuse_prompt_prefix = false;
+  const GenerateResult want_first = gen_->generate_chat(first, cold);
+  const GenerateResult want_second = gen_->generate_chat(second, cold);
+  EXPECT_EQ(want_first.reused_prompt_tokens, 0);
+
+  const GenerateOptions warm = greedy(6);
+  gen_->generate_chat(first, warm);  // the cache now holds the first prompt
+  const GenerateResult again = gen_->generate_chat(first, warm);
+  EXPECT_EQ(again.reused_prompt_tokens, again.prompt_tokens - 1);  // the last is always run
+  EXPECT_EQ(again.text, want_first.text);
+
+  const PromptCut a = gen_->chat_tokens(first, warm), b = gen_->chat_tokens(second, warm);
+  const auto shared =
+      std::mismatch(a.tokens.begin(), a.tokens.end(), b.tokens.begin()).first - a.tokens.begin();
+  ASSERT_GT(shared, 5) << "the two prompts share the system message";
+  const GenerateResult other = gen_->generate_chat(second, warm);
+  EXPECT_EQ(other.reused_prompt_tokens, shared);
+  EXPECT_EQ(other.text, want_second.text);
+  EXPECT_EQ(other.generated_tokens, want_second.generated_tokens);
 }
 
 TEST_F(SmolLM2Generator, TheThreadCountDoesNotChangeGreedyText) {
