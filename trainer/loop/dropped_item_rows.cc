@@ -10,9 +10,8 @@ namespace hybrec::trainer {
 
 DroppedItemRows::DroppedItemRows(const ModelConfig& config, const Dataset& data,
                                  const TrainingSet& set) {
-  const bool text_side = config.use_text || config.use_text_score;
-  if (config.unseen_item_neighbors <= 0 || !config.use_id || config.id_dropout <= 0.0f ||
-      !text_side || data.text_dim <= 0 || data.item_text_emb.empty()) {
+  if (!uses_text_neighbors(config) || config.id_dropout <= 0.0f || data.text_dim <= 0 ||
+      data.item_text_emb.empty()) {
     return;
   }
   k_ = config.unseen_item_neighbors;
@@ -42,29 +41,28 @@ const float* DroppedItemRows::fill(const Batch& batch, uint64_t dropout_seed,
                                    const RowFetcher& fetch, std::vector<float>* rows) {
   if (!active()) return nullptr;
   const auto items = static_cast<int64_t>(batch.item_ids.size());
-  keys_.clear();
   slots_.clear();
+  keys_.clear();
+  index_.clear();
   for (int64_t i = 0; i < items; ++i) {
     const int64_t id = batch.item_ids[static_cast<std::size_t>(i)];
     if (id < 0 || id >= num_items_ || id_keep(dropout_seed, id, id_dropout_) != 0.0f) continue;
     slots_.push_back(i);
-    for (int64_t m = 0; m < k_; ++m) keys_.push_back(neighbors(id)[m]);
+    // Only real neighbours are read; a -1 slot stays -1 for mean_of_rows.
+    for (int64_t m = 0; m < k_; ++m) {
+      const int64_t nb = neighbors(id)[m];
+      index_.push_back(nb < 0 ? -1 : static_cast<int64_t>(keys_.size()));
+      if (nb >= 0) keys_.push_back(nb);
+    }
   }
   if (slots_.empty()) return nullptr;
-  // Fetch the valid keys only; -1 slots stay -1 for mean_of_rows.
-  std::vector<int64_t> valid;
-  std::vector<int64_t> index(keys_.size(), -1);
-  for (std::size_t i = 0; i < keys_.size(); ++i) {
-    if (keys_[i] < 0) continue;
-    index[i] = static_cast<int64_t>(valid.size());
-    valid.push_back(keys_[i]);
+  fetched_.resize(keys_.size() * static_cast<std::size_t>(dim_));
+  if (!keys_.empty()) {
+    fetch(kItemTable, keys_.data(), static_cast<int64_t>(keys_.size()), fetched_.data());
   }
-  fetched_.resize(valid.size() * static_cast<std::size_t>(dim_));
-  if (!valid.empty())
-    fetch(kItemTable, valid.data(), static_cast<int64_t>(valid.size()), fetched_.data());
   rows->assign(static_cast<std::size_t>(items * dim_), 0.0f);
   for (std::size_t q = 0; q < slots_.size(); ++q) {
-    mean_of_rows(fetched_.data(), dim_, index.data() + q * static_cast<std::size_t>(k_), k_,
+    mean_of_rows(fetched_.data(), dim_, index_.data() + q * static_cast<std::size_t>(k_), k_,
                  rows->data() + slots_[q] * dim_);
   }
   return rows->data();

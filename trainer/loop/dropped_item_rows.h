@@ -22,10 +22,9 @@ namespace hybrec::trainer {
 
 class DroppedItemRows {
  public:
-  // Active when the model drops id rows (use_id, id_dropout > 0) and has a
-  // text side (use_text or use_text_score), unseen_item_neighbors > 0, and
-  // the data has text vectors. The neighbours are the items with a training
-  // event in set, found once here (one all-items top-k over the text).
+  // Active when the model uses text neighbours (uses_text_neighbors), drops
+  // id rows (id_dropout > 0), and the data has text vectors. The neighbours are the items with a
+  // training event in set, found once here (one all-items top-k over the text).
   DroppedItemRows(const ModelConfig& config, const Dataset& data, const TrainingSet& set);
 
   bool active() const { return k_ > 0; }
@@ -46,7 +45,9 @@ class DroppedItemRows {
   int64_t k_ = 0, dim_ = 0, num_items_ = 0;
   float id_dropout_ = 0.0f;
   std::vector<int64_t> lists_;  // [num_items, k]
-  std::vector<int64_t> keys_, slots_;
+  // fill's scratch: the dropped items' batch slots, the neighbour keys read,
+  // and per (slot, neighbour) the key's index in keys_ (-1: none).
+  std::vector<int64_t> slots_, keys_, index_;
   std::vector<float> fetched_;
 };
 

@@ -62,6 +62,7 @@ OnlineResult run_online(const OnlineRun& run, const StreamProgress& resumed, int
   StreamProgress at = resumed;
   int64_t since_checkpoint = 0, session_events = 0;
   double hits[2] = {0.0, 0.0};  // [hits, scored] over this call's events
+  TextNeighborCache neighbors;  // prequential scoring's, kept across micro-batches
   double loss = 0.0;
   auto record = [&](const char* event) {
     if (!rank0) return;
@@ -101,7 +102,7 @@ OnlineResult run_online(const OnlineRun& run, const StreamProgress& resumed, int
         double mine[2] = {
             static_cast<double>(prequential_hits(run.model, run.step.params().data(),
                                                  run.tables ? fetch : RowFetcher(), online, specs,
-                                                 seen, o.prequential_k)),
+                                                 seen, o.prequential_k, &neighbors)),
             static_cast<double>(specs.size())};
         if (W > 1) comm.allreduce_sum(mine, 2);
         hits[0] += mine[0];

@@ -9,7 +9,8 @@ namespace hybrec::trainer {
 
 int64_t prequential_hits(const HybridModel& model, const float* params, const RowFetcher& fetch,
                          const StreamState& state, const std::vector<ExampleSpec>& examples,
-                         const std::vector<std::vector<int64_t>>& seen, int64_t k) {
+                         const std::vector<std::vector<int64_t>>& seen, int64_t k,
+                         TextNeighborCache* neighbors) {
   if (examples.empty()) return 0;
   const ModelConfig& c = model.config();
   const int64_t dim = c.dim, L = c.history_len, T = std::max<int64_t>(c.text_dim, 1);
@@ -23,7 +24,7 @@ int64_t prequential_hits(const HybridModel& model, const float* params, const Ro
   }
   std::vector<float> item_vecs(static_cast<std::size_t>(items * dim));
   const std::vector<uint8_t> unseen = prepare_item_rows_for_ranking(
-      c, state.text_emb(), item_rows.empty() ? 0 : items, item_rows.data());
+      c, state.text_emb(), item_rows.empty() ? 0 : items, item_rows.data(), neighbors);
   model.item_vectors(params, items, ids.data(), item_rows.empty() ? nullptr : item_rows.data(),
                      state.text_emb(), unseen.data(), item_vecs.data());
 

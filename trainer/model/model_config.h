@@ -44,11 +44,12 @@ struct ModelConfig {
   // model alone, calibrated on old items, ranks an item of unknown
   // popularity below the popular old ones). 0 = off.
   float new_item_boost = 0.0f;
-  // K > 0: when ranking, an item without a trained id row takes the mean of
-  // the trained rows of its K nearest items by text (neighbor_rows.h), in
-  // evaluation and serving alike. 0 = off (the row stays as unseen_items
-  // left it). Ignored without use_id or without a text side (use_text and
-  // use_text_score both off), so the ablations stay what they say.
+  // K > 0: an item without its id row takes the mean of the trained rows of
+  // its K nearest items by text (neighbor_rows.h): an untrained item when
+  // ranking (evaluation, prequential scoring, serving alike), an ID-dropped
+  // item in training (trainer/loop/dropped_item_rows.h). 0 = off (the row
+  // stays as unseen_items left it). Ignored without use_id or without a text
+  // side (uses_text_neighbors), so the ablations stay what they say.
   int64_t unseen_item_neighbors = 0;
   Loss loss = Loss::kSampledSoftmax;
   // Positions ~ U(-s, s) and bilinear W = I + U(-s, s); linears are xavier

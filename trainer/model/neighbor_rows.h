@@ -21,6 +21,14 @@
 
 namespace hybrec::trainer {
 
+// Whether the model gives items without an id row their text neighbours'
+// rows: unseen_item_neighbors > 0 with id rows and a text side (use_text or
+// use_text_score). The ablations never do: text-only has no id rows, and
+// CF-only must not learn from text through the back door.
+inline bool uses_text_neighbors(const ModelConfig& c) {
+  return c.unseen_item_neighbors > 0 && c.use_id && (c.use_text || c.use_text_score);
+}
+
 // For each item in queries, the k nearest items by cosine of text [n,
 // text_dim] among those flagged in candidate (host arrays): [queries, k]
 // item ids, nearest first, the lower id first on a tie. Candidates with a
