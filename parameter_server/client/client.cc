@@ -10,6 +10,7 @@
 
 #include "parameter_server/client/shard_channel.h"
 #include "parameter_server/wire/auth_token.h"
+#include "parameter_server/wire/errors.h"
 #include "parameter_server/wire/huge_pages.h"
 #include "parameter_server/wire/key_groups.h"
 #include "parameter_server/wire/payload.h"
@@ -140,6 +141,42 @@ struct PsClient::Impl {
     return out;
   }
 
+  // Copies shard s's reply rows [distinct keys, width] to every position of
+  // the caller's out [n, width] that holds each key. Byte copies: the frame
+  // buffer gives no float alignment guarantee.
+  static void scatter_rows(const Request::State& state, int s, const char* rows, int64_t width,
+                           float* out) {
+    const auto& uniques = state.shard_uniques[s];
+    const auto& groups = state.groups;
+    const size_t row_bytes = sizeof(float) * width;
+    for (size_t j = 0; j < uniques.size(); ++j) {
+      const char* row = rows + j * row_bytes;
+      for (int64_t p = groups.first[uniques[j]]; p >= 0; p = groups.next[p]) {
+        std::memcpy(out + p * width, row, row_bytes);
+      }
+    }
+  }
+
+  // push or push_delta of values [n, width], each distinct key's summed
+  // over its repeats.
+  Request push_rows(PushKind kind, const std::string& table, const int64_t* keys, int64_t n,
+                    int64_t width, const float* values) {
+    std::vector<int> targets;
+    auto state = route(keys, n, &targets);
+    Request::State* raw = state.get();
+    const char* what = kind == PushKind::kGrads ? "push" : "push_delta";
+    return fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
+      const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
+      const uint64_t bytes = raw->shard_uniques[s].size() * width * sizeof(float);
+      HYBREC_CHECK(bytes <= static_cast<uint64_t>(INT32_MAX), what, " to shard ", s, " of ", bytes,
+                   " bytes exceeds a Thrift string (2 GiB); split the request");
+      c.push(kind, table, shard_keys, static_cast<uint32_t>(bytes),
+             [&](at::transport::TFramedTransport& out) {
+               Impl::write_shard_rows(*raw, s, values, width, out);
+             });
+    });
+  }
+
   // Writes the rows of shard s's distinct keys, each summed over its
   // repeats, to the request frame.
   static void write_shard_rows(const Request::State& state, int s, const float* values, int64_t dim,
@@ -224,7 +261,6 @@ PsClient::Request PsClient::pull(const std::string& table, const int64_t* keys, 
   return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
     const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
     const auto& uniques = raw->shard_uniques[s];
-    const auto& groups = raw->groups;
     c.pull(table, shard_keys, wire_mode, [&](const char* rows, size_t bytes) {
       if (bytes != uniques.size() * dim * sizeof(float)) {
         HYBREC_THROW("parameter server shard ", s, " at ", c.endpoint().to_string(), ": pull of ",
@@ -232,34 +268,50 @@ PsClient::Request PsClient::pull(const std::string& table, const int64_t* keys, 
                      " bytes, not ", uniques.size(), " x dim ", dim,
                      " x 4: the table's dim is not ", dim);
       }
-      // Byte copies: the frame buffer gives no float alignment guarantee.
-      const size_t row_bytes = sizeof(float) * dim;
-      for (size_t j = 0; j < uniques.size(); ++j) {
-        const char* row = rows + j * row_bytes;
-        for (int64_t p = groups.first[uniques[j]]; p >= 0; p = groups.next[p]) {
-          std::memcpy(out + p * dim, row, row_bytes);
-        }
-      }
+      Impl::scatter_rows(*raw, s, rows, dim, out);
     });
+  });
+}
+
+PsClient::Request PsClient::pull_with_state(const std::string& table, const int64_t* keys,
+                                            int64_t n, int64_t width, float* out) {
+  HYBREC_CHECK(n >= 0 && width >= 1, "pull_with_state of ", n, " keys with width ", width);
+  std::vector<int> targets;
+  auto state = impl_->route(keys, n, &targets);
+  Request::State* raw = state.get();
+  return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
+    const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
+    const size_t count = raw->shard_uniques[s].size();
+    size_t got = 0;
+    c.pull(table, shard_keys, wire::PullMode::WITH_STATE, [&](const char* rows, size_t bytes) {
+      got = bytes;
+      if (bytes == count * width * sizeof(float)) Impl::scatter_rows(*raw, s, rows, width, out);
+    });
+    // Refused only once the reply is read whole, so the connection stays
+    // usable for the next request.
+    if (got != count * width * sizeof(float)) {
+      HYBREC_PS_REJECT(ErrorCode::kDimMismatch, "parameter server shard ", s, " at ",
+                       c.endpoint().to_string(), ": pull_with_state of ", count,
+                       " keys from table '", table, "' returned ", got, " bytes, ",
+                       got % (count * sizeof(float)) == 0
+                           ? std::to_string(got / (count * sizeof(float)))
+                           : std::string("not a whole number of"),
+                       " floats per key (the table's dim + optimizer state floats), not the width ",
+                       width, " asked for");
+    }
   });
 }
 
 PsClient::Request PsClient::push(const std::string& table, const int64_t* keys, int64_t n,
                                  int64_t dim, const float* grads) {
   HYBREC_CHECK(n >= 0 && dim >= 1, "push of ", n, " keys with dim ", dim);
-  std::vector<int> targets;
-  auto state = impl_->route(keys, n, &targets);
-  Request::State* raw = state.get();
-  return impl_->fan_out(std::move(state), targets, [=](int s, ShardChannel& c) {
-    const std::string shard_keys = Impl::shard_keys(*raw, s, keys);
-    const uint64_t bytes = raw->shard_uniques[s].size() * dim * sizeof(float);
-    HYBREC_CHECK(bytes <= static_cast<uint64_t>(INT32_MAX), "push to shard ", s, " of ", bytes,
-                 " bytes of gradients exceeds a Thrift string (2 GiB); split the request");
-    c.push(table, shard_keys, static_cast<uint32_t>(bytes),
-           [&](at::transport::TFramedTransport& out) {
-             Impl::write_shard_rows(*raw, s, grads, dim, out);
-           });
-  });
+  return impl_->push_rows(PushKind::kGrads, table, keys, n, dim, grads);
+}
+
+PsClient::Request PsClient::push_delta(const std::string& table, const int64_t* keys, int64_t n,
+                                       int64_t width, const float* deltas) {
+  HYBREC_CHECK(n >= 0 && width >= 1, "push_delta of ", n, " keys with width ", width);
+  return impl_->push_rows(PushKind::kDeltas, table, keys, n, width, deltas);
 }
 
 PsClient::Request PsClient::assign(const std::string& table, const int64_t* keys, int64_t n,

@@ -37,7 +37,8 @@
 // it is rethrown as RequestError with the server's code and message. Pushes
 // are exactly-once across retries: each carries this client's random id and
 // a per-shard sequence number, and a shard acknowledges without applying a
-// push it has already applied (a retry after a lost reply).
+// push it has already applied (a retry after a lost reply). push_delta is
+// numbered with the pushes to the same shard and is exactly-once the same way.
 //
 // A PsClient is used from one thread at a time; give each trainer thread its
 // own client.
@@ -123,6 +124,28 @@ class PsClient {
   // Gradients grads [n, dim] for keys[0..n).
   Request push(const std::string& table, const int64_t* keys, int64_t n, int64_t dim,
                const float* grads);
+
+  // For a trainer that caches rows and applies the optimizer itself: the row
+  // and optimizer state of keys[0..n) into out [n, width], each key's row
+  // (dim floats) followed by its state (state_floats(spec): SGD 0, row-wise
+  // Adagrad 1, Adam m[dim], v[dim], step). width must be dim +
+  // state_floats(spec) of the table on the servers; wait() throws
+  // RequestError(kDimMismatch) naming both widths otherwise. Unknown keys
+  // are initialised and stored as by a kTrain pull (admission included); a
+  // key not admitted yet comes back as its initial row with zero state.
+  Request pull_with_state(const std::string& table, const int64_t* keys, int64_t n, int64_t width,
+                          float* out);
+  // Adds deltas [n, width] (the layout of pull_with_state) to the rows and
+  // optimizer states of keys[0..n): the servers add, so the deltas of
+  // several trainers caching one row all count. A key given twice has its
+  // deltas summed. A key the servers have not stored is first initialised
+  // as a kTrain pull would, then its delta added; on a table with
+  // admit_after >= 2 the delta of a key not admitted yet is dropped, as
+  // push drops its gradient. Exactly-once across retries, numbered with
+  // push. A width that is not the table's is RequestError(kDimMismatch), a
+  // non-finite delta RequestError(kNonFinite), and changes nothing.
+  Request push_delta(const std::string& table, const int64_t* keys, int64_t n, int64_t width,
+                     const float* deltas);
   // Overwrites rows [n, dim] and resets their optimizer state.
   Request assign(const std::string& table, const int64_t* keys, int64_t n, int64_t dim,
                  const float* rows);

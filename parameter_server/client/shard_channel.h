@@ -1,9 +1,10 @@
 // One parameter-server shard as the client sees it: a persistent Thrift
 // connection, the thread that uses it (so requests to one shard run in the
-// order they were issued), retries with backoff, and the two calls whose
+// order they were issued), retries with backoff, and the calls whose
 // payloads bypass the generated code's intermediate strings (pull replies
-// read straight from the frame buffer, push gradients written straight into
-// it). Internal to client.cc; see client.h for the contract.
+// read straight from the frame buffer, push gradients and push_delta deltas
+// written straight into it). Internal to client.cc; see client.h for the
+// contract.
 #pragma once
 
 #include <thrift/TConfiguration.h>
@@ -34,6 +35,10 @@ namespace hybrec::ps {
 namespace at = apache::thrift;
 
 using Protocol = at::protocol::TBinaryProtocolT<at::transport::TFramedTransport>;
+
+// The two sequenced calls (ps.thrift): push sends gradients, push_delta
+// row-and-state deltas. Their arguments differ only in field 3's name.
+enum class PushKind { kGrads, kDeltas };
 
 class ShardChannel {
  public:
@@ -104,28 +109,34 @@ class ShardChannel {
     cv_.notify_one();
   }
 
-  // push, with the gradients written by write_grads(transport) straight into
-  // the request frame (`bytes` of them): the generated send_push would take
-  // them as a string, one full extra copy of the request.
-  void push(const std::string& table, const std::string& keys, uint32_t bytes,
-            const std::function<void(at::transport::TFramedTransport&)>& write_grads) {
+  // push (kGrads) or push_delta (kDeltas), with the values written by
+  // write_values(transport) straight into the request frame (`bytes` of
+  // them): the generated send_push would take them as a string, one full
+  // extra copy of the request.
+  void push(PushKind kind, const std::string& table, const std::string& keys, uint32_t bytes,
+            const std::function<void(at::transport::TFramedTransport&)>& write_values) {
+    const bool grads = kind == PushKind::kGrads;
+    const char* method = grads ? "push" : "push_delta";
     // One sequence for every attempt: a retry after a lost reply is then
-    // recognised by the shard and not applied twice.
+    // recognised by the shard and not applied twice. pushes and push_deltas
+    // share it, as they share the shard's ledger.
     const int64_t sequence = ++push_sequence_;
-    call("push", [&](wire::ParameterServerClient& client) {
-      // Field for field what ParameterServer_push_pargs::write sends.
+    call(method, [&](wire::ParameterServerClient& client) {
+      // Field for field what ParameterServer_push_pargs::write (or
+      // push_delta's) sends.
       Protocol& out = *protocol_;
-      out.writeMessageBegin("push", at::protocol::T_CALL, 0);
-      out.writeStructBegin("ParameterServer_push_pargs");
+      out.writeMessageBegin(method, at::protocol::T_CALL, 0);
+      out.writeStructBegin(grads ? "ParameterServer_push_pargs"
+                                 : "ParameterServer_push_delta_pargs");
       out.writeFieldBegin("table", at::protocol::T_STRING, 1);
       out.writeString(table);
       out.writeFieldEnd();
       out.writeFieldBegin("keys", at::protocol::T_STRING, 2);
       out.writeBinary(keys);
       out.writeFieldEnd();
-      out.writeFieldBegin("grads", at::protocol::T_STRING, 3);
+      out.writeFieldBegin(grads ? "grads" : "deltas", at::protocol::T_STRING, 3);
       out.writeI32(static_cast<int32_t>(bytes));
-      write_grads(*transport_);
+      write_values(*transport_);
       out.writeFieldEnd();
       out.writeFieldBegin("client_id", at::protocol::T_I64, 4);
       out.writeI64(client_id_);
@@ -139,7 +150,11 @@ class ShardChannel {
       transport_->writeEnd();
       transport_->flush();
       wire::Ack ack;
-      client.recv_push(ack);
+      if (grads) {
+        client.recv_push(ack);
+      } else {
+        client.recv_push_delta(ack);
+      }
       expect(ack);
     });
   }

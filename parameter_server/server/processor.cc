@@ -161,6 +161,19 @@ bool PsProcessor::dispatch_checked(at::protocol::TProtocol* in, at::protocol::TP
         [&](const auto& a, wire::Ack& r) {
           s.push(r, a.table, a.keys, a.grads, a.client_id, a.sequence);
         });
+  } else if (name == "push_delta") {
+    serve_call<wire::ParameterServer_push_delta_args, wire::ParameterServer_push_delta_result>(
+        s, "push_delta", in, out, seqid,
+        [](const auto& a) {
+          return first_missing({{a.__isset.table, "table"},
+                                {a.__isset.keys, "keys"},
+                                {a.__isset.deltas, "deltas"},
+                                {a.__isset.client_id, "client_id"},
+                                {a.__isset.sequence, "sequence"}});
+        },
+        [&](const auto& a, wire::Ack& r) {
+          s.push_delta(r, a.table, a.keys, a.deltas, a.client_id, a.sequence);
+        });
   } else if (name == "create_table") {
     // The spec's own fields are checked where it is converted (from_wire).
     serve_call<wire::ParameterServer_create_table_args, wire::ParameterServer_create_table_result>(

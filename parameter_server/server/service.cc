@@ -40,6 +40,23 @@ void check_row_bytes(const char* what, const std::string& values, int64_t n, con
   }
 }
 
+// The same for whole slots (row then optimizer state), naming the width the
+// request has when its size allows one: a client that left the state out
+// sees "4 floats per key" against the table's 5.
+void check_slot_bytes(const char* what, const std::string& values, int64_t n, const RowTable& t) {
+  const uint64_t width = static_cast<uint64_t>(t.slot_floats());
+  const uint64_t expected = static_cast<uint64_t>(n) * width * 4;
+  if (values.size() == expected) return;
+  std::string theirs;
+  if (n > 0 && values.size() % (static_cast<uint64_t>(n) * 4) == 0) {
+    theirs = " (the request has " + std::to_string(values.size() / (n * 4)) + " floats per key)";
+  }
+  HYBREC_PS_REJECT(ErrorCode::kDimMismatch, what, " are ", values.size(), " bytes", theirs, "; ", n,
+                   " keys x width ", width, " (dim ", t.dim(), " + ", width - t.dim(),
+                   " optimizer state floats) of table '", t.spec().name,
+                   "' x 4 bytes = ", expected);
+}
+
 // Rejects the whole request when any value is NaN or infinite, naming the first.
 void check_finite(const char* what, const float* values, int64_t n, int64_t dim,
                   const int64_t* keys) {
@@ -181,48 +198,61 @@ void PsService::pull_into(const std::string& table, const std::string& keys,
                           wire::PullMode::type mode,
                           const std::function<uint8_t*(uint32_t bytes)>& reserve) {
   guarded("pull", [&] {
-    if (mode != wire::PullMode::TRAIN && mode != wire::PullMode::READ_ONLY) {
+    if (mode != wire::PullMode::TRAIN && mode != wire::PullMode::READ_ONLY &&
+        mode != wire::PullMode::WITH_STATE) {
       HYBREC_PS_REJECT(ErrorCode::kBadRequest, "pull: mode ", static_cast<int>(mode),
-                       " is neither TRAIN (1) nor READ_ONLY (2)");
+                       " is none of TRAIN (1), READ_ONLY (2) and WITH_STATE (3)");
     }
+    const bool with_state = mode == wire::PullMode::WITH_STATE;
     std::shared_lock<std::shared_mutex> lock(store_mutex_);
     RowTable& t = store_->table(table);
     const int64_t n = key_count(keys, options_.max_keys_per_request);
-    const uint64_t bytes = static_cast<uint64_t>(n) * t.dim() * sizeof(float);
+    const int64_t width = with_state ? t.slot_floats() : t.dim();
+    const uint64_t bytes = static_cast<uint64_t>(n) * width * sizeof(float);
     if (bytes > INT32_MAX) {
-      HYBREC_PS_REJECT(ErrorCode::kTooLarge, "pull of ", n, " keys x dim ", t.dim(),
-                       " would reply ", bytes, " bytes, more than a Thrift string holds");
+      HYBREC_PS_REJECT(ErrorCode::kTooLarge, "pull of ", n, " keys x ",
+                       with_state ? "dim + optimizer state " : "dim ", width, " would reply ",
+                       bytes, " bytes, more than a Thrift string holds");
     }
     std::vector<int64_t> key_scratch;
     const int64_t* k = view_as<int64_t>(keys, &key_scratch);
     check_owned("pull", table, k, n);
-    const PullMode row_mode =
-        mode == wire::PullMode::READ_ONLY ? PullMode::kReadOnly : PullMode::kTrain;
     // A pull refused by the row cap throws after reserve(): the processor
     // then discards the half-written reply (reply_buffer.h).
-    t.pull_bytes(k, n, reserve(static_cast<uint32_t>(bytes)), row_mode);
+    uint8_t* out = reserve(static_cast<uint32_t>(bytes));
+    if (with_state) {
+      t.pull_with_state_bytes(k, n, out);
+    } else {
+      t.pull_bytes(k, n, out,
+                   mode == wire::PullMode::READ_ONLY ? PullMode::kReadOnly : PullMode::kTrain);
+    }
     ++pull_requests_;
     keys_pulled_ += n;
   });
 }
 
-// The checks shared by push and assign: the table, the keys, `values`
-// ("grads" or "rows") of n x dim finite floats. Then apply(table, keys, n,
-// values), under the store lock.
+// The checks shared by push, push_delta and assign: the table, the keys,
+// `values` ("grads", "deltas" or "rows") of n x width finite floats. Then
+// apply(table, keys, n, values), under the store lock.
 template <typename Apply>
-void PsService::with_rows(const char* what, const char* values_name, const std::string& table,
-                          const std::string& keys, const std::string& values, Apply&& apply) {
+void PsService::with_rows(const char* what, const char* values_name, Width width,
+                          const std::string& table, const std::string& keys,
+                          const std::string& values, Apply&& apply) {
   guarded(what, [&] {
     std::shared_lock<std::shared_mutex> lock(store_mutex_);
     RowTable& t = store_->table(table);
     const int64_t n = key_count(keys, options_.max_keys_per_request);
-    check_row_bytes(values_name, values, n, t);
+    if (width == Width::kSlot) {
+      check_slot_bytes(values_name, values, n, t);
+    } else {
+      check_row_bytes(values_name, values, n, t);
+    }
     std::vector<int64_t> key_scratch;
     std::vector<float> value_scratch;
     const int64_t* k = view_as<int64_t>(keys, &key_scratch);
     const float* v = view_as<float>(values, &value_scratch);
     check_owned(what, table, k, n);
-    check_finite(values_name, v, n, t.dim(), k);
+    check_finite(values_name, v, n, width == Width::kSlot ? t.slot_floats() : t.dim(), k);
     apply(t, k, n, v);
   });
 }
@@ -234,35 +264,50 @@ PsService::PushLedger& PsService::ledger(int64_t client_id) {
   return *entry;
 }
 
+template <typename Apply>
+void PsService::apply_once(const char* what, int64_t client_id, int64_t sequence, int64_t n,
+                           Apply&& apply) {
+  if (client_id != 0 && sequence < 1) {
+    HYBREC_PS_REJECT(ErrorCode::kBadRequest, what, ": sequence ", sequence, " of client ",
+                     client_id, " must be >= 1 (pushes count from 1)");
+  }
+  std::unique_lock<std::mutex> once;
+  if (client_id != 0) {
+    PushLedger& l = ledger(client_id);
+    once = std::unique_lock<std::mutex>(l.mutex);
+    if (sequence <= l.applied) return;  // a retry of an applied push
+    // Recorded only once the push is applied: a push refused (the row cap)
+    // may be retried with the same sequence.
+    pushes_unadmitted_ += apply();
+    l.applied = sequence;
+  } else {
+    pushes_unadmitted_ += apply();
+  }
+  ++push_requests_;
+  keys_pushed_ += n;
+}
+
 void PsService::push(wire::Ack& ack, const std::string& table, const std::string& keys,
                      const std::string& grads, int64_t client_id, int64_t sequence) {
-  with_rows("push", "grads", table, keys, grads,
+  with_rows("push", "grads", Width::kRow, table, keys, grads,
             [&](RowTable& t, const int64_t* k, int64_t n, const float* g) {
-              if (client_id != 0 && sequence < 1) {
-                HYBREC_PS_REJECT(ErrorCode::kBadRequest, "push: sequence ", sequence, " of client ",
-                                 client_id, " must be >= 1 (pushes count from 1)");
-              }
-              std::unique_lock<std::mutex> once;
-              if (client_id != 0) {
-                PushLedger& l = ledger(client_id);
-                once = std::unique_lock<std::mutex>(l.mutex);
-                if (sequence <= l.applied) return;  // a retry of an applied push
-                // Recorded only once the push is applied: a push refused
-                // (the row cap) may be retried with the same sequence.
-                pushes_unadmitted_ += t.push(k, n, g);
-                l.applied = sequence;
-              } else {
-                pushes_unadmitted_ += t.push(k, n, g);
-              }
-              ++push_requests_;
-              keys_pushed_ += n;
+              apply_once("push", client_id, sequence, n, [&] { return t.push(k, n, g); });
+            });
+  ack = ack_of(incarnation_);
+}
+
+void PsService::push_delta(wire::Ack& ack, const std::string& table, const std::string& keys,
+                           const std::string& deltas, int64_t client_id, int64_t sequence) {
+  with_rows("push_delta", "deltas", Width::kSlot, table, keys, deltas,
+            [&](RowTable& t, const int64_t* k, int64_t n, const float* d) {
+              apply_once("push_delta", client_id, sequence, n, [&] { return t.add(k, n, d); });
             });
   ack = ack_of(incarnation_);
 }
 
 void PsService::assign(wire::Ack& ack, const std::string& table, const std::string& keys,
                        const std::string& rows) {
-  with_rows("assign", "rows", table, keys, rows,
+  with_rows("assign", "rows", Width::kRow, table, keys, rows,
             [](RowTable& t, const int64_t* k, int64_t n, const float* r) { t.assign(k, n, r); });
   ack = ack_of(incarnation_);
 }

@@ -56,6 +56,8 @@ class PsService : public wire::ParameterServerIf {
                  const std::function<uint8_t*(uint32_t bytes)>& reserve);
   void push(wire::Ack& ack, const std::string& table, const std::string& keys,
             const std::string& grads, int64_t client_id, int64_t sequence) override;
+  void push_delta(wire::Ack& ack, const std::string& table, const std::string& keys,
+                  const std::string& deltas, int64_t client_id, int64_t sequence) override;
   void assign(wire::Ack& ack, const std::string& table, const std::string& keys,
               const std::string& rows) override;
   void save(wire::Ack& ack, const std::string& run, int64_t version) override;
@@ -96,9 +98,17 @@ class PsService : public wire::ParameterServerIf {
                    int64_t n) const;
   template <typename Fn>
   auto guarded(const char* what, Fn&& fn) -> decltype(fn());
+  // What a request carries per key: its row (grads, rows) or its whole
+  // slot, the row followed by its optimizer state (deltas).
+  enum class Width { kRow, kSlot };
   template <typename Apply>
-  void with_rows(const char* what, const char* values_name, const std::string& table,
+  void with_rows(const char* what, const char* values_name, Width width, const std::string& table,
                  const std::string& keys, const std::string& values, Apply&& apply);
+  // Runs apply() (which returns the keys it dropped as unadmitted) unless
+  // client_id's ledger shows sequence applied already, then records it;
+  // counts the request as a push of n keys.
+  template <typename Apply>
+  void apply_once(const char* what, int64_t client_id, int64_t sequence, int64_t n, Apply&& apply);
   void start_sweeper();
   void sweep_loop();
 
@@ -110,7 +120,8 @@ class PsService : public wire::ParameterServerIf {
   std::mutex checkpoint_mutex_;  // one save or load at a time
   const std::chrono::steady_clock::time_point started_;
 
-  // Exactly-once pushes (see ps.thrift): per client, the highest sequence
+  // Exactly-once pushes and push_deltas (see ps.thrift; one ledger for both,
+  // as a client numbers them together): per client, the highest sequence
   // applied, and a mutex held while one of its pushes is checked and applied
   // (a retry on a new connection may race the original still in progress).
   // In memory only: a restart is a new incarnation, which clients detect.

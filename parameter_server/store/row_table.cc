@@ -142,7 +142,7 @@ inline void prefetch_bytes(const void* p, int64_t bytes) {
 
 template <typename Visit>
 void RowTable::visit_slots(const int64_t* keys, int64_t n, Missing missing, bool touch,
-                           const void* request_rows, Visit&& visit) {
+                           RequestRows request, Visit&& visit) {
   if (n == 0) return;
   // Stable counting sort of the request by stripe.
   std::vector<uint64_t> hashes(static_cast<size_t>(n));
@@ -159,6 +159,7 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, Missing missing, bool
   }
   const int64_t dim = spec_.dim;
   const int64_t slot_bytes = slot_floats_ * static_cast<int64_t>(sizeof(float));
+  const int64_t request_bytes = request.width * static_cast<int64_t>(sizeof(float));
   const float scale = static_cast<float>(spec_.init_scale);
   const uint32_t now = clock_tick();
   for (int s = 0; s < kStripes; ++s) {
@@ -179,8 +180,9 @@ void RowTable::visit_slots(const int64_t* keys, int64_t n, Missing missing, bool
           }
           // The request's own row of that key is just as scattered in
           // stripe order.
-          if (request_rows != nullptr) {
-            prefetch_bytes(static_cast<const char*>(request_rows) + ahead * dim * 4, dim * 4);
+          if (request.data != nullptr) {
+            prefetch_bytes(static_cast<const char*>(request.data) + ahead * request_bytes,
+                           request_bytes);
           }
         }
       }
@@ -219,9 +221,9 @@ int64_t RowTable::count_new(const int64_t* keys, int64_t n, Missing missing) con
 
 template <typename Visit>
 void RowTable::visit_bounded(const char* what, const int64_t* keys, int64_t n, Missing missing,
-                             bool touch, const void* request_rows, Visit&& visit) {
+                             bool touch, RequestRows request, Visit&& visit) {
   if (spec_.max_rows == 0 || missing == Missing::kSkip) {
-    visit_slots(keys, n, missing, touch, request_rows, visit);
+    visit_slots(keys, n, missing, touch, request, visit);
     return;
   }
   {
@@ -238,12 +240,12 @@ void RowTable::visit_bounded(const char* what, const int64_t* keys, int64_t n, M
       ~Reservation() { reserved.fetch_sub(n); }
     } reservation{reserved_, n};
     if (size() + reserved_.fetch_add(n) + n <= spec_.max_rows) {
-      visit_slots(keys, n, missing, touch, request_rows, visit);
+      visit_slots(keys, n, missing, touch, request, visit);
       return;
     }
     // Near it: a request whose keys are all stored already stores nothing.
     if (count_new(keys, n, missing) == 0) {
-      visit_slots(keys, n, missing, touch, request_rows, visit);
+      visit_slots(keys, n, missing, touch, request, visit);
       return;
     }
   }
@@ -255,7 +257,7 @@ void RowTable::visit_bounded(const char* what, const int64_t* keys, int64_t n, M
                      spec_.name, "', which holds ", stored, " of its max_rows ", spec_.max_rows,
                      " on this shard; nothing was stored");
   }
-  visit_slots(keys, n, missing, touch, request_rows, visit);
+  visit_slots(keys, n, missing, touch, request, visit);
 }
 
 void RowTable::pull(const int64_t* keys, int64_t n, float* rows, PullMode mode) {
@@ -263,20 +265,30 @@ void RowTable::pull(const int64_t* keys, int64_t n, float* rows, PullMode mode) 
 }
 
 void RowTable::pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows, PullMode mode) {
-  const int64_t dim = spec_.dim;
-  const int64_t row_bytes = dim * static_cast<int64_t>(sizeof(float));
   const Missing missing = mode == PullMode::kReadOnly ? Missing::kSkip
                           : admission_                ? Missing::kAdmit
                                                       : Missing::kStoreInitialised;
+  copy_out(keys, n, rows, missing, spec_.dim);
+}
+
+void RowTable::pull_with_state_bytes(const int64_t* keys, int64_t n, uint8_t* slots) {
+  copy_out(keys, n, slots, admission_ ? Missing::kAdmit : Missing::kStoreInitialised, slot_floats_);
+}
+
+void RowTable::copy_out(const int64_t* keys, int64_t n, uint8_t* out, Missing missing,
+                        int64_t width) {
+  const int64_t dim = spec_.dim;
+  const int64_t out_bytes = width * static_cast<int64_t>(sizeof(float));
   const float scale = static_cast<float>(spec_.init_scale);
   std::vector<float> initial;
-  visit_bounded("pull", keys, n, missing, false, rows, [&](int64_t i, const float* slot) {
+  visit_bounded("pull", keys, n, missing, false, {out, width}, [&](int64_t i, const float* slot) {
     if (slot != nullptr) {
-      std::memcpy(rows + i * row_bytes, slot, row_bytes);
-    } else {  // not stored: its initial row, built aside (rows may be unaligned)
-      initial.resize(static_cast<size_t>(dim));
+      std::memcpy(out + i * out_bytes, slot, out_bytes);
+    } else {  // not stored: its initial row, built aside (out may be unaligned)
+      initial.resize(static_cast<size_t>(width));
       init_row(static_cast<uint64_t>(spec_.seed), name_hash_, keys[i], scale, dim, initial.data());
-      std::memcpy(rows + i * row_bytes, initial.data(), row_bytes);
+      if (width > dim) reset_state(spec_, initial.data() + dim);
+      std::memcpy(out + i * out_bytes, initial.data(), out_bytes);
     }
   });
 }
@@ -284,8 +296,8 @@ void RowTable::pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows, PullMod
 int64_t RowTable::push(const int64_t* keys, int64_t n, const float* grads) {
   const int64_t dim = spec_.dim;
   int64_t dropped = 0;
-  visit_bounded("push", keys, n, admission_ ? Missing::kSkip : Missing::kStoreInitialised, true,
-                grads, [&](int64_t i, float* slot) {
+  visit_bounded("push", keys, n, missing_on_push(), true, {grads, dim},
+                [&](int64_t i, float* slot) {
                   if (slot == nullptr) {
                     ++dropped;  // not admitted: there is no row to update
                     return;
@@ -295,16 +307,32 @@ int64_t RowTable::push(const int64_t* keys, int64_t n, const float* grads) {
   return dropped;
 }
 
+int64_t RowTable::add(const int64_t* keys, int64_t n, const float* deltas) {
+  const int64_t width = slot_floats_;
+  int64_t dropped = 0;
+  visit_bounded("push_delta", keys, n, missing_on_push(), true, {deltas, width},
+                [&](int64_t i, float* slot) {
+                  if (slot == nullptr) {
+                    ++dropped;  // not admitted, as push drops its gradient
+                    return;
+                  }
+                  const float* delta = deltas + i * width;
+                  for (int64_t j = 0; j < width; ++j) slot[j] += delta[j];
+                });
+  return dropped;
+}
+
 void RowTable::assign(const int64_t* keys, int64_t n, const float* rows) {
   const int64_t dim = spec_.dim;
-  visit_bounded("assign", keys, n, Missing::kStoreRaw, true, rows, [&](int64_t i, float* slot) {
-    std::memcpy(slot, rows + i * dim, sizeof(float) * dim);
-    reset_state(spec_, slot + dim);
-  });
+  visit_bounded("assign", keys, n, Missing::kStoreRaw, true, {rows, dim},
+                [&](int64_t i, float* slot) {
+                  std::memcpy(slot, rows + i * dim, sizeof(float) * dim);
+                  reset_state(spec_, slot + dim);
+                });
 }
 
 void RowTable::restore(const int64_t* keys, int64_t n, const float* slots) {
-  visit_slots(keys, n, Missing::kStoreRaw, true, nullptr, [&](int64_t i, float* slot) {
+  visit_slots(keys, n, Missing::kStoreRaw, true, {}, [&](int64_t i, float* slot) {
     std::memcpy(slot, slots + i * slot_floats_, sizeof(float) * slot_floats_);
   });
 }

@@ -69,12 +69,27 @@ class RowTable {
   // reply frame).
   void pull_bytes(const int64_t* keys, int64_t n, uint8_t* rows, PullMode mode = PullMode::kTrain);
 
+  // pull_bytes in kTrain mode, but each key's whole slot [slot_floats]: its
+  // row followed by its optimizer state (state_floats(spec)), into
+  // slots [n, slot_floats] as raw bytes. A key answered with its unstored
+  // initial row (not admitted yet) gets zero state after it.
+  void pull_with_state_bytes(const int64_t* keys, int64_t n, uint8_t* slots);
+
   // Applies grads [n, dim] to the rows of keys, one key at a time in order
   // (a key given twice is updated twice). The caller has checked that every
   // gradient is finite. A key not stored yet is stored from its initial row,
   // unless admission has not admitted it: then its gradient is dropped.
   // Returns how many keys were dropped so. Throws like pull.
   int64_t push(const int64_t* keys, int64_t n, const float* grads);
+
+  // Adds deltas [n, slot_floats] (row then state, as pull_with_state_bytes
+  // lays them out) to the slots of keys, one key at a time in order (a key
+  // given twice gets both). Keys not stored yet, admission and the row cap
+  // as push: a key is stored from its initial row and zero state before its
+  // delta is added, unless admission has not admitted it (its delta is
+  // dropped and counted in the result). The caller has checked that every
+  // delta is finite. Throws like pull.
+  int64_t add(const int64_t* keys, int64_t n, const float* deltas);
 
   // Overwrites the rows of keys with rows [n, dim] and resets their state.
   // Throws like pull.
@@ -114,19 +129,34 @@ class RowTable {
     kAdmit,             // kStoreInitialised once the admission filter admits it
     kSkip,              // leave it out: the visitor gets a null slot
   };
+  // The request's own per-key data: [n, width] floats at data (null: none).
+  struct RequestRows {
+    const void* data = nullptr;
+    int64_t width = 0;
+  };
   // Calls visit(i, slot) for every keys[i], stripe by stripe and in request
   // order within a stripe (so repeats of a key are visited in order); slot
   // is null for a key left unstored. touch: stamp the rows visited as
-  // written now (ttl_s). request_rows [n, dim] (may be nullptr) is the
-  // request's own per-key data, prefetched along with the slots.
+  // written now (ttl_s). The request's rows are prefetched along with the
+  // slots (they are just as scattered in stripe order).
   template <typename Visit>
-  void visit_slots(const int64_t* keys, int64_t n, Missing missing, bool touch,
-                   const void* request_rows, Visit&& visit);
+  void visit_slots(const int64_t* keys, int64_t n, Missing missing, bool touch, RequestRows request,
+                   Visit&& visit);
   // visit_slots under the growth lock, refusing (TOO_LARGE) a request that
   // would store rows past max_rows.
   template <typename Visit>
   void visit_bounded(const char* what, const int64_t* keys, int64_t n, Missing missing, bool touch,
-                     const void* request_rows, Visit&& visit);
+                     RequestRows request, Visit&& visit);
+  // The first `width` floats of each key's slot (dim: the row; slot_floats:
+  // row and state) into out [n, width] as raw bytes; an unstored key gets
+  // its initial row and zero state.
+  void copy_out(const int64_t* keys, int64_t n, uint8_t* out, Missing missing, int64_t width);
+  // What a push (or add) does with a key not stored: only training pulls
+  // count towards admission, so on a table with admit_after a push never
+  // stores a row; otherwise it stores it initialised.
+  Missing missing_on_push() const {
+    return admission_ ? Missing::kSkip : Missing::kStoreInitialised;
+  }
   // Distinct keys of the request that visit_slots would store.
   int64_t count_new(const int64_t* keys, int64_t n, Missing missing) const;
   uint32_t clock_tick() const;

@@ -5,6 +5,11 @@
 // method's arguments). Clients read it from health() when they connect and
 // refuse a server that speaks another version. tests/ps/wire_golden_test.cc
 // pins the exact bytes of every call, so an accidental change fails CI.
+// Version 3 added PullMode WITH_STATE and push_delta: a version 2 server
+// would refuse both only once training had begun (BAD_REQUEST for the mode,
+// UNKNOWN_METHOD for the call), after a trainer's cache had taken updates
+// that could then not be written back, so clients refuse it when they
+// connect instead.
 //
 // Payloads: keys and rows are packed little-endian binary (int64 keys,
 // float32 rows, row-major [n, dim]), never lists of numbers: a 65,536-key pull
@@ -15,11 +20,11 @@
 
 namespace cpp hybrec.ps.wire
 
-const i32 WIRE_VERSION = 2
+const i32 WIRE_VERSION = 3
 
 enum ErrorCode {
   UNKNOWN_TABLE = 1,     // no table of that name on this shard
-  DIM_MISMATCH = 2,      // rows/grads bytes do not match keys x dim, or a spec conflicts
+  DIM_MISMATCH = 2,      // rows/grads/deltas bytes do not match keys x width, or a spec conflicts
   LENGTH_MISMATCH = 3,   // keys not a multiple of 8 bytes
   NON_FINITE = 4,        // a NaN or infinity in grads or rows; the request changed nothing
   TOO_LARGE = 5,         // more keys in one request than the server accepts
@@ -64,9 +69,9 @@ struct TableSpec {
   // Bounds, per shard: at most max_rows rows (0: no cap; a request that would
   // insert past it is TOO_LARGE and inserts nothing). A key is stored from
   // its admit_after-th training pull on (0 or 1: at once); before that, pulls
-  // answer its initial row and pushes to it are dropped (Monolith's
-  // frequency filter). A row not pushed for ttl_s seconds is evicted by the
-  // next sweep (0: never).
+  // answer its initial row and pushes and push_deltas to it are dropped
+  // (Monolith's frequency filter). A row not pushed for ttl_s seconds is
+  // evicted by the next sweep (0: never).
   13: i64 max_rows,
   14: i32 admit_after,
   15: double ttl_s,
@@ -89,12 +94,19 @@ struct Ack {
 
 struct PullReply {
   1: i64 incarnation,
-  2: binary rows,          // n x dim little-endian float32, in key order
+  // n x dim little-endian float32, in key order; for a WITH_STATE pull
+  // n x (dim + state floats): each row followed by its optimizer state.
+  2: binary rows,
 }
 
 enum PullMode {
   TRAIN = 1,               // unknown keys are initialised and stored (subject to admission)
   READ_ONLY = 2,           // unknown keys answer their initial rows; nothing is stored
+  // TRAIN, but each reply row is followed by the key's optimizer state (a
+  // trainer caching rows applies the optimizer itself). State floats per
+  // row: SGD 0, ROWWISE_ADAGRAD 1, ADAM 2 * dim + 1 (m, v, step). A key
+  // answered with its unstored initial row (not admitted yet) has zero state.
+  WITH_STATE = 3,
 }
 
 struct TableStats {
@@ -107,16 +119,16 @@ struct ServerStats {
   1: i32 shard_index,
   2: i32 num_shards,
   3: list<TableStats> tables,
-  4: i64 pull_requests,
-  5: i64 push_requests,
+  4: i64 pull_requests,             // every mode, WITH_STATE included
+  5: i64 push_requests,             // push and push_delta, applied (not retries)
   6: i64 keys_pulled,
-  7: i64 keys_pushed,
+  7: i64 keys_pushed,               // push and push_delta
   8: i64 rejected_requests,
   9: i64 last_checkpoint_version,   // -1: none written or loaded yet
   10: double uptime_s,
   11: i64 incarnation,
   12: i64 rows_evicted,             // by ttl_s sweeps
-  13: i64 pushes_unadmitted,        // keys of pushes dropped by admit_after
+  13: i64 pushes_unadmitted,        // keys of pushes and push_deltas dropped by admit_after
 }
 
 service ParameterServer {
@@ -129,7 +141,8 @@ service ParameterServer {
 
   // keys: n little-endian int64, all owned by this shard. Returns n x dim
   // float32 rows in key order. TRAIN: a key seen for the first time is
-  // initialised and stored; READ_ONLY (evaluation, serving) stores nothing.
+  // initialised and stored; READ_ONLY (evaluation, serving) stores nothing;
+  // WITH_STATE: as TRAIN, with each row's optimizer state after it.
   PullReply pull(1: string table, 2: binary keys, 3: PullMode mode) throws (1: PsError error),
 
   // grads: n x dim float32. The table's optimizer is applied once per key, in
@@ -143,6 +156,20 @@ service ParameterServer {
   // client must treat its unacknowledged pushes as lost.
   Ack push(1: string table, 2: binary keys, 3: binary grads, 4: i64 client_id,
            5: i64 sequence) throws (1: PsError error),
+
+  // deltas: n x (dim + state floats) float32, each a row's change followed by
+  // its optimizer state's (the layout of a WITH_STATE pull). Per key, in
+  // request order, the shard adds them to the stored row and state, so the
+  // updates of several trainers caching one row all count. Exactly as push
+  // otherwise: a key not stored yet is first initialised as a TRAIN pull
+  // would store it (zero state), then the delta added; on a table with
+  // admit_after >= 2 a key not admitted yet is dropped and counted in
+  // pushes_unadmitted; a request that would store rows past max_rows is
+  // TOO_LARGE and changes nothing; any non-finite value rejects it whole.
+  // client_id and sequence are push's, on the same ledger: a client numbers
+  // its pushes and push_deltas to a shard together, 1, 2, 3, ...
+  Ack push_delta(1: string table, 2: binary keys, 3: binary deltas, 4: i64 client_id,
+                 5: i64 sequence) throws (1: PsError error),
 
   // Overwrites rows (n x dim float32) and resets their optimizer state: used
   // for loading pretrained embeddings.

@@ -229,7 +229,7 @@ TEST(PsFuzz, MalformedFramesLeaveTheServerServingWithItsRowsUntouched) {
     EXPECT_TRUE(health[0].reachable) << health[0].error;
     EXPECT_EQ(health[0].shard_index, 0);
     EXPECT_EQ(health[0].num_shards, 1);
-    EXPECT_EQ(health[0].wire_version, 2);
+    EXPECT_EQ(health[0].wire_version, 3);
     EXPECT_EQ(health[0].incarnation, stats_before.incarnation) << "the server restarted";
 
     std::vector<float> rows(static_cast<size_t>(kNumKeys) * kDim);

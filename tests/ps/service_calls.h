@@ -31,6 +31,11 @@ struct ServiceCalls {
     wire::Ack ack;
     service.push(ack, table, keys, grads, client_id, sequence);
   }
+  void push_delta(const std::string& table, const std::string& keys, const std::string& deltas,
+                  int64_t client_id, int64_t sequence) {
+    wire::Ack ack;
+    service.push_delta(ack, table, keys, deltas, client_id, sequence);
+  }
   void assign(const std::string& table, const std::string& keys, const std::string& rows) {
     wire::Ack ack;
     service.assign(ack, table, keys, rows);

@@ -156,7 +156,7 @@ TEST_F(ServiceTest, RejectionsAreCountedAndServingContinues) {
   wire::Health health;
   service_.health(health);
   EXPECT_TRUE(health.serving);
-  EXPECT_EQ(health.wire_version, 2);
+  EXPECT_EQ(health.wire_version, 3);
 }
 
 TEST_F(ServiceTest, ARetriedPushIsAppliedOnceAndNewSequencesApply) {

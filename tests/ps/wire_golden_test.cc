@@ -1,4 +1,4 @@
-// Golden bytes of the wire contract (ps.thrift, WIRE_VERSION 2).
+// Golden bytes of the wire contract (ps.thrift, WIRE_VERSION 3).
 //
 // The expected bytes are built here from the Thrift binary protocol spec
 // (golden_bytes.h), field by field as ps.thrift declares them. The generated
@@ -99,7 +99,7 @@ Golden& ack(Golden& g) {
   return g.field(kStruct, 0).field(kI64, 1).i64(kIncarnation).stop().stop();
 }
 
-TEST(WireGolden, VersionIsTwo) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 2); }
+TEST(WireGolden, VersionIsThree) { EXPECT_EQ(wire::g_ps_constants.WIRE_VERSION, 3); }
 
 TEST(WireGolden, Requests) {
   {
@@ -139,6 +139,38 @@ TEST(WireGolden, Requests) {
         .i64(77)
         .field(kI64, 5)
         .i64(5)
+        .stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_pull("items", kKeys, wire::PullMode::WITH_STATE);
+    Golden g;
+    g.message("pull", kCall)
+        .field(kString, 1)
+        .str("items")
+        .field(kString, 2)
+        .str(kKeys)
+        .field(kI32, 3)
+        .i32(3)
+        .stop();
+    expect_bytes(r.bytes(), g.framed());
+  }
+  {
+    Recorder r;
+    r.client.send_push_delta("items", kKeys, kRows, 77, 6);
+    Golden g;
+    g.message("push_delta", kCall)
+        .field(kString, 1)
+        .str("items")
+        .field(kString, 2)
+        .str(kKeys)
+        .field(kString, 3)
+        .str(kRows)
+        .field(kI64, 4)
+        .i64(77)
+        .field(kI64, 5)
+        .i64(6)
         .stop();
     expect_bytes(r.bytes(), g.framed());
   }
@@ -224,6 +256,14 @@ class FixedHandler : public wire::ParameterServerNull {
             int64_t) override {
     a.__set_incarnation(kIncarnation);
   }
+  void push_delta(wire::Ack& a, const std::string&, const std::string& keys,
+                  const std::string& deltas, int64_t client_id, int64_t sequence) override {
+    EXPECT_EQ(keys, kKeys);
+    EXPECT_EQ(deltas, kRows);
+    EXPECT_EQ(client_id, 3);
+    EXPECT_EQ(sequence, 4);
+    a.__set_incarnation(kIncarnation);
+  }
   void auth_begin(std::string& challenge, const std::string& nonce) override {
     EXPECT_EQ(nonce, kNonce);
     challenge = kNonce + kNonce;
@@ -235,7 +275,7 @@ class FixedHandler : public wire::ParameterServerNull {
     throw e;
   }
   void health(wire::Health& h) override {
-    h.__set_wire_version(2);
+    h.__set_wire_version(3);
     h.__set_shard_index(2);
     h.__set_num_shards(4);
     h.__set_serving(true);
@@ -267,7 +307,7 @@ std::string process(const std::string& framed_request) {
   return process_with(processor, framed_request);
 }
 
-Golden pull_call(const std::string& table, const std::string& keys) {
+Golden pull_call(const std::string& table, const std::string& keys, int32_t mode = 1) {
   Golden call;
   call.message("pull", kCall)
       .field(kString, 1)
@@ -275,7 +315,7 @@ Golden pull_call(const std::string& table, const std::string& keys) {
       .field(kString, 2)
       .str(keys)
       .field(kI32, 3)
-      .i32(1)
+      .i32(mode)
       .stop();
   return call;
 }
@@ -326,6 +366,25 @@ TEST(WireGolden, Replies) {
   }
   {
     Golden call;
+    call.message("push_delta", kCall)
+        .field(kString, 1)
+        .str("items")
+        .field(kString, 2)
+        .str(kKeys)
+        .field(kString, 3)
+        .str(kRows)
+        .field(kI64, 4)
+        .i64(3)
+        .field(kI64, 5)
+        .i64(4)
+        .stop();
+    Golden reply;
+    reply.message("push_delta", kReply);
+    ack(reply);
+    expect_bytes(process(call.framed()), reply.framed());
+  }
+  {
+    Golden call;
     call.message("auth_begin", kCall).field(kString, 1).str(kNonce).stop();
     Golden reply;
     reply.message("auth_begin", kReply).field(kString, 0).str(kNonce + kNonce).stop();
@@ -352,7 +411,7 @@ TEST(WireGolden, Replies) {
     reply.message("health", kReply)
         .field(kStruct, 0)
         .field(kI32, 1)
-        .i32(2)
+        .i32(3)
         .field(kI32, 2)
         .i32(2)
         .field(kI32, 3)
@@ -414,7 +473,7 @@ TEST(WireGolden, ServerProcessorRepliesAreTheGeneratedBytes) {
   auto service = std::make_shared<PsService>(ServiceOptions{});
   TableSpec spec;
   spec.name = "items";
-  spec.dim = 3;
+  spec.dim = 3;  // row-wise Adagrad: [row | state] is 4 floats
   wire::Ack created;
   service->create_table(created, to_wire(spec));
   wire::ParameterServerProcessor generated(service);
@@ -426,6 +485,36 @@ TEST(WireGolden, ServerProcessorRepliesAreTheGeneratedBytes) {
       pull_call("missing", kKeys).framed(),
       pull_call("items", std::string(13, '\1')).framed(),
       pull_call("items", "").framed(),
+      pull_call("items", kKeys, 3).framed(),  // WITH_STATE
+      pull_call("items", kKeys, 9).framed(),  // no such mode
+      Golden()
+          .message("push_delta", kCall)
+          .field(kString, 1)
+          .str("items")
+          .field(kString, 2)
+          .str(kKeys)
+          .field(kString, 3)
+          .str(std::string(32, '\0'))
+          .field(kI64, 4)
+          .i64(0)
+          .field(kI64, 5)
+          .i64(0)
+          .stop()
+          .framed(),
+      Golden()
+          .message("push_delta", kCall)
+          .field(kString, 1)
+          .str("items")
+          .field(kString, 2)
+          .str(kKeys)
+          .field(kString, 3)
+          .str(std::string(24, '\0'))  // the row width: DIM_MISMATCH
+          .field(kI64, 4)
+          .i64(0)
+          .field(kI64, 5)
+          .i64(0)
+          .stop()
+          .framed(),
       Golden()
           .message("push", kCall)
           .field(kString, 1)
@@ -509,7 +598,7 @@ TEST(WireGolden, UnauthenticatedCallsGetUnauthenticatedErrors) {
   healthy.message("health", kReply)
       .field(kStruct, 0)
       .field(kI32, 1)
-      .i32(2)
+      .i32(3)
       .field(kI32, 2)
       .i32(0)
       .field(kI32, 3)

@@ -85,6 +85,11 @@ std::vector<Method> methods() {
        {table, keys, field("grads", kString, 3, [](Golden& g) { g.str(kGrad); }),
         field("client_id", kI64, 4, [](Golden& g) { g.i64(9); }),
         field("sequence", kI64, 5, [](Golden& g) { g.i64(1); })}},
+      // SGD: a delta is the row alone. Sequence 2: push above took 1.
+      {"push_delta",
+       {table, keys, field("deltas", kString, 3, [](Golden& g) { g.str(kGrad); }),
+        field("client_id", kI64, 4, [](Golden& g) { g.i64(9); }),
+        field("sequence", kI64, 5, [](Golden& g) { g.i64(2); })}},
       {"assign", {table, keys, field("rows", kString, 3, [](Golden& g) { g.str(kGrad); })}},
       {"save",
        {field("run", kString, 1, [](Golden& g) { g.str("r1"); }),
@@ -219,7 +224,7 @@ TEST_F(WirePresence, EveryMissingFieldIsBadRequestAndChangesNothing) {
   }
   wire::ServerStats stats;
   service_->stats(stats);
-  EXPECT_GE(stats.rejected_requests, 2 * 16 + 15);
+  EXPECT_GE(stats.rejected_requests, 2 * 21 + 15);
 }
 
 // The probe's own frame: `load` with no arguments, 5 bytes of struct and stop.
