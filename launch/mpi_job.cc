@@ -121,6 +121,11 @@ MpiJob::MpiJob(JobRole role) : env_(std::make_unique<MpiEnvironment>()), role_(r
       MPI_Comm_split_type(world_, MPI_COMM_TYPE_SHARED, world_rank_, MPI_INFO_NULL, &node));
   HYBREC_MPI_CHECK(MPI_Comm_size(node, &node_size_));
   HYBREC_MPI_CHECK(MPI_Comm_free(&node));
+  MPI_Comm node_role = MPI_COMM_NULL;
+  HYBREC_MPI_CHECK(
+      MPI_Comm_split_type(role_comm_, MPI_COMM_TYPE_SHARED, role_rank_, MPI_INFO_NULL, &node_role));
+  HYBREC_MPI_CHECK(MPI_Comm_rank(node_role, &node_role_rank_));
+  HYBREC_MPI_CHECK(MPI_Comm_free(&node_role));
 }
 
 MpiJob::~MpiJob() {

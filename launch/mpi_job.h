@@ -108,6 +108,9 @@ class MpiJob {
   // Ranks of the job (servers and trainers) on this machine, whatever the
   // launcher (mpirun, srun): what shares this machine's cores.
   int node_size() const { return node_size_; }
+  // This rank's place among the ranks of its role on this machine (a
+  // trainer's GPU, with train.device = "cuda").
+  int node_role_rank() const { return node_role_rank_; }
   // The communicator of this role's ranks (owned by the job; valid until
   // finish()). Trainers all-reduce over it.
   MPI_Comm role_comm() const { return role_comm_; }
@@ -139,6 +142,7 @@ class MpiJob {
   int role_rank_ = 0, role_size_ = 1;
   int num_servers_ = 0;
   int node_size_ = 1;
+  int node_role_rank_ = 0;
   std::vector<int> roles_;          // by world rank
   MPI_Comm world_ = MPI_COMM_NULL;  // a duplicate of MPI_COMM_WORLD for the job's own traffic
   MPI_Comm role_comm_ = MPI_COMM_NULL;

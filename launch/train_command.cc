@@ -7,6 +7,7 @@
 #include <memory>
 #include <system_error>
 
+#include "hybrec/kernels/device.h"
 #include "hybrec/kernels/error.h"
 #include "launch/commands.h"
 #include "launch/fault_injection.h"
@@ -26,7 +27,8 @@ namespace {
 constexpr const char* kUsage =
     "hybrec train CONFIG --out DIR [--set section.key=value ...] [--data FILE]\n"
     "             [--ps HOST:PORT,...] [--ps-dir DIR] [--resume DIR | --fresh]\n"
-    "             [--stop-after-steps N] [--stream URL]\n"
+    "             [--stop-after-steps N] [--stream URL] [--device cpu|cuda]\n"
+    "--device cuda: train on the GPU, one per trainer rank (sets train.device).\n"
     "--stream file:PATH or nats://HOST:PORT/SUBJECT: after the offline epochs, train\n"
     "online on the stream's events (the [stream] config keys; sets stream.url).\n"
     "--out on a directory that already holds a run is refused: continue it with\n"
@@ -53,6 +55,7 @@ int run_train(int argc, char** argv) {
   flags.add("stop-after-steps", "N", "checkpoint and stop after N steps (as if preempted)");
   flags.add("stream", "URL",
             "after the offline epochs, train online on this event stream (sets stream.url)");
+  flags.add("device", "cpu|cuda", "where the step runs (sets train.device)");
   flags.add("help", "", "print this help");
   flags.parse(static_cast<int>(args.rest.size()), args.rest.data(), 2);
   if (flags.has("help")) {
@@ -63,6 +66,7 @@ int run_train(int argc, char** argv) {
                flags.positional().size(), " arguments");
   if (flags.has("data")) args.overrides.push_back("data.path=" + flags.require("data"));
   if (flags.has("stream")) args.overrides.push_back("stream.url=" + flags.require("stream"));
+  if (flags.has("device")) args.overrides.push_back("train.device=" + flags.require("device"));
 
   trainer::TrainSetup setup;
   setup.config = trainer::load_config(flags.positional()[0], args.overrides);
@@ -94,6 +98,7 @@ int run_train(int argc, char** argv) {
 
   TrainerRanks ranks;
   setup.local_ranks = ranks.local_ranks();
+  setup.local_trainer_rank = ranks.local_trainer_rank();
   const std::vector<std::string>& servers = ranks.servers();
   if (flags.has("ps")) {
     setup.endpoints = ps::parse_endpoints(flags.require("ps"));
@@ -103,6 +108,11 @@ int run_train(int argc, char** argv) {
     setup.endpoints = ps::parse_endpoints(list);
   }
   setup.comm = &ranks.comm();
+  if (setup.config.train.device == trainer::TrainDevice::kCuda && ranks.comm().size() > 1) {
+    const int gpus = kernels::cuda_device_count();
+    HYBREC_CHECK(gpus > 0, "train.device = \"cuda\": no CUDA device is visible");
+    setup.grad_comm = ranks.gradient_communicator(setup.local_trainer_rank % gpus);
+  }
   // Servers started elsewhere (MPMD ranks, --ps) loaded their snapshot dir
   // when they started: --fresh cannot take an old run's rows back from them.
   if (setup.fresh && !setup.endpoints.empty() && setup.config.model.use_id) {

@@ -24,12 +24,18 @@ class TrainerRanks {
   const std::vector<std::string>& servers() const { return servers_; }
   // Processes of the job on this machine (1 without MPI): they share its cores.
   int local_ranks() const { return job_ ? job_->node_size() : 1; }
+  // This rank's place among the trainer ranks on this machine (0 without MPI).
+  int local_trainer_rank() const { return job_ ? job_->node_role_rank() : 0; }
+  // With several trainer ranks on CUDA: an NCCL communicator among them on
+  // GPU `device` (the default stream), for the dense gradients; nullptr for
+  // one rank. Throws when this build has no NCCL.
+  trainer::Communicator* gradient_communicator(int device);
   // The end of this rank's work: the servers stop once every trainer got here.
   void finish();
 
  private:
   std::unique_ptr<MpiJob> job_;
-  std::unique_ptr<trainer::Communicator> comm_;
+  std::unique_ptr<trainer::Communicator> comm_, gradient_comm_;
   std::vector<std::string> servers_;
 };
 

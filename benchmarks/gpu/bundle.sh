@@ -14,7 +14,10 @@ build=build/gpu-bundle
 scripts/setup-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHYBREC_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES="$arch" ${HYBREC_BUNDLE_CMAKE_ARGS:-} >/dev/null
-targets=$(cd "$build" && cmake --build . --target help | awk '/test_.*_gpu|bench_kernels_gpu/{print $2}')
+# The gpu tests, the kernel benchmarks, and hybrec itself (the training
+# section of check.sh: in-process servers, so Thrift, HDF5 and MPI travel as
+# libraries).
+targets="$(cd "$build" && cmake --build . --target help | awk '/test_.*_gpu|bench_kernels_gpu/{print $2}') hybrec"
 cmake --build "$build" -j "$(nproc)" --target $targets
 
 staging=$build/staging

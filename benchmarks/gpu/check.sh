@@ -5,7 +5,11 @@
 #   2. the GPU kernel benchmarks with the device limits measured in the same
 #      run (device-to-device copy, cuBLAS sgemm),
 #   3. one table: op, shape, time, GB/s or TFLOP/s, fraction of peak and the
-#      ratio to the PyTorch equivalent when torch is importable.
+#      ratio to the PyTorch equivalent when torch is importable,
+#   4. training (benchmarks/gpu/train.sh): samples/s of `hybrec train
+#      --device cuda` on the synthetic default and a larger shape, the row
+#      cache off and on (with its hit rates), against one CPU rank of the
+#      same machine.
 # Writes tests.log, bench.json and table.md under $OUT (or ./gpu-check-out).
 # Budget: about 5 minutes on an H100.
 set -uo pipefail
@@ -55,4 +59,6 @@ timeout 300 "$bundle/bin/bench_kernels_gpu" --benchmark_repetitions=3 \
 if [ -s "$out/bench.json" ]; then
   timeout 150 python3 benchmarks/gpu/table.py "$out/bench.json" | tee "$out/table.md"
 fi
+HYBREC="$bundle/bin/hybrec" OUT="$out" timeout 200 benchmarks/gpu/train.sh || {
+  echo "train.sh failed (rc=$?)"; status=1; }
 exit $status

@@ -345,4 +345,22 @@ void dot_accumulate(const Device& device, const float* a, const float* b, int64_
       [&] { cuda::dot_accumulate(a, b, count, out, device.stream); });
 }
 
+void dense_adam_update(const Device& device, const DenseAdamStep& step, const float* grad,
+                       int64_t count, float* params, float* m, float* v) {
+  constexpr const char* op = "dense_adam_update";
+  check_flat(op, count, {{"grad", grad}, {"params", params}, {"m", m}, {"v", v}});
+  if (count == 0) return;
+  detail::dispatch(
+      op, device, [&] { cpu::dense_adam_update(step, grad, count, params, m, v); },
+      [&] { cuda::dense_adam_update(step, grad, count, params, m, v, device.stream); });
+}
+
+double sum_of_squares(const Device& device, const float* x, int64_t count) {
+  constexpr const char* op = "sum_of_squares";
+  check_flat(op, count, {{"x", x}});
+  return detail::dispatch(
+      op, device, [&] { return cpu::sum_of_squares(x, count); },
+      [&] { return cuda::sum_of_squares(x, count, device.stream); });
+}
+
 }  // namespace hybrec::kernels

@@ -2,6 +2,7 @@
 // cuda/device.cu and is reached only when the CUDA backend is compiled in.
 #include "hybrec/kernels/device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -27,6 +28,8 @@ namespace cuda {
   HYBREC_THROW("the CUDA backend was requested but this build has no CUDA (HYBREC_CUDA=OFF or no nvcc)");
 }
 int device_count() { return 0; }
+int64_t free_memory_bytes() { return 0; }
+void set_device(int) { not_compiled(); }
 void synchronize(void*) { not_compiled(); }
 void* malloc_bytes(std::size_t) { not_compiled(); }
 void free_bytes(void*) noexcept {}
@@ -36,6 +39,28 @@ void zero(void*, std::size_t, void*) { not_compiled(); }
 #endif
 
 int cuda_device_count() { return cuda::device_count(); }
+
+int64_t cuda_free_memory_bytes() { return cuda::free_memory_bytes(); }
+
+void cuda_set_device(int index) {
+  const int count = cuda::device_count();
+  HYBREC_CHECK(cuda_compiled(), "cuda_set_device: this build has no CUDA backend");
+  HYBREC_CHECK(index >= 0 && index < count, "cuda_set_device: device ", index, " of ", count,
+               " visible CUDA devices");
+  cuda::set_device(index);
+}
+
+namespace {
+std::atomic<int64_t> g_buffer_bytes[2];
+}  // namespace
+
+int64_t buffer_bytes_in_use(Backend backend) {
+  return g_buffer_bytes[backend == Backend::kCuda ? 1 : 0].load(std::memory_order_relaxed);
+}
+
+void detail::count_buffer_bytes(Backend backend, int64_t delta) noexcept {
+  g_buffer_bytes[backend == Backend::kCuda ? 1 : 0].fetch_add(delta, std::memory_order_relaxed);
+}
 
 void synchronize(const Device& device) {
   if (device.is_cuda()) cuda::synchronize(device.stream);

@@ -157,4 +157,28 @@ void dot_accumulate(const float* a, const float* b, int64_t count, float* out) {
   out[0] += static_cast<float>(sum);
 }
 
+void dense_adam_update(const DenseAdamStep& step, const float* grad, int64_t count, float* params,
+                       float* m, float* v) {
+  const float b1 = step.beta1, b2 = step.beta2, eps = step.eps, wd = step.weight_decay;
+  const float c = step.clip_coef, lr = step.learning_rate;
+  const float inv_bc1 = step.inv_bias_correction1, inv_bc2 = step.inv_bias_correction2;
+  const bool decoupled = step.decoupled_weight_decay;
+  for (int64_t i = 0; i < count; ++i) {
+    const float p = params[i];
+    float g = c * grad[i];
+    if (!decoupled) g += wd * p;
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    float update = (m[i] * inv_bc1) / (std::sqrt(v[i] * inv_bc2) + eps);
+    if (decoupled) update += wd * p;
+    params[i] = p - lr * update;
+  }
+}
+
+double sum_of_squares(const float* x, int64_t count) {
+  double sq = 0.0;
+  for (int64_t i = 0; i < count; ++i) sq += static_cast<double>(x[i]) * x[i];
+  return sq;
+}
+
 }  // namespace hybrec::kernels::cpu

@@ -13,6 +13,15 @@ int device_count() {
   return count;
 }
 
+void set_device(int index) { HYBREC_CUDA_CHECK(cudaSetDevice(index)); }
+
+int64_t free_memory_bytes() {
+  if (device_count() == 0) return 0;
+  std::size_t free = 0, total = 0;
+  HYBREC_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return static_cast<int64_t>(free);
+}
+
 void synchronize(void* stream) { HYBREC_CUDA_CHECK(cudaStreamSynchronize(to_stream(stream))); }
 
 void* malloc_bytes(std::size_t bytes) {

@@ -341,6 +341,31 @@ __global__ void dot_finalize_kernel(const double* __restrict__ partials, int cou
 
 unsigned warp_grid(int64_t rows) { return grid_for(rows, kWarpsPerBlock); }
 
+__global__ void dense_adam_kernel(DenseAdamStep step, const float* __restrict__ grad, int64_t count,
+                                  float* __restrict__ params, float* __restrict__ m,
+                                  float* __restrict__ v) {
+  for (int64_t i = global_thread(); i < count; i += grid_stride()) {
+    const float p = params[i];
+    float g = step.clip_coef * grad[i];
+    if (!step.decoupled_weight_decay) g += step.weight_decay * p;
+    const float mi = step.beta1 * m[i] + (1.0f - step.beta1) * g;
+    const float vi = step.beta2 * v[i] + (1.0f - step.beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    float update =
+        (mi * step.inv_bias_correction1) / (sqrtf(vi * step.inv_bias_correction2) + step.eps);
+    if (step.decoupled_weight_decay) update += step.weight_decay * p;
+    params[i] = p - step.learning_rate * update;
+  }
+}
+
+__global__ void sum_finalize_kernel(const double* __restrict__ partials, int count, double* out) {
+  double sum = 0.0;
+  for (int i = threadIdx.x; i < count; i += kBlock) sum += partials[i];
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) out[0] = sum;
+}
+
 }  // namespace
 
 int64_t find_int64_violation(const int64_t* values, int64_t n, int64_t lo, int64_t hi,
@@ -463,6 +488,29 @@ void dot_accumulate(const float* a, const float* b, int64_t count, float* out, v
   }
   HYBREC_LAUNCH(dot_finalize_kernel, 1, kBlock, 0, stream, partials.as<double>(),
                 static_cast<int>(blocks), out);
+}
+
+void dense_adam_update(const DenseAdamStep& step, const float* grad, int64_t count, float* params,
+                       float* m, float* v, void* stream_ptr) {
+  if (count == 0) return;
+  const cudaStream_t stream = to_stream(stream_ptr);
+  HYBREC_LAUNCH(dense_adam_kernel, grid_for(count, kBlock), kBlock, 0, stream, step, grad, count,
+                params, m, v);
+}
+
+double sum_of_squares(const float* x, int64_t count, void* stream_ptr) {
+  const cudaStream_t stream = to_stream(stream_ptr);
+  const unsigned blocks = count > 0 ? grid_for(count, kBlock, kMaxDotBlocks) : 0;
+  Scratch partials((blocks + 1) * sizeof(double), stream);
+  double* parts = partials.as<double>();
+  if (blocks > 0) HYBREC_LAUNCH(dot_partials_kernel, blocks, kBlock, 0, stream, x, x, count, parts);
+  HYBREC_LAUNCH(sum_finalize_kernel, 1, kBlock, 0, stream, parts, static_cast<int>(blocks),
+                parts + blocks);
+  double host = 0.0;
+  HYBREC_CUDA_CHECK(
+      cudaMemcpyAsync(&host, parts + blocks, sizeof(host), cudaMemcpyDeviceToHost, stream));
+  HYBREC_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return host;
 }
 
 }  // namespace hybrec::kernels::cuda

@@ -39,5 +39,8 @@ void row_inverse_norms(const float* x, int64_t rows, int64_t dim, float* inv, vo
 void row_dot(const float* a, const int64_t* a_index, const float* b, const int64_t* b_index,
              int64_t n, int64_t dim, float* out, void* stream);
 void dot_accumulate(const float* a, const float* b, int64_t count, float* out, void* stream);
+void dense_adam_update(const DenseAdamStep& step, const float* grad, int64_t count, float* params,
+                       float* m, float* v, void* stream);
+double sum_of_squares(const float* x, int64_t count, void* stream);
 
 }  // namespace hybrec::kernels::cuda

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace hybrec::kernels::cuda {
 int device_count();
+int64_t free_memory_bytes();  // of the current device; 0 without one
+void set_device(int index);
 void synchronize(void* stream);
 void* malloc_bytes(std::size_t bytes);
 void free_bytes(void* ptr) noexcept;

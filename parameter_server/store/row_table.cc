@@ -6,10 +6,10 @@
 #include <unordered_map>
 
 #include "parameter_server/store/admission_filter.h"
-#include "parameter_server/store/optimizer.h"
 #include "parameter_server/wire/errors.h"
 #include "parameter_server/wire/huge_pages.h"
 #include "parameter_server/wire/row_init.h"
+#include "parameter_server/wire/row_update.h"
 
 namespace hybrec::ps {
 

@@ -30,6 +30,8 @@ expect_in "$out" "ranks 0-1: hybrec ps (shards 0-1) on this machine"
 expect_in "$out" "ranks 2-4: hybrec train (trainer ranks 0-2)"
 expect_in "$out" "rank R logs to $WORK/run/logs/launch-1/1/rank.R/{stdout,stderr}"
 [ ! -e "$WORK/run" ] || fail "--dry-run wrote $WORK/run"
+out=$("$LAUNCH" "$CONFIG" --trainers 2 --device cuda --out "$WORK/run" --dry-run)
+expect_in "$out" "-np 2 $HYBREC_BIN train $CONFIG --device cuda --out $WORK/run"
 mkdir -p "$WORK/run/logs/launch-1"
 out=$("$LAUNCH" "$CONFIG" --out "$WORK/run" --dry-run)
 expect_in "$out" "logs to $WORK/run/logs/launch-2/"
@@ -58,6 +60,7 @@ expect_error "--ps '0' is not a positive integer" "$CONFIG" --ps 0
 expect_error "--trainers 'x' is not a positive integer" "$CONFIG" --trainers x
 expect_error "unknown option '--bogus'" "$CONFIG" --bogus
 expect_error "--ps-hosts needs --hostfile" "$CONFIG" --ps-hosts a
+expect_error "--device 'gpu' is neither cpu nor cuda" "$CONFIG" --device gpu
 expect_error "give --tls DIR or --auth-token-file F, or --insecure" "$CONFIG" --hostfile "$WORK/hosts"
 expect_error "hostfile '$WORK/nohosts' does not exist" "$CONFIG" --hostfile "$WORK/nohosts"
 : > "$WORK/empty-hosts"

@@ -62,7 +62,7 @@ submit() {
 
 # ---- (a) a small run --------------------------------------------------------------
 run_a=$WORK/run-a
-job=$(HYBREC_TRAIN_ARGS="--data $WORK/data.bin" submit small "$run_a")
+job=$(HYBREC_DEVICE=cpu HYBREC_TRAIN_ARGS="--data $WORK/data.bin" submit small "$run_a")
 jobs_submitted+=("$job")
 phase "(a) submitted job $job: 2 servers + 2 trainers, $CONFIG"
 state=$(slurm_wait_job "$job" 120) || fail "job $job still $state after 120 s"
@@ -73,6 +73,9 @@ phase "(a) job $job ended: $state, exit code $exit_code"
 has_event "$run_a" start || fail "$run_a/metrics.jsonl has no start event"
 grep -q '"ranks":2' "$run_a/metrics.jsonl" || fail "the run did not have 2 trainer ranks"
 ls "$run_a/ps" > /dev/null 2>&1 || fail "the servers left no snapshot in $run_a/ps"
+grep -q -- "train .*--device cpu" "$run_a"/slurm/job*.train.sh ||
+  fail "HYBREC_DEVICE=cpu did not reach the trainers' command line"
+grep -q '"device":"cpu"' "$run_a/metrics.jsonl" || fail "the run's memory plan names no cpu device"
 phase "(a) ok: test metrics in $run_a/metrics.jsonl"
 
 # ---- (b) preemption and requeue ---------------------------------------------------------

@@ -277,3 +277,26 @@ TEST(ElementwiseGpu, DeviceBoundsCheckReportsValueAndPosition) {
 }
 
 }  // namespace
+
+TEST(ElementwiseGpu, DenseAdamAndSumOfSquaresMatchCpu) {
+  HYBREC_REQUIRE_CUDA_DEVICE();
+  for (int64_t n : kCounts) {
+    SCOPED_TRACE(testing::Message() << "count=" << n);
+    auto p = random_floats(n, 5), m = random_floats(n, 6), v = random_floats(n, 7, 0.0f, 1.0f);
+    const auto g = random_floats(n, 8);
+    Floats dp(p), dm(m), dv(v), dg(g);
+    hk::DenseAdamStep s;
+    s.weight_decay = 0.01f;
+    s.clip_coef = 0.7f;
+    s.inv_bias_correction1 = 10.0f;
+    s.inv_bias_correction2 = 1000.0f;
+    hk::dense_adam_update(kCpu, s, host_ptr(g), n, host_ptr(p), host_ptr(m), host_ptr(v));
+    hk::dense_adam_update(kGpu, s, dg.data(), n, dp.data(), dm.data(), dv.data());
+    EXPECT_TRUE(all_close(dp.download(), p, 1e-6, 1e-5));
+    EXPECT_TRUE(all_close(dm.download(), m, 1e-6, 1e-5));
+    EXPECT_TRUE(all_close(dv.download(), v, 1e-6, 1e-5));
+    const double cpu = hk::sum_of_squares(kCpu, host_ptr(g), n);
+    const double gpu = hk::sum_of_squares(kGpu, dg.data(), n);
+    EXPECT_NEAR(gpu, cpu, 1e-9 * (1.0 + cpu));
+  }
+}

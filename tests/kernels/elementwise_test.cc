@@ -582,3 +582,39 @@ TEST(Elementwise, CudaRequestWithoutCudaBuildNamesTheOp) {
 }
 
 }  // namespace
+
+// Dense Adam: three steps against the formula in double (weight decay both
+// ways, a clip coefficient), and the sum of squares in index order.
+TEST(DenseAdam, StepsFollowTheFormulaAndSumOfSquaresIsExact) {
+  const hk::Device cpu = hk::Device::cpu();
+  const int64_t n = 37;
+  for (const bool decoupled : {true, false}) {
+    auto p = random_floats(n, 11), m = std::vector<float>(n, 0.0f), v = m;
+    std::vector<double> rp(p.begin(), p.end()), rm(n, 0.0), rv(n, 0.0);
+    for (int t = 1; t <= 3; ++t) {
+      const auto g = random_floats(n, 20 + t);
+      hk::DenseAdamStep s;
+      s.learning_rate = 0.01f;
+      s.weight_decay = 0.1f;
+      s.decoupled_weight_decay = decoupled;
+      s.clip_coef = 0.5f;
+      s.inv_bias_correction1 = static_cast<float>(1.0 / (1.0 - std::pow(0.9, t)));
+      s.inv_bias_correction2 = static_cast<float>(1.0 / (1.0 - std::pow(0.999, t)));
+      hk::dense_adam_update(cpu, s, g.data(), n, p.data(), m.data(), v.data());
+      for (int64_t i = 0; i < n; ++i) {
+        double gi = 0.5 * g[i] + (decoupled ? 0.0 : 0.1 * rp[i]);
+        rm[i] = 0.9 * rm[i] + 0.1 * gi;
+        rv[i] = 0.999 * rv[i] + 0.001 * gi * gi;
+        double u = (rm[i] / (1.0 - std::pow(0.9, t))) /
+                   (std::sqrt(rv[i] / (1.0 - std::pow(0.999, t))) + 1e-8);
+        if (decoupled) u += 0.1 * rp[i];
+        rp[i] -= 0.01 * u;
+      }
+    }
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(p[i], rp[i], 1e-6) << i << " decoupled " << decoupled;
+  }
+  const std::vector<float> x = {1.0f, -2.0f, 3.0f, 0.5f};
+  EXPECT_EQ(hk::sum_of_squares(cpu, x.data(), 4), 14.25);
+  EXPECT_EQ(hk::sum_of_squares(cpu, nullptr, 0), 0.0);
+}

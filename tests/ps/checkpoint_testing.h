@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "parameter_server/store/checkpoint.h"
-#include "parameter_server/store/optimizer.h"
 #include "parameter_server/wire/errors.h"
 #include "parameter_server/wire/row_init.h"
+#include "parameter_server/wire/row_update.h"
 #include "testing/temp_dir.h"
 
 namespace hybrec::ps::checkpoint_testing {

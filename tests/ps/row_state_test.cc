@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "parameter_server/server/service.h"
-#include "parameter_server/store/optimizer.h"
+#include "parameter_server/wire/row_update.h"
 #include "parameter_server/wire/wire_convert.h"
 #include "ps_testing.h"
 #include "service_calls.h"

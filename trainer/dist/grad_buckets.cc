@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <exception>
 
+#include "hybrec/kernels/elementwise.h"
 #include "hybrec/kernels/error.h"
 
 namespace hybrec::trainer {
 
-GradBuckets::GradBuckets(Communicator& comm, float* grad, int64_t n, int64_t bucket_bytes)
-    : comm_(comm), grad_(grad), n_(n), ready_from_(n) {
+GradBuckets::GradBuckets(Communicator& comm, float* grad, int64_t n, int64_t bucket_bytes,
+                         const kernels::Device& device)
+    : comm_(comm), device_(device), grad_(grad), n_(n), ready_from_(n) {
   HYBREC_CHECK(n >= 0 && (n == 0 || grad != nullptr), "GradBuckets: ", n, " elements at ",
                static_cast<void*>(grad));
   HYBREC_CHECK(bucket_bytes >= static_cast<int64_t>(sizeof(float)), "GradBuckets: bucket of ",
@@ -56,7 +58,7 @@ void GradBuckets::finish(bool average) {
   pending_.clear();
   if (average && comm_.size() > 1) {
     const float scale = 1.0f / static_cast<float>(comm_.size());
-    for (int64_t i = 0; i < n_; ++i) grad_[i] *= scale;
+    kernels::scale(device_, scale, grad_, n_, grad_);
   }
   ready_from_ = n_;
   next_bucket_ = 0;

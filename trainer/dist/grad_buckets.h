@@ -26,6 +26,7 @@
 #include <memory>
 #include <vector>
 
+#include "hybrec/kernels/device.h"
 #include "trainer/dist/communicator.h"
 
 namespace hybrec::trainer {
@@ -34,10 +35,13 @@ class GradBuckets {
  public:
   static constexpr int64_t kDefaultBucketBytes = int64_t{1} << 20;
 
-  // grad [n] stays the caller's and must outlive this object. Throws
-  // hybrec::Error for n < 0 or bucket_bytes < sizeof(float).
+  // grad [n] stays the caller's and must outlive this object; it lives on
+  // `device` (where the averaging runs; the communicator must take that
+  // memory: NCCL for CUDA buffers). Throws hybrec::Error for n < 0 or
+  // bucket_bytes < sizeof(float).
   GradBuckets(Communicator& comm, float* grad, int64_t n,
-              int64_t bucket_bytes = kDefaultBucketBytes);
+              int64_t bucket_bytes = kDefaultBucketBytes,
+              const kernels::Device& device = kernels::Device::cpu());
   ~GradBuckets();  // waits for what is in flight (unless an exception unwinds)
   GradBuckets(const GradBuckets&) = delete;
   GradBuckets& operator=(const GradBuckets&) = delete;
@@ -61,6 +65,7 @@ class GradBuckets {
   void start_ready_buckets();
 
   Communicator& comm_;
+  kernels::Device device_;
   float* grad_;
   int64_t n_;
   int64_t bucket_elements_;

@@ -3,7 +3,10 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <exception>
+#include <thread>
 
 #include "hybrec/kernels/error.h"
 #include "trainer/dist/mpi_check.h"
@@ -31,21 +34,60 @@ namespace hybrec::trainer {
 
 namespace {
 
+// How long an all-reduce may wait before the rank gives up on its peers
+// (HYBREC_NCCL_TIMEOUT_S, default 600 s).
+double nccl_timeout_s() {
+  const char* text = std::getenv("HYBREC_NCCL_TIMEOUT_S");
+  const double value = text != nullptr ? std::atof(text) : 0.0;
+  return value > 0 ? value : 600.0;
+}
+
+// wait() polls the collective's event instead of blocking in
+// cudaEventSynchronize: between polls it asks NCCL for an asynchronous error
+// (a peer that died or a broken connection), and past the timeout it gives
+// up. Either way it aborts the NCCL communicator, so the rank ends with a
+// message instead of hanging in the collective (torchrec#850).
 class NcclPending : public Communicator::Pending {
  public:
-  NcclPending(cudaEvent_t done, cudaStream_t stream) : done_(done), stream_(stream) {}
+  NcclPending(cudaEvent_t done, cudaStream_t stream, ncclComm_t nccl, int rank, int size)
+      : done_(done), stream_(stream), nccl_(nccl), rank_(rank), size_(size) {}
   ~NcclPending() override {
     if (done_ != nullptr) cudaEventDestroy(done_);
   }
   void wait() override {
     if (done_ == nullptr) return;
-    HYBREC_DIST_CUDA_CHECK(cudaEventSynchronize(done_));
+    const double limit = nccl_timeout_s();
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      const cudaError_t state = cudaEventQuery(done_);
+      if (state == cudaSuccess) break;
+      if (state != cudaErrorNotReady) HYBREC_DIST_CUDA_CHECK(state);
+      ncclResult_t async = ncclSuccess;
+      HYBREC_NCCL_CHECK(ncclCommGetAsyncError(nccl_, &async));
+      if (async != ncclSuccess && async != ncclInProgress) {
+        ncclCommAbort(nccl_);
+        HYBREC_THROW("NCCL all-reduce failed on trainer rank ", rank_, " of ", size_, ": ",
+                     ncclGetErrorString(async),
+                     " (a peer rank died or its connection broke; its own log names it)");
+      }
+      const double waited =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > limit) {
+        ncclCommAbort(nccl_);
+        HYBREC_THROW("NCCL all-reduce on trainer rank ", rank_, " of ", size_, " waited ", waited,
+                     " s for its peers (HYBREC_NCCL_TIMEOUT_S = ", limit,
+                     "): a peer rank is dead or stuck");
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
     HYBREC_DIST_CUDA_CHECK(cudaStreamWaitEvent(stream_, done_, 0));
   }
 
  private:
   cudaEvent_t done_;
   cudaStream_t stream_;
+  ncclComm_t nccl_;
+  int rank_, size_;
 };
 
 class NcclCommunicator : public Communicator {
@@ -84,7 +126,7 @@ class NcclCommunicator : public Communicator {
   std::unique_ptr<Pending> start_allreduce_sum(float* data, int64_t count) override {
     HYBREC_CHECK(count >= 0 && (count == 0 || data != nullptr), "allreduce_sum: count ", count,
                  " with data ", static_cast<void*>(data));
-    if (count == 0) return std::make_unique<NcclPending>(nullptr, stream_);
+    if (count == 0) return std::make_unique<NcclPending>(nullptr, stream_, nccl_, rank(), size());
     HYBREC_DIST_CUDA_CHECK(cudaSetDevice(device_));
     HYBREC_DIST_CUDA_CHECK(cudaEventRecord(produced_, stream_));
     HYBREC_DIST_CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, produced_, 0));
@@ -92,7 +134,7 @@ class NcclCommunicator : public Communicator {
                                     nccl_, comm_stream_));
     cudaEvent_t done = nullptr;
     HYBREC_DIST_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-    auto pending = std::make_unique<NcclPending>(done, stream_);
+    auto pending = std::make_unique<NcclPending>(done, stream_, nccl_, rank(), size());
     HYBREC_DIST_CUDA_CHECK(cudaEventRecord(done, comm_stream_));
     return pending;
   }

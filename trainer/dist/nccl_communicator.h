@@ -8,8 +8,11 @@
 // start_allreduce_sum(data, count) takes a DEVICE pointer: the all-reduce
 // runs on the communicator's own stream after everything already queued on
 // `stream` (the stream that produced the gradient), so it overlaps with the
-// rest of the backward. wait() blocks the host until the sum is in place and
-// also orders later work on `stream` after it. NCCL's algorithms (ring,
+// rest of the backward. wait() blocks the host until the sum is in place
+// (polling NCCL's asynchronous error, and giving up after
+// HYBREC_NCCL_TIMEOUT_S, default 600 s, so that a dead peer ends the rank
+// with a message instead of a hang) and also orders later work on `stream`
+// after it. NCCL's algorithms (ring,
 // tree) reduce each element once and pass that result on, so every rank
 // gets the same bits.
 //

@@ -253,6 +253,10 @@ std::vector<Key> keys_of(TrainConfig& c) {
       int_key("train.log_every_s", &t.log_every_s, 1, 86400),
       int_key("train.threads", &t.threads, 0, 1024),
       int_key("train.bucket_kib", &t.bucket_kib, 1, 1 << 20),
+      enum_key("train.device", &t.device, {"cpu", "cuda"}),
+      int_key("train.cache_rows", &t.cache_rows, 0, kBig),
+      int_key("train.cache_sync_steps", &t.cache_sync_steps, 0, kBig),
+      int_key("train.device_memory_mib", &t.device_memory_mib, 0, kBig),
       int_key("eval.k", &c.eval.k, 1, 1000),
       int_key("eval.auc_negatives", &c.eval.auc_negatives, 1, 100000),
       int_key("eval.max_users", &c.eval.max_users, 0, kBig),
@@ -342,6 +346,12 @@ TrainConfig parse_config(const std::string& toml_text, const std::string& source
   HYBREC_CHECK(config.rerank.generated_n == 0 || !config.rerank.model.empty(), where,
                ": rerank.model is empty; rerank.generated_n = ", config.rerank.generated_n,
                " needs a decoder (a Llama GGUF file)");
+  // The row cache trains rows the server does not see every step: the
+  // server's own admission and expiry would drop or reset them under it.
+  HYBREC_CHECK(config.train.cache_rows == 0 || (config.ps.admit_after == 0 && config.ps.ttl_s == 0),
+               where, ": train.cache_rows = ", config.train.cache_rows,
+               " needs ps.admit_after = 0 and ps.ttl_s = 0 (got ", config.ps.admit_after, " and ",
+               config.ps.ttl_s, "): the server would drop or expire rows the cache is training");
   return config;
 }
 

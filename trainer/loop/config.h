@@ -19,6 +19,7 @@ enum class Sampler { kUniform, kPopularity };
 enum class Decay { kNone, kLinear, kCosine };
 enum class SparseOptimizer { kRowwiseAdagrad, kAdam };
 enum class OnRestart { kStop, kRewind };
+enum class TrainDevice { kCpu, kCuda };
 
 struct TrainOptions {
   int64_t batch_size = 256;  // examples per rank per step
@@ -50,6 +51,17 @@ struct TrainOptions {
   // fast as 1 on the 2-core machine); scale with ranks instead.
   int64_t threads = 1;
   int64_t bucket_kib = 1024;  // dense all-reduce bucket size
+  // Where the step runs: the CPU backend, or one GPU per trainer rank
+  // (chosen by the rank's place among the trainers on its machine).
+  TrainDevice device = TrainDevice::kCpu;
+  // Hot rows cached per trainer rank and table (row_cache.h); 0 = off.
+  int64_t cache_rows = 0;
+  // The cache's staleness: 0 = write-through (exact; one trainer rank only),
+  // S > 0 = write-back every S steps (and at validations and checkpoints).
+  int64_t cache_sync_steps = 0;
+  // Device memory a rank may plan for (memory_plan.h); 0 = what the device
+  // has (on the CPU: the host's available memory).
+  int64_t device_memory_mib = 0;
 };
 
 struct EvalOptions {

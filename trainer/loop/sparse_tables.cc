@@ -113,6 +113,58 @@ SparseTables::Pending SparseTables::push(const Batch& batch, const float* user_g
   return p;
 }
 
+const ps::TableSpec& SparseTables::spec(const std::string& table) const {
+  const auto it = std::find_if(specs_.begin(), specs_.end(),
+                               [&](const ps::TableSpec& s) { return s.name == table; });
+  HYBREC_CHECK(it != specs_.end(), "SparseTables: no table '", table, "'");
+  return *it;
+}
+
+int64_t SparseTables::width(const std::string& table) const {
+  return dim_ + ps::state_floats(spec(table));
+}
+
+SparseTables::Pending SparseTables::pull_with_state(const std::vector<int64_t>& user_keys,
+                                                    float* user_rows,
+                                                    const std::vector<int64_t>& item_keys,
+                                                    float* item_rows) {
+  Pending p;
+  p.tables = this;
+  p.user =
+      client_.pull_with_state(kUserTable, user_keys.data(), static_cast<int64_t>(user_keys.size()),
+                              width(kUserTable), user_rows);
+  p.item =
+      client_.pull_with_state(kItemTable, item_keys.data(), static_cast<int64_t>(item_keys.size()),
+                              width(kItemTable), item_rows);
+  return p;
+}
+
+SparseTables::Pending SparseTables::push(const std::vector<int64_t>& user_keys,
+                                         const float* user_grads,
+                                         const std::vector<int64_t>& item_keys,
+                                         const float* item_grads) {
+  Pending p;
+  p.tables = this;
+  p.user = client_.push(kUserTable, user_keys.data(), static_cast<int64_t>(user_keys.size()), dim_,
+                        user_grads);
+  p.item = client_.push(kItemTable, item_keys.data(), static_cast<int64_t>(item_keys.size()), dim_,
+                        item_grads);
+  return p;
+}
+
+void SparseTables::pull_with_state(const std::string& table, const int64_t* keys, int64_t n,
+                                   float* out) {
+  const int64_t w = width(table);
+  if (!guarded([&] { client_.pull_with_state(table, keys, n, w, out).wait(); })) {
+    std::fill(out, out + n * w, 0.0f);
+  }
+}
+
+void SparseTables::push_delta(const std::string& table, const int64_t* keys, int64_t n,
+                              const float* deltas) {
+  guarded([&] { client_.push_delta(table, keys, n, width(table), deltas).wait(); });
+}
+
 void SparseTables::fetch(const std::string& table, const int64_t* keys, int64_t n, float* out) {
   if (!guarded([&] { client_.pull(table, keys, n, dim_, out, ps::PullMode::kReadOnly).wait(); })) {
     std::fill(out, out + n * dim_, 0.0f);

@@ -50,6 +50,18 @@ class SparseTables {
   Pending pull(const Batch& batch, float* user_rows, float* item_rows);
   Pending push(const Batch& batch, const float* user_grads, const float* item_grads);
 
+  // The row cache's traffic (row_cache.h): rows with their optimizer state
+  // ([n, width(table)]), gradients of some keys, and deltas added to rows
+  // and state.
+  const ps::TableSpec& spec(const std::string& table) const;
+  int64_t width(const std::string& table) const;  // dim + optimizer state floats
+  Pending pull_with_state(const std::vector<int64_t>& user_keys, float* user_rows,
+                          const std::vector<int64_t>& item_keys, float* item_rows);
+  Pending push(const std::vector<int64_t>& user_keys, const float* user_grads,
+               const std::vector<int64_t>& item_keys, const float* item_grads);
+  void pull_with_state(const std::string& table, const int64_t* keys, int64_t n, float* out);
+  void push_delta(const std::string& table, const int64_t* keys, int64_t n, const float* deltas);
+
   // Blocking read-only pull of any rows of one table (evaluation): unknown
   // keys come back as their initial rows and nothing is stored.
   void fetch(const std::string& table, const int64_t* keys, int64_t n, float* out);

@@ -2,10 +2,55 @@
 
 #include "hybrec/kernels/splitmix.h"
 #include "trainer/loop/lr_schedule.h"
+#include "trainer/model/device_arrays.h"
 
 namespace hybrec::trainer {
 
 namespace {
+
+// The cache of one table, reading and writing the servers through `tables`.
+std::unique_ptr<RowCache> make_cache(const TrainConfig& config, SparseTables& tables,
+                                     const char* table, const kernels::Device& device) {
+  RowCacheBacking backing;
+  backing.pull_with_state = [&tables, table](const int64_t* keys, int64_t n, float* out) {
+    tables.pull_with_state(table, keys, n, out);
+  };
+  backing.push_delta = [&tables, table](const int64_t* keys, int64_t n, const float* deltas) {
+    tables.push_delta(table, keys, n, deltas);
+  };
+  return std::make_unique<RowCache>(tables.spec(table), config.train.cache_rows,
+                                    config.train.cache_sync_steps == 0, device, std::move(backing));
+}
+
+// A batch's keys looked up: their slots, and the misses to pull.
+void look_up(RowCache& cache, const std::vector<int64_t>& ids, CachedRows* c) {
+  const auto n = static_cast<int64_t>(ids.size());
+  c->slots.resize(ids.size());
+  cache.lookup(ids.data(), n, c->slots.data());
+  c->miss_keys.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    if (c->slots[i] < 0) c->miss_keys.push_back(ids[i]);
+  }
+  c->miss_rows.resize(c->miss_keys.size() * static_cast<std::size_t>(cache.width()));
+}
+
+// After the backward: the cached rows updated, the rest of the gradients
+// gathered for the push, the batch's hold on its slots released.
+void settle(RowCache& cache, const std::vector<int64_t>& ids, const float* device_grads,
+            const std::vector<float>& grads, CachedRows* c) {
+  const auto n = static_cast<int64_t>(ids.size());
+  const int64_t d = cache.dim();
+  cache.update(ids.data(), c->slots.data(), n, device_grads, grads.data(), c->miss_rows.data(),
+               &c->push_index);
+  c->push_keys.resize(c->push_index.size());
+  c->push_grads.resize(c->push_index.size() * static_cast<std::size_t>(d));
+  for (std::size_t j = 0; j < c->push_index.size(); ++j) {
+    const int64_t i = c->push_index[j];
+    c->push_keys[j] = ids[i];
+    std::copy(grads.begin() + i * d, grads.begin() + (i + 1) * d, c->push_grads.begin() + j * d);
+  }
+  cache.release(c->slots.data(), n);
+}
 
 DenseAdamOptions adam_options(const TrainConfig& config) {
   DenseAdamOptions options;
@@ -18,7 +63,7 @@ DenseAdamOptions adam_options(const TrainConfig& config) {
 
 TrainStep::TrainStep(const TrainConfig& config, Communicator& comm, const Dataset& data,
                      const HybridModel& model, const TrainingSet& set, SparseTables* tables,
-                     int64_t steps_per_epoch, int64_t total_steps)
+                     int64_t steps_per_epoch, int64_t total_steps, Communicator* grad_comm)
     : config_(config),
       comm_(comm),
       data_(data),
@@ -27,15 +72,35 @@ TrainStep::TrainStep(const TrainConfig& config, Communicator& comm, const Datase
       tables_(tables),
       steps_per_epoch_(steps_per_epoch),
       total_steps_(total_steps),
+      device_(model.device()),
       sampler_(set, config.train.sampler, config.train.popularity_alpha,
                static_cast<uint64_t>(config.train.seed)),
       builder_(set, sampler_, config.train.negatives, config.model.history_len),
       params_(static_cast<std::size_t>(model.num_params())),
-      grad_(params_.size()),
-      adam_(model.num_params(), adam_options(config)),
-      buckets_(comm, grad_.data(), model.num_params(), config.train.bucket_kib << 10),
+      grad_(device_.is_cuda() ? 0 : params_.size()),
+      dev_params_(device_.is_cuda() ? kernels::Buffer<float>(device_, params_.size())
+                                    : kernels::Buffer<float>()),
+      dev_grad_(device_.is_cuda() ? kernels::Buffer<float>(device_, params_.size())
+                                  : kernels::Buffer<float>()),
+      adam_(model.num_params(), adam_options(config), device_),
+      buckets_(grad_comm != nullptr ? *grad_comm : comm, grad_on_device(), model.num_params(),
+               config.train.bucket_kib << 10, device_),
       dropped_(model.config(), data, set) {
   model_.init_params(static_cast<uint64_t>(config_.train.seed), params_.data());
+  if (device_.is_cuda()) {
+    dev_params_.upload(params_);
+    if (!data_.item_text_emb.empty()) text_ = kernels::Buffer<float>(device_, data_.item_text_emb);
+  }
+  if (tables_ && config_.train.cache_rows > 0) {
+    HYBREC_CHECK(comm_.size() == 1 || config_.train.cache_sync_steps > 0,
+                 "train.cache_sync_steps = 0 (write-through) keeps a cached row exact on one "
+                 "trainer rank only; this run has ",
+                 comm_.size(),
+                 " trainer ranks, whose updates a cached copy would miss: set "
+                 "train.cache_sync_steps > 0 (write-back every S steps) or train.cache_rows = 0");
+    user_cache_ = make_cache(config_, *tables_, kUserTable, model_.device());
+    item_cache_ = make_cache(config_, *tables_, kItemTable, model_.device());
+  }
 }
 
 void TrainStep::begin(int64_t step) {
@@ -64,7 +129,16 @@ void TrainStep::pull(Slot& slot) {
   slot.item_rows.resize(items * d);
   slot.user_grads.resize(users * d);
   slot.item_grads.resize(items * d);
-  if (tables_) slot.pull = tables_->pull(slot.batch, slot.user_rows.data(), slot.item_rows.data());
+  if (!tables_) return;
+  if (!user_cache_) {
+    slot.pull = tables_->pull(slot.batch, slot.user_rows.data(), slot.item_rows.data());
+    return;
+  }
+  look_up(*user_cache_, slot.batch.user_ids, &slot.user_cached);
+  look_up(*item_cache_, slot.batch.item_ids, &slot.item_cached);
+  slot.pull =
+      tables_->pull_with_state(slot.user_cached.miss_keys, slot.user_cached.miss_rows.data(),
+                               slot.item_cached.miss_keys, slot.item_cached.miss_rows.data());
 }
 
 double TrainStep::run(int64_t step) {
@@ -86,6 +160,9 @@ double TrainStep::run(int64_t step) {
     push_in_rank_order(cur);
     if (more) prepare(step + 1, next);
   }
+  if (config_.train.cache_sync_steps > 0 && trained_steps_ % config_.train.cache_sync_steps == 0) {
+    sync_caches();
+  }
   return loss;
 }
 
@@ -101,18 +178,57 @@ double TrainStep::run_examples(int64_t step, const std::vector<ExampleSpec>& exa
   } else {
     slot.push.wait();
   }
+  if (config_.train.cache_sync_steps > 0 && trained_steps_ % config_.train.cache_sync_steps == 0) {
+    sync_caches();
+  }
   return loss;
 }
 
 double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_emb,
                           int64_t text_rows) {
+  const bool cuda = device_.is_cuda();
+  const int64_t d = config_.model.dim;
+  const auto users = static_cast<int64_t>(cur.batch.user_ids.size());
+  const auto items = static_cast<int64_t>(cur.batch.item_ids.size());
+  // Where the model reads the rows and writes their gradients.
+  float* user_rows = cur.user_rows.data();
+  float* item_rows = cur.item_rows.data();
+  float* user_grads = cur.user_grads.data();
+  float* item_grads = cur.item_grads.data();
+  if (cuda) {
+    user_rows = grow(device_, users * d, &staging_.user_rows);
+    item_rows = grow(device_, items * d, &staging_.item_rows);
+    user_grads = grow(device_, users * d, &staging_.user_grads);
+    item_grads = grow(device_, items * d, &staging_.item_grads);
+  }
+  if (user_cache_) {
+    user_cache_->assemble(cur.user_cached.slots.data(), users, cur.user_cached.miss_rows.data(),
+                          user_rows);
+    item_cache_->assemble(cur.item_cached.slots.data(), items, cur.item_cached.miss_rows.data(),
+                          item_rows);
+  } else if (cuda && tables_) {
+    kernels::copy_to_device(device_, user_rows, cur.user_rows.data(),
+                            cur.user_rows.size() * sizeof(float));
+    kernels::copy_to_device(device_, item_rows, cur.item_rows.data(),
+                            cur.item_rows.size() * sizeof(float));
+  }
+
   HybridModel::StepInputs in;
   in.batch = &cur.batch;
-  in.params = params_.data();
-  in.user_rows = cur.user_rows.data();
-  in.item_rows = cur.item_rows.data();
+  in.params = params_on_device();
+  in.user_rows = user_rows;
+  in.item_rows = item_rows;
   in.text_emb = text_emb;
   in.num_text_rows = text_rows;
+  if (cuda && text_emb != nullptr) {
+    if (text_emb == data_.item_text_emb.data()) {
+      in.text_emb = text_.data();
+    } else {  // online: the dataset's items and the new ones, as they stand
+      const auto floats = static_cast<std::size_t>(text_rows * data_.text_dim);
+      in.text_emb = grow(device_, static_cast<int64_t>(floats), &staging_.text);
+      kernels::copy_to_device(device_, staging_.text.data(), text_emb, floats * sizeof(float));
+    }
+  }
   in.dropout_seed = splitmix64(static_cast<uint64_t>(config_.train.seed) * 0x9e37ULL +
                                static_cast<uint64_t>(step));
   in.training = true;
@@ -126,19 +242,72 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
           tables_->fetch(table, keys, n, out);
         },
         &dropped_rows_);
+    if (cuda && in.dropped_item_rows != nullptr) {
+      float* up = grow(device_, static_cast<int64_t>(dropped_rows_.size()), &staging_.dropped);
+      kernels::copy_to_device(device_, up, dropped_rows_.data(),
+                              dropped_rows_.size() * sizeof(float));
+      in.dropped_item_rows = up;
+    }
   }
   HybridModel::StepOutputs out;
-  out.dense_grad = grad_.data();
-  out.user_row_grads = cur.user_grads.data();
-  out.item_row_grads = cur.item_grads.data();
+  out.dense_grad = grad_on_device();
+  out.user_row_grads = user_grads;
+  out.item_row_grads = item_grads;
   out.grad_ready = [this](int64_t b, int64_t e) { buckets_.on_ready(b, e); };
   const double loss = model_.forward_backward(in, out);
-  if (tables_ && !config_.train.sync) {
-    cur.push = tables_->push(cur.batch, cur.user_grads.data(), cur.item_grads.data());
+  if (cuda && tables_) {
+    // The row gradients come back for the push (copy_to_host waits for the
+    // backward).
+    kernels::copy_to_host(device_, cur.user_grads.data(), user_grads,
+                          cur.user_grads.size() * sizeof(float));
+    kernels::copy_to_host(device_, cur.item_grads.data(), item_grads,
+                          cur.item_grads.size() * sizeof(float));
   }
+  if (user_cache_) {
+    settle(*user_cache_, cur.batch.user_ids, user_grads, cur.user_grads, &cur.user_cached);
+    settle(*item_cache_, cur.batch.item_ids, item_grads, cur.item_grads, &cur.item_cached);
+  }
+  if (tables_ && !config_.train.sync) cur.push = push(cur);
   buckets_.finish(/*average=*/true);
-  adam_.step(static_cast<float>(lr), grad_.data(), params_.data());
+  adam_.step(static_cast<float>(lr), grad_on_device(), params_on_device());
+  ++trained_steps_;
   return loss;
+}
+
+const std::vector<float>& TrainStep::params() const {
+  if (device_.is_cuda()) {
+    kernels::copy_to_host(device_, params_.data(), dev_params_.data(),
+                          params_.size() * sizeof(float));
+  }
+  return params_;
+}
+
+void TrainStep::set_params(const std::vector<float>& params) {
+  HYBREC_CHECK(params.size() == params_.size(), "TrainStep::set_params: ", params.size(),
+               " values for ", params_.size(), " dense parameters");
+  params_ = params;
+  if (device_.is_cuda()) dev_params_.upload(params_);
+}
+
+SparseTables::Pending TrainStep::push(Slot& slot) {
+  if (!user_cache_)
+    return tables_->push(slot.batch, slot.user_grads.data(), slot.item_grads.data());
+  return tables_->push(slot.user_cached.push_keys, slot.user_cached.push_grads.data(),
+                       slot.item_cached.push_keys, slot.item_cached.push_grads.data());
+}
+
+// Every rank at once: each sends its changed rows' deltas, and once all have
+// landed (the barrier) each re-reads its cached rows, so the caches agree
+// with the servers and hold every rank's updates.
+void TrainStep::sync_caches() {
+  if (!user_cache_ || user_cache_->write_through() || synced_at_ == trained_steps_) return;
+  for (auto& slot : slots_) slot.push.wait();
+  user_cache_->write_back();
+  item_cache_->write_back();
+  comm_.barrier();
+  user_cache_->refresh();
+  item_cache_->refresh();
+  synced_at_ = trained_steps_;
 }
 
 // Sync mode's pushes: one rank at a time, in rank order, so every shard
@@ -150,7 +319,7 @@ void TrainStep::push_in_rank_order(Slot& slot) {
   if (!tables_) return;
   for (int r = 0; r < comm_.size(); ++r) {
     if (r == comm_.rank()) {
-      slot.push = tables_->push(slot.batch, slot.user_grads.data(), slot.item_grads.data());
+      slot.push = push(slot);
       slot.push.wait();
     }
     comm_.barrier();
@@ -159,6 +328,12 @@ void TrainStep::push_in_rank_order(Slot& slot) {
 
 void TrainStep::wait_pushes() {
   for (auto& slot : slots_) slot.push.wait();
+  sync_caches();
+}
+
+void TrainStep::finish() {
+  drain();
+  sync_caches();
 }
 
 void TrainStep::drain() {

@@ -21,20 +21,34 @@
 #include "trainer/loop/config.h"
 #include "trainer/loop/dropped_item_rows.h"
 #include "trainer/loop/examples.h"
+#include "trainer/loop/row_cache.h"
 #include "trainer/loop/sparse_tables.h"
 #include "trainer/model/dense_adam.h"
 #include "trainer/model/hybrid_model.h"
 
 namespace hybrec::trainer {
 
+// With the row caches, one table's side of a batch: the cache slots of the
+// batch's keys (-1 = a miss), the misses' keys and rows with their state as
+// pulled, and the keys and gradients the server receives.
+struct CachedRows {
+  std::vector<int64_t> slots, miss_keys, push_index, push_keys;
+  std::vector<float> miss_rows, push_grads;
+};
+
 class TrainStep {
  public:
   // `tables` is null when the model has no id embeddings. Everything passed
   // must outlive the step. The dense parameters start from the model's
-  // initialisation for train.seed.
+  // initialisation for train.seed. The step runs on the model's device: on
+  // CUDA the dense parameters, their gradient, Adam's moments, the batch's
+  // rows and row gradients and the item text live on the GPU (the rows go
+  // up after their pull and the row gradients come back for their push),
+  // and the dense gradient is all-reduced over `grad_comm` (which must take
+  // device memory: NCCL; nullptr = comm, right on the CPU).
   TrainStep(const TrainConfig& config, Communicator& comm, const Dataset& data,
             const HybridModel& model, const TrainingSet& set, SparseTables* tables,
-            int64_t steps_per_epoch, int64_t total_steps);
+            int64_t steps_per_epoch, int64_t total_steps, Communicator* grad_comm = nullptr);
 
   // Issues the first batch's pull (call before the first run(), and again
   // after restoring a checkpoint at `step`).
@@ -52,13 +66,24 @@ class TrainStep {
   // rank's: they push in rank order).
   double run_examples(int64_t step, const std::vector<ExampleSpec>& examples, const float* text_emb,
                       int64_t text_rows, double lr);
-  // Waits for every push in flight (before the tables are read or saved).
+  // Waits for every push in flight and brings the servers up to date with
+  // the row caches (write-back mode; every rank at once: before the tables
+  // are read or saved).
   void wait_pushes();
-  // Waits for every pull and push in flight (at the end of a run).
+  // Waits for every pull and push in flight; the caches are not written
+  // back (a rewind, which reloads the tables, discards them).
   void drain();
+  // The end of a run: drain() and the caches written back.
+  void finish();
 
-  std::vector<float>& params() { return params_; }
-  const std::vector<float>& params() const { return params_; }
+  // The row caches (train.cache_rows), or nullptr when off.
+  const RowCache* user_cache() const { return user_cache_.get(); }
+  const RowCache* item_cache() const { return item_cache_.get(); }
+
+  // The dense parameters, in host memory (on CUDA read back from the
+  // device at each call).
+  const std::vector<float>& params() const;
+  void set_params(const std::vector<float>& params);
   DenseAdam& adam() { return adam_; }
   // The negatives' candidates: the online trainer adds the items that arrive.
   NegativeSampler& sampler() { return sampler_; }
@@ -70,6 +95,7 @@ class TrainStep {
     Batch batch;
     std::vector<float> user_rows, item_rows, user_grads, item_grads;
     SparseTables::Pending pull, push;
+    CachedRows user_cached, item_cached;  // with the row caches
   };
 
   void prepare(int64_t step, Slot& slot);
@@ -77,6 +103,9 @@ class TrainStep {
   // Forward, backward, the async push, the dense all-reduce and Adam step.
   double compute(Slot& slot, int64_t step, double lr, const float* text_emb, int64_t text_rows);
   void push_in_rank_order(Slot& slot);
+  SparseTables::Pending push(Slot& slot);
+  // Write-back mode: every S trained steps, and at wait_pushes().
+  void sync_caches();
 
   const TrainConfig& config_;
   Communicator& comm_;
@@ -85,9 +114,21 @@ class TrainStep {
   const TrainingSet& set_;
   SparseTables* tables_;
   const int64_t steps_per_epoch_, total_steps_;
+  const kernels::Device device_;  // the model's
   NegativeSampler sampler_;
   BatchBuilder builder_;
-  std::vector<float> params_, grad_;
+  // Dense parameters and gradient: on the CPU these host arrays are the
+  // model's; on CUDA the device buffers are, and params_ is a host copy.
+  mutable std::vector<float> params_;
+  std::vector<float> grad_;
+  kernels::Buffer<float> dev_params_, dev_grad_;
+  float* params_on_device() { return device_.is_cuda() ? dev_params_.data() : params_.data(); }
+  float* grad_on_device() { return device_.is_cuda() ? dev_grad_.data() : grad_.data(); }
+  // CUDA only: device copies of what the model reads and writes per step.
+  struct DeviceStaging {
+    kernels::Buffer<float> user_rows, item_rows, user_grads, item_grads, text, dropped;
+  } staging_;
+  kernels::Buffer<float> text_;  // CUDA: the dataset's item text, uploaded once
   DenseAdam adam_;
   GradBuckets buckets_;  // over grad_, reused every step
   Slot slots_[2];
@@ -96,6 +137,8 @@ class TrainStep {
   std::vector<int64_t> batch_examples_;
   DroppedItemRows dropped_;  // ID dropout's stand-in rows (text neighbours)
   std::vector<float> dropped_rows_;
+  std::unique_ptr<RowCache> user_cache_, item_cache_;
+  int64_t trained_steps_ = 0, synced_at_ = 0;  // steps computed; caches synced after
 };
 
 }  // namespace hybrec::trainer

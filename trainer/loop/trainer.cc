@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,7 +15,6 @@
 #include <thread>
 
 #include "hybrec/kernels/error.h"
-#include "hybrec/kernels/host_memory.h"
 #include "parameter_server/storage/atomic_file.h"
 #include "trainer/data/dataset.h"
 #include "trainer/data/time_order.h"
@@ -23,6 +23,7 @@
 #include "trainer/loop/examples.h"
 #include "trainer/loop/item_text_encoder.h"
 #include "trainer/loop/lr_schedule.h"
+#include "trainer/loop/memory_plan.h"
 #include "trainer/loop/online_phase.h"
 #include "trainer/loop/run_dir.h"
 #include "trainer/loop/run_log.h"
@@ -53,28 +54,21 @@ int compute_threads(const TrainConfig& config, int local_ranks) {
   return std::max(1, cores / std::max(1, local_ranks));
 }
 
-// The bytes a training step holds, at least, in double so that absurd
-// configs cannot overflow: the dense parameters with their gradients, Adam
-// moments, all-reduce buffers and checkpoint copies; the step's activations
-// (candidates and the history encoder's layers); the all-item vectors of
-// evaluation; and, with in-process servers, the id rows with their
-// optimizer state.
-double training_memory_bytes(const TrainConfig& c, const HybridModel& model, const Dataset& data,
-                             bool local_rows) {
-  const ModelConfig& m = model.config();
-  const double d = static_cast<double>(m.dim), T = static_cast<double>(m.text_dim);
-  const double B = static_cast<double>(c.train.batch_size);
-  const double C = static_cast<double>(c.train.negatives + 1);
-  const double L = m.use_history ? static_cast<double>(m.history_len) : 0.0;
-  const double layers = static_cast<double>(m.layers), F = static_cast<double>(ffn_hidden(m));
-  const double params = 8 * static_cast<double>(model.num_params());
-  const double activations =
-      B * C * (4 * d + T) +
-      B * L * (layers * (12 * d + 3 * F + static_cast<double>(m.heads) * L) + 4 * d);
-  const double items = static_cast<double>(data.num_items) * 2 * (d + T);
-  const double rows =
-      local_rows ? static_cast<double>(data.num_users + data.num_items) * 3 * d : 0.0;
-  return 4 * (params + activations + items + rows);
+// The device the step runs on (train.device). A CUDA rank takes visible GPU
+// local_trainer_rank % GPUs: one rank per GPU when as many trainers as GPUs
+// run on a machine (CUDA_VISIBLE_DEVICES narrows what is visible).
+kernels::Device training_device(const TrainConfig& config, int local_trainer_rank) {
+  if (config.train.device == TrainDevice::kCpu) return kernels::Device::cpu();
+  HYBREC_CHECK(kernels::cuda_compiled(), "config ", config.source,
+               ": train.device = \"cuda\", but this build has no CUDA backend (build where nvcc "
+               "is on PATH: cmake --preset release, or scripts/test.sh)");
+  const int gpus = kernels::cuda_device_count();
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  HYBREC_CHECK(gpus > 0, "config ", config.source,
+               ": train.device = \"cuda\", but no CUDA device is visible (CUDA_VISIBLE_DEVICES=",
+               visible != nullptr ? visible : "(unset)", ")");
+  kernels::cuda_set_device(local_trainer_rank % gpus);
+  return kernels::Device::cuda();
 }
 
 // FNV-1a over the bytes of the dense parameters: two runs that end with
@@ -112,6 +106,8 @@ class Run {
         rank0_(comm_.rank() == 0),
         data_(read_dataset(config_.data_path)),
         model_(model_config_for(config_, data_)),
+        train_model_(model_config_for(config_, data_),
+                     training_device(config_, setup.local_trainer_rank)),
         set_(make_training_set(data_, offline_cut(config_, data_))),
         log_(std::string()),
         checkpoint_root_((fs::path(setup.out_dir) / "checkpoints").string()),
@@ -134,8 +130,8 @@ class Run {
   bool agree(bool* stop = nullptr);
   int64_t rewind(int64_t step, Progress& progress);
   std::unique_ptr<TrainStep> make_step() {
-    return std::make_unique<TrainStep>(config_, comm_, data_, model_, set_, tables_.get(),
-                                       steps_per_epoch_, total_steps_);
+    return std::make_unique<TrainStep>(config_, comm_, data_, train_model_, set_, tables_.get(),
+                                       steps_per_epoch_, total_steps_, setup_.grad_comm);
   }
   void check_replicas(int64_t step);
   bool streaming() const { return !stream_url_.empty(); }
@@ -148,7 +144,8 @@ class Run {
   Communicator& comm_;
   const bool rank0_;
   Dataset data_;
-  HybridModel model_;
+  HybridModel model_;        // on the CPU: evaluation, prequential scoring
+  HybridModel train_model_;  // on train.device: the step
   TrainingSet set_;
   MetricsLog log_;
   std::string checkpoint_root_, ps_dir_;
@@ -161,6 +158,7 @@ class Run {
   std::unique_ptr<SparseTables> tables_;
   std::unique_ptr<TrainStep> step_;
   TrainerState state_;  // best-so-far bookkeeping and what a checkpoint records
+  MemoryPlan memory_plan_;
   int64_t steps_per_epoch_ = 0, total_steps_ = 0;
   int64_t last_checkpoint_ = -1;
   // ps.on_restart = "rewind": the shards some rank saw restarted, as the
@@ -187,6 +185,7 @@ void Run::start_tables() {
 // (a push lost, or the snapshot refused) leaves `latest` where it was and
 // restarted_ set for the caller to rewind.
 void Run::checkpoint(int64_t step) {
+  step_->wait_pushes();  // the row caches' updates reach the snapshot (a no-op when synced)
   state_.step = step;
   state_.ranks = comm_.size();
   state_.ps_dir = ps_dir_;
@@ -243,7 +242,7 @@ void Run::restore(const std::string& step_dir) {
   HYBREC_CHECK((s.ps_version >= 0) == (tables_ != nullptr), "checkpoint ", step_dir,
                s.ps_version >= 0 ? " has id tables but model.use_id is false"
                                  : " has no id tables but model.use_id is true");
-  step_->params() = s.params;
+  step_->set_params(s.params);
   step_->adam().load_state(s.adam_m, s.adam_v, s.adam_step);
   if (tables_ && rank0_) {
     HYBREC_CHECK(!s.ps_run.empty(), "checkpoint ", step_dir,
@@ -466,11 +465,12 @@ TrainSummary Run::run() {
       1, config_.train.eval_every > 0 ? config_.train.eval_every : steps_per_epoch_);
 
   const bool local_rows = setup_.endpoints.empty() && static_cast<bool>(setup_.start_servers);
-  kernels::check_host_memory(
-      training_memory_bytes(config_, model_, data_, config_.model.use_id && local_rows),
-      "training (" + std::to_string(model_.num_params()) + " dense parameters, model.dim " +
-          std::to_string(config_.model.dim) + ", train.batch_size " +
-          std::to_string(config_.train.batch_size) + ")");
+  memory_plan_ = plan_training_memory(config_, model_, data_, config_.model.use_id && local_rows);
+  check_memory_plan(memory_plan_, train_model_.device(), config_.train.device_memory_mib);
+  HYBREC_CHECK(!train_model_.device().is_cuda() || W == 1 || setup_.grad_comm != nullptr,
+               "train.device = \"cuda\" on ", W,
+               " trainer ranks needs an NCCL communicator for the dense gradients; this build "
+               "has none (NCCL was not found when it was configured)");
   std::string resume_dir;
   if (setup_.resume) {
     resume_dir = latest_checkpoint(checkpoint_root_);
@@ -512,6 +512,19 @@ TrainSummary Run::run() {
                 {"dense_params", model_.num_params()},
                 {"resumed", setup_.resume},
                 {"data", config_.data_path}});
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& p : memory_plan_.parts) {
+      parts.push_back(
+          {{"name", p.name}, {"key", p.key}, {"bytes", p.bytes}, {"on_device", p.on_device}});
+    }
+    log_.write({{"event", "memory_plan"},
+                {"device", kernels::backend_name(train_model_.device().backend)},
+                {"parts", parts},
+                {"total_bytes", memory_plan_.total_bytes()},
+                {"device_bytes", memory_plan_.device_bytes()}});
+    progress.note("memory plan per trainer rank, on " +
+                  std::string(kernels::backend_name(train_model_.device().backend)) + ":\n" +
+                  memory_plan_.describe());
   }
   // A rewind needs a checkpoint to go back to, from the first step on.
   if (rewind_on_restart() && !setup_.resume) checkpoint(0);
@@ -521,11 +534,21 @@ TrainSummary Run::run() {
   double train_seconds = 0.0, last_loss = 0.0;
   int64_t trained_steps = 0;
   bool stopped_early = false, interrupted = false, preempted = false;
+  const kernels::Backend backend = train_model_.device().backend;
+  const int64_t buffers_before = kernels::buffer_bytes_in_use(backend);
   while (step < total_steps_) {
     const auto t0 = Clock::now();
     const double loss = step_->run(step);
     ++step;
     ++trained_steps;
+    if (trained_steps == 1 && rank0_) {
+      // The step's buffers grow to the batch at the first step and stay.
+      log_.write(
+          {{"event", "memory"},
+           {"step", step},
+           {"planned_activation_bytes", memory_plan_.find(kActivationsPart)->bytes},
+           {"measured_activation_bytes", kernels::buffer_bytes_in_use(backend) - buffers_before}});
+    }
     train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     const double samples_per_s =
         static_cast<double>(trained_steps * config_.train.batch_size * W) / train_seconds;
@@ -550,11 +573,17 @@ TrainSummary Run::run() {
     mean_loss /= static_cast<double>(W);
     last_loss = mean_loss;
     if (rank0_) {
-      log_.write({{"event", "train"},
-                  {"step", step},
-                  {"loss", mean_loss},
-                  {"lr", learning_rate(config_.train, step - 1, total_steps_)},
-                  {"samples_per_s", samples_per_s}});
+      nlohmann::json event = {{"event", "train"},
+                              {"step", step},
+                              {"loss", mean_loss},
+                              {"lr", learning_rate(config_.train, step - 1, total_steps_)},
+                              {"samples_per_s", samples_per_s}};
+      if (step_->user_cache() != nullptr) {
+        // This rank's (rank 0's) counters since the start.
+        event["cache_hit_rate_user"] = step_->user_cache()->stats().hit_rate();
+        event["cache_hit_rate_item"] = step_->item_cache()->stats().hit_rate();
+      }
+      log_.write(event);
     }
     const bool stop_early = at_eval && validate(step);
     if (!restarted_.empty()) {
@@ -585,7 +614,7 @@ TrainSummary Run::run() {
       break;
     }
   }
-  step_->drain();
+  step_->finish();
   if (tables_) {
     // Past the loop a restart stops the run whatever ps.on_restart says
     // (the agreements above saw none; this is the last requests' view).

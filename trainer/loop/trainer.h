@@ -46,6 +46,13 @@ struct TrainSetup {
   const std::atomic<int>* stop_signal = nullptr;
   Communicator* comm = nullptr;
   int local_ranks = 1;  // processes on this machine (thread default)
+  // This rank's place among the trainer ranks on its machine: with
+  // train.device = "cuda" it trains on visible GPU local_trainer_rank % GPUs.
+  int local_trainer_rank = 0;
+  // With train.device = "cuda" on several ranks: the communicator of the
+  // dense gradients, over device memory (NCCL, made by the launcher on that
+  // GPU); nullptr = comm.
+  Communicator* grad_comm = nullptr;
   // Called on rank 0 once a checkpoint's files (trainer.h5, the server
   // snapshot) are written and before checkpoints/latest moves to it; may be
   // empty. The recovery tests kill the rank here (launch/fault_injection.h).

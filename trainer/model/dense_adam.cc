@@ -2,11 +2,13 @@
 
 #include <cmath>
 
+#include "hybrec/kernels/elementwise.h"
 #include "hybrec/kernels/error.h"
 
 namespace hybrec::trainer {
 
-DenseAdam::DenseAdam(int64_t size, const DenseAdamOptions& options) : options_(options) {
+DenseAdam::DenseAdam(int64_t size, const DenseAdamOptions& options, const kernels::Device& device)
+    : options_(options), device_(device) {
   HYBREC_CHECK(size >= 0, "DenseAdam: size = ", size);
   HYBREC_CHECK(options.beta1 >= 0.0f && options.beta1 < 1.0f, "DenseAdam: beta1 = ", options.beta1,
                " is not in [0, 1)");
@@ -17,16 +19,16 @@ DenseAdam::DenseAdam(int64_t size, const DenseAdamOptions& options) : options_(o
                " is negative");
   HYBREC_CHECK(options.max_norm >= 0.0f, "DenseAdam: max_norm = ", options.max_norm,
                " is negative");
-  m_.assign(static_cast<std::size_t>(size), 0.0f);
-  v_.assign(static_cast<std::size_t>(size), 0.0f);
+  m_ = kernels::Buffer<float>(device_, static_cast<std::size_t>(size));
+  v_ = kernels::Buffer<float>(device_, static_cast<std::size_t>(size));
+  m_.zero();
+  v_.zero();
 }
 
 DenseAdam::StepResult DenseAdam::step(float lr, const float* grad, float* params) {
   const int64_t n = size();
   StepResult result;
-  double sq = 0.0;
-  for (int64_t i = 0; i < n; ++i) sq += static_cast<double>(grad[i]) * grad[i];
-  const double norm = std::sqrt(sq);
+  const double norm = std::sqrt(kernels::sum_of_squares(device_, grad, n));
   result.grad_norm = static_cast<float>(norm);
   if (options_.max_norm > 0.0f && norm > options_.max_norm) {
     result.clip_coef = static_cast<float>(options_.max_norm / (norm + 1e-6));
@@ -34,23 +36,17 @@ DenseAdam::StepResult DenseAdam::step(float lr, const float* grad, float* params
 
   ++steps_;
   const double t = static_cast<double>(steps_);
-  const float inv_bc1 = static_cast<float>(1.0 / (1.0 - std::pow(double{options_.beta1}, t)));
-  const float inv_bc2 = static_cast<float>(1.0 / (1.0 - std::pow(double{options_.beta2}, t)));
-  const float b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
-  const float wd = options_.weight_decay, c = result.clip_coef;
-  const bool decoupled = options_.decoupled_weight_decay;
-  float* m = m_.data();
-  float* v = v_.data();
-  for (int64_t i = 0; i < n; ++i) {
-    const float p = params[i];
-    float g = c * grad[i];
-    if (!decoupled) g += wd * p;
-    m[i] = b1 * m[i] + (1.0f - b1) * g;
-    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-    float update = (m[i] * inv_bc1) / (std::sqrt(v[i] * inv_bc2) + eps);
-    if (decoupled) update += wd * p;
-    params[i] = p - lr * update;
-  }
+  kernels::DenseAdamStep s;
+  s.learning_rate = lr;
+  s.beta1 = options_.beta1;
+  s.beta2 = options_.beta2;
+  s.eps = options_.eps;
+  s.weight_decay = options_.weight_decay;
+  s.decoupled_weight_decay = options_.decoupled_weight_decay;
+  s.clip_coef = result.clip_coef;
+  s.inv_bias_correction1 = static_cast<float>(1.0 / (1.0 - std::pow(double{options_.beta1}, t)));
+  s.inv_bias_correction2 = static_cast<float>(1.0 / (1.0 - std::pow(double{options_.beta2}, t)));
+  kernels::dense_adam_update(device_, s, grad, n, params, m_.data(), v_.data());
   return result;
 }
 
@@ -59,8 +55,8 @@ void DenseAdam::load_state(const std::vector<float>& m, const std::vector<float>
   HYBREC_CHECK(m.size() == m_.size() && v.size() == v_.size(), "DenseAdam::load_state: m has ",
                m.size(), " and v ", v.size(), " values, expected ", m_.size());
   HYBREC_CHECK(steps >= 0, "DenseAdam::load_state: steps = ", steps);
-  m_ = m;
-  v_ = v;
+  m_.upload(m);
+  v_.upload(v);
   steps_ = steps;
 }
 

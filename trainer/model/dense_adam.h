@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "hybrec/kernels/device.h"
+
 namespace hybrec::trainer {
 
 struct DenseAdamOptions {
@@ -30,8 +32,11 @@ struct DenseAdamOptions {
 class DenseAdam {
  public:
   // Validates the options (betas in [0, 1), eps > 0, weight_decay >= 0,
-  // max_norm >= 0); state starts at zero, step 0.
-  DenseAdam(int64_t size, const DenseAdamOptions& options);
+  // max_norm >= 0); state starts at zero, step 0. The moments live on
+  // `device`, and step() takes device arrays (kernels::dense_adam_update;
+  // on the CPU the former host loop, bit for bit).
+  DenseAdam(int64_t size, const DenseAdamOptions& options,
+            const kernels::Device& device = kernels::Device::cpu());
 
   struct StepResult {
     float grad_norm = 0.0f;  // before clipping
@@ -39,15 +44,17 @@ class DenseAdam {
   };
 
   // Advances the step counter and updates params [size] in place from
-  // grad [size] (not modified).
+  // grad [size] (not modified), both on the device. On CUDA the gradient's
+  // norm is read back (one synchronisation) for the clipping.
   StepResult step(float lr, const float* grad, float* params);
 
   const DenseAdamOptions& options() const { return options_; }
   int64_t size() const { return static_cast<int64_t>(m_.size()); }
 
-  // Checkpoint state: first and second moments and the number of steps taken.
-  const std::vector<float>& m() const { return m_; }
-  const std::vector<float>& v() const { return v_; }
+  // Checkpoint state (host copies): first and second moments and the number
+  // of steps taken.
+  std::vector<float> m() const { return m_.download(); }
+  std::vector<float> v() const { return v_.download(); }
   int64_t steps() const { return steps_; }
   // Restores a checkpoint; throws hybrec::Error when the sizes differ from
   // size() or steps < 0.
@@ -55,7 +62,8 @@ class DenseAdam {
 
  private:
   DenseAdamOptions options_;
-  std::vector<float> m_, v_;
+  kernels::Device device_;
+  kernels::Buffer<float> m_, v_;
   int64_t steps_ = 0;
 };
 

@@ -1,6 +1,6 @@
-// Internal to trainer/model: the model's device buffers grow to the largest
-// batch seen and are never freed between steps, and the index arrays it
-// builds on the host from a Batch reach the device with one copy each.
+// Shared by trainer/model and the training step (trainer/loop): device
+// buffers grow to the largest batch seen and are never freed between steps,
+// and index arrays built on the host reach the device with one copy each.
 #pragma once
 
 #include <cstdint>

@@ -35,8 +35,22 @@ struct Device {
 bool cuda_compiled();
 // Number of usable CUDA devices: 0 when not compiled in, no driver or no GPU.
 int cuda_device_count();
+// Makes CUDA device `index` (among the visible ones) current for this
+// thread's later CUDA calls; throws when CUDA is not compiled in or the index
+// is out of range.
+void cuda_set_device(int index);
+// Free memory of the current CUDA device in bytes (cudaMemGetInfo); 0 when
+// CUDA is not compiled in or there is no device.
+int64_t cuda_free_memory_bytes();
 // Waits until everything enqueued on the device's stream has finished.
 void synchronize(const Device& device);
+
+// Bytes held by the live Buffers of each backend, process-wide (the
+// trainer's memory plan checks its estimate against it after a step).
+int64_t buffer_bytes_in_use(Backend backend);
+namespace detail {
+void count_buffer_bytes(Backend backend, int64_t delta) noexcept;
+}  // namespace detail
 
 void* device_malloc(const Device& device, std::size_t bytes);
 void device_free(const Device& device, void* ptr) noexcept;
@@ -50,16 +64,19 @@ class Buffer {
  public:
   Buffer() = default;
   Buffer(const Device& device, std::size_t count) : device_(device), count_(count) {
-    if (count_ > 0) data_ = static_cast<T*>(device_malloc(device_, count_ * sizeof(T)));
+    if (count_ > 0) {
+      data_ = static_cast<T*>(device_malloc(device_, count_ * sizeof(T)));
+      detail::count_buffer_bytes(device_.backend, bytes());
+    }
   }
   Buffer(const Device& device, const std::vector<T>& host) : Buffer(device, host.size()) {
     upload(host);
   }
-  ~Buffer() { device_free(device_, data_); }
+  ~Buffer() { release(); }
   Buffer(Buffer&& other) noexcept { *this = std::move(other); }
   Buffer& operator=(Buffer&& other) noexcept {
     if (this != &other) {
-      device_free(device_, data_);
+      release();
       device_ = other.device_;
       data_ = other.data_;
       count_ = other.count_;
@@ -90,6 +107,14 @@ class Buffer {
   }
 
  private:
+  int64_t bytes() const { return static_cast<int64_t>(count_ * sizeof(T)); }
+  void release() noexcept {
+    if (data_ == nullptr) return;
+    detail::count_buffer_bytes(device_.backend, -bytes());
+    device_free(device_, data_);
+    data_ = nullptr;
+  }
+
   Device device_;
   T* data_ = nullptr;
   std::size_t count_ = 0;

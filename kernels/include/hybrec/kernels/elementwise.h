@@ -186,4 +186,29 @@ void row_dot(const Device& device, const float* a, const int64_t* a_index, const
 void dot_accumulate(const Device& device, const float* a, const float* b, int64_t count,
                     float* out);
 
+// ---------------------------------------------------------------------------
+// Dense Adam over a flat parameter buffer (the formula and its clipping are
+// trainer/model/dense_adam.h's), one call per optimizer step:
+//   g = clip_coef * grad[i] (+ weight_decay * p when not decoupled)
+//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+//   p -= lr * ((m * inv_bc1) / (sqrt(v * inv_bc2) + eps) (+ weight_decay * p if decoupled))
+// params, m, v updated in place from grad (count each, not modified). The
+// CPU backend is DenseAdam's former host loop, bit for bit; CUDA rounds each
+// element the same way up to FMA contraction (atol 1e-6, rtol 1e-5).
+struct DenseAdamStep {
+  float learning_rate = 1e-3f;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 0.0f;
+  bool decoupled_weight_decay = true;
+  float clip_coef = 1.0f;
+  float inv_bias_correction1 = 1.0f, inv_bias_correction2 = 1.0f;  // 1 / (1 - beta^t)
+};
+void dense_adam_update(const Device& device, const DenseAdamStep& step, const float* grad,
+                       int64_t count, float* params, float* m, float* v);
+
+// sum over i of x[i]^2 in double, returned to the host (on CUDA this waits
+// for the stream). CPU: in index order (DenseAdam's norm, bit for bit);
+// CUDA: per-block partials in double, then one block adds them.
+double sum_of_squares(const Device& device, const float* x, int64_t count);
+
 }  // namespace hybrec::kernels

@@ -1,5 +1,7 @@
-// The server-side row update: one gradient applied to one row and its
-// optimizer state, laid out as [row (dim) | state (state_floats(spec))].
+// A table's row update: one gradient applied to one row and its optimizer
+// state, laid out as [row (dim) | state (state_floats(spec))]. Both ends use
+// it: the server on every push, and a trainer's row cache (trainer/loop/
+// row_cache.h) on the rows it holds, so the two agree bit for bit.
 //
 // Row-wise Adagrad and Adam are the kernels library's CPU per-row functions
 // (rowwise_adagrad_row, adam_row), so a row updated here equals a row updated

@@ -1,4 +1,4 @@
-#include "parameter_server/store/optimizer.h"
+#include "parameter_server/wire/row_update.h"
 
 #include <algorithm>
 
