@@ -59,6 +59,6 @@ timeout 300 "$bundle/bin/bench_kernels_gpu" --benchmark_repetitions=3 \
 if [ -s "$out/bench.json" ]; then
   timeout 150 python3 benchmarks/gpu/table.py "$out/bench.json" | tee "$out/table.md"
 fi
-HYBREC="$bundle/bin/hybrec" OUT="$out" timeout 200 benchmarks/gpu/train.sh || {
+HYBREC="$bundle/bin/hybrec" OUT="$out" timeout 240 benchmarks/gpu/train.sh || {
   echo "train.sh failed (rc=$?)"; status=1; }
 exit $status

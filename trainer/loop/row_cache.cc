@@ -6,6 +6,7 @@
 #include "hybrec/kernels/elementwise.h"
 #include "hybrec/kernels/embedding.h"
 #include "hybrec/kernels/error.h"
+#include "hybrec/kernels/splitmix.h"
 #include "parameter_server/wire/row_update.h"
 #include "trainer/model/device_arrays.h"
 
@@ -36,12 +37,14 @@ RowCache::RowCache(const ps::TableSpec& spec, int64_t capacity, bool write_throu
   slot_key_.assign(static_cast<std::size_t>(capacity_), -1);
   dirty_.assign(static_cast<std::size_t>(capacity_), 0);
   held_.assign(static_cast<std::size_t>(capacity_), 0);
+  slot_seen_.assign(static_cast<std::size_t>(capacity_), 0);
   clear();
 }
 
 void RowCache::clear() {
-  slot_of_.clear();
-  by_count_.clear();
+  for (int64_t key : slot_key_) {
+    if (key >= 0) entries_[key].slot = -1;
+  }
   std::fill(slot_key_.begin(), slot_key_.end(), -1);
   std::fill(dirty_.begin(), dirty_.end(), 0);
   std::fill(held_.begin(), held_.end(), 0);
@@ -52,16 +55,12 @@ void RowCache::clear() {
 
 void RowCache::lookup(const int64_t* keys, int64_t n, int64_t* slots) {
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t count = ++seen_[keys[i]];
-    const auto it = slot_of_.find(keys[i]);
-    if (it == slot_of_.end()) {
-      slots[i] = -1;
-      continue;
-    }
-    const int64_t slot = it->second;
-    // A held key is not an eviction candidate: out of by_count_ until released.
-    if (held_[slot]++ == 0) by_count_.erase({count - 1, keys[i]});
-    slots[i] = slot;
+    Entry& e = entries_[keys[i]];
+    ++e.seen;
+    slots[i] = e.slot;
+    if (e.slot < 0) continue;
+    slot_seen_[e.slot] = e.seen;
+    ++held_[e.slot];
     ++stats_.hits;
   }
   stats_.lookups += n;
@@ -69,12 +68,7 @@ void RowCache::lookup(const int64_t* keys, int64_t n, int64_t* slots) {
 
 void RowCache::release(const int64_t* slots, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t slot = slots[i];
-    if (slot < 0) continue;
-    if (--held_[slot] == 0) {
-      const int64_t key = slot_key_[slot];
-      by_count_.insert({seen_[key], key});
-    }
+    if (slots[i] >= 0) --held_[slots[i]];
   }
 }
 
@@ -120,8 +114,8 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
     if (slot < 0) {
       // Admitted by an earlier update() since lookup() (the batch after it
       // was prepared first, in async mode): its gradient belongs here now.
-      const auto it = slot_of_.find(keys[i]);
-      if (it != slot_of_.end()) slot = it->second;
+      const auto it = entries_.find(keys[i]);
+      if (it != entries_.end()) slot = it->second.slot;
     }
     if (slot >= 0) {
       update_pos_.push_back(i);
@@ -144,14 +138,14 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
   std::vector<float> evicted_deltas;
   for (const auto& [i, m] : candidates) {
     const int64_t key = keys[i];
+    Entry& e = entries_[key];
     int64_t slot = -1;
     if (!free_.empty()) {
       slot = free_.back();
       free_.pop_back();
     } else {
-      const int64_t v = victim();
-      if (v < 0 || seen_[key] <= seen_[v]) continue;
-      slot = slot_of_[v];
+      slot = victim();
+      if (slot < 0 || e.seen <= slot_seen_[slot]) continue;
       evict(slot, &evicted_keys, &evicted_deltas);
     }
     // The row as the server holds it once this step's push lands.
@@ -160,8 +154,8 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
     ps::apply_update(spec_, entry.data(), entry.data() + dim_, grads_host + i * dim_);
     store_slot(slot, entry.data());
     slot_key_[slot] = key;
-    slot_of_[key] = slot;
-    by_count_.insert({seen_[key], key});
+    slot_seen_[slot] = e.seen;
+    e.slot = slot;
     ++stats_.admitted;
   }
   if (!evicted_keys.empty()) {
@@ -170,7 +164,25 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
   }
 }
 
-int64_t RowCache::victim() const { return by_count_.empty() ? -1 : by_count_.begin()->second; }
+int64_t RowCache::victim() {
+  // Exact below kVictimSample rows: every slot is looked at.
+  const int64_t looks = std::min(capacity_, kVictimSample);
+  const int64_t start =
+      capacity_ <= kVictimSample
+          ? 0
+          : static_cast<int64_t>(splitmix64(++victim_draws_) % static_cast<uint64_t>(capacity_));
+  int64_t best = -1;
+  for (int64_t j = 0; j < looks; ++j) {
+    const int64_t s = (start + j) % capacity_;
+    if (slot_key_[s] < 0 || held_[s] > 0) continue;
+    // The least seen; ties to the lower key, so the choice is a function of the counts.
+    if (best < 0 || slot_seen_[s] < slot_seen_[best] ||
+        (slot_seen_[s] == slot_seen_[best] && slot_key_[s] < slot_key_[best])) {
+      best = s;
+    }
+  }
+  return best;
+}
 
 void RowCache::evict(int64_t slot, std::vector<int64_t>* keys, std::vector<float>* deltas) {
   const int64_t key = slot_key_[slot];
@@ -180,8 +192,7 @@ void RowCache::evict(int64_t slot, std::vector<int64_t>* keys, std::vector<float
     slot_delta(slot, deltas->data() + deltas->size() - width_);
     ++stats_.written_back;
   }
-  by_count_.erase({seen_[key], key});
-  slot_of_.erase(key);
+  entries_[key].slot = -1;
   slot_key_[slot] = -1;
   dirty_[slot] = 0;
   ++stats_.evicted;

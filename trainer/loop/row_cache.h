@@ -6,12 +6,16 @@
 //
 // Admission and eviction: LFU. Every key a batch touches is counted (since
 // the start of the run, no decay). A missed key is admitted when a slot is
-// free, or when it has been seen more often than the least frequently seen
-// cached key that no batch in flight holds (ties keep the resident). LFU
-// rather than LRU because recommendation traffic is a stable popularity head
-// over a long tail that every batch samples a little of: under LRU each
-// batch's tail keys would push head rows out; under LFU the head stays and a
-// tail key must earn its slot.
+// free, or when it has been seen more often than the least seen of
+// kVictimSample cached keys that no batch in flight holds (ties keep the
+// resident): exact LFU while the cache has at most kVictimSample rows,
+// sampled LFU (as Redis approximates it) above, so that a step costs one
+// hash lookup per key and no ordered index. The sample walks the slots from
+// a counter-based position, so runs are reproducible. LFU rather than LRU
+// because recommendation traffic is a stable popularity head over a long
+// tail that every batch samples a little of: under LRU each batch's tail
+// keys would push head rows out; under LFU the head stays and a tail key
+// must earn its slot.
 //
 // Staleness (train.cache_sync_steps = S):
 //   S = 0, write-through. Every row gradient still goes to the server, and
@@ -37,9 +41,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <set>
 #include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "hybrec/kernels/device.h"
@@ -71,10 +73,15 @@ class RowCache {
   int64_t capacity() const { return capacity_; }
   int64_t dim() const { return dim_; }
   int64_t width() const { return width_; }  // dim + optimizer state floats
+  static constexpr int64_t kVictimSample = 16;
+
   int64_t size() const { return static_cast<int64_t>(slot_key_.size()) - free_slots_count(); }
   bool write_through() const { return write_through_; }
   const RowCacheStats& stats() const { return stats_; }
-  bool contains(int64_t key) const { return slot_of_.count(key) != 0; }
+  bool contains(int64_t key) const {
+    const auto it = entries_.find(key);
+    return it != entries_.end() && it->second.slot >= 0;
+  }
 
   // keys[0..n) distinct. slots[i] = the cache slot of keys[i], or -1 (a miss
   // the caller pulls with its state). Counts every key; holds every hit
@@ -108,8 +115,8 @@ class RowCache {
 
  private:
   int64_t free_slots_count() const { return static_cast<int64_t>(free_.size()); }
-  // The unheld cached key seen least often, or -1.
-  int64_t victim() const;
+  // The slot of the least seen of up to kVictimSample unheld cached keys, or -1.
+  int64_t victim();
   void evict(int64_t slot, std::vector<int64_t>* keys, std::vector<float>* deltas);
   // deltas [width] = cached - base of slot (downloads the slot).
   void slot_delta(int64_t slot, float* delta);
@@ -128,10 +135,15 @@ class RowCache {
   std::vector<int64_t> slot_key_;        // [capacity], -1 = free
   std::vector<uint8_t> dirty_;           // [capacity]
   std::vector<int32_t> held_;            // [capacity]
+  std::vector<int64_t> slot_seen_;       // [capacity] the cached key's count
   std::vector<int64_t> free_;
-  std::unordered_map<int64_t, int64_t> slot_of_;
-  std::unordered_map<int64_t, int64_t> seen_;       // key -> times counted by lookup()
-  std::set<std::pair<int64_t, int64_t>> by_count_;  // (seen, key) of cached keys
+  // Every key counted: times seen by lookup(), and its slot (-1 = not cached).
+  struct Entry {
+    int64_t seen = 0;
+    int64_t slot = -1;
+  };
+  std::unordered_map<int64_t, Entry> entries_;
+  uint64_t victim_draws_ = 0;
   RowCacheStats stats_;
 
   // Scratch reused every step.

@@ -1,5 +1,7 @@
 #include "trainer/loop/train_step.h"
 
+#include <chrono>
+
 #include "hybrec/kernels/splitmix.h"
 #include "trainer/loop/lr_schedule.h"
 #include "trainer/model/device_arrays.h"
@@ -7,6 +9,15 @@
 namespace hybrec::trainer {
 
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Adds the time since *last to *phase and moves *last to now.
+void lap(Clock::time_point* last, double* phase) {
+  const auto now = Clock::now();
+  *phase += std::chrono::duration<double>(now - *last).count();
+  *last = now;
+}
 
 // The cache of one table, reading and writing the servers through `tables`.
 std::unique_ptr<RowCache> make_cache(const TrainConfig& config, SparseTables& tables,
@@ -146,23 +157,31 @@ double TrainStep::run(int64_t step) {
   Slot& next = slots_[(step + 1) % 2];
   const bool sync = config_.train.sync;
   const bool more = step + 1 < total_steps_;
+  auto last = Clock::now();
   cur.pull.wait();
+  lap(&last, &times_.pull);
   if (!sync && more) {
     // The next batch's pull overlaps this batch's compute (its rows may miss
     // this step's push: bounded staleness of one step).
     next.push.wait();
     prepare(step + 1, next);
+    lap(&last, &times_.batch);
   }
   const double loss =
       compute(cur, step, learning_rate(config_.train, step, total_steps_),
               data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data(), 0);
+  last = Clock::now();
   if (sync) {
     push_in_rank_order(cur);
+    lap(&last, &times_.push);
     if (more) prepare(step + 1, next);
+    lap(&last, &times_.batch);
   }
   if (config_.train.cache_sync_steps > 0 && trained_steps_ % config_.train.cache_sync_steps == 0) {
     sync_caches();
+    lap(&last, &times_.cache_sync);
   }
+  ++times_.steps;
   return loss;
 }
 
@@ -187,6 +206,7 @@ double TrainStep::run_examples(int64_t step, const std::vector<ExampleSpec>& exa
 double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_emb,
                           int64_t text_rows) {
   const bool cuda = device_.is_cuda();
+  auto last = Clock::now();
   const int64_t d = config_.model.dim;
   const auto users = static_cast<int64_t>(cur.batch.user_ids.size());
   const auto items = static_cast<int64_t>(cur.batch.item_ids.size());
@@ -249,6 +269,7 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
       in.dropped_item_rows = up;
     }
   }
+  lap(&last, &times_.to_device);
   HybridModel::StepOutputs out;
   out.dense_grad = grad_on_device();
   out.user_row_grads = user_grads;
@@ -263,13 +284,18 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
     kernels::copy_to_host(device_, cur.item_grads.data(), item_grads,
                           cur.item_grads.size() * sizeof(float));
   }
+  lap(&last, &times_.forward_backward);
   if (user_cache_) {
     settle(*user_cache_, cur.batch.user_ids, user_grads, cur.user_grads, &cur.user_cached);
     settle(*item_cache_, cur.batch.item_ids, item_grads, cur.item_grads, &cur.item_cached);
   }
+  lap(&last, &times_.optimizer);
   if (tables_ && !config_.train.sync) cur.push = push(cur);
+  lap(&last, &times_.push);
   buckets_.finish(/*average=*/true);
+  lap(&last, &times_.allreduce);
   adam_.step(static_cast<float>(lr), grad_on_device(), params_on_device());
+  lap(&last, &times_.optimizer);
   ++trained_steps_;
   return loss;
 }

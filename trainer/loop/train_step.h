@@ -36,6 +36,26 @@ struct CachedRows {
   std::vector<float> miss_rows, push_grads;
 };
 
+// Where a rank's step time goes, summed over the steps since the last
+// reset, by host clock. On CUDA the uploads are synchronous copies and the
+// row gradients' read-back waits for the backward, so forward_backward is
+// the device's time for the model; in async mode `pull` is only the part of
+// the pull that its overlap with the previous step did not hide.
+struct StepBreakdown {
+  int64_t steps = 0;
+  double pull = 0;              // waiting for this batch's rows
+  double batch = 0;             // building the next batch, looking up the caches, issuing its pull
+  double to_device = 0;         // rows, stand-in rows and text to the model
+  double forward_backward = 0;  // the model (and, on CUDA, the row gradients' read-back)
+  double allreduce = 0;         // what the dense all-reduce did not overlap
+  double optimizer = 0;         // the caches' row updates, dense Adam
+  double push = 0;              // issuing the pushes (sync mode: the rank-ordered pushes)
+  double cache_sync = 0;        // write-back mode's deltas and re-reads
+  double total() const {
+    return pull + batch + to_device + forward_backward + allreduce + optimizer + push + cache_sync;
+  }
+};
+
 class TrainStep {
  public:
   // `tables` is null when the model has no id embeddings. Everything passed
@@ -75,6 +95,10 @@ class TrainStep {
   void drain();
   // The end of a run: drain() and the caches written back.
   void finish();
+
+  // The step's time by phase since the last reset_breakdown().
+  const StepBreakdown& breakdown() const { return times_; }
+  void reset_breakdown() { times_ = StepBreakdown(); }
 
   // The row caches (train.cache_rows), or nullptr when off.
   const RowCache* user_cache() const { return user_cache_.get(); }
@@ -139,6 +163,7 @@ class TrainStep {
   std::vector<float> dropped_rows_;
   std::unique_ptr<RowCache> user_cache_, item_cache_;
   int64_t trained_steps_ = 0, synced_at_ = 0;  // steps computed; caches synced after
+  StepBreakdown times_;
 };
 
 }  // namespace hybrec::trainer

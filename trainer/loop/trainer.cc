@@ -578,6 +578,18 @@ TrainSummary Run::run() {
                               {"loss", mean_loss},
                               {"lr", learning_rate(config_.train, step - 1, total_steps_)},
                               {"samples_per_s", samples_per_s}};
+      const StepBreakdown& t = step_->breakdown();
+      if (t.steps > 0) {
+        // Rank 0's mean milliseconds per step since the last train event.
+        const double ms = 1000.0 / static_cast<double>(t.steps);
+        event["step_ms"] = {
+            {"pull", t.pull * ms},           {"batch", t.batch * ms},
+            {"to_device", t.to_device * ms}, {"forward_backward", t.forward_backward * ms},
+            {"allreduce", t.allreduce * ms}, {"optimizer", t.optimizer * ms},
+            {"push", t.push * ms},           {"cache_sync", t.cache_sync * ms},
+            {"total", t.total() * ms}};
+      }
+      step_->reset_breakdown();
       if (step_->user_cache() != nullptr) {
         // This rank's (rank 0's) counters since the start.
         event["cache_hit_rate_user"] = step_->user_cache()->stats().hit_rate();

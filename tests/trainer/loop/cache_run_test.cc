@@ -1,14 +1,16 @@
-// `hybrec train` with the row cache (train.cache_rows) and the memory plan,
-// one rank with in-process parameter-server shards: write-through trains
-// exactly as a run without the cache; write-back loses no update at
-// checkpoints, resumes or the end; the refusals; the plan's activations
-// against the buffers measured after the first step.
+// `hybrec train` with the row cache (train.cache_rows), the memory plan and
+// train.device, one rank with in-process parameter-server shards:
+// write-through trains exactly as a run without the cache; write-back loses
+// no update at checkpoints, resumes or the end; the refusals; the plan's
+// activations against the buffers measured after the first step; CUDA
+// asked for where there is none.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "hybrec/kernels/device.h"
 #include "parameter_server/store/checkpoint.h"
 #include "parameter_server/store/row_store.h"
 #include "parameter_server/wire/slicer.h"
@@ -119,6 +121,10 @@ TEST_F(CacheRun, WriteThroughTrainsBitForBitAsWithoutTheCache) {
   ASSERT_TRUE(t.contains("cache_hit_rate_item")) << t.dump();
   EXPECT_GT(t["cache_hit_rate_item"].get<double>(), 0.1);
   EXPECT_GT(t["cache_hit_rate_user"].get<double>(), 0.0);
+  // The step's breakdown rides along in the same event.
+  ASSERT_TRUE(t.contains("step_ms")) << t.dump();
+  EXPECT_GT(t["step_ms"]["forward_backward"].get<double>(), 0.0);
+  EXPECT_GE(t["step_ms"]["total"].get<double>(), t["step_ms"]["forward_backward"].get<double>());
 }
 
 TEST_F(CacheRun, WriteBackLosesNoUpdateAtCheckpointsResumeOrTheEnd) {
@@ -203,6 +209,22 @@ TEST_F(CacheRun, PlannedActivationsBoundTheMeasuredOnes) {
     EXPECT_LE(measured, planned) << shape;
     EXPECT_GT(measured, planned / 8) << shape << ": the estimate is far too loose";
   }
+}
+
+TEST_F(CacheRun, CudaWhereThereIsNoneIsRefusedNamingWhyAndWritesNothing) {
+  if (kernels::cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
+  const auto r = train("no-gpu", kSteps + "--device cuda");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("train.device = \"cuda\""), std::string::npos) << r.output;
+  const bool built = kernels::cuda_compiled();
+  EXPECT_NE(r.output.find(built ? "no CUDA device is visible" : "this build has no CUDA backend"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(run_dir("no-gpu") + "/metrics.jsonl"));
+  const auto bad = train("bad-device", kSteps + "--device gpu");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("train.device = 'gpu' is not one of: cpu, cuda"), std::string::npos)
+      << bad.output;
 }
 
 }  // namespace
