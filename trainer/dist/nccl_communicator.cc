@@ -49,7 +49,9 @@ double nccl_timeout_s() {
 // message instead of hanging in the collective (torchrec#850).
 class NcclPending : public Communicator::Pending {
  public:
-  NcclPending(cudaEvent_t done, cudaStream_t stream, ncclComm_t nccl, int rank, int size)
+  // nccl points at the communicator's handle, which an abort here sets to
+  // null so that the communicator neither aborts nor destroys it again.
+  NcclPending(cudaEvent_t done, cudaStream_t stream, ncclComm_t* nccl, int rank, int size)
       : done_(done), stream_(stream), nccl_(nccl), rank_(rank), size_(size) {}
   ~NcclPending() override {
     if (done_ != nullptr) cudaEventDestroy(done_);
@@ -63,9 +65,9 @@ class NcclPending : public Communicator::Pending {
       if (state == cudaSuccess) break;
       if (state != cudaErrorNotReady) HYBREC_DIST_CUDA_CHECK(state);
       ncclResult_t async = ncclSuccess;
-      HYBREC_NCCL_CHECK(ncclCommGetAsyncError(nccl_, &async));
+      HYBREC_NCCL_CHECK(ncclCommGetAsyncError(*nccl_, &async));
       if (async != ncclSuccess && async != ncclInProgress) {
-        ncclCommAbort(nccl_);
+        abort_communicator();
         HYBREC_THROW("NCCL all-reduce failed on trainer rank ", rank_, " of ", size_, ": ",
                      ncclGetErrorString(async),
                      " (a peer rank died or its connection broke; its own log names it)");
@@ -73,7 +75,7 @@ class NcclPending : public Communicator::Pending {
       const double waited =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (waited > limit) {
-        ncclCommAbort(nccl_);
+        abort_communicator();
         HYBREC_THROW("NCCL all-reduce on trainer rank ", rank_, " of ", size_, " waited ", waited,
                      " s for its peers (HYBREC_NCCL_TIMEOUT_S = ", limit,
                      "): a peer rank is dead or stuck");
@@ -84,9 +86,14 @@ class NcclPending : public Communicator::Pending {
   }
 
  private:
+  void abort_communicator() {
+    ncclCommAbort(*nccl_);
+    *nccl_ = nullptr;
+  }
+
   cudaEvent_t done_;
   cudaStream_t stream_;
-  ncclComm_t nccl_;
+  ncclComm_t* nccl_;
   int rank_, size_;
 };
 
@@ -107,10 +114,12 @@ class NcclCommunicator : public Communicator {
 
   ~NcclCommunicator() override {
     cudaSetDevice(device_);
-    if (std::uncaught_exceptions() == 0 && comm_stream_ != nullptr) {
+    if (nccl_ == nullptr) {
+      // Aborted by a failed wait: nothing of NCCL's is left to release.
+    } else if (std::uncaught_exceptions() == 0 && comm_stream_ != nullptr) {
       cudaStreamSynchronize(comm_stream_);
       ncclCommDestroy(nccl_);
-    } else if (nccl_ != nullptr) {
+    } else {
       ncclCommAbort(nccl_);
     }
     if (produced_ != nullptr) cudaEventDestroy(produced_);
@@ -126,7 +135,9 @@ class NcclCommunicator : public Communicator {
   std::unique_ptr<Pending> start_allreduce_sum(float* data, int64_t count) override {
     HYBREC_CHECK(count >= 0 && (count == 0 || data != nullptr), "allreduce_sum: count ", count,
                  " with data ", static_cast<void*>(data));
-    if (count == 0) return std::make_unique<NcclPending>(nullptr, stream_, nccl_, rank(), size());
+    HYBREC_CHECK(nccl_ != nullptr, "allreduce_sum: the NCCL communicator of trainer rank ", rank(),
+                 " was aborted after an earlier failure");
+    if (count == 0) return std::make_unique<NcclPending>(nullptr, stream_, &nccl_, rank(), size());
     HYBREC_DIST_CUDA_CHECK(cudaSetDevice(device_));
     HYBREC_DIST_CUDA_CHECK(cudaEventRecord(produced_, stream_));
     HYBREC_DIST_CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, produced_, 0));
@@ -134,7 +145,7 @@ class NcclCommunicator : public Communicator {
                                     nccl_, comm_stream_));
     cudaEvent_t done = nullptr;
     HYBREC_DIST_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-    auto pending = std::make_unique<NcclPending>(done, stream_, nccl_, rank(), size());
+    auto pending = std::make_unique<NcclPending>(done, stream_, &nccl_, rank(), size());
     HYBREC_DIST_CUDA_CHECK(cudaEventRecord(done, comm_stream_));
     return pending;
   }

@@ -66,8 +66,17 @@ MemoryPlan plan_training_memory(const TrainConfig& c, const HybridModel& model, 
   const double batch_keys = B + std::min(items, B * (C + L));
   add("pulled rows and row gradients of two batches", "train.batch_size",
       2 * batch_keys * (3 * d + state), false);
+  // Evaluation runs on the CPU backend whatever train.device says.
   add("item vectors for evaluation", "data (items x (model.dim + text dim))", items * 2 * (d + T),
-      true);
+      c.train.device == TrainDevice::kCpu);
+  if (c.train.device == TrainDevice::kCuda) {
+    // On the GPU besides the model: the items' text, and one batch's rows
+    // and row gradients; on the host the dense parameters' copy.
+    add("item text on the device", "data (items x text dim)", items * T, true);
+    add("batch rows and row gradients on the device", "train.batch_size", batch_keys * 2 * d, true);
+    add("host copy of the dense parameters", "model.*", static_cast<double>(model.num_params()),
+        false);
+  }
   if (local_rows && m.use_id) {
     add("id rows with optimizer state (in-process servers)", "data (users + items)",
         (users + items) * (d + state) * 1.5, false);

@@ -53,7 +53,7 @@ void RowCache::clear() {
   for (int64_t s = 0; s < capacity_; ++s) free_[s] = capacity_ - 1 - s;
 }
 
-void RowCache::lookup(const int64_t* keys, int64_t n, int64_t* slots) {
+int64_t RowCache::lookup(const int64_t* keys, int64_t n, int64_t* slots) {
   for (int64_t i = 0; i < n; ++i) {
     Entry& e = entries_[keys[i]];
     ++e.seen;
@@ -64,6 +64,7 @@ void RowCache::lookup(const int64_t* keys, int64_t n, int64_t* slots) {
     ++stats_.hits;
   }
   stats_.lookups += n;
+  return updates_;
 }
 
 void RowCache::release(const int64_t* slots, int64_t n) {
@@ -101,8 +102,9 @@ void RowCache::assemble(const int64_t* slots, int64_t n, const float* miss_rows,
 }
 
 void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, const float* grads,
-                      const float* grads_host, const float* miss_rows,
+                      const float* grads_host, const float* miss_rows, int64_t looked_up_at,
                       std::vector<int64_t>* push_index) {
+  const int64_t now = updates_++;
   push_index->clear();
   update_pos_.clear();
   update_slots_.clear();
@@ -127,15 +129,16 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
       }
     } else {
       push_index->push_back(i);
-      candidates.emplace_back(i, miss);
+      Entry& e = entries_[keys[i]];
+      // Pulled before an earlier gradient of this key reached the server?
+      if (e.pushed_at < looked_up_at) candidates.emplace_back(i, miss);
+      e.pushed_at = now;
     }
     if (slots[i] < 0) ++miss;
   }
   apply_on_device(update_pos_, update_slots_, grads, n, grads_host);
 
   std::vector<float> entry(static_cast<std::size_t>(width_));
-  std::vector<int64_t> evicted_keys;
-  std::vector<float> evicted_deltas;
   for (const auto& [i, m] : candidates) {
     const int64_t key = keys[i];
     Entry& e = entries_[key];
@@ -146,7 +149,7 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
     } else {
       slot = victim();
       if (slot < 0 || e.seen <= slot_seen_[slot]) continue;
-      evict(slot, &evicted_keys, &evicted_deltas);
+      evict(slot);
     }
     // The row as the server holds it once this step's push lands.
     std::memcpy(entry.data(), miss_rows + m * width_,
@@ -158,10 +161,14 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
     e.slot = slot;
     ++stats_.admitted;
   }
-  if (!evicted_keys.empty()) {
-    backing_.push_delta(evicted_keys.data(), static_cast<int64_t>(evicted_keys.size()),
-                        evicted_deltas.data());
-  }
+}
+
+void RowCache::send_evicted() {
+  if (evicted_keys_.empty()) return;
+  backing_.push_delta(evicted_keys_.data(), static_cast<int64_t>(evicted_keys_.size()),
+                      evicted_deltas_.data());
+  evicted_keys_.clear();
+  evicted_deltas_.clear();
 }
 
 int64_t RowCache::victim() {
@@ -184,12 +191,12 @@ int64_t RowCache::victim() {
   return best;
 }
 
-void RowCache::evict(int64_t slot, std::vector<int64_t>* keys, std::vector<float>* deltas) {
+void RowCache::evict(int64_t slot) {
   const int64_t key = slot_key_[slot];
   if (dirty_[slot]) {
-    keys->push_back(key);
-    deltas->resize(deltas->size() + static_cast<std::size_t>(width_));
-    slot_delta(slot, deltas->data() + deltas->size() - width_);
+    evicted_keys_.push_back(key);
+    evicted_deltas_.resize(evicted_deltas_.size() + static_cast<std::size_t>(width_));
+    slot_delta(slot, evicted_deltas_.data() + evicted_deltas_.size() - width_);
     ++stats_.written_back;
   }
   entries_[key].slot = -1;
@@ -249,6 +256,7 @@ void RowCache::apply_on_device(const std::vector<int64_t>& positions,
 }
 
 void RowCache::write_back() {
+  send_evicted();
   if (write_through_) return;
   std::vector<int64_t> keys;
   std::vector<float> deltas;
@@ -276,11 +284,25 @@ void RowCache::refresh() {
     slots.push_back(s);
   }
   if (keys.empty()) return;
-  std::vector<float> rows(keys.size() * static_cast<std::size_t>(width_));
-  backing_.pull_with_state(keys.data(), static_cast<int64_t>(keys.size()), rows.data());
+  std::vector<float> pulled(keys.size() * static_cast<std::size_t>(width_));
+  backing_.pull_with_state(keys.data(), static_cast<int64_t>(keys.size()), pulled.data());
+  // The whole cache goes up in one copy per array (a row at a time would
+  // be two synchronised copies per row on CUDA): the host copies of the
+  // rows and state, with the re-read slots replaced.
+  std::vector<float> rows = rows_.download(), state = state_.download();
   for (std::size_t j = 0; j < keys.size(); ++j) {
-    store_slot(slots[j], rows.data() + j * static_cast<std::size_t>(width_));
+    const float* src = pulled.data() + j * static_cast<std::size_t>(width_);
+    const int64_t s = slots[j];
+    std::memcpy(rows.data() + s * dim_, src, static_cast<std::size_t>(dim_) * sizeof(float));
+    if (state_floats_ > 0) {
+      std::memcpy(state.data() + s * state_floats_, src + dim_,
+                  static_cast<std::size_t>(state_floats_) * sizeof(float));
+    }
+    std::memcpy(base_.data() + s * width_, src, static_cast<std::size_t>(width_) * sizeof(float));
+    dirty_[s] = 0;
   }
+  rows_.upload(rows);
+  if (state_floats_ > 0) state_.upload(state);
 }
 
 }  // namespace hybrec::trainer

@@ -19,11 +19,15 @@
 //
 // Staleness (train.cache_sync_steps = S):
 //   S = 0, write-through. Every row gradient still goes to the server, and
-//     the cached copy takes the same update, so on one trainer rank the
-//     cached row equals the server's bit for bit and training is exactly
-//     that of a run without the cache (the cache saves the pulls). With
-//     several trainer ranks a cached copy would miss the other ranks'
-//     updates: the config refuses S = 0 there.
+//     the cached copy takes the same update. On one trainer rank on the CPU
+//     the cached row equals the server's bit for bit; in sync mode training
+//     is then exactly that of a run without the cache (the cache saves the
+//     pulls), and in async mode a cached row is fresher than a pull (it has
+//     the previous step's update, which an overlapped pull can miss). On
+//     CUDA the device's Adagrad sums the squares in another order (within
+//     the kernels' rtol 1e-4), so the trainer re-reads the cached rows every
+//     kCudaRefreshSteps steps. With several trainer ranks a cached copy
+//     would miss the other ranks' updates: the config refuses S = 0 there.
 //   S > 0, write-back. A cached row's gradients are applied here only. Every
 //     S steps, at every validation and checkpoint, and when a changed row is
 //     evicted, the cache sends what each changed row and its state moved
@@ -36,7 +40,13 @@
 // Sequence per step: lookup() when the batch is prepared (its hits are held
 // until release(), so an eviction in between cannot take their slots), the
 // misses pulled with their state by the caller, assemble() into the model's
-// row buffer, update() with the row gradients after the backward, release().
+// row buffer, update() with the row gradients after the backward, release(),
+// and send_evicted() when the step's pushes go out.
+//
+// A miss enters only with a row that is current: lookup() returns the
+// number of update() calls so far, and a key whose gradient went to the
+// server in an update() at or after that point (its push may have landed
+// after this batch's pull: async mode) is not admitted from that pull.
 #pragma once
 
 #include <cstdint>
@@ -83,10 +93,13 @@ class RowCache {
     return it != entries_.end() && it->second.slot >= 0;
   }
 
+  static constexpr int64_t kCudaRefreshSteps = 50;
+
   // keys[0..n) distinct. slots[i] = the cache slot of keys[i], or -1 (a miss
   // the caller pulls with its state). Counts every key; holds every hit
-  // until release().
-  void lookup(const int64_t* keys, int64_t n, int64_t* slots);
+  // until release(). Returns the lookup's place: update() calls so far (pass
+  // it to update()).
+  int64_t lookup(const int64_t* keys, int64_t n, int64_t* slots);
   // out [n, dim] on the device: row i from the cache where slots[i] >= 0,
   // else the next row of miss_rows (host [misses, width]: the misses' rows
   // with their state, in position order, as pulled).
@@ -101,12 +114,18 @@ class RowCache {
   // push_index the positions whose gradient the server must receive: all of
   // them in write-through mode, else the keys that were not cached.
   void update(const int64_t* keys, const int64_t* slots, int64_t n, const float* grads,
-              const float* grads_host, const float* miss_rows, std::vector<int64_t>* push_index);
+              const float* grads_host, const float* miss_rows, int64_t looked_up_at,
+              std::vector<int64_t>* push_index);
   // Ends the hold lookup() took on these slots.
   void release(const int64_t* slots, int64_t n);
 
-  // Write-back mode: sends the changed rows' deltas (nothing in
-  // write-through mode). Call on every rank, then barrier, then refresh().
+  // Sends what the evicted changed rows moved (push_delta), queued by
+  // update(); in sync mode the caller does it in its rank's turn, so every
+  // server adds the deltas in the same order in every run.
+  void send_evicted();
+  // Write-back mode: sends the changed rows' deltas, the evicted ones first
+  // (nothing in write-through mode). Call on every rank (in rank order in
+  // sync mode), then barrier, then refresh().
   void write_back();
   // Re-reads every cached row and its state from the server.
   void refresh();
@@ -117,7 +136,7 @@ class RowCache {
   int64_t free_slots_count() const { return static_cast<int64_t>(free_.size()); }
   // The slot of the least seen of up to kVictimSample unheld cached keys, or -1.
   int64_t victim();
-  void evict(int64_t slot, std::vector<int64_t>* keys, std::vector<float>* deltas);
+  void evict(int64_t slot);
   // deltas [width] = cached - base of slot (downloads the slot).
   void slot_delta(int64_t slot, float* delta);
   void store_slot(int64_t slot, const float* row_with_state);
@@ -141,9 +160,13 @@ class RowCache {
   struct Entry {
     int64_t seen = 0;
     int64_t slot = -1;
+    int64_t pushed_at = -1;  // the last update() that sent its gradient to the server
   };
   std::unordered_map<int64_t, Entry> entries_;
   uint64_t victim_draws_ = 0;
+  int64_t updates_ = 0;                // update() calls so far
+  std::vector<int64_t> evicted_keys_;  // queued for send_evicted()
+  std::vector<float> evicted_deltas_;
   RowCacheStats stats_;
 
   // Scratch reused every step.

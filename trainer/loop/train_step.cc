@@ -37,7 +37,8 @@ std::unique_ptr<RowCache> make_cache(const TrainConfig& config, SparseTables& ta
 void look_up(RowCache& cache, const std::vector<int64_t>& ids, CachedRows* c) {
   const auto n = static_cast<int64_t>(ids.size());
   c->slots.resize(ids.size());
-  cache.lookup(ids.data(), n, c->slots.data());
+  c->looked_up_at = cache.lookup(ids.data(), n, c->slots.data());
+  c->held = true;
   c->miss_keys.clear();
   for (int64_t i = 0; i < n; ++i) {
     if (c->slots[i] < 0) c->miss_keys.push_back(ids[i]);
@@ -52,7 +53,7 @@ void settle(RowCache& cache, const std::vector<int64_t>& ids, const float* devic
   const auto n = static_cast<int64_t>(ids.size());
   const int64_t d = cache.dim();
   cache.update(ids.data(), c->slots.data(), n, device_grads, grads.data(), c->miss_rows.data(),
-               &c->push_index);
+               c->looked_up_at, &c->push_index);
   c->push_keys.resize(c->push_index.size());
   c->push_grads.resize(c->push_index.size() * static_cast<std::size_t>(d));
   for (std::size_t j = 0; j < c->push_index.size(); ++j) {
@@ -61,6 +62,7 @@ void settle(RowCache& cache, const std::vector<int64_t>& ids, const float* devic
     std::copy(grads.begin() + i * d, grads.begin() + (i + 1) * d, c->push_grads.begin() + j * d);
   }
   cache.release(c->slots.data(), n);
+  c->held = false;
 }
 
 DenseAdamOptions adam_options(const TrainConfig& config) {
@@ -180,6 +182,13 @@ double TrainStep::run(int64_t step) {
   if (config_.train.cache_sync_steps > 0 && trained_steps_ % config_.train.cache_sync_steps == 0) {
     sync_caches();
     lap(&last, &times_.cache_sync);
+  } else if (user_cache_ && device_.is_cuda() &&
+             trained_steps_ % RowCache::kCudaRefreshSteps == 0) {
+    // Write-through on CUDA: the device's Adagrad rounds apart from the
+    // server's, so the cached rows are re-read now and then (one rank).
+    user_cache_->refresh();
+    item_cache_->refresh();
+    lap(&last, &times_.cache_sync);
   }
   ++times_.steps;
   return loss;
@@ -290,7 +299,10 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
     settle(*item_cache_, cur.batch.item_ids, item_grads, cur.item_grads, &cur.item_cached);
   }
   lap(&last, &times_.optimizer);
-  if (tables_ && !config_.train.sync) cur.push = push(cur);
+  if (tables_ && !config_.train.sync) {
+    send_evicted();
+    cur.push = push(cur);
+  }
   lap(&last, &times_.push);
   buckets_.finish(/*average=*/true);
   lap(&last, &times_.allreduce);
@@ -328,8 +340,16 @@ SparseTables::Pending TrainStep::push(Slot& slot) {
 void TrainStep::sync_caches() {
   if (!user_cache_ || user_cache_->write_through() || synced_at_ == trained_steps_) return;
   for (auto& slot : slots_) slot.push.wait();
-  user_cache_->write_back();
-  item_cache_->write_back();
+  // In sync mode one rank at a time, so every server adds the deltas in the
+  // same order in every run (float adds do not commute).
+  const bool ordered = config_.train.sync;
+  for (int r = 0; r < (ordered ? comm_.size() : 1); ++r) {
+    if (!ordered || r == comm_.rank()) {
+      user_cache_->write_back();
+      item_cache_->write_back();
+    }
+    if (ordered) comm_.barrier();
+  }
   comm_.barrier();
   user_cache_->refresh();
   item_cache_->refresh();
@@ -345,11 +365,28 @@ void TrainStep::push_in_rank_order(Slot& slot) {
   if (!tables_) return;
   for (int r = 0; r < comm_.size(); ++r) {
     if (r == comm_.rank()) {
+      send_evicted();
       slot.push = push(slot);
       slot.push.wait();
     }
     comm_.barrier();
   }
+}
+
+void TrainStep::send_evicted() {
+  if (!user_cache_) return;
+  user_cache_->send_evicted();
+  item_cache_->send_evicted();
+}
+
+void TrainStep::clear_caches() {
+  if (!user_cache_) return;
+  for (auto& slot : slots_) {
+    slot.user_cached.held = false;
+    slot.item_cached.held = false;
+  }
+  user_cache_->clear();
+  item_cache_->clear();
 }
 
 void TrainStep::wait_pushes() {
@@ -366,6 +403,15 @@ void TrainStep::drain() {
   for (auto& slot : slots_) {
     slot.push.wait();
     slot.pull.wait();
+    // A batch prepared but never trained (the run stopped first) lets go of
+    // its cache slots.
+    if (user_cache_ && slot.user_cached.held) {
+      user_cache_->release(slot.user_cached.slots.data(),
+                           static_cast<int64_t>(slot.user_cached.slots.size()));
+      item_cache_->release(slot.item_cached.slots.data(),
+                           static_cast<int64_t>(slot.item_cached.slots.size()));
+      slot.user_cached.held = slot.item_cached.held = false;
+    }
   }
 }
 

@@ -34,6 +34,8 @@ namespace hybrec::trainer {
 struct CachedRows {
   std::vector<int64_t> slots, miss_keys, push_index, push_keys;
   std::vector<float> miss_rows, push_grads;
+  int64_t looked_up_at = 0;  // RowCache::lookup's place
+  bool held = false;         // looked up, not yet released
 };
 
 // Where a rank's step time goes, summed over the steps since the last
@@ -95,6 +97,8 @@ class TrainStep {
   void drain();
   // The end of a run: drain() and the caches written back.
   void finish();
+  // Forgets the cached rows (after the servers' tables were reloaded).
+  void clear_caches();
 
   // The step's time by phase since the last reset_breakdown().
   const StepBreakdown& breakdown() const { return times_; }
@@ -130,6 +134,9 @@ class TrainStep {
   SparseTables::Pending push(Slot& slot);
   // Write-back mode: every S trained steps, and at wait_pushes().
   void sync_caches();
+  // The evicted rows' deltas (async mode: at once; sync mode: in this
+  // rank's turn of push_in_rank_order).
+  void send_evicted();
 
   const TrainConfig& config_;
   Communicator& comm_;

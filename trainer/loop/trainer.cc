@@ -244,6 +244,7 @@ void Run::restore(const std::string& step_dir) {
                                  : " has no id tables but model.use_id is true");
   step_->set_params(s.params);
   step_->adam().load_state(s.adam_m, s.adam_v, s.adam_step);
+  step_->clear_caches();  // the servers' rows are about to be the snapshot's
   if (tables_ && rank0_) {
     HYBREC_CHECK(!s.ps_run.empty(), "checkpoint ", step_dir,
                  " predates run-namespaced snapshots (it has no ps_run); this server keeps them "
@@ -365,6 +366,7 @@ int64_t Run::rewind(int64_t step, Progress& progress) {
   ++rewinds_;
   comm_.barrier();  // every rank's requests settled before the shards are loaded
   tables_->accept_restarts();
+  step_.reset();  // the old step's device memory goes before the new one's
   step_ = make_step();
   restore(dir);
   last_checkpoint_ = state_.step;

@@ -165,7 +165,8 @@ TEST_F(CacheRun, RefusesWhatWouldLoseUpdatesNamingTheKeys) {
 }
 
 // The MPMD job with write-back: the ranks meet at every sync (no rank waits
-// alone), and the model is as good as without the cache. (That two ranks'
+// alone), a sync run is reproducible, and the model is as good as without
+// the cache. (That two ranks'
 // deltas to one row add is RowCache.TwoRanksDeltasToOneRowBothLand.)
 TEST_F(CacheRun, TwoRanksWriteBackTrainAsWellAsWithoutTheCache) {
   const std::string args = kSteps + "--set train.cache_rows=150 --set train.cache_sync_steps=4";
@@ -173,6 +174,10 @@ TEST_F(CacheRun, TwoRanksWriteBackTrainAsWellAsWithoutTheCache) {
   ASSERT_EQ(r.status, 0) << r.output;
   const auto p = train_two_ranks("two-plain", kSteps);
   ASSERT_EQ(p.status, 0) << p.output;
+  // Sync mode stays reproducible: the ranks send their deltas in rank order.
+  const auto again = train_two_ranks("two-back-again", args);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(final_params("two-back"), final_params("two-back-again"));
   EXPECT_GT(
       find_event(read_metrics(run_dir("two-back")), "train")["cache_hit_rate_item"].get<double>(),
       0.1);

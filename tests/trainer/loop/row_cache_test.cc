@@ -73,7 +73,7 @@ std::vector<float> step(RowCache& cache, Server& server, const std::vector<int64
   const auto n = static_cast<int64_t>(keys.size());
   const int64_t d = cache.dim(), w = cache.width();
   std::vector<int64_t> slots(keys.size()), miss_keys;
-  cache.lookup(keys.data(), n, slots.data());
+  const int64_t at = cache.lookup(keys.data(), n, slots.data());
   for (int64_t i = 0; i < n; ++i) {
     if (slots[i] < 0) miss_keys.push_back(keys[i]);
   }
@@ -85,8 +85,9 @@ std::vector<float> step(RowCache& cache, Server& server, const std::vector<int64
   std::vector<float> rows(keys.size() * static_cast<std::size_t>(d));
   cache.assemble(slots.data(), n, miss_rows.data(), rows.data());
   std::vector<int64_t> push_index;
-  cache.update(keys.data(), slots.data(), n, grads.data(), grads.data(), miss_rows.data(),
+  cache.update(keys.data(), slots.data(), n, grads.data(), grads.data(), miss_rows.data(), at,
                &push_index);
+  cache.send_evicted();
   for (int64_t i : push_index) server.table.push(&keys[i], 1, grads.data() + i * d);
   cache.release(slots.data(), n);
   return rows;
@@ -251,6 +252,45 @@ TEST(RowCache, WriteBackSendsWhatEachChangedRowMovedAndRefreshReadsTheServer) {
   EXPECT_TRUE(server.delta_keys.empty());
 }
 
+// Async mode: batch B of key K is pulled before batch A's push of K lands.
+// K must not enter the cache from B's stale pull, or its cached copy would
+// miss A's update for good (write-through never re-reads).
+TEST(RowCache, AMissPulledBeforeItsLastPushLandedIsNotAdmittedFromThatPull) {
+  const ps::TableSpec spec = spec_of(ps::Optimizer::kRowwiseAdagrad);
+  Server server(spec);
+  RowCache cache(spec, 1, /*write_through=*/true, kernels::Device::cpu(), server.backing());
+  std::mt19937 rng(9);
+  for (int i = 0; i < 2; ++i) step(cache, server, {1}, random_grads(rng, 1, spec.dim));
+  ASSERT_TRUE(cache.contains(1));  // the resident, seen twice
+  const int64_t k = 2, d = spec.dim, w = cache.width();
+  std::vector<int64_t> push;
+  // Batch A: key 2 a miss, its row pulled.
+  int64_t slot_a = 0, slot_b = 0, slot_c = 0;
+  const int64_t at_a = cache.lookup(&k, 1, &slot_a);
+  std::vector<float> row_a(w), row_b(w);
+  server.backing().pull_with_state(&k, 1, row_a.data());
+  // Batch B, prepared while A computes: key 2 again, pulled before A's push.
+  const int64_t at_b = cache.lookup(&k, 1, &slot_b);
+  server.backing().pull_with_state(&k, 1, row_b.data());
+  // A's update (key 2 seen twice, not more than the resident: stays out), push.
+  const auto ga = random_grads(rng, 1, d);
+  cache.update(&k, &slot_a, 1, ga.data(), ga.data(), row_a.data(), at_a, &push);
+  ASSERT_FALSE(cache.contains(k));
+  server.table.push(&k, 1, ga.data());
+  // Batch C looked up (key 2 seen 3 times, more than the resident) ...
+  cache.lookup(&k, 1, &slot_c);
+  // ... before B's update, whose row predates A's push: not admitted from it.
+  const auto gb = random_grads(rng, 1, d);
+  cache.update(&k, &slot_b, 1, gb.data(), gb.data(), row_b.data(), at_b, &push);
+  EXPECT_FALSE(cache.contains(k)) << "admitted from a pull that missed the previous push";
+  server.table.push(&k, 1, gb.data());
+  // A batch pulled after every push landed admits it, equal to the server.
+  step(cache, server, {k}, random_grads(rng, 1, d));
+  ASSERT_TRUE(cache.contains(k));
+  const auto cached = cached_row(cache, k), held = server.slot(k);
+  for (int j = 0; j < d; ++j) EXPECT_EQ(cached[j], held[j]) << j;
+}
+
 TEST(RowCache, TwoRanksDeltasToOneRowBothLand) {
   const ps::TableSpec spec = spec_of(ps::Optimizer::kRowwiseAdagrad);
   Server server(spec);
@@ -289,7 +329,7 @@ TEST(RowCache, AnEvictedChangedRowIsWrittenBack) {
   // at its 4th sighting.
   for (int i = 0; i < 5; ++i) step(cache, server, {8}, random_grads(rng, 1, spec.dim));
   ASSERT_FALSE(cache.contains(7));
-  ASSERT_EQ(server.delta_keys, std::vector<int64_t>{7});
+  ASSERT_EQ(server.delta_keys, std::vector<int64_t>{7});  // sent by step()'s send_evicted()
   const auto stored = server.slot(7);
   for (int j = 0; j < spec.dim; ++j) EXPECT_NEAR(stored[j], trained[j], 1e-6f);
   EXPECT_EQ(cache.stats().written_back, 1);
@@ -304,11 +344,11 @@ TEST(RowCache, WriteThroughPushesEveryGradientAndWriteBackOnlyTheMisses) {
     step(cache, server, {1}, random_grads(rng, 1, spec.dim));
     const std::vector<int64_t> keys = {1, 2};  // 1 a hit, 2 a miss
     std::vector<int64_t> slots(2), push;
-    cache.lookup(keys.data(), 2, slots.data());
+    const int64_t at = cache.lookup(keys.data(), 2, slots.data());
     std::vector<float> miss(static_cast<std::size_t>(cache.width()));
     server.backing().pull_with_state(&keys[1], 1, miss.data());
     const auto grads = random_grads(rng, 2, spec.dim);
-    cache.update(keys.data(), slots.data(), 2, grads.data(), grads.data(), miss.data(), &push);
+    cache.update(keys.data(), slots.data(), 2, grads.data(), grads.data(), miss.data(), at, &push);
     cache.release(slots.data(), 2);
     EXPECT_EQ(push, through ? std::vector<int64_t>({0, 1}) : std::vector<int64_t>({1}));
   }
