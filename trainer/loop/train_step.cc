@@ -133,6 +133,7 @@ void TrainStep::prepare(int64_t step, Slot& slot) {
   for (int64_t i = 0; i < B; ++i) batch_examples_[i] = order_[(in_epoch * B + i) * W + r];
   builder_.build(epoch, batch_examples_.data(), B, &slot.batch);
   pull(slot);
+  prepared_ = step;
 }
 
 void TrainStep::pull(Slot& slot) {
@@ -160,6 +161,10 @@ double TrainStep::run(int64_t step) {
   const bool sync = config_.train.sync;
   const bool more = step + 1 < total_steps_;
   auto last = Clock::now();
+  // Sync mode prepares a batch when its step begins: its pull then follows
+  // everything every rank sent before (the pushes, and the caches' deltas
+  // of a sync or a validation in between), whatever the timing.
+  if (prepared_ != step) prepare(step, cur);
   cur.pull.wait();
   lap(&last, &times_.pull);
   if (!sync && more) {
@@ -176,8 +181,6 @@ double TrainStep::run(int64_t step) {
   if (sync) {
     push_in_rank_order(cur);
     lap(&last, &times_.push);
-    if (more) prepare(step + 1, next);
-    lap(&last, &times_.batch);
   }
   if (config_.train.cache_sync_steps > 0 && trained_steps_ % config_.train.cache_sync_steps == 0) {
     sync_caches();

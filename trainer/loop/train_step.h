@@ -3,7 +3,8 @@
 // backward, the row gradients pushed back, the dense gradients all-reduced in
 // buckets while the backward runs, and the dense Adam update. The next
 // batch's pull is in flight while this batch computes (async mode), or
-// issued after the rank-ordered pushes (sync mode).
+// issued when its step begins, after every rank's rank-ordered pushes (sync
+// mode).
 //
 // Batches are a pure function of (seed, epoch, step): the step's W * B
 // examples of the epoch's shuffled order, rank r taking every W-th, so a
@@ -170,6 +171,7 @@ class TrainStep {
   std::vector<float> dropped_rows_;
   std::unique_ptr<RowCache> user_cache_, item_cache_;
   int64_t trained_steps_ = 0, synced_at_ = 0;  // steps computed; caches synced after
+  int64_t prepared_ = -1;                      // the step whose batch prepare() built last
   StepBreakdown times_;
 };
 
