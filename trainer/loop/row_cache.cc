@@ -109,7 +109,8 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
   update_pos_.clear();
   update_slots_.clear();
   // (position, miss row) of the keys not cached, in position order.
-  std::vector<std::pair<int64_t, int64_t>> candidates;
+  std::vector<std::pair<int64_t, int64_t>>& candidates = candidates_;
+  candidates.clear();
   int64_t miss = 0;
   for (int64_t i = 0; i < n; ++i) {
     int64_t slot = slots[i];
@@ -138,7 +139,8 @@ void RowCache::update(const int64_t* keys, const int64_t* slots, int64_t n, cons
   }
   apply_on_device(update_pos_, update_slots_, grads, n, grads_host);
 
-  std::vector<float> entry(static_cast<std::size_t>(width_));
+  std::vector<float>& entry = entry_;
+  entry.resize(static_cast<std::size_t>(width_));
   for (const auto& [i, m] : candidates) {
     const int64_t key = keys[i];
     Entry& e = entries_[key];
@@ -287,9 +289,9 @@ void RowCache::refresh() {
   std::vector<float> pulled(keys.size() * static_cast<std::size_t>(width_));
   backing_.pull_with_state(keys.data(), static_cast<int64_t>(keys.size()), pulled.data());
   // The whole cache goes up in one copy per array (a row at a time would
-  // be two synchronised copies per row on CUDA): the host copies of the
-  // rows and state, with the re-read slots replaced.
-  std::vector<float> rows = rows_.download(), state = state_.download();
+  // be two synchronised copies per row on CUDA); free slots hold nothing
+  // anyone reads, so they go up as zeros.
+  std::vector<float> rows(rows_.size(), 0.0f), state(state_.size(), 0.0f);
   for (std::size_t j = 0; j < keys.size(); ++j) {
     const float* src = pulled.data() + j * static_cast<std::size_t>(width_);
     const int64_t s = slots[j];

@@ -52,6 +52,7 @@
 #include <cstdint>
 #include <functional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "hybrec/kernels/device.h"
@@ -171,7 +172,8 @@ class RowCache {
 
   // Scratch reused every step.
   std::vector<int64_t> hit_index_, update_slots_, update_pos_;
-  std::vector<float> staging_;
+  std::vector<float> staging_, entry_;
+  std::vector<std::pair<int64_t, int64_t>> candidates_;  // update(): (position, miss row)
   kernels::Buffer<int64_t> dev_index_, dev_slots_;
   kernels::Buffer<float> dev_rows_;
 };
