@@ -11,6 +11,7 @@
 #include "hybrec/kernels/host_memory.h"
 #include "trainer/data/builder.h"
 #include "trainer/data/rng.h"
+#include "trainer/data/synth_world.h"
 
 namespace hybrec::trainer {
 
@@ -31,32 +32,24 @@ void check_options(const SynthOptions& o) {
   HYBREC_CHECK(
       o.latent_dim >= 1 && o.drift_stages >= 1 && o.words_per_topic >= 1 && o.common_words >= 1,
       "synth: latent_dim, drift_stages, words_per_topic and common_words must be >= 1");
+  HYBREC_CHECK(o.candidates >= 0 && o.candidates <= 4096, "synth: candidates ", o.candidates,
+               " out of range [0, 4096]");
 }
 
 // The bytes generate_synthetic holds at its peak, in double so that absurd
 // options cannot overflow: the [K, I] topic scores and [I, D] latents, the
 // per-item work arrays, the events (user, item, rating, timestamp, split,
-// twice: finalize sorts a copy) and the item text with its embeddings.
+// twice: finalize sorts a copy) and the item text with its embeddings; the
+// candidate sampler adds its [K, I] alias tables.
 double synth_memory_bytes(const SynthOptions& o) {
   const double items = static_cast<double>(o.items), topics = static_cast<double>(o.topics);
   const double per_user = std::min(items / 2, o.events_per_user);
   const double events = static_cast<double>(o.users) * per_user;
   const double event_bytes = 2 * (8 + 8 + 4 + 8 + 1);
   const double text_bytes = 128 + 4 * static_cast<double>(o.text_dim);
-  return 8 * topics * items + 8 * items * static_cast<double>(o.latent_dim) + 6 * 8 * items +
-         event_bytes * events + text_bytes * items;
-}
-
-std::vector<double> unit_gaussian(Rng& rng, int64_t dim, double norm) {
-  std::vector<double> v(static_cast<size_t>(dim));
-  double sq = 0;
-  for (double& x : v) {
-    x = rng.normal();
-    sq += x * x;
-  }
-  const double scale = sq > 0 ? norm / std::sqrt(sq) : 0;
-  for (double& x : v) x *= scale;
-  return v;
+  const double alias_bytes = o.candidates > 0 ? 12 * topics * items : 0;
+  return 8 * topics * items + alias_bytes + 8 * items * static_cast<double>(o.latent_dim) +
+         6 * 8 * items + event_bytes * events + text_bytes * items;
 }
 
 double dot(const std::vector<double>& a, const double* b) {
@@ -126,57 +119,87 @@ std::string item_text(Rng& rng, const std::string& title, const std::vector<std:
 
 }  // namespace
 
-Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_topic) {
-  check_options(o);
-  kernels::check_host_memory(synth_memory_bytes(o), "synth: " + std::to_string(o.users) +
-                                                        " users x " + std::to_string(o.items) +
-                                                        " items x " + std::to_string(o.topics) +
-                                                        " topics");
-  Rng rng(o.seed);
+std::vector<double> unit_gaussian(Rng& rng, int64_t dim, double norm) {
+  std::vector<double> v(static_cast<size_t>(dim));
+  double sq = 0;
+  for (double& x : v) {
+    x = rng.normal();
+    sq += x * x;
+  }
+  const double scale = sq > 0 ? norm / std::sqrt(sq) : 0;
+  for (double& x : v) x *= scale;
+  return v;
+}
+
+UserPlan plan_user(Rng& rng, const SynthWorld& world, const SynthOptions& o) {
+  UserPlan plan;
+  const int64_t K = world.topics;
+  plan.from = rng.below(K);
+  plan.to = K > 1 ? (plan.from + 1 + rng.below(K - 1)) % K : plan.from;
+  plan.personal = unit_gaussian(rng, o.latent_dim, o.user_noise);
+  // Exponentially distributed beyond the minimum, with the requested mean.
+  const double extra = -(o.events_per_user - kMinEventsPerUser) * std::log(1.0 - rng.uniform());
+  plan.events = std::min<int64_t>(world.items / 2, kMinEventsPerUser + std::llround(extra));
+  plan.start_time = 1'600'000'000 + rng.below(365 * 86400);
+  return plan;
+}
+
+namespace {
+
+// The planted topics, item latents and popularity, drawn from rng.
+SynthWorld make_world(Rng& rng, const SynthOptions& o) {
+  SynthWorld w;
+  w.topics = o.topics;
+  w.items = o.items;
+  w.latent_dim = o.latent_dim;
+  w.root_s = std::sqrt(o.topic_strength);
   const auto D = static_cast<size_t>(o.latent_dim);
   const int64_t K = o.topics, I = o.items;
-  const double root_s = std::sqrt(o.topic_strength);
 
   std::vector<std::vector<double>> centroid;
-  for (int64_t k = 0; k < K; ++k) centroid.push_back(unit_gaussian(rng, o.latent_dim, 1.0));
+  for (int64_t k = 0; k < K; ++k) {
+    centroid.push_back(unit_gaussian(rng, o.latent_dim, 1.0));
+    w.centroid.insert(w.centroid.end(), centroid.back().begin(), centroid.back().end());
+  }
 
-  std::vector<int64_t> topic(static_cast<size_t>(I));
-  for (int64_t i = 0; i < I; ++i) topic[i] = i % K;
-  rng.shuffle(topic);
+  w.topic.resize(static_cast<size_t>(I));
+  for (int64_t i = 0; i < I; ++i) w.topic[i] = i % K;
+  rng.shuffle(w.topic);
   // [I, D] item latents and log popularity.
-  std::vector<double> latent(static_cast<size_t>(I) * D);
+  w.latent.resize(static_cast<size_t>(I) * D);
   for (int64_t i = 0; i < I; ++i) {
     const std::vector<double> noise = unit_gaussian(rng, o.latent_dim, o.item_noise);
-    for (size_t k = 0; k < D; ++k) latent[i * D + k] = root_s * centroid[topic[i]][k] + noise[k];
+    for (size_t k = 0; k < D; ++k)
+      w.latent[i * D + k] = w.root_s * centroid[w.topic[i]][k] + noise[k];
   }
   std::vector<int64_t> rank(static_cast<size_t>(I));
   for (int64_t i = 0; i < I; ++i) rank[i] = i + 1;
   rng.shuffle(rank);
-  std::vector<double> log_pop(static_cast<size_t>(I));
+  w.log_pop.resize(static_cast<size_t>(I));
   for (int64_t i = 0; i < I; ++i)
-    log_pop[i] = -o.zipf_exponent * std::log(static_cast<double>(rank[i]));
+    w.log_pop[i] = -o.zipf_exponent * std::log(static_cast<double>(rank[i]));
   // [K, I] c_k . v_i, so a user's drifting score is a mix of two rows.
-  std::vector<double> topic_score(static_cast<size_t>(K * I));
+  w.topic_score.resize(static_cast<size_t>(K * I));
   for (int64_t k = 0; k < K; ++k) {
-    for (int64_t i = 0; i < I; ++i) topic_score[k * I + i] = dot(centroid[k], &latent[i * D]);
+    for (int64_t i = 0; i < I; ++i) w.topic_score[k * I + i] = dot(centroid[k], &w.latent[i * D]);
   }
+  return w;
+}
 
-  Dataset d;
-  d.name = "synth";
-  d.num_users = o.users;
-  d.num_items = I;
-  const int64_t max_events = I / 2;
+// The exact sampler: every user's softmax over all items, from the one rng.
+void draw_events_exact(Rng& rng, const SynthWorld& world, const SynthOptions& o, Dataset& d) {
+  const auto D = static_cast<size_t>(o.latent_dim);
+  const int64_t I = o.items;
+  const double root_s = world.root_s;
+  const std::vector<double>& topic_score = world.topic_score;
   std::vector<double> own(static_cast<size_t>(I)), cumulative(static_cast<size_t>(I));
   std::vector<uint8_t> seen(static_cast<size_t>(I), 0);
   for (int64_t u = 0; u < o.users; ++u) {
-    const int64_t from = rng.below(K);
-    const int64_t to = K > 1 ? (from + 1 + rng.below(K - 1)) % K : from;
-    const std::vector<double> personal = unit_gaussian(rng, o.latent_dim, o.user_noise);
-    for (int64_t i = 0; i < I; ++i) own[i] = dot(personal, &latent[i * D]) + log_pop[i];
-    // Exponentially distributed beyond the minimum, with the requested mean.
-    const double extra = -(o.events_per_user - kMinEventsPerUser) * std::log(1.0 - rng.uniform());
-    const int64_t n = std::min<int64_t>(max_events, kMinEventsPerUser + std::llround(extra));
-    int64_t time = 1'600'000'000 + rng.below(365 * 86400);
+    const UserPlan plan = plan_user(rng, world, o);
+    const int64_t from = plan.from, to = plan.to, n = plan.events;
+    for (int64_t i = 0; i < I; ++i)
+      own[i] = dot(plan.personal, &world.latent[i * D]) + world.log_pop[i];
+    int64_t time = plan.start_time;
     const int64_t stages = std::min(n, o.drift_stages);
     for (int64_t s = 0; s < stages; ++s) {
       const double w = (static_cast<double>(s) + 0.5) / static_cast<double>(stages);
@@ -219,6 +242,30 @@ Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_top
          r < static_cast<int64_t>(d.item.size()); ++r) {
       seen[d.item[r]] = 0;
     }
+  }
+}
+
+}  // namespace
+
+Dataset generate_synthetic(const SynthOptions& o, std::vector<int64_t>* item_topic) {
+  check_options(o);
+  kernels::check_host_memory(synth_memory_bytes(o), "synth: " + std::to_string(o.users) +
+                                                        " users x " + std::to_string(o.items) +
+                                                        " items x " + std::to_string(o.topics) +
+                                                        " topics");
+  Rng rng(o.seed);
+  const int64_t K = o.topics, I = o.items;
+  const SynthWorld world = make_world(rng, o);
+  const std::vector<int64_t>& topic = world.topic;
+
+  Dataset d;
+  d.name = "synth";
+  d.num_users = o.users;
+  d.num_items = I;
+  if (o.candidates > 0) {
+    draw_events_by_candidates(world, o, d);
+  } else {
+    draw_events_exact(rng, world, o, d);
   }
 
   // Text: one vocabulary per topic, one common to all, a title per item.

@@ -59,6 +59,9 @@ struct SynthOptions {
   int64_t words_per_topic = 40;
   int64_t common_words = 60;
   int64_t drift_stages = 4;  // w is constant within each stage
+
+  int64_t candidates = 0;  // 0: the exact softmax; N: resample each event from N candidates
+  int64_t threads = 0;     // the candidate sampler's threads, 0 = all cores (same result for any)
 };
 
 // Throws hybrec::Error naming the bad option (e.g. "synth: topics 0 out of
