@@ -1,73 +1,92 @@
 #!/usr/bin/env bash
-# Training samples/s on a GPU machine, part 4 of benchmarks/gpu/check.sh:
-# `hybrec train --device cuda` (one rank, in-process servers) on
-#   - the synthetic default (launch/configs/synth.toml), and
-#   - a larger shape: dim 64, history 50, 2 layers, batch 2048, on 100k
-#     users and 10k items (the issue asks 1M users and 200k items, but
-#     `hybrec data synth` costs O(users x items): about 50 s for 100k x 10k
-#     on one core, hours for 1M x 200k),
-# each with the row cache off and on (train.cache_rows, write-through), and
-# one CPU rank of the same machine for scale. Every run stops after a fixed
-# number of steps (--stop-after-steps: throughput, no test evaluation).
+# Training on a GPU machine, part 4 of benchmarks/gpu/check.sh: samples/s of
+# `hybrec train --device cuda` (one rank, in-process servers) against the
+# PyTorch peer (benchmarks/peers/torch_hybrid.py --device cuda) on the same
+# GPU, data and config, and against one CPU rank of hybrec on the same
+# machine, for two shapes:
+#   - default: the synthetic default (launch/configs/synth.toml), trained to
+#     the end, so the test HR@10 of hybrec (cache off and on) and of the peer
+#     can be compared;
+#   - large: dim 64, history 50, 2 layers, batch 2048, on 1M users and 200k
+#     Zipf-popular items (`hybrec data synth --candidates 64`, the sampler
+#     that scales), a fixed number of steps (throughput only).
+# The row cache runs write-through (train.cache_rows, S = 0). The step
+# breakdown is rank 0's host clock per step (README, "GPUs").
 # Writes train.md (the table) and train-*.log under $OUT.
-# Usage: HYBREC=path/to/hybrec OUT=dir benchmarks/gpu/train.sh
+# Usage: HYBREC=path/to/hybrec OUT=dir [PYTHON=python3] benchmarks/gpu/train.sh
+# (DEVICE=cpu runs the "cuda" rows on the CPU: to try the script on a
+# machine without a GPU; LARGE_USERS and LARGE_ITEMS shrink the large shape.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 hy=${HYBREC:-build/bin/hybrec}
+py=${PYTHON:-python3}
 out=${OUT:-gpu-check-out}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
+config=launch/configs/synth.toml
+dev=${DEVICE:-cuda}
 
-"$hy" data synth --out "$work/default.h5" > "$out/train-data.log" 2>&1 || {
-  echo "train.sh: hybrec data synth failed:"; tail -5 "$out/train-data.log"; exit 1; }
-"$hy" data synth --out "$work/large.h5" --users 100000 --items 10000 --events-per-user 8 \
-  >> "$out/train-data.log" 2>&1 || {
-  echo "train.sh: hybrec data synth (large) failed:"; tail -5 "$out/train-data.log"; exit 1; }
-large="--set model.dim=64 --set model.history_len=50 --set model.layers=2 --set train.batch_size=2048"
+synth() {
+  local name=$1; shift
+  local t0=$SECONDS
+  "$hy" data synth --out "$work/$name.h5" "$@" >> "$out/train-data.log" 2>&1 || {
+    echo "train.sh: hybrec data synth ($name) failed:"; tail -5 "$out/train-data.log"; exit 1; }
+  echo "data $name: $((SECONDS - t0)) s" >> "$out/train-data.log"
+}
+synth default
+synth large --users "${LARGE_USERS:-1000000}" --items "${LARGE_ITEMS:-200000}" --events-per-user 10 \
+  --candidates 64
+large=(--set model.dim=64 --set model.history_len=50 --set model.layers=2 --set train.batch_size=2048)
 
-# run NAME DATA STEPS ARGS...: prints "samples/s hit_user hit_item breakdown"
-# or "failed - - -"; breakdown is the last train event's ms per step.
-run() {
+# hybrec NAME DATA STEPS ARGS...: STEPS 0 trains to the end with test
+# evaluation, else stops after STEPS (no evaluation). Prints train_row.py's row.
+hybrec() {
   local name=$1 data=$2 steps=$3; shift 3
-  if "$hy" train launch/configs/synth.toml --data "$data" --out "$work/$name" \
-       --stop-after-steps "$steps" --set train.eval_every=100000000 --set train.max_steps=$((steps + 1)) \
-       "$@" > "$out/train-$name.log" 2>&1; then
-    python3 - "$work/$name/metrics.jsonl" <<'PY'
-import json, sys
-sps, hu, hi, parts = None, "-", "-", "-"
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if e.get("event") == "throughput":
-        sps = e["samples_per_s"]
-    if e.get("event") == "train":
-        if "cache_hit_rate_item" in e:
-            hu, hi = f'{e["cache_hit_rate_user"]:.2f}', f'{e["cache_hit_rate_item"]:.2f}'
-        t = e.get("step_ms")
-        if t:
-            parts = "/".join(f'{t[k]:.2f}' for k in
-                             ("pull", "batch", "to_device", "forward_backward", "allreduce",
-                              "optimizer", "push", "cache_sync", "total"))
-print(f"{sps:.0f} {hu} {hi} {parts}" if sps else "failed - - -")
-PY
+  local limit=()
+  [ "$steps" != 0 ] && limit=(--stop-after-steps "$steps" --set train.eval_every=100000000
+                             --set train.max_steps=$((steps + 1)))
+  if "$hy" train "$config" --data "$data" --out "$work/$name" "${limit[@]}" "$@" \
+       > "$out/train-$name.log" 2>&1; then
+    "$py" benchmarks/gpu/train_row.py "$work/$name/metrics.jsonl"
   else
-    echo "failed - -"; tail -3 "$out/train-$name.log" >&2
+    echo "failed - - - -"; tail -3 "$out/train-$name.log" >&2
   fi
 }
 
+# peer NAME DATA STEPS ARGS...: the PyTorch peer on the GPU, the same way.
+peer() {
+  local name=$1 data=$2 steps=$3; shift 3
+  local limit=()
+  [ "$steps" != 0 ] && limit=(--no-eval --set train.max_steps="$steps")
+  if PYTHONUNBUFFERED=1 "$py" benchmarks/peers/torch_hybrid.py --config "$config" --data "$data" \
+       --device "$dev" --out "$work/$name" "${limit[@]}" "$@" > "$out/train-$name.log" 2>&1; then
+    "$py" benchmarks/gpu/train_row.py "$work/$name/metrics.jsonl"
+  else
+    echo "failed - - - -"; tail -3 "$out/train-$name.log" >&2
+  fi
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1fx", a / b; else print "-" }'; }
+
 {
-  echo "| shape | device | row cache | samples/s | cache hit user / item | ms per step: pull / batch / to_device / fwd+bwd / all-reduce / optimizer / push / cache sync / total |"
-  echo "|---|---|---|---|---|---|"
+  echo "| shape | trainer | row cache | samples/s | test HR@10 | cache hit user / item | ms per step: pull / batch / to_device / fwd+bwd / all-reduce / optimizer / push / cache sync / total |"
+  echo "|---|---|---|---|---|---|---|"
   for shape in default large; do
-    args=""; steps=300; [ "$shape" = large ] && { args=$large; steps=60; }
-    # shellcheck disable=SC2086
-    read -r cpu _ _ cpu_parts <<< "$(run "$shape-cpu" "$work/$shape.h5" $((steps / 10)) --device cpu --set train.threads=0 $args)"
-    echo "| $shape | 1 CPU rank (all cores) | off | $cpu | - | $cpu_parts |"
+    args=(); steps=0; cpu_steps=30
+    [ "$shape" = large ] && { args=("${large[@]}"); steps=60; cpu_steps=6; }
+    read -r cpu _ _ _ cpu_parts <<< "$(hybrec "$shape-cpu" "$work/$shape.h5" "$cpu_steps" \
+      --device cpu --set train.threads=0 "${args[@]}")"
+    echo "| $shape | hybrec, 1 CPU rank (all cores) | off | $cpu | - | - | $cpu_parts |"
     for cache in 0 200000; do
-      # shellcheck disable=SC2086
-      read -r sps hu hi parts <<< "$(run "$shape-cuda-$cache" "$work/$shape.h5" "$steps" --device cuda --set train.cache_rows=$cache $args)"
+      read -r sps hr hu hi parts <<< "$(hybrec "$shape-$dev-$cache" "$work/$shape.h5" "$steps" \
+        --device "$dev" --set train.cache_rows=$cache "${args[@]}")"
       label=off; [ "$cache" != 0 ] && label="$cache rows"
-      echo "| $shape | cuda | $label | $sps | $hu / $hi | $parts |"
+      echo "| $shape | hybrec, $dev | $label | $sps | $hr | $hu / $hi | $parts |"
+      [ "$cache" = 0 ] && cuda_off=$sps
     done
+    read -r torch_sps torch_hr _ _ _ <<< "$(peer "$shape-torch" "$work/$shape.h5" "$steps" "${args[@]}")"
+    echo "| $shape | PyTorch peer, $dev | - | $torch_sps | $torch_hr | - | - |"
+    echo "| $shape | **ratios** (cache off) | | hybrec $dev / PyTorch $dev $(ratio "$cuda_off" "$torch_sps"); hybrec $dev / 1 CPU rank $(ratio "$cuda_off" "$cpu") | | | |"
   done
 } | tee "$out/train.md"

@@ -4,7 +4,7 @@ benchmarks compare against. Same HDF5 data, same TOML config, same model,
 optimisers, sampler, schedule and evaluation protocol (see README.md).
 
     torch_hybrid.py --config run.toml [--data FILE] [--set model.use_id=false ...]
-                    [--threads N] [--out DIR]
+                    [--threads N] [--device cpu|cuda] [--out DIR]
 """
 import argparse
 import json
@@ -36,7 +36,7 @@ DEFAULTS = {
         "epochs": 3, "max_steps": 0, "seed": 1, "lr": 0.003, "weight_decay": 0.0,
         "warmup_steps": 100, "decay": "cosine", "min_lr_ratio": 0.1, "clip_norm": 1.0,
         "sparse_optimizer": "rowwise_adagrad", "sparse_lr": 0.05, "sparse_init_scale": 0.05,
-        "threads": 0,
+        "threads": 0, "device": "cpu",
     },
     "eval": {"k": 10, "auc_negatives": 100},
 }
@@ -178,13 +178,15 @@ class SparseTable:
     applies row-wise Adagrad (FBGEMM EXACT_ROWWISE_ADAGRAD) or a lazy Adam to
     those rows only."""
 
-    def __init__(self, rows, dim, init_scale, optimizer, lr, generator):
-        self.weight = (torch.rand(rows, dim, generator=generator) * 2 - 1) * init_scale
+    def __init__(self, rows, dim, init_scale, optimizer, lr, generator, device):
+        # drawn on the CPU, so every device starts from the same rows
+        self.weight = ((torch.rand(rows, dim, generator=generator) * 2 - 1) * init_scale).to(device)
         self.optimizer, self.lr = optimizer, lr
         if optimizer == "rowwise_adagrad":
-            self.state = torch.zeros(rows)
+            self.state = torch.zeros(rows, device=device)
         elif optimizer == "adam":
-            self.m, self.v = torch.zeros(rows, dim), torch.zeros(rows, dim)
+            self.m = torch.zeros(rows, dim, device=device)
+            self.v = torch.zeros(rows, dim, device=device)
             self.step_count = 0
         else:
             sys.exit(f"unknown train.sparse_optimizer '{optimizer}'")
@@ -259,9 +261,13 @@ class HybridDense(nn.Module):
         pad = ~hist_mask
         pad[:, -1] &= has
         # Sequences of ~20 keys: SDPA's plain "math" kernel beats the CPU
-        # flash kernel here (measured ~15% on the encoder's forward+backward).
-        with sdpa_kernel(SDPBackend.MATH):
+        # flash kernel here (measured ~15% on the encoder's forward+backward);
+        # on a GPU torch picks its fused kernels.
+        if hist_vecs.is_cuda:
             h = self.encoder(hist_vecs + self.positions, src_key_padding_mask=pad)
+        else:
+            with sdpa_kernel(SDPBackend.MATH):
+                h = self.encoder(hist_vecs + self.positions, src_key_padding_mask=pad)
         if self.mc["pooling"] == "last":
             s = h[:, -1]
         else:
@@ -294,15 +300,21 @@ class Trainer:
         if not (mc["use_id"] or mc["use_history"]):
             sys.exit("model: a user needs use_id or use_history")
         self.L, self.d = mc["history_len"], mc["dim"]
+        if tc["device"] not in ("cpu", "cuda"):
+            sys.exit(f"train.device '{tc['device']}': expected cpu or cuda")
+        if tc["device"] == "cuda" and not torch.cuda.is_available():
+            sys.exit("train.device cuda: torch sees no GPU (torch.cuda.is_available() is False)")
+        self.dev = dev = torch.device(tc["device"])
         g = torch.Generator().manual_seed(tc["seed"])
         torch.manual_seed(tc["seed"])
-        self.model = HybridDense(mc, data.text_emb.shape[1])
+        self.model = HybridDense(mc, data.text_emb.shape[1]).to(dev)
         # text rows with one zero row at index num_items for padding (-1)
-        self.text = torch.cat([torch.from_numpy(data.text_emb), torch.zeros(1, data.text_emb.shape[1])])
+        self.text = torch.cat([torch.from_numpy(data.text_emb),
+                               torch.zeros(1, data.text_emb.shape[1])]).to(dev)
         self.text_unit = F.normalize(self.text, dim=-1)
         self.users = self.items = None
         if mc["use_id"]:
-            args = (tc["sparse_init_scale"], tc["sparse_optimizer"], tc["sparse_lr"], g)
+            args = (tc["sparse_init_scale"], tc["sparse_optimizer"], tc["sparse_lr"], g, dev)
             self.users = SparseTable(data.num_users, self.d, *args)
             self.items = SparseTable(data.num_items, self.d, *args)
         try:
@@ -325,7 +337,7 @@ class Trainer:
         uniq, inv = torch.unique(torch.cat([cand.reshape(-1), hist[hist_mask]]), return_inverse=True)
         n = len(uniq)
         cand_slot = inv[: B * C].view(B, C)
-        hist_slot = torch.full((B, self.L), n, dtype=torch.long)
+        hist_slot = torch.full((B, self.L), n, dtype=torch.long, device=self.dev)
         hist_slot[hist_mask] = inv[B * C:]
         leaves = []
         item_rows = keep = None
@@ -333,7 +345,7 @@ class Trainer:
             item_rows = self.items.gather(uniq)
             leaves.append((self.items, uniq, item_rows))
             if mc["id_dropout"] > 0:
-                keep = (torch.rand(n) >= mc["id_dropout"]).to(torch.float32)
+                keep = (torch.rand(n, device=self.dev) >= mc["id_dropout"]).to(torch.float32)
         v = self.model.item_vectors(item_rows, self.text[uniq], keep)
         v_ext = torch.cat([v, v.new_zeros(1, self.d)])  # row n: padding
         user_rows = None
@@ -356,7 +368,7 @@ class Trainer:
             loss = F.binary_cross_entropy_with_logits(logits, labels)
         elif mc["loss"] == "sampled_softmax":
             logits = torch.cat([logits[:, :1], logits[:, 1:] - log_q], dim=1)
-            loss = F.cross_entropy(logits, torch.zeros(B, dtype=torch.long))
+            loss = F.cross_entropy(logits, torch.zeros(B, dtype=torch.long, device=self.dev))
         else:
             sys.exit(f"unknown model.loss '{mc['loss']}'")
         return loss, leaves
@@ -384,7 +396,7 @@ class Trainer:
         self.opt.step()
         for table, ids, rows in leaves:
             table.update(ids, rows.grad)
-        return loss.item()
+        return loss.detach()  # read once per epoch: a read per step would stall a GPU
 
     # --- the loop
 
@@ -399,24 +411,29 @@ class Trainer:
         total = tc["epochs"] * spe
         if tc["max_steps"] > 0:
             total = min(total, tc["max_steps"])
-        log({"event": "start", "framework": "pytorch", "torch": torch.__version__,
+        log({"event": "start", "framework": "pytorch", "torch": torch.__version__, "device": str(self.dev),
              "examples": int(len(ts.user)), "steps_per_epoch": spe, "total_steps": total,
              "threads": torch.get_num_threads(), "dense_params": sum(p.numel() for p in self.model.parameters())})
         self.model.train()
         step, rates, train_time, samples = 0, [], 0.0, 0
+
+        def to_dev(a):
+            return torch.from_numpy(a).to(self.dev, non_blocking=True)
+
         for epoch in range(math.ceil(total / spe)):
             order = np.random.default_rng([tc["seed"], epoch]).permutation(len(ts.user))
             steps = min(spe, total - step)
-            losses = np.empty(steps)
+            step_losses = []
             t0 = time.perf_counter()
             for i in range(steps):
                 idx = order[i * B:(i + 1) * B]
                 targets = ts.item[idx]
                 neg, log_q = sampler.sample(targets, K)
-                cand = torch.from_numpy(np.concatenate([targets[:, None], neg], axis=1))
-                losses[i] = self.step(torch.from_numpy(ts.user[idx]), cand, torch.from_numpy(log_q),
-                                      torch.from_numpy(ts.history[idx]), self.lr_at(step, total))
+                cand = to_dev(np.concatenate([targets[:, None], neg], axis=1))
+                step_losses.append(self.step(to_dev(ts.user[idx]), cand, to_dev(log_q),
+                                             to_dev(ts.history[idx]), self.lr_at(step, total)))
                 step += 1
+            losses = torch.stack(step_losses).cpu().numpy()  # waits for the device's last step
             dt = time.perf_counter() - t0
             train_time += dt
             samples += steps * B
@@ -475,26 +492,28 @@ def evaluate(tr, cases, k, auc_negatives, seed, chunk=512):
     data, model, mc = tr.data, tr.model, tr.mc
     model.eval()
     I = data.num_items
+    dev = tr.dev
     v = model.item_vectors(tr.items.weight if tr.items else None, tr.text[:I])
     v_ext = torch.cat([v, v.new_zeros(1, tr.d)])
     vW = v @ model.bilinear.T  # z = u^T W v = u . (W v)
-    allowed_base = torch.from_numpy(data.cold) if cases.subset == "cold" else torch.ones(I, dtype=torch.bool)
-    gen = torch.Generator().manual_seed(seed)
-    excl_row, excl_item = torch.from_numpy(cases.excl_row), torch.from_numpy(cases.excl_item)
+    allowed_base = (torch.from_numpy(data.cold) if cases.subset == "cold"
+                    else torch.ones(I, dtype=torch.bool)).to(dev)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    excl_row, excl_item = torch.from_numpy(cases.excl_row).to(dev), torch.from_numpy(cases.excl_item).to(dev)
     sums = np.zeros(4)
     auc_sum, auc_n = 0.0, 0
     n = len(cases.users)
     for b in range(0, n, chunk):
         e = min(n, b + chunk)
-        hist = torch.from_numpy(cases.history[b:e])
-        target = torch.from_numpy(cases.target[b:e])
-        users = torch.from_numpy(cases.users[b:e])
+        hist = torch.from_numpy(cases.history[b:e]).to(dev)
+        target = torch.from_numpy(cases.target[b:e]).to(dev)
+        users = torch.from_numpy(cases.users[b:e]).to(dev)
         mask = hist >= 0
         hist_slot = torch.where(mask, hist, I)
         urows = tr.users.weight[users] if tr.users else None
         u = model.user_states(urows, v_ext[hist_slot], mask)
         if not torch.is_tensor(u):
-            u = torch.zeros(e - b, tr.d)
+            u = torch.zeros(e - b, tr.d, device=dev)
         z = u @ vW.T
         cos = None
         if mc["use_text_score"]:
@@ -504,7 +523,7 @@ def evaluate(tr, cases, k, auc_negatives, seed, chunk=512):
         allowed = allowed_base.repeat(e - b, 1)
         sel = (excl_row >= b) & (excl_row < e)
         allowed[excl_row[sel] - b, excl_item[sel]] = False
-        rows = torch.arange(e - b)
+        rows = torch.arange(e - b, device=dev)
         allowed[rows, target] = True
         st = scores[rows, target].unsqueeze(1)
         ranked = allowed.sum(dim=1).double()  # items ranked, the target included
@@ -514,7 +533,7 @@ def evaluate(tr, cases, k, auc_negatives, seed, chunk=512):
         allowed[rows, target] = False
         h = (~(scores <= st) & allowed).sum(dim=1).double()
         t = ((scores == st) & allowed).sum(dim=1).double()
-        pos = torch.arange(k, dtype=torch.float64)
+        pos = torch.arange(k, dtype=torch.float64, device=dev)
         in_k = ((pos >= h[:, None]) & (pos <= (h + t)[:, None])).double()
         mrr = (torch.digamma(h + t + 2) - torch.digamma(h + 1)) / (t + 1)  # sum of 1/(p+1)
         sums += [(in_k.sum(dim=1) / (t + 1)).sum().item(),
@@ -547,6 +566,7 @@ def main(argv=None):
                     help="override, e.g. model.use_id=false (repeatable)")
     ap.add_argument("--data", default="", help="HDF5 dataset (overrides data.path)")
     ap.add_argument("--threads", type=int, default=None, help="overrides train.threads (0 = all cores)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default=None, help="overrides train.device")
     ap.add_argument("--out", default="", help="directory for metrics.jsonl")
     ap.add_argument("--no-eval", action="store_true", help="train and report throughput only")
     args = ap.parse_args(argv)
@@ -556,6 +576,8 @@ def main(argv=None):
         cfg["data"]["path"] = args.data
     if args.threads is not None:
         cfg["train"]["threads"] = args.threads
+    if args.device is not None:
+        cfg["train"]["device"] = args.device
     threads = cfg["train"]["threads"] or os.cpu_count()
     torch.set_num_threads(threads)
 
