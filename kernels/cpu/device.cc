@@ -35,6 +35,10 @@ void* malloc_bytes(std::size_t) { not_compiled(); }
 void free_bytes(void*) noexcept {}
 void copy(void*, const void*, std::size_t, void*) { not_compiled(); }
 void zero(void*, std::size_t, void*) { not_compiled(); }
+void* event_create() { not_compiled(); }
+void event_destroy(void*) noexcept {}
+void event_record(void*, void*) { not_compiled(); }
+double event_elapsed_seconds(void*, void*) { not_compiled(); }
 }  // namespace cuda
 #endif
 

@@ -41,6 +41,26 @@ void zero(void* ptr, std::size_t bytes, void* stream) {
   HYBREC_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, to_stream(stream)));
 }
 
+void* event_create() {
+  cudaEvent_t event = nullptr;
+  HYBREC_CUDA_CHECK(cudaEventCreate(&event));
+  return event;
+}
+
+void event_destroy(void* event) noexcept { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+
+void event_record(void* event, void* stream) {
+  HYBREC_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), to_stream(stream)));
+}
+
+double event_elapsed_seconds(void* from, void* to) {
+  HYBREC_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(to)));
+  float ms = 0;
+  HYBREC_CUDA_CHECK(
+      cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(from), static_cast<cudaEvent_t>(to)));
+  return static_cast<double>(ms) / 1000.0;
+}
+
 cublasHandle_t cublas_handle(cudaStream_t stream) {
   struct Handle {
     cublasHandle_t handle = nullptr;

@@ -15,4 +15,10 @@ void free_bytes(void* ptr) noexcept;
 // Synchronous with respect to the host: returns once the bytes have arrived.
 void copy(void* dst, const void* src, std::size_t bytes, void* stream);
 void zero(void* ptr, std::size_t bytes, void* stream);
+// Timing events (cudaEvent_t as void*): recorded on a stream; the elapsed
+// time between two waits for the second.
+void* event_create();
+void event_destroy(void* event) noexcept;
+void event_record(void* event, void* stream);
+double event_elapsed_seconds(void* from, void* to);
 }  // namespace hybrec::kernels::cuda

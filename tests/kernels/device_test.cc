@@ -1,6 +1,11 @@
+#include "hybrec/kernels/device.h"
+
 #include <gtest/gtest.h>
 
-#include "hybrec/kernels/device.h"
+#include <chrono>
+#include <thread>
+
+#include "hybrec/kernels/stream_timer.h"
 #include "testing.h"
 
 namespace hk = hybrec::kernels;
@@ -26,4 +31,27 @@ TEST(Device, CudaWithoutDeviceIsAClearError) {
   } catch (const hybrec::Error& e) {
     EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
   }
+}
+
+TEST(StreamTimer, CpuSpansAreTheHostTimeBetweenMarks) {
+  hk::StreamTimer timer(hk::Device::cpu(), 3);
+  timer.mark(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  timer.mark(1);
+  timer.mark(2);
+  EXPECT_GE(timer.seconds(0, 1), 0.019);
+  EXPECT_LT(timer.seconds(1, 2), timer.seconds(0, 1));
+  EXPECT_NEAR(timer.seconds(0, 2), timer.seconds(0, 1) + timer.seconds(1, 2), 1e-9);
+}
+
+TEST(StreamTimer, AnUnrecordedMarkIsAnError) {
+  hk::StreamTimer timer(hk::Device::cpu(), 2);
+  timer.mark(0);
+  EXPECT_THROW(timer.seconds(0, 1), hybrec::Error);
+  timer.mark(1);
+  EXPECT_NO_THROW(timer.seconds(0, 1));
+  timer.clear();
+  EXPECT_FALSE(timer.marked(0));
+  EXPECT_THROW(timer.seconds(0, 1), hybrec::Error);
+  EXPECT_THROW(timer.mark(2), hybrec::Error);
 }

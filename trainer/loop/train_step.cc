@@ -19,6 +19,9 @@ void lap(Clock::time_point* last, double* phase) {
   *last = now;
 }
 
+// compute()'s marks on the device timer.
+enum DeviceMark { kStart, kUploaded, kModelDone, kGradsBack, kUpdated, kDeviceMarks };
+
 // The cache of one table, reading and writing the servers through `tables`.
 std::unique_ptr<RowCache> make_cache(const TrainConfig& config, SparseTables& tables,
                                      const char* table, const kernels::Device& device) {
@@ -101,6 +104,7 @@ TrainStep::TrainStep(const TrainConfig& config, Communicator& comm, const Datase
       dropped_(model.config(), data, set) {
   model_.init_params(static_cast<uint64_t>(config_.train.seed), params_.data());
   if (device_.is_cuda()) {
+    device_timer_ = std::make_unique<kernels::StreamTimer>(device_, kDeviceMarks);
     dev_params_.upload(params_);
     if (!data_.item_text_emb.empty()) text_ = kernels::Buffer<float>(device_, data_.item_text_emb);
   }
@@ -167,16 +171,25 @@ double TrainStep::run(int64_t step) {
   if (prepared_ != step) prepare(step, cur);
   cur.pull.wait();
   lap(&last, &times_.pull);
+  std::function<void()> prepare_next;
   if (!sync && more) {
     // The next batch's pull overlaps this batch's compute (its rows may miss
-    // this step's push: bounded staleness of one step).
-    next.push.wait();
-    prepare(step + 1, next);
-    lap(&last, &times_.batch);
+    // this step's push: bounded staleness of one step). On CUDA the batch is
+    // built and its pull issued while the GPU computes this one; on the CPU
+    // before this step's compute, so the pull has the whole step to land.
+    prepare_next = [&] {
+      next.push.wait();
+      prepare(step + 1, next);
+    };
+    if (!device_.is_cuda()) {
+      prepare_next();
+      prepare_next = nullptr;
+      lap(&last, &times_.batch);
+    }
   }
   const double loss =
       compute(cur, step, learning_rate(config_.train, step, total_steps_),
-              data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data(), 0);
+              data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data(), 0, prepare_next);
   last = Clock::now();
   if (sync) {
     push_in_rank_order(cur);
@@ -215,9 +228,22 @@ double TrainStep::run_examples(int64_t step, const std::vector<ExampleSpec>& exa
   return loss;
 }
 
+void TrainStep::add_device_times() {
+  if (!device_timer_ || !device_timer_->marked(kUpdated)) return;
+  const kernels::StreamTimer& t = *device_timer_;
+  times_.device_upload += t.seconds(kStart, kUploaded);
+  times_.device_forward_backward += t.seconds(kUploaded, kModelDone);
+  times_.device_download += t.seconds(kModelDone, kGradsBack);
+  times_.device_update += t.seconds(kGradsBack, kUpdated);
+  ++times_.device_steps;
+  device_timer_->clear();
+}
+
 double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_emb,
-                          int64_t text_rows) {
+                          int64_t text_rows, const std::function<void()>& while_running) {
   const bool cuda = device_.is_cuda();
+  add_device_times();  // the previous step's
+  if (cuda) device_timer_->mark(kStart);
   auto last = Clock::now();
   const int64_t d = config_.model.dim;
   const auto users = static_cast<int64_t>(cur.batch.user_ids.size());
@@ -281,13 +307,23 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
       in.dropped_item_rows = up;
     }
   }
+  if (cuda) device_timer_->mark(kUploaded);
   lap(&last, &times_.to_device);
   HybridModel::StepOutputs out;
   out.dense_grad = grad_on_device();
   out.user_row_grads = user_grads;
   out.item_row_grads = item_grads;
   out.grad_ready = [this](int64_t b, int64_t e) { buckets_.on_ready(b, e); };
+  double host_work = 0;  // while_running's time, counted as `batch`, not in the model's
+  if (while_running) {
+    out.while_running = [&] {
+      auto begin = Clock::now();
+      while_running();
+      lap(&begin, &host_work);
+    };
+  }
   const double loss = model_.forward_backward(in, out);
+  if (cuda) device_timer_->mark(kModelDone);
   if (cuda && tables_) {
     // The row gradients come back for the push (copy_to_host waits for the
     // backward).
@@ -296,7 +332,10 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
     kernels::copy_to_host(device_, cur.item_grads.data(), item_grads,
                           cur.item_grads.size() * sizeof(float));
   }
+  if (cuda) device_timer_->mark(kGradsBack);
   lap(&last, &times_.forward_backward);
+  times_.forward_backward -= host_work;
+  times_.batch += host_work;
   if (user_cache_) {
     settle(*user_cache_, cur.batch.user_ids, user_grads, cur.user_grads, &cur.user_cached);
     settle(*item_cache_, cur.batch.item_ids, item_grads, cur.item_grads, &cur.item_cached);
@@ -310,6 +349,7 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
   buckets_.finish(/*average=*/true);
   lap(&last, &times_.allreduce);
   adam_.step(static_cast<float>(lr), grad_on_device(), params_on_device());
+  if (cuda) device_timer_->mark(kUpdated);
   lap(&last, &times_.optimizer);
   ++trained_steps_;
   return loss;

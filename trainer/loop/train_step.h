@@ -12,9 +12,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
+#include "hybrec/kernels/stream_timer.h"
 #include "trainer/data/dataset.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/dist/grad_buckets.h"
@@ -56,6 +58,18 @@ struct StepBreakdown {
   double cache_sync = 0;        // write-back mode's deltas and re-reads
   double total() const {
     return pull + batch + to_device + forward_backward + allreduce + optimizer + push + cache_sync;
+  }
+  // CUDA only: the same step on the GPU's clock (CUDA events on the model's
+  // stream, kernels/stream_timer.h), over device_steps steps. Each span
+  // counts the gaps in which the GPU's queue waited for the host, so their
+  // sum over the host's total is an upper bound of the GPU's busy share.
+  int64_t device_steps = 0;
+  double device_upload = 0;            // rows, stand-in rows and text up
+  double device_forward_backward = 0;  // the model
+  double device_download = 0;          // the row gradients back
+  double device_update = 0;            // the caches' updates, all-reduce and dense Adam
+  double device_total() const {
+    return device_upload + device_forward_backward + device_download + device_update;
   }
 };
 
@@ -130,7 +144,9 @@ class TrainStep {
   void prepare(int64_t step, Slot& slot);
   void pull(Slot& slot);
   // Forward, backward, the async push, the dense all-reduce and Adam step.
-  double compute(Slot& slot, int64_t step, double lr, const float* text_emb, int64_t text_rows);
+  // `while_running` (may be empty) runs while the device computes.
+  double compute(Slot& slot, int64_t step, double lr, const float* text_emb, int64_t text_rows,
+                 const std::function<void()>& while_running = {});
   void push_in_rank_order(Slot& slot);
   SparseTables::Pending push(Slot& slot);
   // Write-back mode: every S trained steps, and at wait_pushes().
@@ -173,6 +189,10 @@ class TrainStep {
   int64_t trained_steps_ = 0, synced_at_ = 0;  // steps computed; caches synced after
   int64_t prepared_ = -1;                      // the step whose batch prepare() built last
   StepBreakdown times_;
+  // CUDA: compute()'s marks on the model's stream, read at the next step
+  // (by then the GPU has passed them, so reading them costs no wait).
+  std::unique_ptr<kernels::StreamTimer> device_timer_;
+  void add_device_times();
 };
 
 }  // namespace hybrec::trainer

@@ -591,6 +591,17 @@ TrainSummary Run::run() {
             {"push", t.push * ms},           {"cache_sync", t.cache_sync * ms},
             {"total", t.total() * ms}};
       }
+      if (t.device_steps > 0 && t.steps > 0) {
+        // The GPU's own clock over the same window (CUDA events).
+        const double dms = 1000.0 / static_cast<double>(t.device_steps);
+        event["device_ms"] = {{"upload", t.device_upload * dms},
+                              {"forward_backward", t.device_forward_backward * dms},
+                              {"download", t.device_download * dms},
+                              {"update", t.device_update * dms},
+                              {"total", t.device_total() * dms}};
+        event["device_share"] =
+            t.device_total() * dms / (t.total() * 1000.0 / static_cast<double>(t.steps));
+      }
       step_->reset_breakdown();
       if (step_->user_cache() != nullptr) {
         // This rank's (rank 0's) counters since the start.

@@ -316,6 +316,7 @@ float HybridModel::forward_backward(const StepInputs& in, const StepOutputs& out
                       out.item_row_grads, config_.use_text ? grad + layout_.adapter : nullptr,
                       layout_.new_item >= 0 ? grad + layout_.new_item : nullptr);
   ready.finish(0);
+  if (out.while_running) out.while_running();
   return read_loss(*ws);
 }
 

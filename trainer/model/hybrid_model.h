@@ -140,6 +140,11 @@ class HybridModel {
     // enqueued before the call): order the all-reduce after it on the stream,
     // or synchronise.
     std::function<void(int64_t begin, int64_t end)> grad_ready;
+    // Called once, when the forward and backward are enqueued and before
+    // the loss is read back: on CUDA the host's work in it (the trainer
+    // builds the next batch there) overlaps the GPU's; on the CPU it runs
+    // after the backward. May be empty.
+    std::function<void()> while_running;
   };
 
   // Forward and backward of one batch; returns the mean loss.

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "hybrec/kernels/device.h"
@@ -95,6 +97,32 @@ TEST_F(TrainGpu, WriteThroughCacheOnTheGpuMatchesTheCpuRun) {
     worst = std::max(worst, std::fabs(static_cast<double>(gpu.params[i]) - plain.params[i]));
   }
   EXPECT_LT(worst, 5e-3);
+}
+
+TEST_F(TrainGpu, TrainEventsCarryTheStepOnTheGpusClock) {
+  REQUIRE_GPU();
+  train("cuda-clock", "cuda", "epochs = 1\n");
+  std::ifstream metrics(*dir_ / "cuda-clock/metrics.jsonl");
+  int events = 0;
+  for (std::string line; std::getline(metrics, line);) {
+    const auto e = nlohmann::json::parse(line);
+    if (e.value("event", "") != "train" || !e.contains("step_ms")) continue;
+    ++events;
+    ASSERT_TRUE(e.contains("device_ms")) << line;
+    const auto& d = e["device_ms"];
+    EXPECT_GT(d["forward_backward"].get<double>(), 0) << line;
+    EXPECT_GT(d["upload"].get<double>(), 0) << line;
+    EXPECT_NEAR(d["total"].get<double>(),
+                d["upload"].get<double>() + d["forward_backward"].get<double>() +
+                    d["download"].get<double>() + d["update"].get<double>(),
+                1e-6)
+        << line;
+    // The GPU's spans lie inside the host's step (a little slack for the
+    // clocks' different resolutions).
+    EXPECT_GT(e["device_share"].get<double>(), 0) << line;
+    EXPECT_LT(e["device_share"].get<double>(), 1.05) << line;
+  }
+  EXPECT_GT(events, 0) << "no train event with a step breakdown";
 }
 
 }  // namespace

@@ -257,6 +257,28 @@ TEST(HybridModel, GradReadyCoversTheBufferOnceInDecreasingOrderWithFinalValues) 
   }
 }
 
+TEST(HybridModel, WhileRunningIsCalledOnceAfterEveryGradientRangeIsReported) {
+  ModelFixture f(hybrid());
+  std::vector<float> dense(f.params.size(), 0.0f);
+  int64_t reported = 0, reported_at_call = -1, calls = 0;
+  HybridModel::StepOutputs out;
+  out.dense_grad = dense.data();
+  out.grad_ready = [&](int64_t begin, int64_t end) { reported += end - begin; };
+  out.while_running = [&] {
+    ++calls;
+    reported_at_call = reported;
+  };
+  const float loss = f.model.forward_backward(f.inputs(true), out);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(reported_at_call, f.model.num_params());  // the whole backward enqueued first
+  // The hook changes nothing the step computes.
+  HybridModel::StepOutputs plain;
+  std::vector<float> plain_dense(f.params.size(), 0.0f);
+  plain.dense_grad = plain_dense.data();
+  EXPECT_EQ(f.model.forward_backward(f.inputs(true), plain), loss);
+  EXPECT_EQ(plain_dense, dense);
+}
+
 TEST(HybridModel, FullIdDropoutZeroesEveryItemRowGradient) {
   ModelConfig c = hybrid();
   c.id_dropout = 1.0f;
