@@ -92,8 +92,9 @@ void HybridModel::user_states(const float* params, int64_t n, const float* user_
     const int64_t vec_rows = rows_spanned(hist, count * len);
     if (config_.use_history) {
       pack_history(count, len, hist, false, vec_rows, &packing);
-      history_inputs(device_, config_, packing, false, vec_rows, item_vecs,
-                     params + layout_.positions, &acts);
+      upload_history_packing(device_, config_, packing, false, vec_rows, &acts);
+      history_inputs(device_, config_, packing, vec_rows, item_vecs, params + layout_.positions,
+                     &acts);
       history_encoder_forward(device_, config_, layout_, params, packing, &acts, users);
     } else {
       k::fill_zero(device_, users, static_cast<std::size_t>(count * d) * sizeof(float));

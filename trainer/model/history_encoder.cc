@@ -117,12 +117,12 @@ template void pack_history<int32_t>(int64_t, int64_t, const int32_t*, bool, int6
 template void pack_history<int64_t>(int64_t, int64_t, const int64_t*, bool, int64_t,
                                     HistoryPacking*);
 
-void history_inputs(const k::Device& device, const ModelConfig& c, const HistoryPacking& p,
-                    bool backward, int64_t num_vecs, const float* vecs, const float* positions,
-                    HistoryActivations* ws) {
-  const int64_t d = c.dim, len = c.history_len;
-  const int64_t* row_vec = upload(device, p.row_vec, &ws->row_vec);
-  const int64_t* row_pos = upload(device, p.row_pos, &ws->row_pos);
+void upload_history_packing(const k::Device& device, const ModelConfig& c,
+                            const HistoryPacking& p, bool backward, int64_t num_vecs,
+                            HistoryActivations* ws) {
+  const int64_t len = c.history_len;
+  upload(device, p.row_vec, &ws->row_vec);
+  upload(device, p.row_pos, &ws->row_pos);
   if (c.pooling == HistoryPooling::kLast) {
     upload(device, p.last_row, &ws->last_row);
     if (backward) upload(device, p.row_last, &ws->row_last);
@@ -135,6 +135,14 @@ void history_inputs(const k::Device& device, const ModelConfig& c, const History
     ws->to_vecs.upload(device, p.to_vecs, num_vecs);
     ws->to_positions.upload(device, p.to_positions, len);
   }
+}
+
+void history_inputs(const k::Device& device, const ModelConfig& c, const HistoryPacking& p,
+                    int64_t num_vecs, const float* vecs, const float* positions,
+                    HistoryActivations* ws) {
+  const int64_t d = c.dim, len = c.history_len;
+  const int64_t* row_vec = ws->row_vec.data();
+  const int64_t* row_pos = ws->row_pos.data();
   // x0 = v + p: the vector row copied, then the position added onto it.
   float* x0 = grow(device, p.rows * d, &ws->x0);
   k::gather_rows(device, vecs, num_vecs, d, row_vec, p.rows, x0, false);

@@ -68,10 +68,17 @@ struct HistoryActivations {
 };
 
 // Uploads the packing's arrays (those the pooling and, with backward, the
-// backward need) and builds ws->x0[r] = vecs[row_vec[r]] + positions[row_pos[r]].
-// vecs [num_vecs, d] on the device.
+// backward need). Each upload waits for the device's queue, so a training
+// step does this before it enqueues any kernel.
+void upload_history_packing(const kernels::Device& device, const ModelConfig& config,
+                            const HistoryPacking& p, bool backward, int64_t num_vecs,
+                            HistoryActivations* ws);
+
+// After upload_history_packing: builds
+// ws->x0[r] = vecs[row_vec[r]] + positions[row_pos[r]]. vecs [num_vecs, d]
+// on the device.
 void history_inputs(const kernels::Device& device, const ModelConfig& config,
-                    const HistoryPacking& p, bool backward, int64_t num_vecs, const float* vecs,
+                    const HistoryPacking& p, int64_t num_vecs, const float* vecs,
                     const float* positions, HistoryActivations* ws);
 
 // Runs the encoder over ws->x0 and pools into pooled [batch, d] (OVERWRITTEN).

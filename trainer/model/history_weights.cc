@@ -56,8 +56,9 @@ void HybridModel::history_weights(const float* params, int64_t n, const int64_t*
     for (int64_t i = 0; i < count * len; ++i) vec_rows = std::max(vec_rows, hist[i] + 1);
     pack_history(count, len, hist, false, vec_rows, &packing);
     if (packing.rows == 0) continue;
-    history_inputs(device_, config_, packing, false, vec_rows, item_vecs,
-                   params + layout_.positions, &acts);
+    upload_history_packing(device_, config_, packing, false, vec_rows, &acts);
+    history_inputs(device_, config_, packing, vec_rows, item_vecs, params + layout_.positions,
+                   &acts);
     history_encoder_forward(device_, config_, layout_, params, packing, &acts,
                             grow(device_, count * d, &pooled));
     const nn::BlockActivations& last = acts.layers[layout_.layers.size() - 1];

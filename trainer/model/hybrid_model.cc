@@ -120,6 +120,7 @@ void stage_indices(const ModelConfig& c, const HybridModel::StepInputs& in, bool
   }
   if (c.use_history) {
     pack_history(bsz, batch.history_len, batch.hist_slot.data(), backward, num_items, &h.history);
+    upload_history_packing(dev, c, h.history, backward, num_items, &ws->history);
   }
   if (!backward) return;
   kernels::make_row_scatter(h.pair_user.data(), n, bsz, &h.pairs_to_users);
@@ -195,7 +196,7 @@ void forward(const ModelConfig& c, const ParamLayout& layout, const HybridModel:
 
   float* users = grow(dev, bsz * d, &ws->users);
   if (c.use_history) {
-    history_inputs(dev, c, ws->host.history, backward, num_items, ws->item_vecs.data(),
+    history_inputs(dev, c, ws->host.history, num_items, ws->item_vecs.data(),
                    params + layout.positions, &ws->history);
     history_encoder_forward(dev, c, layout, params, ws->host.history, &ws->history, users);
   } else {
