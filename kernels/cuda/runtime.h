@@ -12,7 +12,9 @@ void set_device(int index);
 void synchronize(void* stream);
 void* malloc_bytes(std::size_t bytes);
 void free_bytes(void* ptr) noexcept;
-// Synchronous with respect to the host: returns once the bytes have arrived.
+// Returns once the host may reuse src and read dst: at once for pageable
+// host memory to the device (the device reads dst in stream order), else
+// once the bytes have arrived.
 void copy(void* dst, const void* src, std::size_t bytes, void* stream);
 void zero(void* ptr, std::size_t bytes, void* stream);
 // Timing events (cudaEvent_t as void*): recorded on a stream; the elapsed

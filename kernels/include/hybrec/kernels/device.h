@@ -54,6 +54,9 @@ void count_buffer_bytes(Backend backend, int64_t delta) noexcept;
 
 void* device_malloc(const Device& device, std::size_t bytes);
 void device_free(const Device& device, void* ptr) noexcept;
+// Both return once src may be reused. copy_to_host also waits until dst
+// holds the bytes; copy_to_device from host memory on CUDA may return
+// before they arrive (the device reads dst in its stream's order).
 void copy_to_device(const Device& device, void* dst, const void* src, std::size_t bytes);
 void copy_to_host(const Device& device, void* dst, const void* src, std::size_t bytes);
 void fill_zero(const Device& device, void* ptr, std::size_t bytes);
