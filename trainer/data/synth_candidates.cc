@@ -64,9 +64,8 @@ class AliasTable {
   }
 
   int64_t draw(Rng& rng) const {
-    const Column& c = columns_[rng.below(static_cast<int64_t>(columns_.size()))];
-    const auto self = static_cast<int64_t>(&c - columns_.data());
-    return rng.uniform() < c.keep ? self : c.alias;
+    const int64_t column = rng.below(static_cast<int64_t>(columns_.size()));
+    return rng.uniform() < columns_[column].keep ? column : columns_[column].alias;
   }
 
   // log of the sum of the weights.
@@ -106,7 +105,7 @@ class CandidateSampler {
   void draw_users(int64_t begin, int64_t end, UserEvents& out) const {
     std::vector<uint8_t> seen(static_cast<size_t>(I_), 0);
     std::vector<int64_t> candidate(static_cast<size_t>(o_.candidates));
-    std::vector<double> log_ratio(static_cast<size_t>(o_.candidates));
+    std::vector<double> weight(static_cast<size_t>(o_.candidates));
     for (int64_t u = begin; u < end; ++u) {
       Rng rng(splitmix64(o_.seed) ^ static_cast<uint64_t>(u));
       const UserPlan plan = plan_user(rng, w_, o_);
@@ -114,15 +113,18 @@ class CandidateSampler {
       int64_t time = plan.start_time;
       const int64_t stages = std::min(plan.events, o_.drift_stages);
       for (int64_t s = 0; s < stages; ++s) {
-        const double w = (static_cast<double>(s) + 0.5) / static_cast<double>(stages);
+        Stage stage;
+        stage.w = (static_cast<double>(s) + 0.5) / static_cast<double>(stages);
+        stage.log_stay = std::log1p(-stage.w);
+        stage.log_move = std::log(stage.w);
         // P(draw from topic a) = (1 - w) Z_a / ((1 - w) Z_a + w Z_b).
-        const double log_a = std::log1p(-w) + tables_[plan.from].log_total();
-        const double log_b = std::log(w) + tables_[plan.to].log_total();
-        const Stage stage{w, 1.0 / (1.0 + std::exp(log_b - log_a)), std::log1p(-w), std::log(w)};
+        const double log_a = stage.log_stay + tables_[plan.from].log_total();
+        const double log_b = stage.log_move + tables_[plan.to].log_total();
+        stage.p_a = 1.0 / (1.0 + std::exp(log_b - log_a));
         const int64_t event_begin = s * plan.events / stages;
         const int64_t event_end = (s + 1) * plan.events / stages;
         for (int64_t e = event_begin; e < event_end; ++e) {
-          const int64_t item = draw_event(rng, plan, stage, seen, candidate, log_ratio);
+          const int64_t item = draw_event(rng, plan, stage, seen, candidate, weight);
           seen[item] = 1;
           time += 60 + rng.below(86400);
           out.user.push_back(u);
@@ -141,8 +143,8 @@ class CandidateSampler {
 
   // A stage of a user's timeline: the drift w and P(propose from topic a).
   struct Stage {
-    double w, p_a;
-    double log_stay, log_move;  // log(1 - w), log(w)
+    double w = 0, p_a = 0;
+    double log_stay = 0, log_move = 0;  // log(1 - w), log(w)
   };
 
   // log p(i) - log q(i) up to a constant, from v_i alone:
@@ -166,7 +168,7 @@ class CandidateSampler {
 
   int64_t draw_event(Rng& rng, const UserPlan& plan, const Stage& stage,
                      const std::vector<uint8_t>& seen, std::vector<int64_t>& candidate,
-                     std::vector<double>& log_ratio) const {
+                     std::vector<double>& weight) const {
     const int64_t n = o_.candidates;
     // A user's seen items hold at most half the catalogue, so a round with
     // no unseen candidate is rare; 64 rounds nearly never all fail.
@@ -180,24 +182,24 @@ class CandidateSampler {
       for (int64_t c = 0; c < n; ++c) {
         const int64_t i = candidate[c];
         if (seen[i]) {
-          log_ratio[c] = -1e300;
+          weight[c] = -1e300;
           continue;
         }
-        log_ratio[c] = log_ratio_of(plan, stage, i);
-        top = std::max(top, log_ratio[c]);
+        weight[c] = log_ratio_of(plan, stage, i);
+        top = std::max(top, weight[c]);
       }
       if (top <= -1e299) continue;
-      double total = 0;
+      double total = 0;  // the log weights become weights
       for (int64_t c = 0; c < n; ++c) {
-        total += log_ratio[c] = log_ratio[c] <= -1e299 ? 0.0 : std::exp(log_ratio[c] - top);
+        total += weight[c] = weight[c] <= -1e299 ? 0.0 : std::exp(weight[c] - top);
       }
       double x = rng.uniform() * total;
       for (int64_t c = 0; c < n; ++c) {
-        x -= log_ratio[c];
-        if (x < 0 && log_ratio[c] > 0) return candidate[c];
+        x -= weight[c];
+        if (x < 0 && weight[c] > 0) return candidate[c];
       }
       for (int64_t c = n - 1; c >= 0; --c) {  // rounding left x just above 0
-        if (log_ratio[c] > 0) return candidate[c];
+        if (weight[c] > 0) return candidate[c];
       }
     }
     int64_t item = 0;  // a very peaked distribution: take the first unseen item

@@ -171,25 +171,27 @@ double TrainStep::run(int64_t step) {
   if (prepared_ != step) prepare(step, cur);
   cur.pull.wait();
   lap(&last, &times_.pull);
-  std::function<void()> prepare_next;
+  // The next batch's pull overlaps this batch's compute (its rows may miss
+  // this step's push: bounded staleness of one step). On CUDA the batch is
+  // built and its pull issued while the GPU computes this one; on the CPU
+  // before this step's compute, so the pull has the whole step to land.
+  const auto prepare_next = [&] {
+    next.push.wait();
+    prepare(step + 1, next);
+  };
+  std::function<void()> while_computing;
   if (!sync && more) {
-    // The next batch's pull overlaps this batch's compute (its rows may miss
-    // this step's push: bounded staleness of one step). On CUDA the batch is
-    // built and its pull issued while the GPU computes this one; on the CPU
-    // before this step's compute, so the pull has the whole step to land.
-    prepare_next = [&] {
-      next.push.wait();
-      prepare(step + 1, next);
-    };
-    if (!device_.is_cuda()) {
+    if (device_.is_cuda()) {
+      while_computing = prepare_next;
+    } else {
       prepare_next();
-      prepare_next = nullptr;
       lap(&last, &times_.batch);
     }
   }
   const double loss =
       compute(cur, step, learning_rate(config_.train, step, total_steps_),
-              data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data(), 0, prepare_next);
+              data_.item_text_emb.empty() ? nullptr : data_.item_text_emb.data(), 0,
+              while_computing);
   last = Clock::now();
   if (sync) {
     push_in_rank_order(cur);
@@ -314,12 +316,11 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
   out.user_row_grads = user_grads;
   out.item_row_grads = item_grads;
   out.grad_ready = [this](int64_t b, int64_t e) { buckets_.on_ready(b, e); };
-  double host_work = 0;  // while_running's time, counted as `batch`, not in the model's
   if (while_running) {
-    out.while_running = [&] {
-      auto begin = Clock::now();
+    out.while_running = [&] {  // its time counts as `batch`, not the model's
+      lap(&last, &times_.forward_backward);
       while_running();
-      lap(&begin, &host_work);
+      lap(&last, &times_.batch);
     };
   }
   const double loss = model_.forward_backward(in, out);
@@ -334,8 +335,6 @@ double TrainStep::compute(Slot& cur, int64_t step, double lr, const float* text_
   }
   if (cuda) device_timer_->mark(kGradsBack);
   lap(&last, &times_.forward_backward);
-  times_.forward_backward -= host_work;
-  times_.batch += host_work;
   if (user_cache_) {
     settle(*user_cache_, cur.batch.user_ids, user_grads, cur.user_grads, &cur.user_cached);
     settle(*item_cache_, cur.batch.item_ids, item_grads, cur.item_grads, &cur.item_cached);

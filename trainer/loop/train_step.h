@@ -42,10 +42,11 @@ struct CachedRows {
 };
 
 // Where a rank's step time goes, summed over the steps since the last
-// reset, by host clock. On CUDA the uploads are synchronous copies and the
-// row gradients' read-back waits for the backward, so forward_backward is
-// the device's time for the model; in async mode `pull` is only the part of
-// the pull that its overlap with the previous step did not hide.
+// reset, by host clock. On CUDA the row gradients' read-back waits for the
+// backward, so forward_backward ends with the device's model (less the
+// next batch's building, counted in `batch`, which overlaps it); in async
+// mode `pull` is only the part of the pull that its overlap with the
+// previous step did not hide.
 struct StepBreakdown {
   int64_t steps = 0;
   double pull = 0;              // waiting for this batch's rows

@@ -581,9 +581,9 @@ TrainSummary Run::run() {
                               {"lr", learning_rate(config_.train, step - 1, total_steps_)},
                               {"samples_per_s", samples_per_s}};
       const StepBreakdown& t = step_->breakdown();
+      // Rank 0's mean milliseconds per step since the last train event.
+      const double ms = t.steps > 0 ? 1000.0 / static_cast<double>(t.steps) : 0;
       if (t.steps > 0) {
-        // Rank 0's mean milliseconds per step since the last train event.
-        const double ms = 1000.0 / static_cast<double>(t.steps);
         event["step_ms"] = {
             {"pull", t.pull * ms},           {"batch", t.batch * ms},
             {"to_device", t.to_device * ms}, {"forward_backward", t.forward_backward * ms},
@@ -599,8 +599,7 @@ TrainSummary Run::run() {
                               {"download", t.device_download * dms},
                               {"update", t.device_update * dms},
                               {"total", t.device_total() * dms}};
-        event["device_share"] =
-            t.device_total() * dms / (t.total() * 1000.0 / static_cast<double>(t.steps));
+        event["device_share"] = t.device_total() * dms / (t.total() * ms);
       }
       step_->reset_breakdown();
       if (step_->user_cache() != nullptr) {

@@ -68,8 +68,8 @@ struct HistoryActivations {
 };
 
 // Uploads the packing's arrays (those the pooling and, with backward, the
-// backward need). Each upload waits for the device's queue, so a training
-// step does this before it enqueues any kernel.
+// backward need). Apart from history_inputs so that a training step stages
+// all its indices before it enqueues any kernel.
 void upload_history_packing(const kernels::Device& device, const ModelConfig& config,
                             const HistoryPacking& p, bool backward, int64_t num_vecs,
                             HistoryActivations* ws);
