@@ -11,7 +11,8 @@
 #     Zipf-popular items (`hybrec data synth --candidates 64`, the sampler
 #     that scales), a fixed number of steps (throughput only).
 # The row cache runs write-through (train.cache_rows, S = 0). The step
-# breakdown is rank 0's host clock per step (README, "GPUs").
+# breakdown is rank 0's host clock per step; "GPU share" is the GPU's time
+# by CUDA events over it, an upper bound of how busy it was (README, "GPUs").
 # Writes train.md (the table) and train-*.log under $OUT.
 # Usage: HYBREC=path/to/hybrec OUT=dir [PYTHON=python3] benchmarks/gpu/train.sh
 # (DEVICE=cpu runs the "cuda" rows on the CPU: to try the script on a
@@ -50,7 +51,7 @@ hybrec() {
        > "$out/train-$name.log" 2>&1; then
     "$py" benchmarks/gpu/train_row.py "$work/$name/metrics.jsonl"
   else
-    echo "failed - - - -"; tail -3 "$out/train-$name.log" >&2
+    echo "failed - - - - -"; tail -3 "$out/train-$name.log" >&2
   fi
 }
 
@@ -63,30 +64,30 @@ peer() {
        --device "$dev" --out "$work/$name" "${limit[@]}" "$@" > "$out/train-$name.log" 2>&1; then
     "$py" benchmarks/gpu/train_row.py "$work/$name/metrics.jsonl"
   else
-    echo "failed - - - -"; tail -3 "$out/train-$name.log" >&2
+    echo "failed - - - - -"; tail -3 "$out/train-$name.log" >&2
   fi
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1fx", a / b; else print "-" }'; }
 
 {
-  echo "| shape | trainer | row cache | samples/s | test HR@10 | cache hit user / item | ms per step: pull / batch / to_device / fwd+bwd / all-reduce / optimizer / push / cache sync / total |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| shape | trainer | row cache | samples/s | test HR@10 | cache hit user / item | GPU share | ms per step: pull / batch / to_device / fwd+bwd / all-reduce / optimizer / push / cache sync / total |"
+  echo "|---|---|---|---|---|---|---|---|"
   for shape in default large; do
     args=(); steps=0; cpu_steps=30
     [ "$shape" = large ] && { args=("${large[@]}"); steps=60; cpu_steps=6; }
-    read -r cpu _ _ _ cpu_parts <<< "$(hybrec "$shape-cpu" "$work/$shape.h5" "$cpu_steps" \
+    read -r cpu _ _ _ _ cpu_parts <<< "$(hybrec "$shape-cpu" "$work/$shape.h5" "$cpu_steps" \
       --device cpu --set train.threads=0 "${args[@]}")"
-    echo "| $shape | hybrec, 1 CPU rank (all cores) | off | $cpu | - | - | $cpu_parts |"
+    echo "| $shape | hybrec, 1 CPU rank (all cores) | off | $cpu | - | - | - | $cpu_parts |"
     for cache in 0 200000; do
-      read -r sps hr hu hi parts <<< "$(hybrec "$shape-$dev-$cache" "$work/$shape.h5" "$steps" \
+      read -r sps hr hu hi share parts <<< "$(hybrec "$shape-$dev-$cache" "$work/$shape.h5" "$steps" \
         --device "$dev" --set train.cache_rows=$cache "${args[@]}")"
       label=off; [ "$cache" != 0 ] && label="$cache rows"
-      echo "| $shape | hybrec, $dev | $label | $sps | $hr | $hu / $hi | $parts |"
+      echo "| $shape | hybrec, $dev | $label | $sps | $hr | $hu / $hi | $share | $parts |"
       [ "$cache" = 0 ] && cuda_off=$sps
     done
-    read -r torch_sps torch_hr _ _ _ <<< "$(peer "$shape-torch" "$work/$shape.h5" "$steps" "${args[@]}")"
-    echo "| $shape | PyTorch peer, $dev | - | $torch_sps | $torch_hr | - | - |"
-    echo "| $shape | **ratios** (cache off) | | hybrec $dev / PyTorch $dev $(ratio "$cuda_off" "$torch_sps"); hybrec $dev / 1 CPU rank $(ratio "$cuda_off" "$cpu") | | | |"
+    read -r torch_sps torch_hr _ _ _ _ <<< "$(peer "$shape-torch" "$work/$shape.h5" "$steps" "${args[@]}")"
+    echo "| $shape | PyTorch peer, $dev | - | $torch_sps | $torch_hr | - | - | - |"
+    echo "| $shape | **ratios** (cache off) | | hybrec $dev / PyTorch $dev $(ratio "$cuda_off" "$torch_sps"); hybrec $dev / 1 CPU rank $(ratio "$cuda_off" "$cpu") | | | | |"
   done
 } | tee "$out/train.md"
