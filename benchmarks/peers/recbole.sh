@@ -20,6 +20,9 @@
 #   EPOCHS    RecBole's max epochs, 300 (RecBole's default: in practice early
 #             stopping after 10 epochs without a better valid NDCG@10 ends it);
 #             a run that reaches EPOCHS did not converge and the table says so
+#   TIME_LIMIT seconds of training per RecBole run, 0 (none): a run past it
+#             stops after its epoch and scores its best checkpoint, and the
+#             table marks it NOT CONV (for the sequential models on 2 cores)
 #   THREADS   torch / hybrec compute threads per run, 1
 #   DATA_ROOT ../shared/datasets        HYBREC_BIN  build/cpu/bin/hybrec
 #   HYBREC_CONFIG the shipped config of the dataset's family:
@@ -48,6 +51,7 @@ HYBREC=${HYBREC-"hybrid cf"}
 SEEDS=${SEEDS:-1}
 EPOCHS=${EPOCHS:-300}
 THREADS=${THREADS:-1}
+TIME_LIMIT=${TIME_LIMIT:-0}
 DATA_ROOT=${DATA_ROOT:-../shared/datasets}
 MINILM=${MINILM-models/all-MiniLM-L6-v2}
 config_for() {  # $1 dataset name
@@ -109,7 +113,7 @@ for ds in $DATASETS; do
       rm -rf "$run"; mkdir -p "$run"
       echo "== $ds $model seed $seed (max epochs $EPOCHS)" >&2
       if ! "$py" "$here/recbole_peer.py" --h5 "$h5" --atomic "$out/$ds/atomic" --dataset "$ds" \
-          --model "$model" --seed "$seed" --epochs "$EPOCHS" --threads "$THREADS" --out "$run" \
+          --model "$model" --seed "$seed" --epochs "$EPOCHS" --threads "$THREADS" --time-limit "$TIME_LIMIT" --out "$run" \
           > "$run/stdout.log" 2> "$run/stderr.log"; then
         tail -20 "$run/stderr.log" >&2
         grep -h "split check" "$run/stdout.log" >&2 || true

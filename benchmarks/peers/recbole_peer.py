@@ -193,6 +193,9 @@ def main():
     ap.add_argument("--stopping-step", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-len", type=int, default=50)
+    ap.add_argument("--time-limit", type=float, default=0,
+                    help="seconds of training after which the run stops after its current "
+                         "epoch and scores its best checkpoint, marked not converged (0: none)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out = os.path.abspath(args.out)
@@ -268,10 +271,28 @@ def main():
             epochs_log[-1].update(valid_seconds=time.time() - t0, valid_ndcg=float(score))
         return score, result
 
-    trainer._train_epoch, trainer._valid_epoch = train_epoch, valid_epoch
-    t0 = time.time()
-    best_valid, _ = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
-    fit_seconds = time.time() - t0
+    class TimeLimit(Exception):
+        pass
+
+    fit_start = time.time()
+
+    # Checked when an epoch starts: the last one has been validated and, if
+    # it was the best, saved as the checkpoint that is then scored.
+    def train_epoch_in_time(*a, **k):
+        if args.time_limit > 0 and epochs_log and time.time() - fit_start > args.time_limit:
+            raise TimeLimit()
+        return train_epoch(*a, **k)
+
+    trainer._train_epoch, trainer._valid_epoch = train_epoch_in_time, valid_epoch
+    stopped_by_time = False
+    try:
+        best_valid, _ = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    except TimeLimit:
+        stopped_by_time = True
+        best_valid = trainer.best_valid_score
+        print(f"time limit {args.time_limit:.0f} s reached after {len(epochs_log)} epochs: "
+              "scoring the best checkpoint so far, not converged", flush=True)
+    fit_seconds = time.time() - fit_start
     own = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
     model = trainer.model
     model.eval()
@@ -303,7 +324,7 @@ def main():
     t1 = time.time()
     hr, ndcg = score_all(cases, score_fn)
     n_epochs = len(epochs_log)
-    early = n_epochs < args.epochs
+    early = n_epochs < args.epochs and not stopped_by_time
     best_epoch = int(np.argmax([e.get("valid_ndcg", -1) for e in epochs_log])) if epochs_log else -1
     res = {
         "dataset": args.dataset, "model": args.model, "seed": args.seed,
@@ -311,7 +332,7 @@ def main():
         "recbole_hr@10": float(own["hit@10"]), "recbole_ndcg@10": float(own["ndcg@10"]),
         "recbole_best_valid_ndcg@10": float(best_valid),
         "epochs": n_epochs, "max_epochs": args.epochs, "best_epoch": best_epoch,
-        "early_stopped": early, "converged": early,
+        "early_stopped": early, "converged": early, "stopped_by_time_limit": stopped_by_time,
         "train_seconds": sum(e["train_seconds"] for e in epochs_log),
         "valid_seconds": sum(e.get("valid_seconds", 0) for e in epochs_log),
         "fit_seconds": fit_seconds, "score_seconds": time.time() - t1,

@@ -117,7 +117,8 @@ def main():
         unconv = [k for k, v in peers.items() if not v["converged"]]
         missing = sorted(RECBOLE_MODELS - set(peers))
         note = ("" if not unconv else
-                f"  not converged ({', '.join(unconv)} stopped at max epochs; ratio not a result)")
+                f"  not converged ({', '.join(unconv)} stopped at max epochs or the time limit; "
+                "ratio not a result)")
         if missing:
             note += f"  [among {', '.join(sorted(peers))} only: {', '.join(missing)} not run]"
         lines.append(f"{ds}: hybrid / best RecBole ({best}, by NDCG@10): "
