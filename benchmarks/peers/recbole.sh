@@ -23,6 +23,10 @@
 #   TIME_LIMIT seconds of training per RecBole run, 0 (none): a run past it
 #             stops after its epoch and scores its best checkpoint, and the
 #             table marks it NOT CONV (for the sequential models on 2 cores)
+#   BATCH     RecBole's train_batch_size, empty: RecBole's default 2048. At
+#             2048 a 50k-event dataset is ~20 optimizer steps per epoch, and
+#             SASRec/GRU4Rec need hundreds of epochs; 256 converges in far
+#             fewer at about the same cost per epoch
 #   THREADS   torch / hybrec compute threads per run, 1
 #   DATA_ROOT ../shared/datasets        HYBREC_BIN  build/cpu/bin/hybrec
 #   HYBREC_CONFIG the shipped config of the dataset's family:
@@ -52,6 +56,7 @@ SEEDS=${SEEDS:-1}
 EPOCHS=${EPOCHS:-300}
 THREADS=${THREADS:-1}
 TIME_LIMIT=${TIME_LIMIT:-0}
+BATCH=${BATCH:-0}
 DATA_ROOT=${DATA_ROOT:-../shared/datasets}
 MINILM=${MINILM-models/all-MiniLM-L6-v2}
 config_for() {  # $1 dataset name
@@ -113,7 +118,8 @@ for ds in $DATASETS; do
       rm -rf "$run"; mkdir -p "$run"
       echo "== $ds $model seed $seed (max epochs $EPOCHS)" >&2
       if ! "$py" "$here/recbole_peer.py" --h5 "$h5" --atomic "$out/$ds/atomic" --dataset "$ds" \
-          --model "$model" --seed "$seed" --epochs "$EPOCHS" --threads "$THREADS" --time-limit "$TIME_LIMIT" --out "$run" \
+          --model "$model" --seed "$seed" --epochs "$EPOCHS" --threads "$THREADS" --time-limit "$TIME_LIMIT" \
+          --batch-size "$BATCH" --out "$run" \
           > "$run/stdout.log" 2> "$run/stderr.log"; then
         tail -20 "$run/stderr.log" >&2
         grep -h "split check" "$run/stdout.log" >&2 || true

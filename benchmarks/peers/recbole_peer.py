@@ -193,6 +193,8 @@ def main():
     ap.add_argument("--stopping-step", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--max-len", type=int, default=50)
+    ap.add_argument("--batch-size", type=int, default=0,
+                    help="RecBole's train_batch_size (0: RecBole's default, 2048)")
     ap.add_argument("--time-limit", type=float, default=0,
                     help="seconds of training after which the run stops after its current "
                          "epoch and scores its best checkpoint, marked not converged (0: none)")
@@ -236,6 +238,8 @@ def main():
         "device": "cpu", "use_gpu": False, "worker": 0, "show_progress": False,
         "state": "INFO", "log_wandb": False,
     }
+    if args.batch_size > 0:
+        cfg["train_batch_size"] = args.batch_size
     if args.model in sequential_models:
         cfg["train_neg_sample_args"] = None  # CE loss over all items (RecBole's default for both)
     os.chdir(out)  # RecBole writes log/ and log_tensorboard/ into the working directory
@@ -337,6 +341,7 @@ def main():
         "valid_seconds": sum(e.get("valid_seconds", 0) for e in epochs_log),
         "fit_seconds": fit_seconds, "score_seconds": time.time() - t1,
         "seconds_per_epoch": (sum(e["train_seconds"] for e in epochs_log) / n_epochs) if n_epochs else None,
+        "train_batch_size": int(config["train_batch_size"]),
         "threads": args.threads, "split_check": report, "epochs_log": epochs_log,
     }
     json.dump(res, open(os.path.join(out, "result.json"), "w"), indent=1)
