@@ -20,10 +20,10 @@
 #   EPOCHS    RecBole's max epochs, 300 (RecBole's default: in practice early
 #             stopping after 10 epochs without a better valid NDCG@10 ends it);
 #             a run that reaches EPOCHS did not converge and the table says so
-#   TIME_LIMIT seconds of training per RecBole run, 0 (none): a run past it
-#             stops after its epoch and scores its best checkpoint, and the
+#   TIME_LIMIT seconds of fitting (training and validation) per RecBole run,
+#             0 (none): a run past it stops at its next epoch and scores its best checkpoint, and the
 #             table marks it NOT CONV (for the sequential models on 2 cores)
-#   BATCH     RecBole's train_batch_size, empty: RecBole's default 2048. At
+#   BATCH     RecBole's train_batch_size, 0: RecBole's default 2048. At
 #             2048 a 50k-event dataset is ~20 optimizer steps per epoch, and
 #             SASRec/GRU4Rec need hundreds of epochs; 256 converges in far
 #             fewer at about the same cost per epoch

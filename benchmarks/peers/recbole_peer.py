@@ -196,8 +196,9 @@ def main():
     ap.add_argument("--batch-size", type=int, default=0,
                     help="RecBole's train_batch_size (0: RecBole's default, 2048)")
     ap.add_argument("--time-limit", type=float, default=0,
-                    help="seconds of training after which the run stops after its current "
-                         "epoch and scores its best checkpoint, marked not converged (0: none)")
+                    help="seconds of fitting (training and validation) after which the run stops "
+                         "at its next epoch and scores its best checkpoint, marked not "
+                         "converged (0: none)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     out = os.path.abspath(args.out)
@@ -261,7 +262,16 @@ def main():
     epochs_log = []
     orig_train, orig_valid = trainer._train_epoch, trainer._valid_epoch
 
+    class TimeLimit(Exception):
+        pass
+
+    fit_start = time.time()
+
+    # The time limit is checked when an epoch starts: the last one has been
+    # validated and, if it was the best, saved as the checkpoint then scored.
     def train_epoch(*a, **k):
+        if args.time_limit > 0 and epochs_log and time.time() - fit_start > args.time_limit:
+            raise TimeLimit()
         t0 = time.time()
         loss = orig_train(*a, **k)
         epochs_log.append({"train_seconds": time.time() - t0,
@@ -275,19 +285,7 @@ def main():
             epochs_log[-1].update(valid_seconds=time.time() - t0, valid_ndcg=float(score))
         return score, result
 
-    class TimeLimit(Exception):
-        pass
-
-    fit_start = time.time()
-
-    # Checked when an epoch starts: the last one has been validated and, if
-    # it was the best, saved as the checkpoint that is then scored.
-    def train_epoch_in_time(*a, **k):
-        if args.time_limit > 0 and epochs_log and time.time() - fit_start > args.time_limit:
-            raise TimeLimit()
-        return train_epoch(*a, **k)
-
-    trainer._train_epoch, trainer._valid_epoch = train_epoch_in_time, valid_epoch
+    trainer._train_epoch, trainer._valid_epoch = train_epoch, valid_epoch
     stopped_by_time = False
     try:
         best_valid, _ = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
