@@ -75,7 +75,7 @@ std::shared_ptr<const ModelSnapshot> build_model_snapshot(SnapshotInputs in) {
                      rows.empty() ? nullptr : unseen.data(), s->item_vecs.data());
 
   const bool text_score = c.use_text_score && t > 0;
-  const bool boost = c.new_item_boost != 0.0f && !rows.empty();
+  const bool boost = trainer::boosts_new_items(c) && !rows.empty();
   const int64_t D = (text_score ? d + t : d) + (boost ? 1 : 0);
   s->score_dim = D;
   s->text_score = text_score;

@@ -151,7 +151,7 @@ void HybridModel::score_items(const float* params, int64_t n, const float* users
   s.y = scores;
   k::linear_forward(device_, s);
   if (config_.use_text_score) fuse_text_scores(params, n, queries, num_items, text_emb, scores);
-  if (config_.new_item_boost == 0.0f || unseen == nullptr) return;
+  if (!boosts_new_items(config_) || unseen == nullptr) return;
 
   // The boost as a row over the items, added to every user's row.
   std::vector<float> host_boost(static_cast<std::size_t>(num_items), 0.0f);

@@ -24,9 +24,11 @@ void validate(const ModelConfig& c) {
                " is not in [0, 1]");
   HYBREC_CHECK(std::isfinite(c.new_item_boost), "model.new_item_boost = ", c.new_item_boost,
                " is not finite");
-  HYBREC_CHECK(c.new_item_boost == 0.0f || (c.use_id && c.unseen_items != UnseenItems::kNoise),
-               "model.new_item_boost needs model.use_id and model.unseen_items = zero or learned: "
-               "with noise rows (or no id rows) an untrained item cannot be told apart");
+  // The ablations ignore the key (boosts_new_items), as they ignore
+  // unseen_item_neighbors below.
+  HYBREC_CHECK(!boosts_new_items(c) || c.unseen_items != UnseenItems::kNoise,
+               "model.new_item_boost needs model.unseen_items = zero or learned: with noise "
+               "rows an untrained item cannot be told apart");
   HYBREC_CHECK(c.unseen_item_neighbors >= 0,
                "model.unseen_item_neighbors = ", c.unseen_item_neighbors, " must not be negative");
   // The text-only ablation (no id rows) and the CF-only one (no text side)

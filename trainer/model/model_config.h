@@ -42,7 +42,11 @@ struct ModelConfig {
   // serving alike; never in training, which has no such item. A logit: the
   // share of the shelf given to new items, bought with warm accuracy (the
   // model alone, calibrated on old items, ranks an item of unknown
-  // popularity below the popular old ones). 0 = off.
+  // popularity below the popular old ones). 0 = off. Ignored without id
+  // rows or without a text side (boosts_new_items), as
+  // unseen_item_neighbors is, so the ablations stay what they say: CF-only
+  // cannot rank new items among themselves (all its new items tie), and
+  // text-only has no id row to tell them by.
   float new_item_boost = 0.0f;
   // K > 0: an item without its id row takes the mean of the trained rows of
   // its K nearest items by text (neighbor_rows.h): an untrained item when
@@ -56,6 +60,13 @@ struct ModelConfig {
   // uniform (see HybridModel::init_params).
   float init_scale = 0.05f;
 };
+
+// Whether ranking adds new_item_boost to the items without a trained id row:
+// a boost, with id rows (which tell the untrained items) and a text side
+// (which ranks them).
+inline bool boosts_new_items(const ModelConfig& c) {
+  return c.new_item_boost != 0.0f && c.use_id && (c.use_text || c.use_text_score);
+}
 
 // Throws hybrec::Error naming the first invalid field, e.g.
 // "model.heads = 3 does not divide model.dim = 32".
