@@ -61,11 +61,17 @@ struct ModelConfig {
   float init_scale = 0.05f;
 };
 
-// Whether ranking adds new_item_boost to the items without a trained id row:
-// a boost, with id rows (which tell the untrained items) and a text side
-// (which ranks them).
+// Whether the model has both sides: id rows (which tell the untrained
+// items apart) and a text side (which can rank them). The CF-only and
+// text-only ablations have one each, so the keys for items without an id
+// row (new_item_boost, unseen_item_neighbors) leave them as they are.
+inline bool has_id_and_text(const ModelConfig& c) {
+  return c.use_id && (c.use_text || c.use_text_score);
+}
+
+// Whether ranking adds new_item_boost to the items without a trained id row.
 inline bool boosts_new_items(const ModelConfig& c) {
-  return c.new_item_boost != 0.0f && c.use_id && (c.use_text || c.use_text_score);
+  return c.new_item_boost != 0.0f && has_id_and_text(c);
 }
 
 // Throws hybrec::Error naming the first invalid field, e.g.

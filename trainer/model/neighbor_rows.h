@@ -26,7 +26,7 @@ namespace hybrec::trainer {
 // use_text_score). The ablations never do: text-only has no id rows, and
 // CF-only must not learn from text through the back door.
 inline bool uses_text_neighbors(const ModelConfig& c) {
-  return c.unseen_item_neighbors > 0 && c.use_id && (c.use_text || c.use_text_score);
+  return c.unseen_item_neighbors > 0 && has_id_and_text(c);
 }
 
 // For each item in queries, the k nearest items by cosine of text [n,
